@@ -1,0 +1,223 @@
+//! Companies, users, roles and sessions: rows, domain types and API bodies.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::db::schema::{companies, users};
+use crate::ids::{CompanyId, UserId};
+
+/// What a user may do in their company, from most to least powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    Owner,
+    Admin,
+    Manager,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "OWNER",
+            Self::Admin => "ADMIN",
+            Self::Manager => "MANAGER",
+            Self::Viewer => "VIEWER",
+        }
+    }
+
+    /// Parses the stored form; the CHECK constraint guarantees one of the four.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Owner, Self::Admin, Self::Manager, Self::Viewer].into_iter().find(|role| role.as_str() == text)
+    }
+
+    /// Owners and admins manage users, keys and billing.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+}
+
+/// A normalised email address: trimmed and lower-cased, so that one person has one account.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = companies)]
+pub struct CompanyRow {
+    pub id: String,
+    pub name: String,
+    pub billing_email: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub company_id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled_at: Option<NaiveDateTime>,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// False once an owner or admin has disabled the account.
+    pub active: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: UserId::from_db(row.id),
+            email: row.email,
+            name: row.name,
+            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+            active: row.disabled_at.is_none(),
+            last_login_at: row.last_login_at.map(|t| t.and_utc()),
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+/// A company as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Company {
+    pub id: CompanyId,
+    pub name: String,
+    pub billing_email: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<CompanyRow> for Company {
+    fn from(row: CompanyRow) -> Self {
+        Self {
+            id: CompanyId::from_db(row.id),
+            name: row.name,
+            billing_email: row.billing_email,
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+/// Shortest and longest password accepted.
+pub const PASSWORD_MIN_LEN: u64 = 10;
+pub const PASSWORD_MAX_LEN: u64 = 256;
+
+/// `POST /api/v1/auth/signup`: a new company with its first user as owner.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"company_name": "Acme Inc", "name": "Ada Lovelace", "email": "ada@acme.test", "password": "correct horse battery"}))]
+pub struct SignupRequest {
+    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    pub company_name: String,
+    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    pub name: String,
+    #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    pub email: String,
+    #[validate(length(min = PASSWORD_MIN_LEN, max = PASSWORD_MAX_LEN, message = "must be between 10 and 256 characters long"))]
+    pub password: String,
+    /// Also return the refresh token in the body (for integrators); browsers use the cookie.
+    #[serde(default)]
+    pub return_refresh_token: bool,
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"email": "ada@acme.test", "password": "correct horse battery"}))]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 254, message = "is required"))]
+    pub email: String,
+    #[validate(length(min = 1, max = PASSWORD_MAX_LEN, message = "is required"))]
+    pub password: String,
+    /// Also return the refresh token in the body (for integrators); browsers use the cookie.
+    #[serde(default)]
+    pub return_refresh_token: bool,
+}
+
+/// `POST /api/v1/auth/refresh` and `/logout`: the refresh token comes from the cookie or, for integrators,
+/// from this body.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+pub struct RefreshRequest {
+    #[validate(length(min = 1, max = 200))]
+    pub refresh_token: Option<String>,
+    /// Also return the new refresh token in the body.
+    #[serde(default)]
+    pub return_refresh_token: bool,
+}
+
+/// A new session: a short-lived access token, and the refresh token when asked for in the body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "Bearer", "expires_in": 900}))]
+pub struct Session {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Present only when `return_refresh_token` was set; browsers get it as an HttpOnly cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub user: User,
+    pub company: Company,
+}
+
+/// `GET /api/v1/me`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub user: User,
+    pub company: Company,
+}
+
+/// `POST /api/v1/users`: add a user to the caller's company.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"email": "grace@acme.test", "name": "Grace Hopper", "role": "MANAGER"}))]
+pub struct CreateUserRequest {
+    #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    pub email: String,
+    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    pub name: String,
+    pub role: Role,
+    /// The initial password; when omitted a temporary one is generated and returned once.
+    #[validate(length(min = PASSWORD_MIN_LEN, max = PASSWORD_MAX_LEN, message = "must be between 10 and 256 characters long"))]
+    pub password: Option<String>,
+}
+
+/// The created user, with the generated temporary password when none was given.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedUser {
+    pub user: User,
+    /// Shown once; hand it to the user, who should change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_password: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}`: change a role or disable/enable an account.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"role": "ADMIN"}))]
+pub struct UpdateUserRequest {
+    pub role: Option<Role>,
+    /// `false` disables the account (its sessions end at once); `true` enables it again.
+    pub active: Option<bool>,
+    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    pub name: Option<String>,
+}

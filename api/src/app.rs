@@ -1,0 +1,150 @@
+//! Building the application: the pool, migrations, middleware, and every route. Every route of the
+//! product is registered in [`routes`], which is also what the OpenAPI document is collected from.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::db::{self, DbPool};
+use crate::error::ApiError;
+use crate::http::{extract, metrics::Metrics, observe};
+use crate::ops;
+
+/// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
+pub fn routes(cfg: &mut ServiceConfig) {
+    use crate::{accounts, audit};
+    cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
+    cfg.service(
+        utoipa_actix_web::scope("/api/v1")
+            .service(accounts::routes::signup)
+            .service(accounts::routes::login)
+            .service(accounts::routes::refresh)
+            .service(accounts::routes::logout)
+            .service(accounts::routes::me)
+            .service(accounts::routes::list_users)
+            .service(accounts::routes::create_user)
+            .service(accounts::routes::get_user)
+            .service(accounts::routes::update_user)
+            .service(accounts::routes::list_api_keys)
+            .service(accounts::routes::create_api_key)
+            .service(accounts::routes::revoke_api_key)
+            .service(audit::routes::list_audit_logs),
+    );
+}
+
+/// A bound, migrated, ready-to-run server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    pool: DbPool,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations and binds the listening socket.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_acquire_timeout)?;
+        let applied = migrate(&pool, &config).await?;
+        for name in applied {
+            log::info!("applied migration {name}");
+        }
+        let listener =
+            TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, pool.clone(), config)?;
+        Ok(Self { server, port, pool })
+    }
+
+    /// The port the server listens on (useful when bound to port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// The database pool the server uses.
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Applies pending migrations on a blocking thread; the error says which database could not be reached.
+pub async fn migrate(pool: &DbPool, config: &Config) -> anyhow::Result<Vec<String>> {
+    let pool = pool.clone();
+    let url = config.database_url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut conn =
+            pool.get().with_context(|| format!("Failed to connect to the database at {url} (DATABASE_URL)"))?;
+        db::run_migrations(&mut conn).context("Failed to apply migrations")
+    })
+    .await?
+}
+
+fn cors(config: &Config) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER, header::HeaderName::from_static("x-request-id")])
+        .supports_credentials()
+        .max_age(3600);
+    for origin in &config.cors_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+fn serve(listener: TcpListener, pool: DbPool, config: Config) -> anyhow::Result<Server> {
+    let spec = crate::openapi::spec();
+    let metrics = web::Data::new(Metrics::new()?);
+    let pool = web::Data::new(pool);
+    let shutdown_timeout = config.shutdown_timeout.as_secs();
+    let workers = config.workers;
+    let config = web::Data::new(config);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
+            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
+            .service(web::redirect("/api/docs", "/api/docs/"))
+            .into_utoipa_app()
+            .app_data(pool.clone())
+            .app_data(metrics.clone())
+            .app_data(config.clone())
+            .app_data(extract::json_config())
+            .app_data(extract::payload_config())
+            .app_data(extract::path_config())
+            .app_data(extract::query_config())
+            .configure(routes)
+            .into_app()
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound) }))
+            .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))
+            .wrap(cors(&config))
+            .wrap(from_fn(observe::observe))
+    })
+    .shutdown_timeout(shutdown_timeout)
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

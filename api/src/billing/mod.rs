@@ -1,0 +1,3 @@
+//! Billing: tiers and each company's subscription.
+
+pub mod store;

@@ -1,0 +1,132 @@
+//! The database: one connection type over SQLite and PostgreSQL, the pool, migrations, and the few places
+//! where the two backends must be told apart. No other module matches on the backend.
+
+mod migrations;
+mod pool;
+pub mod schema;
+mod url;
+
+use diesel::Connection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+
+pub use migrations::{has_pending_migrations, run_migrations};
+pub use pool::{DbPool, PooledConn, build_pool};
+pub use url::{Backend, DatabaseUrl};
+
+use crate::error::ApiError;
+
+/// A connection to either backend. Queries written against it run unchanged on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    // SQLite accepts any string as a path, so it stays last; the pool picks the variant from the URL.
+    Sqlite(SqliteConnection),
+}
+
+impl DbConn {
+    /// Which backend this connection talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Pg(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `work` on a pooled connection on the blocking thread pool, never on an actix worker thread.
+///
+/// A pool that cannot hand out a connection in time (database down, pool exhausted) becomes
+/// [`ApiError::DatabaseUnavailable`], i.e. 503 with `Retry-After`.
+pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let request_id = crate::http::request_id::current();
+    actix_web::web::block(move || {
+        crate::http::request_id::with_thread_request_id(request_id, || {
+            let mut conn = pool.get().map_err(|error| ApiError::DatabaseUnavailable(error.into()))?;
+            work(&mut conn)
+        })
+    })
+    .await
+    .map_err(|error| ApiError::Internal(anyhow::anyhow!("blocking task failed: {error}")))?
+}
+
+/// Runs `work` in a write transaction: rolled back when it returns an error, so nothing is half-written.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE`: a deferred transaction that reads first and
+/// writes later can fail with SQLITE_BUSY when another writer got there in between, and the busy timeout
+/// cannot help with that case.
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    let nested =
+        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth().map_err(E::from)?.is_some();
+    if nested {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let outcome = work(conn);
+    let DbConn::Sqlite(sqlite) = conn else {
+        unreachable!("the connection cannot change its backend during a transaction")
+    };
+    match outcome {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            Err(error)
+        }
+    }
+}
+
+/// Whether a database error message means "the server went away" rather than "the query was wrong".
+pub fn is_unavailability_message(message: &str) -> bool {
+    const SIGNS: [&str; 6] = [
+        "server closed the connection",
+        "connection refused",
+        "could not connect",
+        "terminating connection",
+        "no connection to the server",
+        "database is locked",
+    ];
+    let message = message.to_ascii_lowercase();
+    SIGNS.iter().any(|sign| message.contains(sign))
+}
+
+/// Checks that the database answers and that every migration has been applied, for `/readyz`.
+pub fn check_ready(conn: &mut DbConn) -> Result<(), String> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn).map_err(|error| format!("database query failed: {error}"))?;
+    match has_pending_migrations(conn) {
+        Ok(false) => Ok(()),
+        Ok(true) => Err("migrations are pending".to_owned()),
+        Err(error) => Err(format!("cannot read the migration state: {error}")),
+    }
+}
+
+/// Takes the company's row lock for the rest of the transaction, serialising changes that must respect a
+/// per-company invariant (the last owner, plan limits). An UPDATE locks the row on PostgreSQL; on SQLite the
+/// immediate transaction already holds the write lock.
+pub fn lock_company(conn: &mut DbConn, company: &crate::ids::CompanyId) -> diesel::QueryResult<()> {
+    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+    use schema::companies;
+    let locked = diesel::update(companies::table.filter(companies::id.eq(company.as_str())))
+        .set(companies::updated_at.eq(companies::updated_at))
+        .execute(conn)?;
+    if locked == 0 {
+        return Err(diesel::result::Error::NotFound);
+    }
+    Ok(())
+}

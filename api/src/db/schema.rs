@@ -1,0 +1,123 @@
+//! The tables, written by hand with only the SQL types both backends share (see migrations/).
+
+diesel::table! {
+    companies (id) {
+        id -> Text,
+        name -> Text,
+        billing_email -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        company_id -> Text,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled_at -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        family_id -> Text,
+        user_id -> Text,
+        company_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        scope -> Text,
+        created_by_user_id -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        subject -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_logs (id) {
+        id -> Text,
+        company_id -> Nullable<Text>,
+        actor_type -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        details -> Text,
+        client_ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tiers (code) {
+        code -> Text,
+        name -> Text,
+        max_employees -> Nullable<Integer>,
+        max_agents -> Nullable<Integer>,
+        max_storage_gb -> Nullable<Integer>,
+        retention_days -> Integer,
+        features -> Text,
+        display_order -> Integer,
+        monthly_price_minor -> BigInt,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        company_id -> Text,
+        tier_code -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> companies (company_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(api_keys -> companies (company_id));
+diesel::joinable!(audit_logs -> companies (company_id));
+diesel::joinable!(subscriptions -> companies (company_id));
+diesel::joinable!(subscriptions -> tiers (tier_code));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    companies,
+    users,
+    refresh_tokens,
+    api_keys,
+    login_failures,
+    audit_logs,
+    tiers,
+    subscriptions,
+);

@@ -1,0 +1,231 @@
+//! The one error type of the API. Every failure a client can see is an [`ApiError`]; it renders as an
+//! RFC 9457 `application/problem+json` document with a stable machine `code`.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Seconds a client should wait before retrying when a dependency is unavailable.
+const RETRY_AFTER_SECS: u32 = 2;
+
+/// Field name → human-readable messages, for 422 answers.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+/// Everything that can go wrong in a request, as the client will see it.
+///
+/// Variants carry what the client may learn; internal causes are logged (with the request id) and never
+/// sent. The `code` of each variant is part of the public API: never rename one.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the request is malformed: {0}")]
+    BadRequest(String),
+    #[error("the request body failed validation")]
+    Validation(FieldErrors),
+    #[error("authentication is required")]
+    Unauthenticated(String),
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("no route matches this path")]
+    RouteNotFound,
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
+    #[error("conflict: {detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("the request body is larger than {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("the database is unavailable")]
+    DatabaseUnavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The problem+json body. `errors` appears only on validation failures.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "https://docs.vigil.dev/problems/validation_failed",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "detail": "The request body failed validation.",
+    "code": "validation_failed",
+    "errors": {"email": ["must be a valid email address"]},
+    "request_id": "0b9c3f1e-5d1c-4f7e-9f3a-7f5d8e2c1a00"
+}))]
+pub struct Problem {
+    /// A URI naming the problem type; stable per `code`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The HTTP reason phrase of `status`.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A human-readable explanation of this occurrence.
+    pub detail: String,
+    /// A stable machine-readable code, e.g. `validation_failed`, `plan_limit_reached`.
+    pub code: String,
+    /// Per-field messages, present on `validation_failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FieldErrors>,
+    /// The id of the request, also in the `X-Request-Id` header; quote it when reporting a problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::BadRequest(_) => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict { code, .. } => code,
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// One validation error on one field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(FieldErrors::from([(field.to_owned(), vec![message.into()])]))
+    }
+
+    /// What the client is told. Internal causes are replaced by a generic sentence.
+    fn detail(&self) -> String {
+        match self {
+            Self::Validation(_) => "The request body failed validation.".to_owned(),
+            Self::DatabaseUnavailable(_) => "The service is temporarily unavailable. Please retry shortly.".to_owned(),
+            Self::Internal(_) => {
+                "An unexpected error occurred. It has been logged; quote the request id when reporting it.".to_owned()
+            }
+            Self::Unauthenticated(detail)
+            | Self::Forbidden(detail)
+            | Self::MalformedJson(detail)
+            | Self::BadRequest(detail)
+            | Self::UnsupportedMediaType(detail) => detail.clone(),
+            Self::Conflict { detail, .. } => detail.clone(),
+            other => {
+                let mut text = other.to_string();
+                if let Some(first) = text.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                text + "."
+            }
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        Problem {
+            problem_type: problem_type_uri(self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code: self.code().to_owned(),
+            errors: match self {
+                Self::Validation(fields) => Some(fields.clone()),
+                _ => None,
+            },
+            request_id: crate::http::request_id::current(),
+        }
+    }
+}
+
+/// The `type` URI for a problem code.
+pub fn problem_type_uri(code: &str) -> String {
+    format!("https://docs.vigil.dev/problems/{code}")
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(cause) => log::error!("internal error: {cause:#}"),
+            Self::DatabaseUnavailable(cause) => log::warn!("database unavailable: {cause:#}"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        match self {
+            Self::DatabaseUnavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after_secs));
+            }
+            Self::Unauthenticated(_) | Self::InvalidCredentials => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
+        }
+        response.json(self.problem())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => Self::NotFound("resource"),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info) => {
+                Self::Internal(anyhow::anyhow!("unexpected unique violation: {}", info.message()))
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                Self::DatabaseUnavailable(anyhow::anyhow!("connection closed: {}", info.message()))
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if crate::db::is_unavailability_message(info.message()) =>
+            {
+                Self::DatabaseUnavailable(anyhow::Error::new(error))
+            }
+            other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+impl From<validator::ValidationErrors> for ApiError {
+    fn from(errors: validator::ValidationErrors) -> Self {
+        Self::Validation(crate::http::validation::field_errors(&errors))
+    }
+}

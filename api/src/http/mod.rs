@@ -1,0 +1,10 @@
+//! HTTP plumbing shared by every route: request ids, metrics and access logs, JSON extraction with
+//! validation, and the problem+json fallback for errors raised outside our handlers.
+
+pub mod extract;
+pub mod metrics;
+pub mod observe;
+pub mod pagination;
+pub mod principal;
+pub mod request_id;
+pub mod validation;

@@ -1,0 +1,306 @@
+//! The one place where a request becomes a principal of a company, and where each route declares who may
+//! call it.
+//!
+//! A handler that touches tenant data takes `Auth<SomePolicy>`: it cannot get at a company id any other way,
+//! every store function needs that id, and the policy in its signature is the route's role requirement.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use crate::accounts::api_keys::{API_KEY_PREFIX, ApiKeyScope};
+use crate::accounts::model::Role;
+use crate::accounts::{service, tokens};
+use crate::audit::model::{ActorType, AuditActor};
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::error::ApiError;
+use crate::http::observe::RequestId;
+use crate::ids::{ApiKeyId, CompanyId, UserId};
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User { id: UserId, role: Role },
+    ApiKey { id: ApiKeyId, scope: ApiKeyScope },
+}
+
+/// An authenticated caller and the company it acts for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    company_id: CompanyId,
+    pub actor: Actor,
+    client_ip: Option<String>,
+    request_id: Option<String>,
+}
+
+impl Principal {
+    /// The caller's company: the only company whose data this request may touch.
+    pub fn company_id(&self) -> &CompanyId {
+        &self.company_id
+    }
+
+    /// The user behind the request, when it is a user rather than an API key.
+    pub fn user_id(&self) -> Option<&UserId> {
+        match &self.actor {
+            Actor::User { id, .. } => Some(id),
+            Actor::ApiKey { .. } => None,
+        }
+    }
+
+    /// The user's role; API keys have none.
+    pub fn role(&self) -> Option<Role> {
+        match &self.actor {
+            Actor::User { role, .. } => Some(*role),
+            Actor::ApiKey { .. } => None,
+        }
+    }
+
+    /// How audit entries written for this request name their actor.
+    pub fn audit_actor(&self) -> AuditActor {
+        let (actor_type, actor_id) = match &self.actor {
+            Actor::User { id, .. } => (ActorType::User, id.to_string()),
+            Actor::ApiKey { id, .. } => (ActorType::ApiKey, id.to_string()),
+        };
+        AuditActor {
+            company_id: Some(self.company_id.clone()),
+            actor_type,
+            actor_id: Some(actor_id),
+            client_ip: self.client_ip.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// A route's access rule: which principals may call it.
+pub trait Access {
+    /// Checks the principal; `Err` is the 403 the caller sees.
+    fn check(principal: &Principal) -> Result<(), ApiError>;
+}
+
+/// Any user of the company, and API keys of either scope: read access.
+pub struct Member;
+/// Owners, admins and managers, and `read_write` API keys: changes to the workforce.
+pub struct Manager;
+/// Owners and admins, and `read_write` API keys: company-wide settings such as billing.
+pub struct Admin;
+/// Owners and admins, and API keys of either scope: company-wide records such as the audit log, which an
+/// integrator may export.
+pub struct AdminReader;
+/// Owners and admins signed in as users: people and API keys. API keys never reach this.
+pub struct UserAdmin;
+/// Any signed-in user (not an API key): their own account.
+pub struct SignedInUser;
+
+fn forbidden(message: &str) -> ApiError {
+    ApiError::Forbidden(message.to_owned())
+}
+
+impl Access for Member {
+    fn check(_: &Principal) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+impl Access for Manager {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        match &principal.actor {
+            Actor::User { role: Role::Owner | Role::Admin | Role::Manager, .. } => Ok(()),
+            Actor::ApiKey { scope: ApiKeyScope::ReadWrite, .. } => Ok(()),
+            Actor::User { .. } => Err(forbidden("This action needs the OWNER, ADMIN or MANAGER role.")),
+            Actor::ApiKey { .. } => Err(forbidden("This API key has the read scope; this action needs read_write.")),
+        }
+    }
+}
+
+impl Access for Admin {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        match &principal.actor {
+            Actor::User { role, .. } if role.is_admin() => Ok(()),
+            Actor::ApiKey { scope: ApiKeyScope::ReadWrite, .. } => Ok(()),
+            Actor::User { .. } => Err(forbidden("This action needs the OWNER or ADMIN role.")),
+            Actor::ApiKey { .. } => Err(forbidden("This API key has the read scope; this action needs read_write.")),
+        }
+    }
+}
+
+impl Access for AdminReader {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        match &principal.actor {
+            Actor::User { role, .. } if role.is_admin() => Ok(()),
+            Actor::ApiKey { .. } => Ok(()),
+            Actor::User { .. } => Err(forbidden("This needs the OWNER or ADMIN role.")),
+        }
+    }
+}
+
+impl Access for UserAdmin {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        match &principal.actor {
+            Actor::User { role, .. } if role.is_admin() => Ok(()),
+            Actor::User { .. } => Err(forbidden("This action needs the OWNER or ADMIN role.")),
+            Actor::ApiKey { .. } => {
+                Err(forbidden("API keys cannot manage users or API keys; sign in as an owner or admin."))
+            }
+        }
+    }
+}
+
+impl Access for SignedInUser {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        match &principal.actor {
+            Actor::User { .. } => Ok(()),
+            Actor::ApiKey { .. } => Err(forbidden("This endpoint is for signed-in users, not API keys.")),
+        }
+    }
+}
+
+/// An authenticated principal that passed the route's access rule `A`.
+pub struct Auth<A: Access> {
+    principal: Principal,
+    policy: PhantomData<A>,
+}
+
+impl<A: Access> Deref for Auth<A> {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl<A: Access> Auth<A> {
+    pub fn into_principal(self) -> Principal {
+        self.principal
+    }
+}
+
+/// The client's address and the request id, for audit entries of unauthenticated requests.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin {
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl RequestOrigin {
+    pub fn of(req: &HttpRequest) -> Self {
+        Self {
+            // The peer address, not X-Forwarded-For: a header any client can forge must not decide
+            // throttling or what the audit log records.
+            client_ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+            request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
+        }
+    }
+
+    /// An audit actor for an anonymous request.
+    pub fn anonymous(&self) -> AuditActor {
+        AuditActor {
+            company_id: None,
+            actor_type: ActorType::Anonymous,
+            actor_id: None,
+            client_ip: self.client_ip.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+impl FromRequest for RequestOrigin {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self::of(req)))
+    }
+}
+
+/// The bearer token of a request, if any.
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+impl<A: Access + 'static> FromRequest for Auth<A> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer_token(req);
+        let origin = RequestOrigin::of(req);
+        let pool = req.app_data::<web::Data<DbPool>>().cloned();
+        let config = req.app_data::<web::Data<Config>>().cloned();
+        Box::pin(async move {
+            let (Some(pool), Some(config)) = (pool, config) else {
+                return Err(ApiError::Internal(anyhow::anyhow!("application state missing")).into());
+            };
+            let token = token.ok_or_else(|| {
+                ApiError::Unauthenticated(
+                    "Send an access token or API key as `Authorization: Bearer <token>`.".to_owned(),
+                )
+            })?;
+            let (company_id, actor) = authenticate(&pool, &config, token).await?;
+            let principal = Principal { company_id, actor, client_ip: origin.client_ip, request_id: origin.request_id };
+            A::check(&principal)?;
+            Ok(Self { principal, policy: PhantomData })
+        })
+    }
+}
+
+/// Resolves a bearer token to its company and actor. Users are re-read on every request, so a disabled
+/// account or a changed role takes effect at once rather than when the access token expires.
+async fn authenticate(pool: &DbPool, config: &Config, token: String) -> Result<(CompanyId, Actor), ApiError> {
+    if token.starts_with(API_KEY_PREFIX) {
+        return crate::db::run(pool, move |conn| crate::accounts::api_keys::authenticate(conn, &token)).await;
+    }
+    let claims = tokens::verify_access_token(&config.jwt_secret, &token)
+        .ok_or_else(|| ApiError::Unauthenticated("The access token is invalid or has expired.".to_owned()))?;
+    crate::db::run(pool, move |conn| service::authenticate_user(conn, &claims)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(actor: Actor) -> Principal {
+        Principal { company_id: CompanyId::generate(), actor, client_ip: None, request_id: None }
+    }
+
+    fn user(role: Role) -> Principal {
+        principal(Actor::User { id: UserId::generate(), role })
+    }
+
+    fn key(scope: ApiKeyScope) -> Principal {
+        principal(Actor::ApiKey { id: ApiKeyId::generate(), scope })
+    }
+
+    #[test]
+    fn a_read_key_reads_but_never_writes() {
+        let read = key(ApiKeyScope::Read);
+        assert!(Member::check(&read).is_ok());
+        assert!(AdminReader::check(&read).is_ok());
+        assert!(Manager::check(&read).is_err());
+        assert!(Admin::check(&read).is_err());
+    }
+
+    #[test]
+    fn a_read_write_key_writes_but_never_manages_people_or_keys() {
+        let read_write = key(ApiKeyScope::ReadWrite);
+        assert!(Manager::check(&read_write).is_ok());
+        assert!(Admin::check(&read_write).is_ok());
+        assert!(UserAdmin::check(&read_write).is_err());
+        assert!(SignedInUser::check(&read_write).is_err());
+    }
+
+    #[test]
+    fn roles_map_to_policies() {
+        assert!(Manager::check(&user(Role::Manager)).is_ok());
+        assert!(Manager::check(&user(Role::Viewer)).is_err());
+        assert!(Admin::check(&user(Role::Manager)).is_err());
+        assert!(UserAdmin::check(&user(Role::Admin)).is_ok());
+        assert!(AdminReader::check(&user(Role::Viewer)).is_err());
+        assert!(Member::check(&user(Role::Viewer)).is_ok());
+    }
+}

@@ -1,0 +1,75 @@
+//! Typed identifiers. Every id is a UUIDv7 (time-ordered, so it indexes well) stored as text; the
+//! newtypes keep a company id from being passed where a user id belongs.
+
+/// Declares an id newtype that parses from a path segment and renders as its UUID string.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh id.
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::now_v7().to_string())
+            }
+
+            /// The id as stored and shown.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Wraps an id read back from the database, where it was written by [`Self::generate`].
+            pub(crate) fn from_db(value: String) -> Self {
+                Self(value)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                uuid::Uuid::parse_str(&value)
+                    .map(|uuid| Self(uuid.hyphenated().to_string()))
+                    .map_err(|_| format!("{value:?} is not a valid id"))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .format(Some(utoipa::openapi::SchemaFormat::Custom("uuid".to_owned())))
+                    .examples([serde_json::json!("0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b")])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+id_type!(
+    /// A company (tenant).
+    CompanyId
+);
+id_type!(
+    /// A user of a company.
+    UserId
+);
+id_type!(
+    /// An API key of a company.
+    ApiKeyId
+);

@@ -1,0 +1,20 @@
+//! Vigil's server: billing and real-time alerts for an employee-monitoring SaaS.
+//!
+//! Start at [`app`]: it registers every route; each domain lives in its own module.
+
+pub mod accounts;
+pub mod app;
+pub mod audit;
+pub mod billing;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod logging;
+pub mod openapi;
+pub mod ops;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,204 @@
+//! The OpenAPI 3.1 document: collected from the registered routes, completed with the error responses
+//! every operation can give, and checked against the committed `openapi/openapi.json`.
+
+use std::path::Path;
+
+use actix_web::App;
+use serde_json::json;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Header, OpenApi as OpenApiDoc, Ref, RefOr};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{PROBLEM_JSON, Problem, problem_type_uri};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vigil API",
+        description = "Billing, alerts and workforce management for Vigil tenants. Errors are RFC 9457 \
+            `application/problem+json` documents with a stable `code`; see docs/API.md.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(schemas(Problem)),
+    tags(
+        (name = "operations", description = "Health, readiness and metrics"),
+        (name = "auth", description = "Sign-up, sessions and the current user"),
+        (name = "users", description = "The company's users and their roles"),
+        (name = "api-keys", description = "API keys for integrators"),
+        (name = "audit", description = "The append-only audit log"),
+    ),
+)]
+struct ApiDoc;
+
+/// The complete OpenAPI document of the API.
+pub fn spec() -> OpenApiDoc {
+    let (_, mut doc) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::app::routes).split_for_parts();
+    add_error_responses(&mut doc);
+    doc
+}
+
+/// The document as committed: pretty JSON with a final newline.
+pub fn spec_json() -> anyhow::Result<String> {
+    Ok(spec().to_pretty_json()? + "\n")
+}
+
+/// Compares a committed snapshot with what the code generates now.
+pub fn check_snapshot(path: &Path) -> anyhow::Result<()> {
+    let committed = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}; run `make openapi`", path.display()))?;
+    if committed != spec_json()? {
+        anyhow::bail!("{} is stale: the API changed; run `make openapi` and commit the result", path.display());
+    }
+    Ok(())
+}
+
+/// A reusable problem response: (component name, status, description, code, example detail).
+struct ProblemResponse {
+    name: &'static str,
+    status: u16,
+    description: &'static str,
+    code: &'static str,
+    detail: &'static str,
+}
+
+const PROBLEMS: [ProblemResponse; 9] = [
+    ProblemResponse {
+        name: "Unauthenticated",
+        status: 401,
+        description: "No valid access token or API key",
+        code: "unauthenticated",
+        detail: "The access token is invalid or has expired.",
+    },
+    ProblemResponse {
+        name: "Forbidden",
+        status: 403,
+        description: "The caller's role or API key scope does not allow this",
+        code: "forbidden",
+        detail: "This action needs the OWNER or ADMIN role.",
+    },
+    ProblemResponse {
+        name: "MalformedRequest",
+        status: 400,
+        description: "The body is not valid JSON, or a parameter is malformed",
+        code: "malformed_json",
+        detail: "The body is not valid JSON: EOF while parsing an object at line 1 column 10.",
+    },
+    ProblemResponse {
+        name: "NotFound",
+        status: 404,
+        description: "No such object in the caller's company",
+        code: "not_found",
+        detail: "Resource not found.",
+    },
+    ProblemResponse {
+        name: "PayloadTooLarge",
+        status: 413,
+        description: "The body is larger than 1 MiB",
+        code: "payload_too_large",
+        detail: "The request body is larger than 1048576 bytes.",
+    },
+    ProblemResponse {
+        name: "UnsupportedMediaType",
+        status: 415,
+        description: "The body is not sent as application/json",
+        code: "unsupported_media_type",
+        detail: "Send the body as JSON with Content-Type: application/json.",
+    },
+    ProblemResponse {
+        name: "ValidationFailed",
+        status: 422,
+        description: "The body failed validation; `errors` names each field",
+        code: "validation_failed",
+        detail: "The request body failed validation.",
+    },
+    ProblemResponse {
+        name: "InternalError",
+        status: 500,
+        description: "An unexpected error; it is logged with the request id",
+        code: "internal_error",
+        detail: "An unexpected error occurred. It has been logged; quote the request id when reporting it.",
+    },
+    ProblemResponse {
+        name: "ServiceUnavailable",
+        status: 503,
+        description: "The database is unreachable or busy; retry after `Retry-After` seconds",
+        code: "database_unavailable",
+        detail: "The service is temporarily unavailable. Please retry shortly.",
+    },
+];
+
+fn problem_response(problem: &ProblemResponse) -> Response {
+    let mut example = json!({
+        "type": problem_type_uri(problem.code),
+        "title": actix_web::http::StatusCode::from_u16(problem.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error"),
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+        "request_id": "0b9c3f1e-5d1c-4f7e-9f3a-7f5d8e2c1a00",
+    });
+    if problem.status == 422 {
+        example["errors"] = json!({"email": ["must be a valid email address"]});
+    }
+    let content =
+        ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).example(Some(example)).build();
+    let mut response = ResponseBuilder::new().description(problem.description).content(PROBLEM_JSON, content);
+    if problem.status == 503 {
+        response = response.header("Retry-After", Header::new(u32::schema()));
+    }
+    response.build()
+}
+
+/// Adds the error responses that follow from an operation's shape, so that no route can forget them:
+/// every `/api/v1` operation may fail with 500 and 503; one with a body with 400, 413, 415 and 422; one
+/// that needs credentials with 401 and 403; one with path parameters with 404.
+fn add_error_responses(doc: &mut OpenApiDoc) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.security_schemes.insert(
+        "bearer".to_owned(),
+        RefOr::T(SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An access token from /api/v1/auth/login, or an API key (`vigil_sk_…`)"))
+                .build(),
+        )),
+    );
+    for problem in &PROBLEMS {
+        components.responses.insert(problem.name.to_owned(), RefOr::T(problem_response(problem)));
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let uses_database = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let mut wanted = Vec::new();
+            if operation.request_body.is_some() {
+                wanted.extend(["MalformedRequest", "PayloadTooLarge", "UnsupportedMediaType", "ValidationFailed"]);
+            }
+            if operation.security.as_ref().is_some_and(|requirements| !requirements.is_empty()) {
+                wanted.extend(["Unauthenticated", "Forbidden"]);
+            }
+            if path.contains('{') {
+                wanted.push("NotFound");
+            }
+            if uses_database {
+                wanted.extend(["InternalError", "ServiceUnavailable"]);
+            }
+            add_responses(operation, &wanted);
+        }
+    }
+}
+
+fn add_responses(operation: &mut Operation, names: &[&str]) {
+    for name in names {
+        let Some(problem) = PROBLEMS.iter().find(|p| p.name == *name) else { continue };
+        operation
+            .responses
+            .responses
+            .entry(problem.status.to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(problem.name)));
+    }
+}

@@ -1,0 +1,74 @@
+//! `/healthz`, `/readyz` and `/metrics`: what load balancers, orchestrators and Prometheus poll.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{self, DbPool};
+use crate::error::ApiError;
+use crate::http::metrics::Metrics;
+
+/// The answer of the health and readiness probes.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct HealthStatus {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// Why the service is not ready, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The process is alive. Never touches the database, so a database outage does not get it restarted.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_health",
+    responses((status = 200, description = "The process is alive", body = HealthStatus)),
+)]
+#[get("/healthz")]
+pub async fn healthz() -> web::Json<HealthStatus> {
+    web::Json(HealthStatus { status: "ok".to_owned(), reason: None })
+}
+
+/// The database answers and every migration is applied: this instance can take traffic.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_readiness",
+    responses(
+        (status = 200, description = "Ready to serve", body = HealthStatus),
+        (status = 503, description = "The database is unreachable or migrations are pending", body = HealthStatus,
+            example = json!({"status": "unavailable", "reason": "the database is unreachable"})),
+    ),
+)]
+#[get("/readyz")]
+pub async fn readyz(pool: web::Data<DbPool>) -> HttpResponse {
+    let outcome =
+        db::run(&pool, |conn| db::check_ready(conn).map_err(|reason| ApiError::Internal(anyhow::anyhow!(reason))))
+            .await;
+    match outcome {
+        Ok(()) => HttpResponse::Ok().json(HealthStatus { status: "ok".to_owned(), reason: None }),
+        Err(error) => {
+            log::warn!("not ready: {error:#}");
+            let reason = match error {
+                ApiError::DatabaseUnavailable(_) => "the database is unreachable",
+                _ => "the database is not ready",
+            };
+            HttpResponse::ServiceUnavailable()
+                .insert_header((actix_web::http::header::RETRY_AFTER, 2))
+                .json(HealthStatus { status: "unavailable".to_owned(), reason: Some(reason.to_owned()) })
+        }
+    }
+}
+
+/// Request counts and latency histograms per route, in Prometheus text format.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_metrics",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4",
+        body = String, example = "vigil_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1")),
+)]
+#[get("/metrics")]
+pub async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+    let text = metrics.render()?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
+}

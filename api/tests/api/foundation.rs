@@ -1,0 +1,182 @@
+//! Health, readiness, the error model, request ids and metrics.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, backend_tests, problem};
+
+backend_tests!(
+    health_and_readiness_answer_ok,
+    an_unknown_route_is_a_problem_404,
+    malformed_json_is_a_problem_400,
+    a_body_that_fails_validation_is_a_422_with_field_messages,
+    a_missing_field_is_a_422_naming_the_field,
+    a_body_over_one_mebibyte_is_a_problem_413,
+    a_body_that_is_not_json_is_a_problem_415,
+    an_exhausted_pool_is_a_503_with_retry_after,
+    the_request_id_is_propagated_or_generated,
+    metrics_count_requests_per_route,
+    the_docs_page_is_served_without_a_cdn,
+);
+
+async fn health_and_readiness_answer_ok(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.json::<Value>().await.expect("json"), json!({"status": "ok"}));
+}
+
+async fn an_unknown_route_is_a_problem_404(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let response = app.client.get(app.url("/api/v1/no-such-thing")).send().await.expect("request");
+
+    let body = problem(response, StatusCode::NOT_FOUND).await;
+    assert_eq!(body["code"], "route_not_found");
+}
+
+async fn malformed_json_is_a_problem_400(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/signup"))
+        .header("content-type", "application/json")
+        .body(r#"{"company_name": "Acme", "#)
+        .send()
+        .await
+        .expect("request");
+
+    let body = problem(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["code"], "malformed_json");
+}
+
+async fn a_body_that_fails_validation_is_a_422_with_field_messages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let response = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/signup",
+            None,
+            Some(json!({"company_name": "", "name": "Ada", "email": "not-an-email", "password": "short"})),
+        )
+        .await;
+
+    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["code"], "validation_failed");
+    assert_eq!(body["errors"]["email"], json!(["must be a valid email address"]));
+    assert_eq!(body["errors"]["password"], json!(["must be between 10 and 256 characters long"]));
+    assert!(body["errors"]["company_name"].is_array());
+    assert!(body["errors"].get("name").is_none(), "valid fields carry no message");
+}
+
+async fn a_missing_field_is_a_422_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let response = app
+        .request(Method::POST, "/api/v1/auth/signup", None, Some(json!({"company_name": "Acme", "name": "Ada"})))
+        .await;
+
+    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"]["email"], json!(["is required"]));
+}
+
+async fn a_body_over_one_mebibyte_is_a_problem_413(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let huge = json!({"company_name": "x".repeat(1024 * 1024 + 10), "name": "a", "email": "a@b.test", "password": "0123456789"});
+
+    let response = app.request(Method::POST, "/api/v1/auth/signup", None, Some(huge)).await;
+
+    let body = problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(body["code"], "payload_too_large");
+}
+
+async fn a_body_that_is_not_json_is_a_problem_415(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "text/plain")
+        .body("email=a@b.test")
+        .send()
+        .await
+        .expect("request");
+
+    let body = problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert_eq!(body["code"], "unsupported_media_type");
+}
+
+async fn an_exhausted_pool_is_a_503_with_retry_after(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("DB_POOL_SIZE", "1"), ("DB_ACQUIRE_TIMEOUT_MS", "300")]).await;
+    let owner = app.signup("Busy").await;
+    let pool = app.pool.clone();
+    // Hold the only connection, as a stuck query or a burst of traffic would.
+    let held = tokio::task::spawn_blocking(move || pool.get().expect("the only connection")).await.expect("join");
+
+    let response = app.get("/api/v1/me", &owner.access_token).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+
+    assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
+    let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["code"], "database_unavailable");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("healthz").status(), StatusCode::OK);
+    drop(held);
+    assert_eq!(app.get("/api/v1/me", &owner.access_token).await.status(), StatusCode::OK);
+}
+
+async fn the_request_id_is_propagated_or_generated(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let propagated =
+        app.client.get(app.url("/nope")).header("x-request-id", "trace-abc-123").send().await.expect("req");
+    let generated = app.client.get(app.url("/healthz")).send().await.expect("req");
+    let hostile = app.client.get(app.url("/healthz")).header("x-request-id", "a b\tc").send().await.expect("req");
+
+    assert_eq!(propagated.headers()["x-request-id"], "trace-abc-123");
+    let body = problem(propagated, StatusCode::NOT_FOUND).await;
+    assert_eq!(body["request_id"], "trace-abc-123");
+    let generated_id = generated.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    assert!(uuid::Uuid::parse_str(&generated_id).is_ok(), "{generated_id}");
+    assert_ne!(hostile.headers()["x-request-id"], "a b\tc");
+}
+
+async fn metrics_count_requests_per_route(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Metered").await;
+    for _ in 0..3 {
+        app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    }
+    app.get(&format!("/api/v1/users/{}", owner.user_id), &owner.access_token).await;
+    app.client.get(app.url("/api/v1/nothing-here/123")).send().await.expect("404");
+
+    let response = app.client.get(app.url("/metrics")).send().await.expect("metrics");
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap_or("").starts_with("text/plain"));
+    let text = response.text().await.expect("text");
+    assert!(text.contains(r#"vigil_http_requests_total{method="GET",route="/healthz",status="200"} 3"#), "{text}");
+    assert!(text.contains(r#"route="/api/v1/users/{user_id}",status="200""#), "ids are not labels: {text}");
+    assert!(text.contains(r#"vigil_http_requests_total{method="GET",route="unmatched",status="404"} 1"#), "{text}");
+    assert!(text.contains("vigil_http_request_duration_seconds_bucket"), "{text}");
+}
+
+async fn the_docs_page_is_served_without_a_cdn(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let page = app.client.get(app.url("/api/docs/")).send().await.expect("docs");
+    let redirect = app.client.get(app.url("/api/docs")).send().await.expect("docs redirect");
+
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(!html.contains("https://"), "the docs page loads nothing from the internet");
+    let asset = app.client.get(app.url("/api/docs/swagger-ui-bundle.js")).send().await.expect("asset");
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert!(redirect.status().is_redirection());
+}

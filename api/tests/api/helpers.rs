@@ -1,0 +1,317 @@
+//! The test harness: a real server on a random port over a fresh database of either backend.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use diesel::{Connection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use vigil::db::DbPool;
+use vigil::{Application, Config};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where PostgreSQL tests create their databases.
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Set `VIGIL_SKIP_POSTGRES=1` to run only the SQLite half on a laptop without PostgreSQL. CI never sets it.
+pub fn skip_postgres() -> bool {
+    static WARNED: OnceLock<bool> = OnceLock::new();
+    let skip = std::env::var("VIGIL_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    if skip {
+        WARNED.get_or_init(|| {
+            eprintln!(
+                "\n!!!!! VIGIL_SKIP_POSTGRES=1: the PostgreSQL half of the tests is SKIPPED. CI never skips it. !!!!!\n"
+            );
+            true
+        });
+    }
+    skip
+}
+
+/// A database that exists for one test and is dropped afterwards.
+pub enum TestDatabase {
+    /// Kept so the folder (and the database file in it) lives as long as the test.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        name: String,
+    },
+}
+
+impl TestDatabase {
+    pub fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("vigil.db").display());
+                (Self::Sqlite { _dir: dir }, url)
+            }
+            Backend::Postgres => {
+                let name = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = diesel::PgConnection::establish(&admin_url()).unwrap_or_else(|error| {
+                    panic!(
+                        "PostgreSQL is not reachable at {} ({error}). Start it (on this machine: \
+                         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, or \
+                         `docker compose up -d postgres`), point TEST_DATABASE_URL at one, or set \
+                         VIGIL_SKIP_POSTGRES=1 to skip the PostgreSQL half locally.",
+                        admin_url()
+                    )
+                });
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+                let base = admin_url();
+                let url = match base.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("TEST_DATABASE_URL needs a database path"),
+                };
+                (Self::Postgres { name }, url)
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres { name } = self {
+            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url()) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// A running Vigil on a fresh database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: DbPool,
+    handle: actix_web::dev::ServerHandle,
+    // Dropped last: the server must stop using the database first.
+    _database: TestDatabase,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        drop(handle.stop(false));
+    }
+}
+
+/// Settings every test server uses; tests add or override some.
+fn base_settings(database_url: &str, data_dir: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("DATABASE_URL".to_owned(), database_url.to_owned()),
+        ("BIND".to_owned(), "127.0.0.1:0".to_owned()),
+        ("DATA_DIR".to_owned(), data_dir.to_owned()),
+        ("JWT_SECRET".to_owned(), TEST_JWT_SECRET.to_owned()),
+        ("WORKERS".to_owned(), "2".to_owned()),
+        ("DB_POOL_SIZE".to_owned(), "4".to_owned()),
+    ])
+}
+
+/// The JWT secret of test servers, so tests can forge tokens on purpose.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts a server with extra settings (`("DB_POOL_SIZE", "1")`, …).
+    pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        let (database, database_url) =
+            tokio::task::spawn_blocking(move || TestDatabase::create(backend)).await.expect("join");
+        let running = start(&database_url, settings).await;
+        Self {
+            address: running.address,
+            client: running.client,
+            pool: running.pool,
+            handle: running.handle,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.request(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.request(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs up a new company and returns its owner's session.
+    pub async fn signup(&self, company: &str) -> Session {
+        let email =
+            format!("owner-{}@{}.test", uuid::Uuid::new_v4().simple(), company.to_lowercase().replace(' ', "-"));
+        let response = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/signup",
+                None,
+                Some(json!({"company_name": company, "name": "Owner", "email": email, "password": PASSWORD, "return_refresh_token": true})),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "signup failed");
+        Session::from_body(email, response.json().await.expect("session json"))
+    }
+
+    /// Creates a user with `role` in the session's company and signs them in.
+    pub async fn add_user(&self, owner: &Session, role: &str) -> Session {
+        let email = format!("{}-{}@example.test", role.to_lowercase(), uuid::Uuid::new_v4().simple());
+        let response = self
+            .post(
+                "/api/v1/users",
+                &owner.access_token,
+                json!({"email": email, "name": role, "role": role, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "creating a {role}");
+        self.login(&email).await
+    }
+
+    pub async fn login(&self, email: &str) -> Session {
+        let response = self
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": PASSWORD, "return_refresh_token": true})),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {email}");
+        Session::from_body(email.to_owned(), response.json().await.expect("session json"))
+    }
+
+    /// Creates an API key with `scope` for the session's company and returns the secret.
+    pub async fn api_key(&self, owner: &Session, scope: &str) -> (String, String) {
+        let response =
+            self.post("/api/v1/api-keys", &owner.access_token, json!({"name": "test key", "scope": scope})).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        (body["id"].as_str().expect("id").to_owned(), body["key"].as_str().expect("key").to_owned())
+    }
+}
+
+/// A started server.
+struct Running {
+    address: String,
+    client: reqwest::Client,
+    pool: DbPool,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn start(database_url: &str, settings: &[(&str, &str)]) -> Running {
+    let data_dir = std::env::temp_dir().join(format!("vigil-test-{}", uuid::Uuid::new_v4().simple()));
+    let mut vars = base_settings(database_url, &data_dir.to_string_lossy());
+    for (key, value) in settings {
+        vars.insert((*key).to_owned(), (*value).to_owned());
+    }
+    let config = Config::from_source(&vars).expect("test configuration");
+    let application = Application::build(config).await.expect("application starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let pool = application.pool().clone();
+    let handle = application.handle();
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    Running { address, client, pool, handle }
+}
+
+/// The password every test user has.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: String,
+    pub company_id: String,
+}
+
+impl Session {
+    fn from_body(email: String, body: Value) -> Self {
+        Self {
+            email,
+            access_token: body["access_token"].as_str().expect("access_token").to_owned(),
+            refresh_token: body["refresh_token"].as_str().unwrap_or_default().to_owned(),
+            user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            company_id: body["company"]["id"].as_str().expect("company id").to_owned(),
+        }
+    }
+}
+
+/// Reads a problem+json answer, checking its media type and status.
+pub async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert_eq!(content_type, "application/problem+json", "errors are problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].as_str().is_some_and(|t| t.ends_with(body["code"].as_str().unwrap_or("?"))));
+    body
+}
+
+/// Declares each listed `async fn name(backend: Backend)` as two tests: `sqlite::name` and `postgres::name`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::helpers::skip_postgres() {
+                        return;
+                    }
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use backend_tests;

@@ -1,0 +1,9 @@
+DROP TABLE subscriptions;
+DROP TABLE tiers;
+DROP TABLE audit_logs;
+DROP FUNCTION audit_logs_refuse_change();
+DROP TABLE login_failures;
+DROP TABLE api_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE companies;

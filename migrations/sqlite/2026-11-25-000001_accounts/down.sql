@@ -1,0 +1,8 @@
+DROP TABLE subscriptions;
+DROP TABLE tiers;
+DROP TABLE audit_logs;
+DROP TABLE login_failures;
+DROP TABLE api_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE companies;
