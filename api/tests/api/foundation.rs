@@ -180,3 +180,71 @@ async fn the_docs_page_is_served_without_a_cdn(backend: Backend) {
     assert_eq!(asset.status(), StatusCode::OK);
     assert!(redirect.status().is_redirection());
 }
+
+/// PostgreSQL refuses connections for a while (a restart, a failover): requests answer 503 quickly, the
+/// process stays alive, and service resumes by itself afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_is_a_503_and_service_resumes_without_a_restart() {
+    if crate::helpers::skip_postgres() {
+        return;
+    }
+    let app = TestApp::spawn_with(Backend::Postgres, &[("DB_ACQUIRE_TIMEOUT_MS", "500")]).await;
+    let owner = app.signup("Outage").await;
+    let name = app.postgres_database().expect("postgres").to_owned();
+    let cut = format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    );
+    tokio::task::spawn_blocking(move || {
+        for statement in cut.split("; ") {
+            TestApp::postgres_admin(statement);
+        }
+    })
+    .await
+    .expect("join");
+
+    let started = std::time::Instant::now();
+    let during = app.get("/api/v1/me", &owner.access_token).await;
+    let elapsed = started.elapsed();
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+
+    assert!(elapsed < std::time::Duration::from_secs(5), "answered in {elapsed:?}, not hanging");
+    assert!(during.headers().contains_key("retry-after"));
+    assert_eq!(problem(during, StatusCode::SERVICE_UNAVAILABLE).await["code"], "database_unavailable");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.status(), StatusCode::OK);
+
+    let restore = format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true");
+    tokio::task::spawn_blocking(move || TestApp::postgres_admin(&restore)).await.expect("join");
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..20 {
+        status = app.get("/api/v1/me", &owner.access_token).await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "service resumes after the database comes back");
+}
+
+/// The SPA may be served from a configured origin; browsers on any other origin get no CORS grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_configured_origins_may_call_the_api_from_a_browser() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("CORS_ORIGINS", "http://localhost:5173")]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+
+    let allowed = preflight("http://localhost:5173").await.expect("preflight");
+    let refused = preflight("https://evil.example").await.expect("preflight");
+
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:5173");
+    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+}

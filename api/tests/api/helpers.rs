@@ -80,10 +80,10 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Self::Postgres { name } = self {
-            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url()) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
-            }
+        if let Self::Postgres { name } = self
+            && let Ok(mut admin) = diesel::PgConnection::establish(&admin_url())
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
         }
     }
 }
@@ -95,7 +95,7 @@ pub struct TestApp {
     pub pool: DbPool,
     handle: actix_web::dev::ServerHandle,
     // Dropped last: the server must stop using the database first.
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 impl Drop for TestApp {
@@ -130,13 +130,21 @@ impl TestApp {
         let (database, database_url) =
             tokio::task::spawn_blocking(move || TestDatabase::create(backend)).await.expect("join");
         let running = start(&database_url, settings).await;
-        Self {
-            address: running.address,
-            client: running.client,
-            pool: running.pool,
-            handle: running.handle,
-            _database: database,
+        Self { address: running.address, client: running.client, pool: running.pool, handle: running.handle, database }
+    }
+
+    /// The name of the PostgreSQL database this app runs on, if it runs on PostgreSQL.
+    pub fn postgres_database(&self) -> Option<&str> {
+        match &self.database {
+            TestDatabase::Postgres { name } => Some(name),
+            TestDatabase::Sqlite { .. } => None,
         }
+    }
+
+    /// Runs SQL as the PostgreSQL superuser (to refuse connections, terminate sessions, …).
+    pub fn postgres_admin(sql: &str) {
+        let mut admin = diesel::PgConnection::establish(&admin_url()).expect("admin connection");
+        diesel::sql_query(sql).execute(&mut admin).expect("admin statement");
     }
 
     pub fn url(&self, path: &str) -> String {
