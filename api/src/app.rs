@@ -21,7 +21,7 @@ use crate::ops;
 
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
-    use crate::{accounts, audit};
+    use crate::{accounts, agents, audit, billing, employees, policy};
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
     cfg.service(
         utoipa_actix_web::scope("/api/v1")
@@ -37,7 +37,25 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(accounts::routes::list_api_keys)
             .service(accounts::routes::create_api_key)
             .service(accounts::routes::revoke_api_key)
-            .service(audit::routes::list_audit_logs),
+            .service(audit::routes::list_audit_logs)
+            .service(billing::routes::list_tiers)
+            .service(employees::routes::list_employees)
+            .service(employees::routes::create_employee)
+            .service(employees::routes::get_employee)
+            .service(employees::routes::update_employee)
+            .service(employees::routes::deactivate_employee)
+            .service(employees::routes::reactivate_employee)
+            .service(employees::routes::delete_employee)
+            .service(agents::routes::list_agents)
+            .service(agents::routes::get_agent)
+            .service(agents::routes::revoke_agent)
+            .service(agents::routes::list_enrollment_tokens)
+            .service(agents::routes::create_enrollment_token)
+            .service(agents::routes::revoke_enrollment_token)
+            .service(agents::routes::enroll_agent)
+            .service(agents::routes::agent_heartbeat)
+            .service(policy::routes::get_policy)
+            .service(policy::routes::update_policy),
     );
 }
 
@@ -51,7 +69,13 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies pending migrations and binds the listening socket.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = db::build_pool(&config.database_url, config.db_pool_size, config.db_acquire_timeout)?;
+        let metrics = Metrics::new()?;
+        let pool = db::build_pool(
+            &config.database_url,
+            config.db_pool_size,
+            config.db_acquire_timeout,
+            Some(metrics.statement_counter()),
+        )?;
         let applied = migrate(&pool, &config).await?;
         for name in applied {
             log::info!("applied migration {name}");
@@ -59,7 +83,7 @@ impl Application {
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, pool.clone(), config)?;
+        let server = serve(listener, pool.clone(), metrics, config)?;
         Ok(Self { server, port, pool })
     }
 
@@ -114,9 +138,9 @@ fn cors(config: &Config) -> Cors {
     cors
 }
 
-fn serve(listener: TcpListener, pool: DbPool, config: Config) -> anyhow::Result<Server> {
+fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
-    let metrics = web::Data::new(Metrics::new()?);
+    let metrics = web::Data::new(metrics);
     let pool = web::Data::new(pool);
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let workers = config.workers;

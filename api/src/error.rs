@@ -32,10 +32,16 @@ pub enum ApiError {
     Validation(FieldErrors),
     #[error("authentication is required")]
     Unauthenticated(String),
+    #[error("{detail}")]
+    CredentialRejected { code: &'static str, detail: String },
     #[error("the email or password is wrong")]
     InvalidCredentials,
     #[error("not allowed: {0}")]
     Forbidden(String),
+    #[error("{}", .0.detail)]
+    PlanLimitReached(PlanLimit),
+    #[error("{detail}")]
+    FeatureNotInPlan { detail: String, errors: FieldErrors },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("no route matches this path")]
@@ -82,9 +88,28 @@ pub struct Problem {
     /// Per-field messages, present on `validation_failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
+    /// On `plan_limit_reached`: which limit, the usage, and the tier that would allow more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_limit: Option<PlanLimit>,
     /// The id of the request, also in the `X-Request-Id` header; quote it when reporting a problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+}
+
+/// The details of a `plan_limit_reached` problem.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"limit": "max_employees", "max": 5, "current_usage": 5, "tier": "FREE", "upgrade_tier": "PRO"}))]
+pub struct PlanLimit {
+    pub limit: crate::billing::model::LimitKind,
+    /// The tier's value of the limit.
+    pub max: i64,
+    pub current_usage: i64,
+    /// The tier whose limits apply now.
+    pub tier: crate::billing::model::TierCode,
+    /// The cheapest tier that would allow the request, if any.
+    pub upgrade_tier: Option<crate::billing::model::TierCode>,
+    #[serde(skip)]
+    pub detail: String,
 }
 
 impl ApiError {
@@ -96,7 +121,10 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::CredentialRejected { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
+            Self::PlanLimitReached(_) => "plan_limit_reached",
+            Self::FeatureNotInPlan { .. } => "feature_not_in_plan",
             Self::NotFound(_) => "not_found",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -127,7 +155,10 @@ impl ApiError {
             | Self::MalformedJson(detail)
             | Self::BadRequest(detail)
             | Self::UnsupportedMediaType(detail) => detail.clone(),
-            Self::Conflict { detail, .. } => detail.clone(),
+            Self::Conflict { detail, .. }
+            | Self::FeatureNotInPlan { detail, .. }
+            | Self::CredentialRejected { detail, .. } => detail.clone(),
+            Self::PlanLimitReached(limit) => limit.detail.clone(),
             other => {
                 let mut text = other.to_string();
                 if let Some(first) = text.get_mut(0..1) {
@@ -148,7 +179,11 @@ impl ApiError {
             detail: self.detail(),
             code: self.code().to_owned(),
             errors: match self {
-                Self::Validation(fields) => Some(fields.clone()),
+                Self::Validation(fields) | Self::FeatureNotInPlan { errors: fields, .. } => Some(fields.clone()),
+                _ => None,
+            },
+            plan_limit: match self {
+                Self::PlanLimitReached(limit) => Some(limit.clone()),
                 _ => None,
             },
             request_id: crate::http::request_id::current(),
@@ -166,8 +201,10 @@ impl ResponseError for ApiError {
         match self {
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthenticated(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unauthenticated(_) | Self::InvalidCredentials | Self::CredentialRejected { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden(_) | Self::PlanLimitReached(_) | Self::FeatureNotInPlan { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -194,7 +231,7 @@ impl ResponseError for ApiError {
             Self::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, *retry_after_secs));
             }
-            Self::Unauthenticated(_) | Self::InvalidCredentials => {
+            Self::Unauthenticated(_) | Self::InvalidCredentials | Self::CredentialRejected { .. } => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             _ => {}

@@ -73,3 +73,15 @@ id_type!(
     /// An API key of a company.
     ApiKeyId
 );
+id_type!(
+    /// An employee of a company.
+    EmployeeId
+);
+id_type!(
+    /// A desktop agent enrolled on an employee's machine.
+    AgentId
+);
+id_type!(
+    /// A token that lets agents enroll.
+    EnrollmentTokenId
+);

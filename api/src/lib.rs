@@ -3,18 +3,21 @@
 //! Start at [`app`]: it registers every route; each domain lives in its own module.
 
 pub mod accounts;
+pub mod agents;
 pub mod app;
 pub mod audit;
 pub mod billing;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod employees;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod openapi;
 pub mod ops;
+pub mod policy;
 
 pub use app::Application;
 pub use config::Config;

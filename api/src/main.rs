@@ -63,7 +63,7 @@ async fn serve() -> anyhow::Result<()> {
 
 async fn migrate() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let pool = vigil::db::build_pool(&config.database_url, 1, config.db_acquire_timeout)?;
+    let pool = vigil::db::build_pool(&config.database_url, 1, config.db_acquire_timeout, None)?;
     let applied = vigil::app::migrate(&pool, &config).await?;
     if applied.is_empty() {
         println!("The database is up to date.");

@@ -5,9 +5,11 @@ use std::path::Path;
 
 use actix_web::App;
 use serde_json::json;
+use utoipa::openapi::Required;
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Header, OpenApi as OpenApiDoc, Ref, RefOr};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
@@ -30,6 +32,11 @@ use crate::error::{PROBLEM_JSON, Problem, problem_type_uri};
         (name = "users", description = "The company's users and their roles"),
         (name = "api-keys", description = "API keys for integrators"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "billing", description = "Plans, subscriptions and invoices"),
+        (name = "employees", description = "The people a company monitors"),
+        (name = "agents", description = "Desktop agents and their enrollment tokens, for admins"),
+        (name = "agent", description = "What desktop agents call, with an enrollment token or their agent secret"),
+        (name = "policy", description = "The server-driven agent policy"),
     ),
 )]
 struct ApiDoc;
@@ -153,9 +160,43 @@ fn problem_response(problem: &ProblemResponse) -> Response {
     response.build()
 }
 
-/// Adds the error responses that follow from an operation's shape, so that no route can forget them:
-/// every `/api/v1` operation may fail with 500 and 503; one with a body with 400, 413, 415 and 422; one
-/// that needs credentials with 401 and 403; one with path parameters with 404.
+/// The `{name}` segments of a path template.
+fn path_parameter_names(path: &str) -> Vec<&str> {
+    path.split('/').filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}')).collect()
+}
+
+/// Declares every path parameter (all are UUIDs) on the operations of a templated path, unless the route
+/// declared it itself.
+fn add_path_parameters(path: &str, operation: &mut Operation) {
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    for name in path_parameter_names(path) {
+        let declared = parameters
+            .iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.name == name && p.parameter_in == ParameterIn::Path));
+        if declared {
+            continue;
+        }
+        let described = name.trim_end_matches("_id").replace('_', " ");
+        parameters.push(RefOr::T(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(format!("The id of the {described}")))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(SchemaFormat::Custom("uuid".to_owned()))),
+                ))
+                .build(),
+        ));
+    }
+}
+
+/// Completes every operation from its shape, so that no route can forget it: its path parameters, and the
+/// error responses that follow from them. Every `/api/v1` operation may fail with 500 and 503; one with a
+/// body or path parameters with 400; one with a body with 413, 415 and 422; one with query parameters with
+/// 422; one that needs credentials with 401 and 403; one with path parameters with 404.
 fn add_error_responses(doc: &mut OpenApiDoc) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.security_schemes.insert(
@@ -167,6 +208,15 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
                 .build(),
         )),
     );
+    components.security_schemes.insert(
+        "agent_secret".to_owned(),
+        RefOr::T(SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A desktop agent's secret (`vigil_ag_…`) from /api/v1/agent/enroll"))
+                .build(),
+        )),
+    );
     for problem in &PROBLEMS {
         components.responses.insert(problem.name.to_owned(), RefOr::T(problem_response(problem)));
     }
@@ -174,15 +224,24 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
         let uses_database = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
+            add_path_parameters(path, operation);
             let mut wanted = Vec::new();
             if operation.request_body.is_some() {
                 wanted.extend(["MalformedRequest", "PayloadTooLarge", "UnsupportedMediaType", "ValidationFailed"]);
+            }
+            let has_query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+            if has_query {
+                wanted.push("ValidationFailed");
             }
             if operation.security.as_ref().is_some_and(|requirements| !requirements.is_empty()) {
                 wanted.extend(["Unauthenticated", "Forbidden"]);
             }
             if path.contains('{') {
-                wanted.push("NotFound");
+                wanted.extend(["MalformedRequest", "NotFound"]);
             }
             if uses_database {
                 wanted.extend(["InternalError", "ServiceUnavailable"]);

@@ -84,6 +84,7 @@ pub fn signup(
         store::insert_user(conn, &user).map_err(on_unique_email)?;
         let company_id = CompanyId::from_db(company.id.clone());
         crate::billing::store::create_free_subscription(conn, &company_id, now)?;
+        crate::policy::store::insert_default(conn, &company_id, now)?;
         let actor = origin.clone().in_company(&company_id).as_actor(ActorType::User, &user.id);
         crate::audit::record(
             conn,

@@ -17,6 +17,18 @@ pub use url::{Backend, DatabaseUrl};
 
 use crate::error::ApiError;
 
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, for case-insensitive search on both backends.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A `LIKE` pattern that finds `needle` anywhere, with `%`, `_` and `\\` in it matched literally (use with
+/// `.escape('\\')`).
+pub fn contains_pattern(needle: &str) -> String {
+    let escaped = needle.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// A connection to either backend. Queries written against it run unchanged on both.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

@@ -111,6 +111,64 @@ diesel::joinable!(audit_logs -> companies (company_id));
 diesel::joinable!(subscriptions -> companies (company_id));
 diesel::joinable!(subscriptions -> tiers (tier_code));
 
+diesel::table! {
+    employees (id) {
+        id -> Text,
+        company_id -> Text,
+        email -> Text,
+        name -> Text,
+        department -> Nullable<Text>,
+        job_title -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrollment_tokens (id) {
+        id -> Text,
+        company_id -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        max_uses -> Integer,
+        uses -> Integer,
+        expires_at -> Timestamp,
+        created_by_user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> Text,
+        company_id -> Text,
+        employee_id -> Nullable<Text>,
+        hostname -> Text,
+        os -> Text,
+        agent_version -> Text,
+        secret_hash -> Text,
+        enrolled_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    policies (company_id) {
+        company_id -> Text,
+        version -> BigInt,
+        settings -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(employees -> companies (company_id));
+diesel::joinable!(agents -> employees (employee_id));
+diesel::joinable!(enrollment_tokens -> companies (company_id));
+diesel::joinable!(policies -> companies (company_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
     users,
@@ -120,4 +178,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     tiers,
     subscriptions,
+    employees,
+    enrollment_tokens,
+    agents,
+    policies,
 );

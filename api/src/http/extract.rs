@@ -121,3 +121,13 @@ pub fn query_config() -> web::QueryConfig {
         ApiError::invalid_field("query", inner.to_string()).into()
     })
 }
+
+/// For `Option<Option<T>>` fields with `#[serde(default)]`: absent → `None` (leave as is), `null` →
+/// `Some(None)` (clear), a value → `Some(Some(value))`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}

@@ -8,6 +8,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    statements: IntCounterVec,
 }
 
 const LABELS: [&str; 3] = ["method", "route", "status"];
@@ -21,9 +22,14 @@ impl Metrics {
                 .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             &LABELS,
         )?;
+        let statements = IntCounterVec::new(
+            Opts::new("db_statements_total", "SQL statements sent to the database, by kind (read, write, ping)"),
+            &["kind"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Self { registry, requests, latency })
+        registry.register(Box::new(statements.clone()))?;
+        Ok(Self { registry, requests, latency, statements })
     }
 
     /// Records one request. `route` is the matched pattern (e.g. `/api/v1/users/{id}`), never the raw path,
@@ -33,6 +39,11 @@ impl Metrics {
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// The counter the connection pool feeds, one increment per statement.
+    pub fn statement_counter(&self) -> IntCounterVec {
+        self.statements.clone()
     }
 
     /// The Prometheus text exposition of every metric.

@@ -223,6 +223,20 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
+/// The secret a desktop agent presents as its bearer token. The agent endpoints resolve it themselves, in
+/// the same statement that records the contact.
+pub struct AgentSecret(pub String);
+
+impl FromRequest for AgentSecret {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(bearer_token(req).filter(|token| token.len() <= 200).map(Self).ok_or_else(|| {
+            ApiError::Unauthenticated("Send the agent secret as `Authorization: Bearer <secret>`.".to_owned()).into()
+        }))
+    }
+}
+
 impl<A: Access + 'static> FromRequest for Auth<A> {
     type Error = actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

@@ -262,6 +262,58 @@ async fn start(database_url: &str, settings: &[(&str, &str)]) -> Running {
     Running { address, client, pool, handle }
 }
 
+/// An enrolled desktop agent.
+#[derive(Debug, Clone)]
+pub struct EnrolledAgent {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestApp {
+    /// Adds an employee and returns its id.
+    pub async fn add_employee(&self, session: &Session, email: &str) -> String {
+        let response =
+            self.post("/api/v1/employees", &session.access_token, json!({"email": email, "name": email})).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "adding employee {email}");
+        response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates an enrollment token with `max_uses` and returns (id, token).
+    pub async fn enrollment_token(&self, session: &Session, max_uses: u32) -> (String, String) {
+        let response =
+            self.post("/api/v1/enrollment-tokens", &session.access_token, json!({"max_uses": max_uses})).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        (body["id"].as_str().expect("id").to_owned(), body["token"].as_str().expect("token").to_owned())
+    }
+
+    /// Enrolls an agent with a token, optionally for an employee's email.
+    pub async fn enroll(&self, token: &str, employee_email: Option<&str>) -> reqwest::Response {
+        let mut body =
+            json!({"enrollment_token": token, "hostname": "laptop-1", "os": "Linux", "agent_version": "1.0.0"});
+        if let Some(email) = employee_email {
+            body["employee_email"] = json!(email);
+        }
+        self.request(Method::POST, "/api/v1/agent/enroll", None, Some(body)).await
+    }
+
+    /// Enrolls a new agent in the session's company.
+    pub async fn add_agent(&self, session: &Session, employee_email: Option<&str>) -> EnrolledAgent {
+        let (_, token) = self.enrollment_token(session, 1).await;
+        let response = self.enroll(&token, employee_email).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "enrolling an agent");
+        let body: Value = response.json().await.expect("json");
+        EnrolledAgent {
+            id: body["agent_id"].as_str().expect("agent_id").to_owned(),
+            secret: body["agent_secret"].as_str().expect("agent_secret").to_owned(),
+        }
+    }
+
+    pub async fn heartbeat(&self, agent: &EnrolledAgent, body: Value) -> reqwest::Response {
+        self.request(Method::POST, "/api/v1/agent/heartbeat", Some(&agent.secret), Some(body)).await
+    }
+}
+
 /// The password every test user has.
 pub const PASSWORD: &str = "correct horse battery staple";
 

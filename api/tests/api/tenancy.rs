@@ -1,5 +1,5 @@
 //! No principal of company B can read, list, change or delete company A's objects. The walk covers every
-//! tenant-scoped operation in the generated OpenAPI document, so a new route is covered as soon as it exists.
+//! operation of the generated OpenAPI document, so a new route is covered as soon as it exists.
 
 use std::collections::HashMap;
 
@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Session, TestApp, backend_tests};
 
-backend_tests!(another_companys_objects_are_invisible_on_every_route);
+backend_tests!(every_route_needs_credentials_and_hides_other_companies);
+
+/// Operations anyone may call: they create or find their own company, or take another credential.
+const PUBLIC: [&str; 6] = ["signup", "login", "refresh_session", "logout", "list_tiers", "enroll_agent"];
 
 /// Company A's objects, one per kind of path parameter. A new kind of parameter fails the test until a
 /// fixture is added here, so no tenant route escapes the walk.
@@ -22,9 +25,31 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
     let owner = app.signup("Company A").await;
     let viewer = app.add_user(&owner, "VIEWER").await;
     let (key_id, key) = app.api_key(&owner, "read").await;
-    let ids = HashMap::from([("user_id", viewer.user_id.clone()), ("api_key_id", key_id)]);
-    let secrets =
-        vec![owner.company_id.clone(), owner.user_id.clone(), viewer.user_id, owner.email.clone(), viewer.email, key];
+    let employee_email = "a-employee@company-a.test";
+    let employee_id = app.add_employee(&owner, employee_email).await;
+    let (token_id, token) = app.enrollment_token(&owner, 5).await;
+    let agent = app.add_agent(&owner, Some(employee_email)).await;
+    let ids = HashMap::from([
+        ("user_id", viewer.user_id.clone()),
+        ("api_key_id", key_id),
+        ("employee_id", employee_id.clone()),
+        ("enrollment_token_id", token_id.clone()),
+        ("agent_id", agent.id.clone()),
+    ]);
+    let secrets = vec![
+        owner.company_id.clone(),
+        owner.user_id.clone(),
+        viewer.user_id,
+        owner.email.clone(),
+        viewer.email,
+        key,
+        employee_id,
+        employee_email.to_owned(),
+        token_id,
+        token,
+        agent.id,
+        agent.secret,
+    ];
     CompanyA { owner, ids, secrets }
 }
 
@@ -42,56 +67,105 @@ fn example_body(spec: &Value, operation: &Value) -> Value {
     resolved.get("example").or_else(|| resolved["examples"].get(0)).cloned().unwrap_or_else(|| json!({}))
 }
 
-async fn another_companys_objects_are_invisible_on_every_route(backend: Backend) {
+struct Operation {
+    id: String,
+    method: Method,
+    template: String,
+    path: String,
+    body: Option<Value>,
+}
+
+fn operations(spec: &Value, a: &CompanyA) -> Vec<Operation> {
+    let mut found = Vec::new();
+    for (template, item) in spec["paths"].as_object().expect("paths") {
+        if !template.starts_with("/api/v1/") || template == "/api/v1/openapi.json" {
+            continue;
+        }
+        for (method, operation) in item.as_object().expect("path item") {
+            let id = operation["operationId"].as_str().expect("operationId").to_owned();
+            if PUBLIC.contains(&id.as_str()) {
+                continue;
+            }
+            let mut path = template.clone();
+            for param in operation["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path") {
+                let name = param["name"].as_str().expect("name");
+                let value = a
+                    .ids
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no company A fixture for path parameter {name} of {template}"));
+                path = path.replace(&format!("{{{name}}}"), value);
+            }
+            assert!(!path.contains('{'), "{template}: a path parameter is not declared in the spec");
+            let body = operation.get("requestBody").map(|_| example_body(spec, operation));
+            found.push(Operation {
+                id,
+                method: Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"),
+                template: template.clone(),
+                path,
+                body,
+            });
+        }
+    }
+    found
+}
+
+async fn every_route_needs_credentials_and_hides_other_companies(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = seed_company_a(&app).await;
     let b = app.signup("Company B").await;
+    let (_, b_key) = app.api_key(&b, "read_write").await;
+    let policy_before: Value = app.get("/api/v1/policy", &a.owner.access_token).await.json().await.expect("json");
     let spec: Value = serde_json::from_str(&vigil::openapi::spec_json().expect("spec")).expect("json");
-    let mut walked = 0;
+    let walked = operations(&spec, &a);
 
-    for (path, item) in spec["paths"].as_object().expect("paths") {
-        for (method, operation) in item.as_object().expect("path item") {
-            let secured = operation.get("security").is_some_and(|s| s.as_array().is_some_and(|s| !s.is_empty()));
-            if !secured {
-                continue;
-            }
-            let mut concrete = path.clone();
-            for param in operation["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path") {
-                let name = param["name"].as_str().expect("name");
-                let id = a
-                    .ids
-                    .get(name)
-                    .unwrap_or_else(|| panic!("no company A fixture for path parameter {name} of {path}"));
-                concrete = concrete.replace(&format!("{{{name}}}"), id);
-            }
-            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-            let body = operation.get("requestBody").map(|_| example_body(&spec, operation));
-            let response = app.request(method.clone(), &concrete, Some(&b.access_token), body).await;
+    for op in &walked {
+        let anonymous = app.request(op.method.clone(), &op.path, None, op.body.clone()).await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{} without credentials", op.id);
+
+        for (who, token) in [("B's owner", b.access_token.as_str()), ("B's read_write key", b_key.as_str())] {
+            let response = app.request(op.method.clone(), &op.path, Some(token), op.body.clone()).await;
             let status = response.status();
             let text = response.text().await.expect("body");
-            walked += 1;
-
-            if concrete != *path {
-                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {concrete} by company B: {text}");
+            if op.template.contains('{') {
+                let allowed: &[StatusCode] = if who == "B's owner" {
+                    &[StatusCode::NOT_FOUND]
+                } else {
+                    &[StatusCode::NOT_FOUND, StatusCode::FORBIDDEN]
+                };
+                assert!(allowed.contains(&status), "{} {} by {who} answered {status}: {text}", op.method, op.path);
             }
             for secret in &a.secrets {
-                assert!(!text.contains(secret.as_str()), "{method} {concrete} leaked company A's {secret}: {text}");
+                assert!(!text.contains(secret.as_str()), "{} by {who} leaked company A's {secret}: {text}", op.id);
             }
         }
     }
 
-    assert!(walked >= 9, "walked only {walked} operations");
-    let viewer: Value = app
-        .get(&format!("/api/v1/users/{}", a.ids["user_id"]), &a.owner.access_token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    assert!(walked.len() >= 25, "walked only {} operations", walked.len());
+    let get = |path: String| {
+        let token = a.owner.access_token.clone();
+        let app = &app;
+        async move { app.get(&path, &token).await.json::<Value>().await.expect("json") }
+    };
+    let viewer = get(format!("/api/v1/users/{}", a.ids["user_id"])).await;
     assert_eq!(
         (viewer["role"].as_str(), viewer["active"].as_bool()),
         (Some("VIEWER"), Some(true)),
         "A's user unchanged"
     );
-    let keys: Value = app.get("/api/v1/api-keys", &a.owner.access_token).await.json().await.expect("json");
+    let keys = get("/api/v1/api-keys".to_owned()).await;
     assert!(keys["data"][0]["revoked_at"].is_null(), "A's key not revoked");
+    let employee = get(format!("/api/v1/employees/{}", a.ids["employee_id"])).await;
+    assert_eq!(
+        (employee["status"].as_str(), employee["name"].as_str()),
+        (Some("ACTIVE"), Some("a-employee@company-a.test"))
+    );
+    let agent = get(format!("/api/v1/agents/{}", a.ids["agent_id"])).await;
+    assert_eq!(agent["status"], "ONLINE", "A's agent not revoked");
+    let tokens = get("/api/v1/enrollment-tokens".to_owned()).await;
+    assert!(
+        tokens["data"].as_array().expect("tokens").iter().all(|t| t["revoked_at"].is_null()),
+        "A's tokens not revoked"
+    );
+    let policy_after = get("/api/v1/policy".to_owned()).await;
+    assert_eq!(policy_after["version"], policy_before["version"], "A's policy unchanged");
 }

@@ -1,0 +1,169 @@
+//! Queries on agents and enrollment tokens. Company-facing functions take the `CompanyId`; the agent-facing
+//! ones find the company from the presented secret or token.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::model::{AgentFilter, AgentRow, AgentStatus, EnrollmentTokenRow};
+use crate::db::DbConn;
+use crate::db::schema::{agents, enrollment_tokens};
+use crate::http::pagination::PageRequest;
+use crate::ids::{AgentId, CompanyId, EnrollmentTokenId};
+
+pub fn insert_agent(conn: &mut DbConn, row: &AgentRow) -> QueryResult<()> {
+    diesel::insert_into(agents::table).values(row).execute(conn).map(drop)
+}
+
+/// The heartbeat's one statement: records the contact of a live agent and says whose it is.
+pub fn touch_agent(
+    conn: &mut DbConn,
+    secret_hash: &str,
+    now: NaiveDateTime,
+    agent_version: Option<&str>,
+) -> QueryResult<Option<(String, String)>> {
+    let live = agents::table.filter(agents::secret_hash.eq(secret_hash)).filter(agents::revoked_at.is_null());
+    let returning = (agents::id, agents::company_id);
+    match agent_version {
+        Some(version) => diesel::update(live)
+            .set((agents::last_seen_at.eq(now), agents::agent_version.eq(version)))
+            .returning(returning)
+            .get_result(conn),
+        None => diesel::update(live).set(agents::last_seen_at.eq(now)).returning(returning).get_result(conn),
+    }
+    .optional()
+}
+
+pub fn find_agent(conn: &mut DbConn, company: &CompanyId, id: &AgentId) -> QueryResult<Option<AgentRow>> {
+    agents::table
+        .filter(agents::company_id.eq(company.as_str()))
+        .filter(agents::id.eq(id.as_str()))
+        .select(AgentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Agents of a company; ONLINE means seen at or after `online_since`.
+pub fn list_agents(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    filter: &AgentFilter,
+    online_since: NaiveDateTime,
+    page: PageRequest,
+) -> QueryResult<(Vec<AgentRow>, i64)> {
+    let query = || {
+        let mut query = agents::table.filter(agents::company_id.eq(company.as_str())).into_boxed();
+        query = match filter.status {
+            None => query,
+            Some(AgentStatus::Revoked) => query.filter(agents::revoked_at.is_not_null()),
+            Some(AgentStatus::Online) => {
+                query.filter(agents::revoked_at.is_null()).filter(agents::last_seen_at.ge(online_since))
+            }
+            Some(AgentStatus::Offline) => {
+                query.filter(agents::revoked_at.is_null()).filter(agents::last_seen_at.lt(online_since))
+            }
+        };
+        if let Some(employee) = &filter.employee_id {
+            query = query.filter(agents::employee_id.eq(employee.to_string()));
+        }
+        query
+    };
+    let total = query().count().get_result(conn)?;
+    let rows = query()
+        .order((agents::hostname.asc(), agents::id.asc()))
+        .limit(page.limit())
+        .offset(page.offset())
+        .select(AgentRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Agents that count against the plan: every one not revoked.
+pub fn count_live_agents(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
+    agents::table
+        .filter(agents::company_id.eq(company.as_str()))
+        .filter(agents::revoked_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+pub fn revoke_agent(conn: &mut DbConn, company: &CompanyId, id: &AgentId, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        agents::table
+            .filter(agents::company_id.eq(company.as_str()))
+            .filter(agents::id.eq(id.as_str()))
+            .filter(agents::revoked_at.is_null()),
+    )
+    .set(agents::revoked_at.eq(now))
+    .execute(conn)
+}
+
+pub fn insert_token(conn: &mut DbConn, row: &EnrollmentTokenRow) -> QueryResult<()> {
+    diesel::insert_into(enrollment_tokens::table).values(row).execute(conn).map(drop)
+}
+
+pub fn find_token_by_hash(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<EnrollmentTokenRow>> {
+    enrollment_tokens::table
+        .filter(enrollment_tokens::token_hash.eq(token_hash))
+        .select(EnrollmentTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Uses the token once if it is still live. False when it ran out in the meantime.
+pub fn consume_token(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let updated = diesel::update(
+        enrollment_tokens::table
+            .filter(enrollment_tokens::id.eq(id))
+            .filter(enrollment_tokens::revoked_at.is_null())
+            .filter(enrollment_tokens::expires_at.gt(now))
+            .filter(enrollment_tokens::uses.lt(enrollment_tokens::max_uses)),
+    )
+    .set(enrollment_tokens::uses.eq(enrollment_tokens::uses + 1))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn list_tokens(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    page: PageRequest,
+) -> QueryResult<(Vec<EnrollmentTokenRow>, i64)> {
+    let scoped = || enrollment_tokens::table.filter(enrollment_tokens::company_id.eq(company.as_str()));
+    let total = scoped().count().get_result(conn)?;
+    let rows = scoped()
+        .order((enrollment_tokens::created_at.desc(), enrollment_tokens::id.desc()))
+        .limit(page.limit())
+        .offset(page.offset())
+        .select(EnrollmentTokenRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+pub fn find_token(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    id: &EnrollmentTokenId,
+) -> QueryResult<Option<EnrollmentTokenRow>> {
+    enrollment_tokens::table
+        .filter(enrollment_tokens::company_id.eq(company.as_str()))
+        .filter(enrollment_tokens::id.eq(id.as_str()))
+        .select(EnrollmentTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn revoke_token(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    id: &EnrollmentTokenId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        enrollment_tokens::table
+            .filter(enrollment_tokens::company_id.eq(company.as_str()))
+            .filter(enrollment_tokens::id.eq(id.as_str()))
+            .filter(enrollment_tokens::revoked_at.is_null()),
+    )
+    .set(enrollment_tokens::revoked_at.eq(now))
+    .execute(conn)
+}

@@ -1,0 +1,114 @@
+//! Employee rows, domain types and API bodies.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::db::schema::employees;
+use crate::ids::EmployeeId;
+
+/// Whether an employee counts against the plan and may have agents reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EmployeeStatus {
+    Active,
+    Inactive,
+}
+
+impl EmployeeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = employees)]
+pub struct EmployeeRow {
+    pub id: String,
+    pub company_id: String,
+    pub email: String,
+    pub name: String,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// An employee as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Employee {
+    pub id: EmployeeId,
+    pub email: String,
+    pub name: String,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    pub status: EmployeeStatus,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<EmployeeRow> for Employee {
+    fn from(row: EmployeeRow) -> Self {
+        Self {
+            id: EmployeeId::from_db(row.id),
+            email: row.email,
+            name: row.name,
+            department: row.department,
+            job_title: row.job_title,
+            status: if row.status == "ACTIVE" { EmployeeStatus::Active } else { EmployeeStatus::Inactive },
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+        }
+    }
+}
+
+/// `POST /api/v1/employees`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"email": "grace@acme.test", "name": "Grace Hopper", "department": "Engineering", "job_title": "Rear Admiral"}))]
+pub struct CreateEmployeeRequest {
+    #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    pub email: String,
+    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    pub name: String,
+    #[validate(length(max = 100, message = "must be at most 100 characters long"))]
+    pub department: Option<String>,
+    #[validate(length(max = 100, message = "must be at most 100 characters long"))]
+    pub job_title: Option<String>,
+}
+
+/// `PATCH /api/v1/employees/{id}`: only the fields sent change; `null` clears department or job title.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"department": "Research"}))]
+pub struct UpdateEmployeeRequest {
+    #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    pub email: Option<String>,
+    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::present")]
+    #[schema(value_type = Option<String>)]
+    #[validate(length(max = 100, message = "must be at most 100 characters long"))]
+    pub department: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::http::extract::present")]
+    #[schema(value_type = Option<String>)]
+    #[validate(length(max = 100, message = "must be at most 100 characters long"))]
+    pub job_title: Option<Option<String>>,
+}
+
+/// Filters of `GET /api/v1/employees`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EmployeeFilter {
+    pub status: Option<EmployeeStatus>,
+    /// Exact department name.
+    pub department: Option<String>,
+    /// Part of the name or email, case-insensitive.
+    pub q: Option<String>,
+}

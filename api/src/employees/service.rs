@@ -1,0 +1,189 @@
+//! Employee rules: unique email within the company, and the tier's limit on ACTIVE employees, which holds
+//! under concurrency because the check and the insert run under the company's lock.
+
+use chrono::Utc;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::model::{
+    CreateEmployeeRequest, Employee, EmployeeFilter, EmployeeRow, EmployeeStatus, UpdateEmployeeRequest,
+};
+use super::store;
+use crate::accounts::model::normalize_email;
+use crate::audit::model::{AuditActor, AuditEvent};
+use crate::billing::model::LimitKind;
+use crate::db::{DbConn, lock_company, write_transaction};
+use crate::error::ApiError;
+use crate::http::pagination::{Page, PageRequest};
+use crate::ids::{CompanyId, EmployeeId};
+
+fn email_taken() -> ApiError {
+    ApiError::Conflict {
+        code: "employee_email_taken",
+        detail: "Another employee of this company has this email.".to_owned(),
+    }
+}
+
+fn on_unique_email(error: DieselError) -> ApiError {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => email_taken(),
+        other => other.into(),
+    }
+}
+
+fn find(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<EmployeeRow, ApiError> {
+    store::find(conn, company, id)?.ok_or(ApiError::NotFound("employee"))
+}
+
+/// Refuses one more ACTIVE employee when the tier's limit is reached. Call under the company lock.
+fn check_room_for_one_more(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
+    let tier = crate::billing::service::effective_tier(conn, company)?;
+    let active = store::count_active(conn, company)?;
+    crate::billing::service::check_limit(conn, &tier, LimitKind::MaxEmployees, active, 1)
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    filter: &EmployeeFilter,
+    page: PageRequest,
+) -> Result<Page<Employee>, ApiError> {
+    let (rows, total) = store::list(conn, company, filter, page)?;
+    Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
+}
+
+pub fn get(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Employee, ApiError> {
+    find(conn, company, id).map(Into::into)
+}
+
+/// Adds an ACTIVE employee, within the tier's limit.
+pub fn create(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    company: &CompanyId,
+    request: &CreateEmployeeRequest,
+) -> Result<Employee, ApiError> {
+    let now = Utc::now().naive_utc();
+    let row = EmployeeRow {
+        id: EmployeeId::generate().to_string(),
+        company_id: company.to_string(),
+        email: normalize_email(&request.email),
+        name: request.name.trim().to_owned(),
+        department: request.department.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned),
+        job_title: request.job_title.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned),
+        status: EmployeeStatus::Active.as_str().to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    write_transaction(conn, |conn| {
+        lock_company(conn, company)?;
+        if store::find_by_email(conn, company, &row.email)?.is_some() {
+            return Err(email_taken());
+        }
+        check_room_for_one_more(conn, company)?;
+        store::insert(conn, &row).map_err(on_unique_email)?;
+        crate::audit::record(
+            conn,
+            actor,
+            AuditEvent::new("employee.created")
+                .target("employee", &row.id)
+                .details(serde_json::json!({"email": row.email, "name": row.name})),
+        )?;
+        Ok(row.into())
+    })
+}
+
+/// Changes the fields sent; the audit entry lists what changed.
+pub fn update(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    company: &CompanyId,
+    id: &EmployeeId,
+    request: &UpdateEmployeeRequest,
+) -> Result<Employee, ApiError> {
+    write_transaction(conn, |conn| {
+        let before = find(conn, company, id)?;
+        let mut after = before.clone();
+        if let Some(email) = &request.email {
+            after.email = normalize_email(email);
+            if after.email != before.email && store::find_by_email(conn, company, &after.email)?.is_some() {
+                return Err(email_taken());
+            }
+        }
+        if let Some(name) = &request.name {
+            after.name = name.trim().to_owned();
+        }
+        if let Some(department) = &request.department {
+            after.department = department.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned);
+        }
+        if let Some(job_title) = &request.job_title {
+            after.job_title = job_title.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        }
+        let mut changes = serde_json::Map::new();
+        for (field, old, new) in [
+            ("email", Some(&before.email), Some(&after.email)),
+            ("name", Some(&before.name), Some(&after.name)),
+            ("department", before.department.as_ref(), after.department.as_ref()),
+            ("job_title", before.job_title.as_ref(), after.job_title.as_ref()),
+        ] {
+            if old != new {
+                changes.insert(field.to_owned(), serde_json::json!({"from": old, "to": new}));
+            }
+        }
+        if changes.is_empty() {
+            return Ok(before.into());
+        }
+        after.updated_at = Utc::now().naive_utc();
+        store::update(conn, company, &after).map_err(on_unique_email)?;
+        crate::audit::record(
+            conn,
+            actor,
+            AuditEvent::new("employee.updated").target("employee", id).details(serde_json::Value::Object(changes)),
+        )?;
+        Ok(after.into())
+    })
+}
+
+/// Deactivates or reactivates an employee. Reactivating counts against the tier's limit again.
+pub fn set_status(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    company: &CompanyId,
+    id: &EmployeeId,
+    status: EmployeeStatus,
+) -> Result<Employee, ApiError> {
+    write_transaction(conn, |conn| {
+        lock_company(conn, company)?;
+        let mut row = find(conn, company, id)?;
+        if row.status == status.as_str() {
+            return Ok(row.into());
+        }
+        if status == EmployeeStatus::Active {
+            check_room_for_one_more(conn, company)?;
+        }
+        row.status = status.as_str().to_owned();
+        row.updated_at = Utc::now().naive_utc();
+        store::update(conn, company, &row)?;
+        let action = match status {
+            EmployeeStatus::Active => "employee.reactivated",
+            EmployeeStatus::Inactive => "employee.deactivated",
+        };
+        crate::audit::record(conn, actor, AuditEvent::new(action).target("employee", id))?;
+        Ok(row.into())
+    })
+}
+
+/// Deletes an employee; their agents stay enrolled, no longer linked to anyone.
+pub fn delete(conn: &mut DbConn, actor: &AuditActor, company: &CompanyId, id: &EmployeeId) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        let row = find(conn, company, id)?;
+        store::delete(conn, company, id)?;
+        crate::audit::record(
+            conn,
+            actor,
+            AuditEvent::new("employee.deleted")
+                .target("employee", id)
+                .details(serde_json::json!({"email": row.email, "name": row.name})),
+        )?;
+        Ok(())
+    })
+}

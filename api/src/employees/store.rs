@@ -1,0 +1,98 @@
+//! Queries on employees. Every function takes the company whose employees it touches.
+
+use diesel::prelude::*;
+
+use super::model::{EmployeeFilter, EmployeeRow, EmployeeStatus};
+use crate::db::schema::employees;
+use crate::db::{DbConn, contains_pattern, lower};
+use crate::http::pagination::PageRequest;
+use crate::ids::{CompanyId, EmployeeId};
+
+pub fn insert(conn: &mut DbConn, row: &EmployeeRow) -> QueryResult<()> {
+    diesel::insert_into(employees::table).values(row).execute(conn).map(drop)
+}
+
+pub fn find(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> QueryResult<Option<EmployeeRow>> {
+    employees::table
+        .filter(employees::company_id.eq(company.as_str()))
+        .filter(employees::id.eq(id.as_str()))
+        .select(EmployeeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut DbConn, company: &CompanyId, email: &str) -> QueryResult<Option<EmployeeRow>> {
+    employees::table
+        .filter(employees::company_id.eq(company.as_str()))
+        .filter(employees::email.eq(email))
+        .select(EmployeeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    filter: &EmployeeFilter,
+    page: PageRequest,
+) -> QueryResult<(Vec<EmployeeRow>, i64)> {
+    let query = || {
+        let mut query = employees::table.filter(employees::company_id.eq(company.as_str())).into_boxed();
+        if let Some(status) = filter.status {
+            query = query.filter(employees::status.eq(status.as_str()));
+        }
+        if let Some(department) = &filter.department {
+            query = query.filter(employees::department.eq(department.clone()));
+        }
+        if let Some(needle) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let pattern = contains_pattern(needle);
+            query = query.filter(
+                lower(employees::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(employees::email.like(pattern).escape('\\')),
+            );
+        }
+        query
+    };
+    let total = query().count().get_result(conn)?;
+    let rows = query()
+        .order((employees::name.asc(), employees::id.asc()))
+        .limit(page.limit())
+        .offset(page.offset())
+        .select(EmployeeRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// ACTIVE employees: the usage figure that tiers limit.
+pub fn count_active(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
+    employees::table
+        .filter(employees::company_id.eq(company.as_str()))
+        .filter(employees::status.eq(EmployeeStatus::Active.as_str()))
+        .count()
+        .get_result(conn)
+}
+
+pub fn update(conn: &mut DbConn, company: &CompanyId, row: &EmployeeRow) -> QueryResult<()> {
+    diesel::update(
+        employees::table.filter(employees::company_id.eq(company.as_str())).filter(employees::id.eq(&row.id)),
+    )
+    .set((
+        employees::email.eq(&row.email),
+        employees::name.eq(&row.name),
+        employees::department.eq(&row.department),
+        employees::job_title.eq(&row.job_title),
+        employees::status.eq(&row.status),
+        employees::updated_at.eq(row.updated_at),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+pub fn delete(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> QueryResult<usize> {
+    diesel::delete(
+        employees::table.filter(employees::company_id.eq(company.as_str())).filter(employees::id.eq(id.as_str())),
+    )
+    .execute(conn)
+}

@@ -1,0 +1,73 @@
+//! Policy rules: validated settings, only features the tier includes, a new version per change.
+
+use super::model::{Policy, PolicySettings};
+use super::store;
+use crate::audit::model::{AuditActor, AuditEvent};
+use crate::billing::model::TierFeatures;
+use crate::db::{DbConn, lock_company, write_transaction};
+use crate::error::{ApiError, FieldErrors};
+use crate::ids::CompanyId;
+
+pub fn get(conn: &mut DbConn, company: &CompanyId) -> Result<Policy, ApiError> {
+    Ok(store::find(conn, company)?)
+}
+
+/// A policy setting that needs a tier feature: its field name, whether it is on, whether a tier has it.
+type GatedSetting = (&'static str, bool, fn(&TierFeatures) -> bool);
+
+/// The settings turned on that the tier's features do not include, each with its message.
+fn features_missing(
+    conn: &mut DbConn,
+    settings: &PolicySettings,
+    tier_name: &str,
+    features: &TierFeatures,
+) -> Result<FieldErrors, ApiError> {
+    let mut missing = FieldErrors::new();
+    let gated: [GatedSetting; 2] = [
+        ("screenshots_enabled", settings.screenshots_enabled, |f| f.screenshots),
+        ("website_tracking_enabled", settings.website_tracking_enabled, |f| f.website_tracking),
+    ];
+    for (field, wanted, included) in gated {
+        if wanted && !included(features) {
+            let upgrade = crate::billing::service::cheapest_tier_with(conn, |tier| included(&tier.features))?;
+            let hint = upgrade.map(|tier| format!("; upgrade to {}", tier.as_str())).unwrap_or_default();
+            missing.insert(field.to_owned(), vec![format!("is not included in the {tier_name} plan{hint}")]);
+        }
+    }
+    Ok(missing)
+}
+
+/// Replaces the settings, refusing features the tier lacks; an identical policy is not a change.
+pub fn update(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    company: &CompanyId,
+    settings: &PolicySettings,
+) -> Result<Policy, ApiError> {
+    write_transaction(conn, |conn| {
+        lock_company(conn, company)?;
+        let current = store::find(conn, company)?;
+        if current.settings == *settings {
+            return Ok(current);
+        }
+        let tier = crate::billing::service::effective_tier(conn, company)?;
+        let missing = features_missing(conn, settings, &tier.name, &tier.features)?;
+        if !missing.is_empty() {
+            return Err(ApiError::FeatureNotInPlan {
+                detail: format!("The {} plan does not include every setting requested.", tier.name),
+                errors: missing,
+            });
+        }
+        let updated = store::replace(conn, company, settings, chrono::Utc::now().naive_utc())?;
+        crate::audit::record(
+            conn,
+            actor,
+            AuditEvent::new("policy.updated").target("policy", company).details(serde_json::json!({
+                "version": updated.version,
+                "from": current.settings,
+                "to": updated.settings,
+            })),
+        )?;
+        Ok(updated)
+    })
+}
