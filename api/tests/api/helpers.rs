@@ -309,6 +309,22 @@ impl TestApp {
         }
     }
 
+    /// Runs a statement on the app's database, to arrange a state the API cannot reach quickly (an expired
+    /// token, an agent silent for an hour, a paid tier).
+    pub async fn execute_sql(&self, sql: &str) -> usize {
+        let (pool, sql) = (self.pool.clone(), sql.to_owned());
+        tokio::task::spawn_blocking(move || diesel::sql_query(sql).execute(&mut pool.get().expect("connection")))
+            .await
+            .expect("join")
+            .expect("statement")
+    }
+
+    /// The value of one Prometheus sample line, e.g. `vigil_db_statements_total{kind="write"}`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+        text.lines().find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
+    }
+
     pub async fn heartbeat(&self, agent: &EnrolledAgent, body: Value) -> reqwest::Response {
         self.request(Method::POST, "/api/v1/agent/heartbeat", Some(&agent.secret), Some(body)).await
     }

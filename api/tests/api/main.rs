@@ -7,9 +7,12 @@
 mod helpers;
 
 mod accounts;
+mod agents;
 mod api_keys;
 mod audit;
+mod employees;
 mod foundation;
 mod migrations;
 mod openapi;
+mod policy;
 mod tenancy;
