@@ -21,7 +21,7 @@ use crate::ops;
 
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
-    use crate::{accounts, agents, audit, billing, employees, policy};
+    use crate::{accounts, agents, api_keys, audit, billing, employees, policy};
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
     cfg.service(
         utoipa_actix_web::scope("/api/v1")
@@ -30,13 +30,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(accounts::routes::refresh)
             .service(accounts::routes::logout)
             .service(accounts::routes::me)
+            .service(accounts::routes::change_password)
             .service(accounts::routes::list_users)
             .service(accounts::routes::create_user)
             .service(accounts::routes::get_user)
             .service(accounts::routes::update_user)
-            .service(accounts::routes::list_api_keys)
-            .service(accounts::routes::create_api_key)
-            .service(accounts::routes::revoke_api_key)
+            .service(api_keys::routes::list_api_keys)
+            .service(api_keys::routes::create_api_key)
+            .service(api_keys::routes::revoke_api_key)
             .service(audit::routes::list_audit_logs)
             .service(billing::routes::list_tiers)
             .service(employees::routes::list_employees)
@@ -161,8 +162,9 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             .configure(routes)
             .into_app()
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound) }))
-            .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))
+            // Outside CORS, so that its refusals become problem+json like every other error.
             .wrap(cors(&config))
+            .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))
             .wrap(from_fn(observe::observe))
     })
     .shutdown_timeout(shutdown_timeout)

@@ -72,6 +72,8 @@ pub struct Config {
     pub jwt_secret: Secret,
     pub public_url: String,
     pub cors_origins: Vec<String>,
+    /// Load balancers whose `X-Forwarded-For` is believed; everyone else's is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub stripe: StripeConfig,
     pub db_pool_size: u32,
     pub db_acquire_timeout: Duration,
@@ -153,6 +155,10 @@ impl Config {
             .into_iter()
             .map(|origin| validate_origin("CORS_ORIGINS", &origin).map(|()| origin.trim_end_matches('/').to_owned()))
             .collect::<Result<Vec<_>, _>>()?;
+        let trusted_proxies = list(source.get("TRUSTED_PROXIES"))
+            .into_iter()
+            .map(|ip| ip.parse().map_err(|_| invalid("TRUSTED_PROXIES", format!("must list IP addresses, not {ip:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
         let stripe = StripeConfig {
             secret_key: source.get("STRIPE_SECRET_KEY").map(Secret::new),
             publishable_key: source.get("STRIPE_PUBLISHABLE_KEY"),
@@ -173,6 +179,7 @@ impl Config {
             jwt_secret,
             public_url,
             cors_origins,
+            trusted_proxies,
             stripe,
             db_pool_size: number(source, "DB_POOL_SIZE", default_pool, 1..=1000)?,
             db_acquire_timeout: Duration::from_millis(number(source, "DB_ACQUIRE_TIMEOUT_MS", 2000, 50..=60_000)?),

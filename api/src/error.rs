@@ -56,6 +56,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    #[error("not ready: {0}")]
+    NotReady(String),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -133,6 +135,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::NotReady(_) => "not_ready",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -154,7 +157,8 @@ impl ApiError {
             | Self::Forbidden(detail)
             | Self::MalformedJson(detail)
             | Self::BadRequest(detail)
-            | Self::UnsupportedMediaType(detail) => detail.clone(),
+            | Self::UnsupportedMediaType(detail)
+            | Self::NotReady(detail) => detail.clone(),
             Self::Conflict { detail, .. }
             | Self::FeatureNotInPlan { detail, .. }
             | Self::CredentialRejected { detail, .. } => detail.clone(),
@@ -211,7 +215,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::DatabaseUnavailable(_) | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -225,7 +229,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
-            Self::DatabaseUnavailable(_) => {
+            Self::DatabaseUnavailable(_) | Self::NotReady(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             Self::TooManyRequests { retry_after_secs } => {
@@ -250,6 +254,11 @@ impl From<diesel::result::Error> for ApiError {
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 Self::DatabaseUnavailable(anyhow::anyhow!("connection closed: {}", info.message()))
+            }
+            // PostgreSQL cannot store NUL in text (SQLite can); input that slipped past the body check, e.g. in
+            // a query string, is the client's mistake, not ours.
+            Error::DatabaseError(_, ref info) if info.message().contains("0x00") => {
+                Self::BadRequest("Text must not contain NUL characters.".to_owned())
             }
             Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
                 if crate::db::is_unavailability_message(info.message()) =>

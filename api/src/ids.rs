@@ -1,13 +1,33 @@
 //! Typed identifiers. Every id is a UUIDv7 (time-ordered, so it indexes well) stored as text; the
 //! newtypes keep a company id from being passed where a user id belongs.
 
-/// Declares an id newtype that parses from a path segment and renders as its UUID string.
+/// Declares an id newtype that renders as its UUID string. `from_request` ids also parse from paths, queries
+/// and bodies; the others cannot be built from client input at all.
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* from_request $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                Self::parse(&value).ok_or_else(|| format!("{value:?} is not a valid id"))
+            }
+        }
+
+        id_type!(@common $name);
+    };
+    ($(#[$doc:meta])* internal $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(into = "String")]
+        pub struct $name(String);
+
+        id_type!(@common $name);
+    };
+    (@common $name:ident) => {
 
         impl $name {
             /// A fresh id.
@@ -24,14 +44,10 @@ macro_rules! id_type {
             pub(crate) fn from_db(value: String) -> Self {
                 Self(value)
             }
-        }
 
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(value: String) -> Result<Self, String> {
-                uuid::Uuid::parse_str(&value)
-                    .map(|uuid| Self(uuid.hyphenated().to_string()))
-                    .map_err(|_| format!("{value:?} is not a valid id"))
+            /// Parses a UUID from a trusted source (a verified token, a command-line argument).
+            pub(crate) fn parse(value: &str) -> Option<Self> {
+                uuid::Uuid::parse_str(value).ok().map(|uuid| Self(uuid.hyphenated().to_string()))
             }
         }
 
@@ -62,26 +78,27 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// A company (tenant).
-    CompanyId
+    /// A company (tenant). Never parsed from a request: the only company a request acts for is the one its
+    /// credentials belong to, so no path, query or body can name another.
+    internal CompanyId
 );
 id_type!(
     /// A user of a company.
-    UserId
+    from_request UserId
 );
 id_type!(
     /// An API key of a company.
-    ApiKeyId
+    from_request ApiKeyId
 );
 id_type!(
     /// An employee of a company.
-    EmployeeId
+    from_request EmployeeId
 );
 id_type!(
     /// A desktop agent enrolled on an employee's machine.
-    AgentId
+    from_request AgentId
 );
 id_type!(
     /// A token that lets agents enroll.
-    EnrollmentTokenId
+    from_request EnrollmentTokenId
 );

@@ -1,10 +1,10 @@
 //! Who is who: companies, users and roles, sessions (JWT access tokens and rotating refresh tokens), and
 //! API keys for integrators.
 
-pub mod api_keys;
 pub mod model;
 pub mod password;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod throttle;
 pub mod tokens;

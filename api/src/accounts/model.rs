@@ -100,7 +100,7 @@ impl From<UserRow> for User {
 }
 
 /// A company as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Company {
     pub id: CompanyId,
     pub name: String,
@@ -128,9 +128,15 @@ pub const PASSWORD_MAX_LEN: u64 = 256;
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"company_name": "Acme Inc", "name": "Ada Lovelace", "email": "ada@acme.test", "password": "correct horse battery"}))]
 pub struct SignupRequest {
-    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 200, message = "must be at most 200 characters long")
+    )]
     pub company_name: String,
-    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 200, message = "must be at most 200 characters long")
+    )]
     pub name: String,
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
     pub email: String,
@@ -166,7 +172,7 @@ pub struct RefreshRequest {
 }
 
 /// A new session: a short-lived access token, and the refresh token when asked for in the body.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9…", "token_type": "Bearer", "expires_in": 900}))]
 pub struct Session {
     pub access_token: String,
@@ -182,7 +188,7 @@ pub struct Session {
 }
 
 /// `GET /api/v1/me`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     pub user: User,
     pub company: Company,
@@ -194,7 +200,10 @@ pub struct Me {
 pub struct CreateUserRequest {
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
     pub email: String,
-    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 200, message = "must be at most 200 characters long")
+    )]
     pub name: String,
     pub role: Role,
     /// The initial password; when omitted a temporary one is generated and returned once.
@@ -211,6 +220,16 @@ pub struct CreatedUser {
     pub temporary_password: Option<String>,
 }
 
+/// `POST /api/v1/me/password`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"current_password": "correct horse battery", "new_password": "a much longer passphrase"}))]
+pub struct ChangePasswordRequest {
+    #[validate(length(min = 1, max = PASSWORD_MAX_LEN, message = "is required"))]
+    pub current_password: String,
+    #[validate(length(min = PASSWORD_MIN_LEN, max = PASSWORD_MAX_LEN, message = "must be between 10 and 256 characters long"))]
+    pub new_password: String,
+}
+
 /// `PATCH /api/v1/users/{id}`: change a role or disable/enable an account.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({"role": "ADMIN"}))]
@@ -218,6 +237,9 @@ pub struct UpdateUserRequest {
     pub role: Option<Role>,
     /// `false` disables the account (its sessions end at once); `true` enables it again.
     pub active: Option<bool>,
-    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 200, message = "must be at most 200 characters long")
+    )]
     pub name: Option<String>,
 }

@@ -25,6 +25,29 @@ pub fn verify(password: &str, stored: &str) -> bool {
     hasher().is_ok_and(|argon| argon.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// [`hash`] on the blocking thread pool: argon2 takes tens of milliseconds of CPU and must neither stall
+/// an actix worker nor hold a database connection meanwhile.
+pub async fn hash_off_thread(password: String) -> Result<String, crate::error::ApiError> {
+    actix_web::web::block(move || hash(&password))
+        .await
+        .map_err(|e| crate::error::ApiError::Internal(anyhow::anyhow!("password hashing task failed: {e}")))?
+        .map_err(crate::error::ApiError::Internal)
+}
+
+/// [`verify`] on the blocking thread pool; `None` as the stored hash verifies against the decoy.
+pub async fn verify_off_thread(password: String, stored: Option<String>) -> Result<bool, crate::error::ApiError> {
+    actix_web::web::block(move || match stored {
+        Some(stored) => verify(&password, &stored),
+        None => {
+            // Same work as for a real account, so timing does not reveal whether the email exists.
+            let _ = verify(&password, decoy_hash());
+            false
+        }
+    })
+    .await
+    .map_err(|e| crate::error::ApiError::Internal(anyhow::anyhow!("password verification task failed: {e}")))
+}
+
 /// A valid hash of a random password, verified against when the email is unknown so that a login for an
 /// unknown email takes as long as one for a known email.
 pub fn decoy_hash() -> &'static str {

@@ -1,21 +1,21 @@
 //! Sign-up, sessions, the current user, users and API keys.
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 
-use super::api_keys::{self, ApiKey, CreateApiKeyRequest, CreatedApiKey};
 use super::model::{
-    CreateUserRequest, CreatedUser, LoginRequest, Me, RefreshRequest, Session, SignupRequest, UpdateUserRequest, User,
+    ChangePasswordRequest, CreateUserRequest, CreatedUser, LoginRequest, Me, RefreshRequest, Session, SignupRequest,
+    UpdateUserRequest, User,
 };
 use super::service::{self, OpenedSession};
 use super::tokens::REFRESH_TOKEN_TTL_DAYS;
 use crate::config::{Config, Environment};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
-use crate::http::extract::ValidatedJson;
+use crate::http::extract::{OptionalJson, ValidatedJson};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{Auth, RequestOrigin, SignedInUser, UserAdmin};
-use crate::ids::{ApiKeyId, UserId};
+use crate::ids::UserId;
 
 /// The refresh cookie: HttpOnly so scripts cannot read it, scoped to the auth endpoints.
 const REFRESH_COOKIE: &str = "vigil_refresh";
@@ -54,6 +54,7 @@ fn session_response(
     responses(
         (status = 201, description = "Company and owner created; the refresh token is set as an HttpOnly cookie", body = Session),
         (status = 409, description = "The email already has an account (`email_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this address (`rate_limited`); see `Retry-After`", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/auth/signup")]
@@ -65,8 +66,7 @@ pub async fn signup(
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
     let in_body = request.return_refresh_token;
-    let secret = config.jwt_secret.clone();
-    let opened = db::run(&pool, move |conn| service::signup(conn, &secret, &origin.anonymous(), &request)).await?;
+    let opened = service::signup(&pool, config.jwt_secret.clone(), origin.anonymous(), request).await?;
     Ok(session_response(&config, opened, in_body, actix_web::http::StatusCode::CREATED))
 }
 
@@ -90,13 +90,12 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
     let in_body = request.return_refresh_token;
-    let secret = config.jwt_secret.clone();
-    let opened = db::run(&pool, move |conn| service::login(conn, &secret, &origin.anonymous(), &request)).await?;
+    let opened = service::login(&pool, config.jwt_secret.clone(), origin.anonymous(), request).await?;
     Ok(session_response(&config, opened, in_body, actix_web::http::StatusCode::OK))
 }
 
 /// The refresh token from the cookie, or from the body for integrators.
-fn presented_refresh_token(req: &HttpRequest, body: &Option<web::Json<RefreshRequest>>) -> Option<String> {
+fn presented_refresh_token(req: &HttpRequest, body: &Option<RefreshRequest>) -> Option<String> {
     body.as_ref()
         .and_then(|body| body.refresh_token.clone())
         .or_else(|| req.cookie(REFRESH_COOKIE).map(|cookie| cookie.value().to_owned()))
@@ -117,7 +116,7 @@ fn presented_refresh_token(req: &HttpRequest, body: &Option<web::Json<RefreshReq
 #[post("/auth/refresh")]
 pub async fn refresh(
     req: HttpRequest,
-    body: Option<web::Json<RefreshRequest>>,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
     pool: web::Data<DbPool>,
     config: web::Data<Config>,
 ) -> Result<HttpResponse, ApiError> {
@@ -140,7 +139,7 @@ pub async fn refresh(
 #[post("/auth/logout")]
 pub async fn logout(
     req: HttpRequest,
-    body: Option<web::Json<RefreshRequest>>,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
     pool: web::Data<DbPool>,
     config: web::Data<Config>,
 ) -> Result<HttpResponse, ApiError> {
@@ -161,8 +160,34 @@ pub async fn logout(
 #[get("/me")]
 pub async fn me(auth: Auth<SignedInUser>, pool: web::Data<DbPool>) -> Result<web::Json<Me>, ApiError> {
     let company = auth.company_id().clone();
-    let user = auth.user_id().cloned().ok_or_else(|| ApiError::Forbidden("Not a user.".to_owned()))?;
+    let (user, _) = auth.acting_user()?;
     Ok(web::Json(db::run(&pool, move |conn| service::me(conn, &company, &user)).await?))
+}
+
+/// Changes the signed-in user's password. Every session of the user ends; the response is a new session
+/// for the caller.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "change_password",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Password changed; a new session (other sessions have ended)", body = Session),
+        (status = 429, description = "Too many wrong current passwords (`rate_limited`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/me/password")]
+pub async fn change_password(
+    auth: Auth<SignedInUser>,
+    body: ValidatedJson<ChangePasswordRequest>,
+    pool: web::Data<DbPool>,
+    config: web::Data<Config>,
+) -> Result<HttpResponse, ApiError> {
+    let (user, _) = auth.acting_user()?;
+    let (actor, company) = (auth.audit_actor(), auth.company_id().clone());
+    let opened =
+        service::change_password(&pool, config.jwt_secret.clone(), actor, company, user, body.into_inner()).await?;
+    Ok(session_response(&config, opened, false, actix_web::http::StatusCode::OK))
 }
 
 /// The company's users.
@@ -201,13 +226,9 @@ pub async fn create_user(
     body: ValidatedJson<CreateUserRequest>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = auth.into_principal();
-    let request = body.into_inner();
-    let role = principal.role().ok_or_else(|| ApiError::Forbidden("Not a user.".to_owned()))?;
-    let created = db::run(&pool, move |conn| {
-        service::create_user(conn, &principal.audit_actor(), role, principal.company_id(), &request)
-    })
-    .await?;
+    let (_, role) = auth.acting_user()?;
+    let created =
+        service::create_user(&pool, auth.audit_actor(), role, auth.company_id().clone(), body.into_inner()).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -249,9 +270,7 @@ pub async fn update_user(
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<User>, ApiError> {
     let principal = auth.into_principal();
-    let (Some(acting_user), Some(role)) = (principal.user_id().cloned(), principal.role()) else {
-        return Err(ApiError::Forbidden("Not a user.".to_owned()));
-    };
+    let (acting_user, role) = principal.acting_user()?;
     let (target, request) = (user_id.into_inner(), body.into_inner());
     let user = db::run(&pool, move |conn| {
         service::update_user(
@@ -266,66 +285,4 @@ pub async fn update_user(
     })
     .await?;
     Ok(web::Json(user))
-}
-
-/// The company's API keys (never their secrets).
-#[utoipa::path(
-    tag = "api-keys",
-    operation_id = "list_api_keys",
-    params(PageQuery),
-    security(("bearer" = [])),
-    responses((status = 200, description = "One page of API keys", body = Page<ApiKey>)),
-)]
-#[get("/api-keys")]
-pub async fn list_api_keys(
-    auth: Auth<UserAdmin>,
-    page: web::Query<PageQuery>,
-    pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<ApiKey>>, ApiError> {
-    let page = page.into_inner().resolve()?;
-    let company = auth.company_id().clone();
-    Ok(web::Json(db::run(&pool, move |conn| api_keys::list(conn, &company, page)).await?))
-}
-
-/// Creates an API key. The response is the only time the key itself is shown.
-#[utoipa::path(
-    tag = "api-keys",
-    operation_id = "create_api_key",
-    request_body = CreateApiKeyRequest,
-    security(("bearer" = [])),
-    responses((status = 201, description = "The key, shown once", body = CreatedApiKey)),
-)]
-#[post("/api-keys")]
-pub async fn create_api_key(
-    auth: Auth<UserAdmin>,
-    body: ValidatedJson<CreateApiKeyRequest>,
-    pool: web::Data<DbPool>,
-) -> Result<HttpResponse, ApiError> {
-    let principal = auth.into_principal();
-    let request = body.into_inner();
-    let creator = principal.user_id().cloned().ok_or_else(|| ApiError::Forbidden("Not a user.".to_owned()))?;
-    let created = db::run(&pool, move |conn| {
-        api_keys::create(conn, &principal.audit_actor(), principal.company_id(), &creator, &request)
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(created))
-}
-
-/// Revokes an API key; requests with it fail from now on.
-#[utoipa::path(
-    tag = "api-keys",
-    operation_id = "revoke_api_key",
-    security(("bearer" = [])),
-    responses((status = 204, description = "Revoked")),
-)]
-#[delete("/api-keys/{api_key_id}")]
-pub async fn revoke_api_key(
-    auth: Auth<UserAdmin>,
-    api_key_id: web::Path<ApiKeyId>,
-    pool: web::Data<DbPool>,
-) -> Result<HttpResponse, ApiError> {
-    let principal = auth.into_principal();
-    let key = api_key_id.into_inner();
-    db::run(&pool, move |conn| api_keys::revoke(conn, &principal.audit_actor(), principal.company_id(), &key)).await?;
-    Ok(HttpResponse::NoContent().finish())
 }

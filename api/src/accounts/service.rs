@@ -1,29 +1,37 @@
-//! Account rules: signup, login with throttling, refresh-token rotation with reuse detection, logout, and
-//! user management with its role rules.
+//! Account rules: sign-up, login with throttling, refresh-token rotation with reuse detection, logout,
+//! password changes, and user management with its role rules.
+//!
+//! Sign-up, login and password changes are async: the argon2 work runs on the blocking pool between two
+//! short database steps, so no connection is held while a password is hashed.
 
 use chrono::{Duration, NaiveDateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{
-    Company, CompanyRow, CreateUserRequest, CreatedUser, LoginRequest, Me, Role, Session, SignupRequest,
-    UpdateUserRequest, User, UserRow, normalize_email,
+    ChangePasswordRequest, Company, CompanyRow, CreateUserRequest, CreatedUser, LoginRequest, Me, Role, Session,
+    SignupRequest, UpdateUserRequest, User, UserRow, normalize_email,
 };
+use super::password::{hash_off_thread, verify_off_thread};
 use super::store::{self, RefreshTokenRow};
+use super::throttle::{self, Rule};
 use super::tokens::{self, AccessClaims};
-use crate::audit::model::{ActorType, AuditActor, AuditEvent};
+use crate::audit::model::{AuditActor, AuditEvent};
 use crate::config::Secret;
-use crate::db::{DbConn, write_transaction};
+use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::principal::Actor;
 use crate::ids::{CompanyId, UserId};
 
-/// Failed logins counted over this window.
-const THROTTLE_WINDOW_MINUTES: i64 = 15;
-/// Failures for one email within the window before further attempts are refused.
-const MAX_FAILURES_PER_EMAIL: i64 = 5;
-/// Failures from one client address within the window (several people may share an address).
-const MAX_FAILURES_PER_ADDRESS: i64 = 30;
+/// Failed logins for one email: 5 per 15 minutes.
+const LOGIN_PER_EMAIL: Rule = Rule { limit: 5, window: Duration::minutes(15) };
+/// Login attempts from one client address (several people may share one): 30 per 15 minutes.
+const LOGIN_PER_ADDRESS: Rule = Rule { limit: 30, window: Duration::minutes(15) };
+/// Sign-ups from one client address: 10 per hour, which also bounds probing emails through `email_taken`.
+const SIGNUP_PER_ADDRESS: Rule = Rule { limit: 10, window: Duration::hours(1) };
+/// A refresh token presented again this soon after its rotation is a client race (two tabs, a retry),
+/// not theft: it is refused without revoking the session.
+const REFRESH_RACE_GRACE_SECS: i64 = 10;
 
 /// A session just opened: what the client gets, plus the refresh token for the cookie.
 pub struct OpenedSession {
@@ -39,7 +47,7 @@ fn email_taken() -> ApiError {
     ApiError::Conflict { code: "email_taken", detail: "An account with this email already exists.".to_owned() }
 }
 
-/// Maps a unique violation on `users.email` (a concurrent signup with the same email) to 409.
+/// Maps a unique violation on `users.email` (a concurrent sign-up with the same email) to 409.
 fn on_unique_email(error: DieselError) -> ApiError {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => email_taken(),
@@ -47,15 +55,35 @@ fn on_unique_email(error: DieselError) -> ApiError {
     }
 }
 
-/// Creates a company, its first user as OWNER and its FREE subscription, and opens a session.
-pub fn signup(
+fn not_found_as(what: &'static str, error: DieselError) -> ApiError {
+    match error {
+        DieselError::NotFound => ApiError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+/// Creates a company, its first user as OWNER, its FREE subscription and default policy, and opens a
+/// session.
+pub async fn signup(
+    pool: &DbPool,
+    secret: Secret,
+    origin: AuditActor,
+    request: SignupRequest,
+) -> Result<OpenedSession, ApiError> {
+    let subject = throttle::address_subject("signup", origin.client_ip.as_deref());
+    db::run(pool, move |conn| throttle::admit(conn, &subject, SIGNUP_PER_ADDRESS, now()).map(drop)).await?;
+    let password_hash = hash_off_thread(request.password.clone()).await?;
+    db::run(pool, move |conn| create_company(conn, &secret, &origin, &request, password_hash)).await
+}
+
+fn create_company(
     conn: &mut DbConn,
     secret: &Secret,
     origin: &AuditActor,
     request: &SignupRequest,
+    password_hash: String,
 ) -> Result<OpenedSession, ApiError> {
     let email = normalize_email(&request.email);
-    let password_hash = super::password::hash(&request.password)?;
     let now = now();
     let company = CompanyRow {
         id: CompanyId::generate().to_string(),
@@ -85,10 +113,9 @@ pub fn signup(
         let company_id = CompanyId::from_db(company.id.clone());
         crate::billing::store::create_free_subscription(conn, &company_id, now)?;
         crate::policy::store::insert_default(conn, &company_id, now)?;
-        let actor = origin.clone().in_company(&company_id).as_actor(ActorType::User, &user.id);
         crate::audit::record(
             conn,
-            &actor,
+            &origin.for_user(&company_id, &user.id),
             AuditEvent::new("company.signed_up")
                 .target("company", &company.id)
                 .details(serde_json::json!({"company_name": company.name, "email": user.email})),
@@ -98,66 +125,59 @@ pub fn signup(
 }
 
 /// Signs in with email and password. Unknown email, wrong password and disabled account all give the same
-/// answer in about the same time; repeated failures per email or per address are throttled.
-pub fn login(
-    conn: &mut DbConn,
-    secret: &Secret,
-    origin: &AuditActor,
-    request: &LoginRequest,
+/// answer in about the same time; attempts per email and per client address are throttled.
+pub async fn login(
+    pool: &DbPool,
+    secret: Secret,
+    origin: AuditActor,
+    request: LoginRequest,
 ) -> Result<OpenedSession, ApiError> {
     let email = normalize_email(&request.email);
-    let email_subject = format!("email:{email}");
-    let address_subject = format!("ip:{}", origin.client_ip.as_deref().unwrap_or("unknown"));
-    let now = now();
-    let window_start = now - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-    for (subject, limit) in [(&email_subject, MAX_FAILURES_PER_EMAIL), (&address_subject, MAX_FAILURES_PER_ADDRESS)] {
-        let (failures, oldest) = store::recent_login_failures(conn, subject, window_start)?;
-        if failures >= limit {
-            let frees_at = oldest.unwrap_or(now) + Duration::minutes(THROTTLE_WINDOW_MINUTES);
-            let retry_after_secs = u64::try_from((frees_at - now).num_seconds().max(1)).unwrap_or(1);
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
-    }
-
-    let user = store::find_user_by_email_for_login(conn, &email)?;
-    let password_ok = match &user {
-        Some(user) => super::password::verify(&request.password, &user.password_hash),
-        None => {
-            // Same work as for a real account, so timing does not reveal whether the email exists.
-            let _ = super::password::verify(&request.password, super::password::decoy_hash());
-            false
-        }
+    let email_subject = format!("login:email:{email}");
+    let address_subject = throttle::address_subject("login", origin.client_ip.as_deref());
+    let (address_attempt, user) = {
+        let (email, email_subject, address_subject) = (email.clone(), email_subject.clone(), address_subject.clone());
+        db::run(pool, move |conn| {
+            let now = now();
+            let address_attempt = throttle::admit(conn, &address_subject, LOGIN_PER_ADDRESS, now)?;
+            if let Err(throttled) = throttle::admit(conn, &email_subject, LOGIN_PER_EMAIL, now) {
+                throttle::forget(conn, &address_attempt)?;
+                return Err(throttled);
+            }
+            Ok((address_attempt, store::find_user_by_email_for_login(conn, &email)?))
+        })
+        .await?
     };
-    let user = match user {
-        Some(user) if password_ok && user.disabled_at.is_none() => user,
+    let password_ok = verify_off_thread(request.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    db::run(pool, move |conn| match user {
+        Some(user) if password_ok && user.disabled_at.is_none() => write_transaction(conn, |conn| {
+            // A success clears the email's failures and does not count against the address.
+            throttle::clear(conn, &email_subject)?;
+            throttle::forget(conn, &address_attempt)?;
+            let company_id = CompanyId::from_db(user.company_id.clone());
+            store::touch_last_login(conn, &company_id, &UserId::from_db(user.id.clone()), now())?;
+            let company = store::find_company(conn, &company_id)?;
+            crate::audit::record(
+                conn,
+                &origin.for_user(&company_id, &user.id),
+                AuditEvent::new("auth.login").target("user", &user.id),
+            )?;
+            open_session(conn, &secret, &user, &company, None)
+        }),
         known => {
-            write_transaction(conn, |conn| {
-                store::record_login_failure(conn, &email_subject, now, window_start)?;
-                store::record_login_failure(conn, &address_subject, now, window_start)?;
-                let mut actor = origin.clone();
-                if let Some(user) = &known {
-                    actor = actor.in_company(&CompanyId::from_db(user.company_id.clone()));
-                }
-                crate::audit::record(
-                    conn,
-                    &actor,
-                    AuditEvent::new("auth.login_failed").details(serde_json::json!({"email": email})),
-                )?;
-                Ok::<_, ApiError>(())
-            })?;
-            return Err(ApiError::InvalidCredentials);
+            let mut actor = origin.clone();
+            if let Some(user) = &known {
+                actor = actor.in_company(&CompanyId::from_db(user.company_id.clone()));
+            }
+            crate::audit::record(
+                conn,
+                &actor,
+                AuditEvent::new("auth.login_failed").details(serde_json::json!({"email": email})),
+            )?;
+            Err(ApiError::InvalidCredentials)
         }
-    };
-
-    write_transaction(conn, |conn| {
-        store::clear_login_failures(conn, &email_subject)?;
-        store::touch_last_login(conn, &UserId::from_db(user.id.clone()), now)?;
-        let company = store::find_company(conn, &CompanyId::from_db(user.company_id.clone()))?;
-        let actor =
-            origin.clone().in_company(&CompanyId::from_db(company.id.clone())).as_actor(ActorType::User, &user.id);
-        crate::audit::record(conn, &actor, AuditEvent::new("auth.login").target("user", &user.id))?;
-        open_session(conn, secret, &user, &company, None)
     })
+    .await
 }
 
 /// Issues an access token and a refresh token in `family` (a new family for a new sign-in).
@@ -204,8 +224,26 @@ fn session_expired() -> ApiError {
     ApiError::Unauthenticated("The session has ended; sign in again.".to_owned())
 }
 
+/// What presenting a refresh token that cannot be rotated means.
+enum Unusable {
+    /// Unknown, expired or revoked: just refuse.
+    Refuse,
+    /// Used moments ago: a client race; refuse without consequences.
+    Race,
+    /// Used before: copied by someone; revoke its whole family.
+    Reuse,
+}
+
+fn classify_unusable(token: &RefreshTokenRow, now: NaiveDateTime) -> Unusable {
+    match token.used_at {
+        _ if token.revoked_at.is_some() || token.expires_at <= now => Unusable::Refuse,
+        Some(used) if (now - used).num_seconds() < REFRESH_RACE_GRACE_SECS => Unusable::Race,
+        _ => Unusable::Reuse,
+    }
+}
+
 /// Rotates a refresh token: the presented one is used up and a new one of the same family issued. A token
-/// presented a second time means it was copied: the whole family is revoked.
+/// presented again later means it was copied: the whole family is revoked.
 pub fn refresh(
     conn: &mut DbConn,
     secret: &Secret,
@@ -213,23 +251,21 @@ pub fn refresh(
     presented: &str,
 ) -> Result<OpenedSession, ApiError> {
     let now = now();
-    let outcome = write_transaction(conn, |conn| {
+    // The revocation must commit even though the caller gets an error, hence the nested Result.
+    write_transaction(conn, |conn| {
         let Some(token) = store::find_refresh_token(conn, &crate::crypto::sha256_hex(presented))? else {
             return Ok(Err(session_expired()));
         };
-        let reused = token.used_at.is_some() && token.revoked_at.is_none();
-        if reused || !store::consume_refresh_token(conn, &token.id, now)? {
-            if reused || token.revoked_at.is_none() && token.expires_at > now {
-                // Used before, or used concurrently by someone else a moment ago: theft is the safe reading.
-                store::revoke_refresh_family(conn, &token.family_id, now)?;
-                let actor = origin
-                    .clone()
-                    .in_company(&CompanyId::from_db(token.company_id.clone()))
-                    .as_actor(ActorType::User, &token.user_id);
+        if !store::consume_refresh_token(conn, &token.id, now)? {
+            // Re-read: a concurrent rotation may have used it between the read above and the update.
+            let current = store::find_refresh_token(conn, &token.token_hash)?.unwrap_or(token);
+            if let Unusable::Reuse = classify_unusable(&current, now) {
+                store::revoke_refresh_family(conn, &current.family_id, now)?;
+                let company = CompanyId::from_db(current.company_id.clone());
                 crate::audit::record(
                     conn,
-                    &actor,
-                    AuditEvent::new("auth.refresh_token_reused").target("user", &token.user_id),
+                    &origin.for_user(&company, &current.user_id),
+                    AuditEvent::new("auth.refresh_token_reused").target("user", &current.user_id),
                 )?;
             }
             return Ok(Err(session_expired()));
@@ -241,9 +277,7 @@ pub fn refresh(
         }
         let company = store::find_company(conn, &company_id)?;
         open_session(conn, secret, &user, &company, Some(token.family_id)).map(Ok)
-    })?;
-    // The revocation above must commit even though the caller gets an error, hence the nested Result.
-    outcome
+    })?
 }
 
 /// Ends the session the refresh token belongs to. Unknown tokens are ignored: logging out is idempotent.
@@ -251,20 +285,63 @@ pub fn logout(conn: &mut DbConn, origin: &AuditActor, presented: &str) -> Result
     write_transaction(conn, |conn| {
         if let Some(token) = store::find_refresh_token(conn, &crate::crypto::sha256_hex(presented))? {
             store::revoke_refresh_family(conn, &token.family_id, now())?;
-            let actor = origin
-                .clone()
-                .in_company(&CompanyId::from_db(token.company_id.clone()))
-                .as_actor(ActorType::User, &token.user_id);
-            crate::audit::record(conn, &actor, AuditEvent::new("auth.logout").target("user", &token.user_id))?;
+            let company = CompanyId::from_db(token.company_id.clone());
+            crate::audit::record(
+                conn,
+                &origin.for_user(&company, &token.user_id),
+                AuditEvent::new("auth.logout").target("user", &token.user_id),
+            )?;
         }
         Ok(())
     })
 }
 
+/// Changes the signed-in user's password after checking the current one; every session of the user ends
+/// and a fresh one is opened for the caller. Wrong current passwords count as failed logins.
+pub async fn change_password(
+    pool: &DbPool,
+    secret: Secret,
+    actor: AuditActor,
+    company: CompanyId,
+    user: UserId,
+    request: ChangePasswordRequest,
+) -> Result<OpenedSession, ApiError> {
+    let (found, lookup) = (company.clone(), user.clone());
+    let row =
+        db::run(pool, move |conn| store::find_user(conn, &found, &lookup).map_err(|e| not_found_as("user", e))).await?;
+    let email_subject = format!("login:email:{}", row.email);
+    let admitted = {
+        let subject = email_subject.clone();
+        db::run(pool, move |conn| throttle::admit(conn, &subject, LOGIN_PER_EMAIL, now())).await?
+    };
+    if !verify_off_thread(request.current_password, Some(row.password_hash.clone())).await? {
+        return Err(ApiError::invalid_field("current_password", "is not your current password"));
+    }
+    let new_hash = hash_off_thread(request.new_password).await?;
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            throttle::forget(conn, &admitted)?;
+            let now = now();
+            store::set_password_hash(conn, &company, &user, &new_hash, now)?;
+            store::revoke_user_refresh_tokens(conn, &company, &user, now)?;
+            crate::audit::record(conn, &actor, AuditEvent::new("user.password_changed").target("user", &user))?;
+            let row = store::find_user(conn, &company, &user)?;
+            let company_row = store::find_company(conn, &company)?;
+            open_session(conn, &secret, &row, &company_row, None)
+        })
+    })
+    .await
+}
+
 /// Resolves a verified access token to an active user and their current role.
 pub fn authenticate_user(conn: &mut DbConn, claims: &AccessClaims) -> Result<(CompanyId, Actor), ApiError> {
-    let user = store::find_user(conn, &claims.company_id, &claims.user_id)
-        .map_err(|_| ApiError::Unauthenticated("The access token is invalid or has expired.".to_owned()))?;
+    let user = match store::find_user(conn, &claims.company_id, &claims.user_id) {
+        Ok(user) => user,
+        Err(DieselError::NotFound) => {
+            return Err(ApiError::Unauthenticated("The access token is invalid or has expired.".to_owned()));
+        }
+        Err(other) => return Err(other.into()),
+    };
     if user.disabled_at.is_some() {
         return Err(ApiError::Unauthenticated("This account has been disabled.".to_owned()));
     }
@@ -287,54 +364,50 @@ pub fn get_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result
     store::find_user(conn, company, user).map(Into::into).map_err(|e| not_found_as("user", e))
 }
 
-fn not_found_as(what: &'static str, error: DieselError) -> ApiError {
-    match error {
-        DieselError::NotFound => ApiError::NotFound(what),
-        other => other.into(),
-    }
-}
-
 /// Adds a user to the company. Only an owner may create another owner.
-pub fn create_user(
-    conn: &mut DbConn,
-    actor: &AuditActor,
+pub async fn create_user(
+    pool: &DbPool,
+    actor: AuditActor,
     acting_role: Role,
-    company: &CompanyId,
-    request: &CreateUserRequest,
+    company: CompanyId,
+    request: CreateUserRequest,
 ) -> Result<CreatedUser, ApiError> {
     if request.role == Role::Owner && acting_role != Role::Owner {
         return Err(ApiError::Forbidden("Only an owner can make another user an owner.".to_owned()));
     }
     let temporary_password = request.password.is_none().then(|| crate::crypto::random_token(16));
-    let password = request.password.as_deref().or(temporary_password.as_deref()).unwrap_or_default();
+    let password = request.password.clone().or_else(|| temporary_password.clone()).unwrap_or_default();
+    let password_hash = hash_off_thread(password).await?;
     let now = now();
     let row = UserRow {
         id: UserId::generate().to_string(),
         company_id: company.to_string(),
         email: normalize_email(&request.email),
         name: request.name.trim().to_owned(),
-        password_hash: super::password::hash(password)?,
+        password_hash,
         role: request.role.as_str().to_owned(),
         disabled_at: None,
         last_login_at: None,
         created_at: now,
         updated_at: now,
     };
-    write_transaction(conn, |conn| {
-        if store::email_taken(conn, &row.email)? {
-            return Err(email_taken());
-        }
-        store::insert_user(conn, &row).map_err(on_unique_email)?;
-        crate::audit::record(
-            conn,
-            actor,
-            AuditEvent::new("user.created")
-                .target("user", &row.id)
-                .details(serde_json::json!({"email": row.email, "role": row.role})),
-        )?;
-        Ok(())
-    })?;
-    Ok(CreatedUser { user: row.into(), temporary_password })
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            if store::email_taken(conn, &row.email)? {
+                return Err(email_taken());
+            }
+            store::insert_user(conn, &row).map_err(on_unique_email)?;
+            crate::audit::record(
+                conn,
+                &actor,
+                AuditEvent::new("user.created")
+                    .target("user", &row.id)
+                    .details(serde_json::json!({"email": row.email, "role": row.role})),
+            )?;
+            Ok(CreatedUser { user: row.clone().into(), temporary_password })
+        })
+    })
+    .await
 }
 
 /// Changes a user's role, name or active state, keeping the company's role rules: only owners touch owners
@@ -389,7 +462,7 @@ pub fn update_user(
         }
         if active != was_active {
             if !active {
-                store::revoke_user_refresh_tokens(conn, target, now)?;
+                store::revoke_user_refresh_tokens(conn, company, target, now)?;
             }
             let action = if active { "user.enabled" } else { "user.disabled" };
             crate::audit::record(conn, actor, AuditEvent::new(action).target("user", target))?;

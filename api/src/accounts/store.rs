@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::model::{CompanyRow, Role, UserRow};
 use crate::db::DbConn;
-use crate::db::schema::{companies, login_failures, refresh_tokens, users};
+use crate::db::schema::{companies, refresh_tokens, users};
 use crate::http::pagination::PageRequest;
 use crate::ids::{CompanyId, UserId};
 
@@ -81,8 +81,24 @@ pub fn update_user(
         .map(drop)
 }
 
-pub fn touch_last_login(conn: &mut DbConn, user: &UserId, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(users::table.find(user.as_str())).set(users::last_login_at.eq(now)).execute(conn).map(drop)
+pub fn touch_last_login(conn: &mut DbConn, company: &CompanyId, user: &UserId, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.filter(users::company_id.eq(company.as_str())).filter(users::id.eq(user.as_str())))
+        .set(users::last_login_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    user: &UserId,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.filter(users::company_id.eq(company.as_str())).filter(users::id.eq(user.as_str())))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// A refresh token row, as needed to rotate it.
@@ -137,51 +153,18 @@ pub fn revoke_refresh_family(conn: &mut DbConn, family_id: &str, now: NaiveDateT
     .execute(conn)
 }
 
-pub fn revoke_user_refresh_tokens(conn: &mut DbConn, user: &UserId, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn revoke_user_refresh_tokens(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    user: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         refresh_tokens::table
+            .filter(refresh_tokens::company_id.eq(company.as_str()))
             .filter(refresh_tokens::user_id.eq(user.as_str()))
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)
-}
-
-/// Failed logins for a subject (`email:…` or `ip:…`) since a time, and the oldest of them.
-pub fn recent_login_failures(
-    conn: &mut DbConn,
-    subject: &str,
-    since: NaiveDateTime,
-) -> QueryResult<(i64, Option<NaiveDateTime>)> {
-    login_failures::table
-        .filter(login_failures::subject.eq(subject))
-        .filter(login_failures::failed_at.ge(since))
-        .select((diesel::dsl::count_star(), diesel::dsl::min(login_failures::failed_at)))
-        .first(conn)
-}
-
-pub fn record_login_failure(
-    conn: &mut DbConn,
-    subject: &str,
-    now: NaiveDateTime,
-    forget_before: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::delete(
-        login_failures::table
-            .filter(login_failures::subject.eq(subject))
-            .filter(login_failures::failed_at.lt(forget_before)),
-    )
-    .execute(conn)?;
-    diesel::insert_into(login_failures::table)
-        .values((
-            login_failures::id.eq(uuid::Uuid::now_v7().to_string()),
-            login_failures::subject.eq(subject),
-            login_failures::failed_at.eq(now),
-        ))
-        .execute(conn)
-        .map(drop)
-}
-
-pub fn clear_login_failures(conn: &mut DbConn, subject: &str) -> QueryResult<()> {
-    diesel::delete(login_failures::table.filter(login_failures::subject.eq(subject))).execute(conn).map(drop)
 }

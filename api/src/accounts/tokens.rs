@@ -61,10 +61,7 @@ pub fn verify_access_token(secret: &Secret, token: &str) -> Option<AccessClaims>
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 5;
     let data = decode::<Claims>(token, &DecodingKey::from_secret(secret.expose().as_bytes()), &validation).ok()?;
-    Some(AccessClaims {
-        user_id: UserId::try_from(data.claims.sub).ok()?,
-        company_id: CompanyId::try_from(data.claims.cid).ok()?,
-    })
+    Some(AccessClaims { user_id: UserId::parse(&data.claims.sub)?, company_id: CompanyId::parse(&data.claims.cid)? })
 }
 
 /// A new opaque refresh token. Only its SHA-256 is stored.

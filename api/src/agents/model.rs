@@ -161,11 +161,20 @@ pub struct CreatedEnrollmentToken {
 pub struct EnrollRequest {
     #[validate(length(min = 1, max = 200, message = "is required"))]
     pub enrollment_token: String,
-    #[validate(length(min = 1, max = 255, message = "must be between 1 and 255 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 255, message = "must be at most 255 characters long")
+    )]
     pub hostname: String,
-    #[validate(length(min = 1, max = 100, message = "must be between 1 and 100 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 100, message = "must be at most 100 characters long")
+    )]
     pub os: String,
-    #[validate(length(min = 1, max = 50, message = "must be between 1 and 50 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 50, message = "must be at most 50 characters long")
+    )]
     pub agent_version: String,
     /// Links the agent to this employee of the company.
     #[validate(email(message = "must be a valid email address"), length(max = 254))]

@@ -9,7 +9,7 @@ use super::model::{
 use super::service;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
-use crate::http::extract::ValidatedJson;
+use crate::http::extract::{OptionalJson, ValidatedJson};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{Admin, AgentSecret, Auth, Member, RequestOrigin};
 use crate::ids::{AgentId, EnrollmentTokenId};
@@ -165,10 +165,9 @@ pub async fn enroll_agent(
 #[post("/agent/heartbeat")]
 pub async fn agent_heartbeat(
     secret: AgentSecret,
-    body: Option<web::Json<HeartbeatRequest>>,
+    OptionalJson(body): OptionalJson<HeartbeatRequest>,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<HeartbeatResponse>, ApiError> {
-    let request = body.map(web::Json::into_inner).unwrap_or_default();
-    validator::Validate::validate(&request)?;
+    let request = body.unwrap_or_default();
     Ok(web::Json(db::run(&pool, move |conn| service::heartbeat(conn, &secret.0, &request)).await?))
 }

@@ -57,6 +57,11 @@ impl AuditActor {
         self
     }
 
+    /// The same origin, now known to be a user of a company.
+    pub fn for_user(&self, company: &CompanyId, user: impl ToString) -> Self {
+        self.clone().in_company(company).as_actor(ActorType::User, user)
+    }
+
     /// The same origin, acting as a given actor.
     pub fn as_actor(mut self, actor_type: ActorType, actor_id: impl ToString) -> Self {
         self.actor_type = actor_type;
@@ -156,4 +161,16 @@ pub struct AuditFilter {
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// Entries before this time (RFC 3339).
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AuditFilter {
+    /// Refuses a time range that ends before it starts.
+    pub fn check(&self) -> Result<(), crate::error::ApiError> {
+        match (self.from, self.to) {
+            (Some(from), Some(to)) if from > to => {
+                Err(crate::error::ApiError::invalid_field("from", "must not be after `to`"))
+            }
+            _ => Ok(()),
+        }
+    }
 }

@@ -26,11 +26,7 @@ pub async fn list_audit_logs(
     let page = page.into_inner().resolve()?;
     let company = auth.company_id().clone();
     let filter = filter.into_inner();
-    if let (Some(from), Some(to)) = (filter.from, filter.to)
-        && from > to
-    {
-        return Err(ApiError::invalid_field("from", "must not be after `to`"));
-    }
+    filter.check()?;
     let entries = db::run(&pool, move |conn| super::store::list(conn, &company, &filter, page)).await?;
     Ok(web::Json(entries))
 }

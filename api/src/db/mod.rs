@@ -120,11 +120,17 @@ pub fn is_unavailability_message(message: &str) -> bool {
 /// Checks that the database answers and that every migration has been applied, for `/readyz`.
 pub fn check_ready(conn: &mut DbConn) -> Result<(), String> {
     use diesel::RunQueryDsl;
-    diesel::sql_query("SELECT 1").execute(conn).map_err(|error| format!("database query failed: {error}"))?;
+    if let Err(error) = diesel::sql_query("SELECT 1").execute(conn) {
+        log::warn!("readiness: the database did not answer: {error}");
+        return Err("The database did not answer.".to_owned());
+    }
     match has_pending_migrations(conn) {
         Ok(false) => Ok(()),
-        Ok(true) => Err("migrations are pending".to_owned()),
-        Err(error) => Err(format!("cannot read the migration state: {error}")),
+        Ok(true) => Err("Database migrations are pending; run `vigil migrate` or restart.".to_owned()),
+        Err(error) => {
+            log::warn!("readiness: cannot read the migration state: {error}");
+            Err("The migration state cannot be read.".to_owned())
+        }
     }
 }
 

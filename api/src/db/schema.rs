@@ -55,10 +55,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (id) {
+    throttle_events (id) {
         id -> Text,
         subject -> Text,
-        failed_at -> Timestamp,
+        occurred_at -> Timestamp,
     }
 }
 
@@ -174,7 +174,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
     api_keys,
-    login_failures,
+    throttle_events,
     audit_logs,
     tiers,
     subscriptions,

@@ -76,7 +76,10 @@ impl From<EmployeeRow> for Employee {
 pub struct CreateEmployeeRequest {
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
     pub email: String,
-    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 200, message = "must be at most 200 characters long")
+    )]
     pub name: String,
     #[validate(length(max = 100, message = "must be at most 100 characters long"))]
     pub department: Option<String>,
@@ -90,7 +93,10 @@ pub struct CreateEmployeeRequest {
 pub struct UpdateEmployeeRequest {
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
     pub email: Option<String>,
-    #[validate(length(min = 1, max = 200, message = "must be between 1 and 200 characters long"))]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 200, message = "must be at most 200 characters long")
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::present")]
     #[schema(value_type = Option<String>)]

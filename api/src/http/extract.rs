@@ -44,6 +44,9 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidatedJson<T> 
         let body = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
             let value = body.await?.into_inner();
+            if let Some(field) = field_with_nul(&value, "") {
+                return Err(ApiError::invalid_field(&field, "must not contain NUL characters").into());
+            }
             let parsed: T = serde_path_to_error::deserialize(value).map_err(shape_error)?;
             parsed.validate().map_err(ApiError::from)?;
             Ok(Self(parsed))
@@ -60,6 +63,43 @@ impl<T: utoipa::ToSchema> utoipa::PartialSchema for ValidatedJson<T> {
 impl<T: utoipa::ToSchema> utoipa::ToSchema for ValidatedJson<T> {
     fn name() -> std::borrow::Cow<'static, str> {
         T::name()
+    }
+}
+
+/// The path of the first string (or key) holding a NUL character, which PostgreSQL cannot store in text.
+fn field_with_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    let here = || if path.is_empty() { "body".to_owned() } else { path.to_owned() };
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then(here),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(index, item)| field_with_nul(item, &format!("{path}[{index}]")))
+        }
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if key.contains('\0') { Some(here()) } else { field_with_nul(item, &child) }
+        }),
+        _ => None,
+    }
+}
+
+/// A JSON body that may be absent: no body (or an empty one) is `None`; anything else must be valid JSON of
+/// the right shape, exactly as with [`ValidatedJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let declared_empty =
+            headers.get(actix_web::http::header::CONTENT_LENGTH).is_none_or(|length| length.as_bytes() == b"0");
+        if declared_empty && !headers.contains_key(actix_web::http::header::TRANSFER_ENCODING) {
+            return Box::pin(async { Ok(Self(None)) });
+        }
+        let body = ValidatedJson::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(Self(Some(body.await?.into_inner()))) })
     }
 }
 

@@ -13,9 +13,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::accounts::api_keys::{API_KEY_PREFIX, ApiKeyScope};
 use crate::accounts::model::Role;
 use crate::accounts::{service, tokens};
+use crate::api_keys::model::{API_KEY_PREFIX, ApiKeyScope};
 use crate::audit::model::{ActorType, AuditActor};
 use crate::config::Config;
 use crate::db::DbPool;
@@ -50,6 +50,14 @@ impl Principal {
         match &self.actor {
             Actor::User { id, .. } => Some(id),
             Actor::ApiKey { .. } => None,
+        }
+    }
+
+    /// The acting user and their role, for routes whose policy admits only users.
+    pub fn acting_user(&self) -> Result<(UserId, Role), ApiError> {
+        match &self.actor {
+            Actor::User { id, role } => Ok((id.clone(), *role)),
+            Actor::ApiKey { .. } => Err(forbidden("This endpoint is for signed-in users, not API keys.")),
         }
     }
 
@@ -188,10 +196,10 @@ pub struct RequestOrigin {
 
 impl RequestOrigin {
     pub fn of(req: &HttpRequest) -> Self {
+        let trusted =
+            req.app_data::<web::Data<Config>>().map(|config| config.trusted_proxies.as_slice()).unwrap_or(&[]);
         Self {
-            // The peer address, not X-Forwarded-For: a header any client can forge must not decide
-            // throttling or what the audit log records.
-            client_ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+            client_ip: client_address(req, trusted).map(|ip| ip.to_string()),
             request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
         }
     }
@@ -214,6 +222,23 @@ impl FromRequest for RequestOrigin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(Ok(Self::of(req)))
     }
+}
+
+/// The client's address: the peer, unless the peer is a configured proxy, in which case the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy. A header any client can forge never
+/// decides throttling or what the audit log records unless it came through our own proxy.
+fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded =
+        req.headers().get_all("x-forwarded-for").filter_map(|value| value.to_str().ok()).collect::<Vec<_>>().join(",");
+    forwarded
+        .rsplit(',')
+        .filter_map(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
+        .find(|hop| !trusted.contains(hop))
+        .or(Some(peer))
 }
 
 /// The bearer token of a request, if any.
@@ -267,7 +292,7 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
 /// account or a changed role takes effect at once rather than when the access token expires.
 async fn authenticate(pool: &DbPool, config: &Config, token: String) -> Result<(CompanyId, Actor), ApiError> {
     if token.starts_with(API_KEY_PREFIX) {
-        return crate::db::run(pool, move |conn| crate::accounts::api_keys::authenticate(conn, &token)).await;
+        return crate::db::run(pool, move |conn| crate::api_keys::service::authenticate(conn, &token)).await;
     }
     let claims = tokens::verify_access_token(&config.jwt_secret, &token)
         .ok_or_else(|| ApiError::Unauthenticated("The access token is invalid or has expired.".to_owned()))?;

@@ -55,3 +55,11 @@ fn default_message(error: &validator::ValidationError) -> String {
         other => format!("is invalid ({other})"),
     }
 }
+
+/// Refuses strings that are empty or only whitespace (names are stored trimmed).
+pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
+    if value.trim().is_empty() {
+        return Err(validator::ValidationError::new("blank").with_message("must not be blank".into()));
+    }
+    Ok(())
+}

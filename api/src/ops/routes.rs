@@ -12,11 +12,8 @@ use crate::http::metrics::Metrics;
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
 pub struct HealthStatus {
-    /// `ok` or `unavailable`.
+    /// Always `ok`; failures are problem+json documents.
     pub status: String,
-    /// Why the service is not ready, when it is not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 /// The process is alive. Never touches the database, so a database outage does not get it restarted.
@@ -27,7 +24,7 @@ pub struct HealthStatus {
 )]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<HealthStatus> {
-    web::Json(HealthStatus { status: "ok".to_owned(), reason: None })
+    web::Json(HealthStatus { status: "ok".to_owned() })
 }
 
 /// The database answers and every migration is applied: this instance can take traffic.
@@ -36,28 +33,14 @@ pub async fn healthz() -> web::Json<HealthStatus> {
     operation_id = "get_readiness",
     responses(
         (status = 200, description = "Ready to serve", body = HealthStatus),
-        (status = 503, description = "The database is unreachable or migrations are pending", body = HealthStatus,
-            example = json!({"status": "unavailable", "reason": "the database is unreachable"})),
+        (status = 503, description = "The database is unreachable (`database_unavailable`) or not migrated (`not_ready`); see `Retry-After`",
+            body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/readyz")]
-pub async fn readyz(pool: web::Data<DbPool>) -> HttpResponse {
-    let outcome =
-        db::run(&pool, |conn| db::check_ready(conn).map_err(|reason| ApiError::Internal(anyhow::anyhow!(reason))))
-            .await;
-    match outcome {
-        Ok(()) => HttpResponse::Ok().json(HealthStatus { status: "ok".to_owned(), reason: None }),
-        Err(error) => {
-            log::warn!("not ready: {error:#}");
-            let reason = match error {
-                ApiError::DatabaseUnavailable(_) => "the database is unreachable",
-                _ => "the database is not ready",
-            };
-            HttpResponse::ServiceUnavailable()
-                .insert_header((actix_web::http::header::RETRY_AFTER, 2))
-                .json(HealthStatus { status: "unavailable".to_owned(), reason: Some(reason.to_owned()) })
-        }
-    }
+pub async fn readyz(pool: web::Data<DbPool>) -> Result<web::Json<HealthStatus>, ApiError> {
+    db::run(&pool, |conn| db::check_ready(conn).map_err(ApiError::NotReady)).await?;
+    Ok(web::Json(HealthStatus { status: "ok".to_owned() }))
 }
 
 /// Request counts and latency histograms per route, in Prometheus text format.

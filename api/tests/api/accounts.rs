@@ -13,7 +13,12 @@ backend_tests!(
     repeated_login_failures_are_throttled,
     refresh_rotates_the_refresh_token,
     a_reused_refresh_token_revokes_the_whole_family,
+    two_tabs_refreshing_at_once_do_not_end_the_session,
     the_refresh_cookie_is_http_only_and_refreshes_the_session,
+    a_password_change_ends_other_sessions,
+    concurrent_wrong_passwords_cannot_outrun_the_throttle,
+    bodies_that_are_not_json_are_refused_on_refresh_too,
+    blank_names_and_nul_characters_are_refused,
     logout_ends_the_session,
     forged_expired_and_foreign_tokens_are_refused,
     only_owners_and_admins_manage_users,
@@ -110,6 +115,8 @@ async fn a_reused_refresh_token_revokes_the_whole_family(backend: Backend) {
     let owner = app.signup("Acme").await;
     let first_use: Value = refresh_with(&app, &owner.refresh_token).await.json().await.expect("json");
     let legitimate_next = first_use["refresh_token"].as_str().expect("rotated").to_owned();
+    // The copy is replayed later than the grace period for client races.
+    app.execute_sql("UPDATE refresh_tokens SET used_at = '2000-01-01 00:00:00' WHERE used_at IS NOT NULL").await;
 
     let replay = refresh_with(&app, &owner.refresh_token).await;
 
@@ -314,4 +321,108 @@ async fn a_user_created_without_a_password_gets_a_temporary_one(backend: Backend
         .post("/api/v1/users", &owner.access_token, json!({"email": "new@acme.test", "name": "N", "role": "VIEWER"}))
         .await;
     assert_eq!(problem(duplicate, StatusCode::CONFLICT).await["code"], "email_taken");
+}
+
+async fn two_tabs_refreshing_at_once_do_not_end_the_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+
+    let (first, second) =
+        tokio::join!(refresh_with(&app, &owner.refresh_token), refresh_with(&app, &owner.refresh_token));
+
+    let statuses = [first.status(), second.status()];
+    assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
+    let winner = if first.status() == StatusCode::OK { first } else { second };
+    let session: Value = winner.json().await.expect("json");
+    let next = session["refresh_token"].as_str().expect("rotated");
+    assert_eq!(refresh_with(&app, next).await.status(), StatusCode::OK, "the race did not revoke the session");
+}
+
+async fn a_password_change_ends_other_sessions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let other_device = app.login(&owner.email).await;
+    let change = |current: &str, new: &str| {
+        app.post("/api/v1/me/password", &owner.access_token, json!({"current_password": current, "new_password": new}))
+    };
+
+    let wrong = change("not my password", "a brand new passphrase").await;
+    let changed = change(PASSWORD, "a brand new passphrase").await;
+
+    assert_eq!(
+        problem(wrong, StatusCode::UNPROCESSABLE_ENTITY).await["errors"]["current_password"],
+        json!(["is not your current password"])
+    );
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(refresh_with(&app, &other_device.refresh_token).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(login_attempt(&app, &owner.email, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(login_attempt(&app, &owner.email, "a brand new passphrase").await.status(), StatusCode::OK);
+}
+
+async fn concurrent_wrong_passwords_cannot_outrun_the_throttle(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("DB_POOL_SIZE", "8")]).await;
+    let owner = app.signup("Acme").await;
+
+    let attempts = (0..20).map(|_| login_attempt(&app, &owner.email, "guess guess guess"));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts).await.iter().map(|r| r.status()).collect();
+
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert!(checked <= 5, "{checked} passwords were checked: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 20 - checked);
+}
+
+async fn bodies_that_are_not_json_are_refused_on_refresh_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let malformed = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    let empty = app.client.post(app.url("/api/v1/auth/refresh")).send().await.expect("request");
+
+    assert_eq!(problem(malformed, StatusCode::BAD_REQUEST).await["code"], "malformed_json");
+    assert_eq!(
+        problem(empty, StatusCode::UNAUTHORIZED).await["code"],
+        "unauthenticated",
+        "no body means: use the cookie"
+    );
+}
+
+async fn blank_names_and_nul_characters_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+
+    let blank = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/signup",
+            None,
+            Some(json!({"company_name": "   ", "name": "A", "email": "a@b.test", "password": PASSWORD})),
+        )
+        .await;
+    let nul = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/signup",
+            None,
+            Some(json!({"company_name": "A\u{0}B", "name": "A", "email": "n@b.test", "password": PASSWORD})),
+        )
+        .await;
+    let nul_login = login_attempt(&app, "a\u{0}@b.test", PASSWORD).await;
+    let nul_query = app.get("/api/v1/audit-logs?action=%00", &owner.access_token).await;
+
+    assert_eq!(
+        problem(blank, StatusCode::UNPROCESSABLE_ENTITY).await["errors"]["company_name"],
+        json!(["must not be blank"])
+    );
+    assert_eq!(
+        problem(nul, StatusCode::UNPROCESSABLE_ENTITY).await["errors"]["company_name"],
+        json!(["must not contain NUL characters"])
+    );
+    assert_eq!(nul_login.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem(nul_query, StatusCode::BAD_REQUEST).await["code"], "bad_request");
 }

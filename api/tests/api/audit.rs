@@ -12,6 +12,35 @@ backend_tests!(
     audit_entries_cannot_be_changed_through_the_api_or_sql,
 );
 
+/// Behind a configured load balancer the client's address comes from `X-Forwarded-For`; from anyone else
+/// that header is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_address_is_taken_from_trusted_proxies_only() {
+    let direct = TestApp::spawn(Backend::Sqlite).await;
+    let proxied = TestApp::spawn_with(Backend::Sqlite, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let mut seen = Vec::new();
+
+    for app in [&direct, &proxied] {
+        let owner = app.signup("Acme").await;
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", "198.51.100.4, 203.0.113.9")
+            .json(&json!({"email": owner.email, "password": "wrong password!"}))
+            .send()
+            .await
+            .expect("login");
+        let page: Value = app
+            .get("/api/v1/audit-logs?action=auth.login_failed", &owner.access_token)
+            .await
+            .json()
+            .await
+            .expect("json");
+        seen.push(page["data"][0]["client_ip"].clone());
+    }
+
+    assert_eq!(seen, vec![json!("127.0.0.1"), json!("203.0.113.9")]);
+}
+
 async fn actions(app: &TestApp, token: &str, query: &str) -> Vec<String> {
     let page: Value =
         app.get(&format!("/api/v1/audit-logs?per_page=100{query}"), token).await.json().await.expect("json");

@@ -165,6 +165,10 @@ async fn metrics_count_requests_per_route(backend: Backend) {
     assert!(text.contains(r#"route="/api/v1/users/{user_id}",status="200""#), "ids are not labels: {text}");
     assert!(text.contains(r#"vigil_http_requests_total{method="GET",route="unmatched",status="404"} 1"#), "{text}");
     assert!(text.contains("vigil_http_request_duration_seconds_bucket"), "{text}");
+    let odd = app.client.request(Method::from_bytes(b"FROBNICATE").expect("method"), app.url("/healthz")).send().await;
+    assert!(odd.is_ok());
+    let text = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(text.contains(r#"method="OTHER""#) && !text.contains("FROBNICATE"), "client methods never become labels");
 }
 
 async fn the_docs_page_is_served_without_a_cdn(backend: Backend) {
@@ -247,4 +251,7 @@ async fn only_configured_origins_may_call_the_api_from_a_browser() {
     assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:5173");
     assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
     assert!(refused.headers().get("access-control-allow-origin").is_none());
+    if !refused.status().is_success() {
+        assert_eq!(refused.headers()["content-type"], "application/problem+json", "a refusal is a problem too");
+    }
 }

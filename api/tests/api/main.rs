@@ -1,8 +1,7 @@
 //! Vigil's integration tests: one binary, one module per domain. Every test runs against a real server
 //! on a random port, once over SQLite and once over PostgreSQL.
 
-// A failed expectation in the harness is a failed test; panicking with a message is the point.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::expect_used, reason = "a failed expectation in the harness is a failed test, with its message")]
 
 mod helpers;
 

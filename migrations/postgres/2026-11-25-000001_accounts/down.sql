@@ -2,7 +2,7 @@ DROP TABLE subscriptions;
 DROP TABLE tiers;
 DROP TABLE audit_logs;
 DROP FUNCTION audit_logs_refuse_change();
-DROP TABLE login_failures;
+DROP TABLE throttle_events;
 DROP TABLE api_keys;
 DROP TABLE refresh_tokens;
 DROP TABLE users;

@@ -1,7 +1,7 @@
 DROP TABLE subscriptions;
 DROP TABLE tiers;
 DROP TABLE audit_logs;
-DROP TABLE login_failures;
+DROP TABLE throttle_events;
 DROP TABLE api_keys;
 DROP TABLE refresh_tokens;
 DROP TABLE users;

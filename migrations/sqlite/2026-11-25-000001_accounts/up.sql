@@ -51,12 +51,14 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_company_id_idx ON api_keys (company_id);
 
-CREATE TABLE login_failures (
-    id        TEXT PRIMARY KEY,
-    subject   TEXT NOT NULL,
-    failed_at TIMESTAMP NOT NULL
+-- Recent attempts per subject (an email, a client address), for throttling logins and sign-ups across
+-- every instance.
+CREATE TABLE throttle_events (
+    id          TEXT PRIMARY KEY,
+    subject     TEXT NOT NULL,
+    occurred_at TIMESTAMP NOT NULL
 );
-CREATE INDEX login_failures_subject_idx ON login_failures (subject, failed_at);
+CREATE INDEX throttle_events_subject_idx ON throttle_events (subject, occurred_at);
 
 CREATE TABLE audit_logs (
     id          TEXT PRIMARY KEY,

@@ -1,0 +1,104 @@
+//! API keys: rows, domain types and API bodies.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::db::schema::api_keys;
+use crate::ids::ApiKeyId;
+
+/// Every key starts with this, so a leaked key is recognisable (and secret scanners can find it).
+pub const API_KEY_PREFIX: &str = "vigil_sk_";
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyScope {
+    /// Read every tenant resource.
+    Read,
+    /// Read and change tenant resources (never users or keys).
+    ReadWrite,
+}
+
+impl ApiKeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read_write",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        if text == "read_write" { Self::ReadWrite } else { Self::Read }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub company_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub scope: String,
+    pub created_by_user_id: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A key as listed: never the secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The first characters of the key, to recognise it.
+    #[schema(example = "vigil_sk_Ab3dE9")]
+    pub prefix: String,
+    pub scope: ApiKeyScope,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: ApiKeyId::from_db(row.id),
+            name: row.name,
+            prefix: row.prefix,
+            scope: ApiKeyScope::parse(&row.scope),
+            created_at: row.created_at.and_utc(),
+            last_used_at: row.last_used_at.map(|t| t.and_utc()),
+            revoked_at: row.revoked_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// `POST /api/v1/api-keys`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"name": "Payroll sync", "scope": "read"}))]
+pub struct CreateApiKeyRequest {
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 100, message = "must be at most 100 characters long")
+    )]
+    pub name: String,
+    pub scope: ApiKeyScope,
+}
+
+/// A new key: the only time its secret is shown.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The secret. Store it now: it cannot be shown again.
+    #[schema(example = "vigil_sk_Ab3dE9…")]
+    pub key: String,
+}
