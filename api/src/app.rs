@@ -40,6 +40,18 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(api_keys::routes::revoke_api_key)
             .service(audit::routes::list_audit_logs)
             .service(billing::routes::list_tiers)
+            .service(billing::routes::get_billing)
+            .service(billing::routes::get_subscription)
+            .service(billing::routes::list_invoices)
+            .service(billing::routes::get_invoice)
+            .service(billing::routes::create_checkout_session)
+            .service(billing::routes::create_portal_session)
+            .service(billing::routes::change_plan)
+            .service(billing::routes::cancel_subscription)
+            .service(billing::routes::resume_subscription)
+            .service(billing::routes::update_billing_settings)
+            .service(billing::routes::set_tax_id)
+            .service(billing::routes::remove_tax_id)
             .service(employees::routes::list_employees)
             .service(employees::routes::create_employee)
             .service(employees::routes::get_employee)
@@ -142,6 +154,7 @@ fn cors(config: &Config) -> Cors {
 fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
     let metrics = web::Data::new(metrics);
+    let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
     let pool = web::Data::new(pool);
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let workers = config.workers;
@@ -154,6 +167,7 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             .into_utoipa_app()
             .app_data(pool.clone())
             .app_data(metrics.clone())
+            .app_data(stripe.clone())
             .app_data(config.clone())
             .app_data(extract::json_config())
             .app_data(extract::payload_config())

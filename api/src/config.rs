@@ -78,6 +78,8 @@ pub struct Config {
     pub db_pool_size: u32,
     pub db_acquire_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// Days a PAST_DUE company keeps its tier before FREE limits apply.
+    pub billing_grace_days: i64,
     pub workers: Option<usize>,
 }
 
@@ -184,6 +186,7 @@ impl Config {
             db_pool_size: number(source, "DB_POOL_SIZE", default_pool, 1..=1000)?,
             db_acquire_timeout: Duration::from_millis(number(source, "DB_ACQUIRE_TIMEOUT_MS", 2000, 50..=60_000)?),
             shutdown_timeout: Duration::from_secs(number(source, "SHUTDOWN_TIMEOUT_SECS", 30, 1..=3600)?),
+            billing_grace_days: number(source, "BILLING_GRACE_DAYS", 7, 0..=90)?,
             workers: source.get("WORKERS").map(|_| number(source, "WORKERS", 2, 1..=256)).transpose()?,
         })
     }

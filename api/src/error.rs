@@ -56,6 +56,14 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    #[error("billing is not configured")]
+    BillingNotConfigured,
+    #[error("{0}")]
+    PaymentFailed(String),
+    #[error("Stripe is unavailable")]
+    StripeUnavailable(#[source] anyhow::Error),
+    #[error("Stripe refused the request")]
+    StripeRejected(#[source] anyhow::Error),
     #[error("not ready: {0}")]
     NotReady(String),
     #[error("the database is unavailable")]
@@ -136,6 +144,10 @@ impl ApiError {
             Self::TooManyRequests { .. } => "rate_limited",
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::NotReady(_) => "not_ready",
+            Self::BillingNotConfigured => "billing_not_configured",
+            Self::PaymentFailed(_) => "payment_failed",
+            Self::StripeUnavailable(_) => "stripe_unavailable",
+            Self::StripeRejected(_) => "stripe_error",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -150,6 +162,15 @@ impl ApiError {
         match self {
             Self::Validation(_) => "The request body failed validation.".to_owned(),
             Self::DatabaseUnavailable(_) => "The service is temporarily unavailable. Please retry shortly.".to_owned(),
+            Self::BillingNotConfigured => "Billing is not configured on this server: set STRIPE_SECRET_KEY, \
+                STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE (and STRIPE_WEBHOOK_SECRET for webhooks)."
+                .to_owned(),
+            Self::PaymentFailed(message) => message.clone(),
+            Self::StripeUnavailable(_) => "Stripe cannot be reached right now; nothing was changed. Please retry shortly.".to_owned(),
+            Self::StripeRejected(_) => {
+                "Stripe refused the request; nothing was changed. It has been logged; quote the request id when reporting it."
+                    .to_owned()
+            }
             Self::Internal(_) => {
                 "An unexpected error occurred. It has been logged; quote the request id when reporting it.".to_owned()
             }
@@ -215,7 +236,12 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::DatabaseUnavailable(_) | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::DatabaseUnavailable(_)
+            | Self::NotReady(_)
+            | Self::BillingNotConfigured
+            | Self::StripeUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PaymentFailed(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::StripeRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -224,12 +250,14 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => log::error!("internal error: {cause:#}"),
             Self::DatabaseUnavailable(cause) => log::warn!("database unavailable: {cause:#}"),
+            Self::StripeUnavailable(cause) => log::warn!("Stripe unavailable: {cause:#}"),
+            Self::StripeRejected(cause) => log::error!("Stripe refused a request: {cause:#}"),
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
-            Self::DatabaseUnavailable(_) | Self::NotReady(_) => {
+            Self::DatabaseUnavailable(_) | Self::NotReady(_) | Self::StripeUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             Self::TooManyRequests { retry_after_secs } => {

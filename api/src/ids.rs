@@ -102,3 +102,7 @@ id_type!(
     /// A token that lets agents enroll.
     from_request EnrollmentTokenId
 );
+id_type!(
+    /// An invoice mirrored from Stripe.
+    from_request InvoiceId
+);

@@ -19,6 +19,7 @@ pub mod logging;
 pub mod openapi;
 pub mod ops;
 pub mod policy;
+pub mod stripe;
 
 pub use app::Application;
 pub use config::Config;

@@ -20,6 +20,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Stripe maintenance.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
+    },
     /// Print the OpenAPI document (or write it to a file).
     Openapi {
         /// Write to this file instead of standard output.
@@ -28,6 +33,16 @@ enum Command {
         /// Compare with this committed file instead; fail when it is stale.
         #[arg(long, conflicts_with = "output")]
         check: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeCommand {
+    /// Pull customers, subscriptions and invoices from Stripe and repair the local mirror.
+    Resync {
+        /// Only this company (its id).
+        #[arg(long)]
+        company: Option<String>,
     },
 }
 
@@ -49,6 +64,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => actix_web::rt::System::new().block_on(serve()),
         Command::Migrate => actix_web::rt::System::new().block_on(migrate()),
         Command::Openapi { output, check } => openapi(output, check),
+        Command::Stripe { command: StripeCommand::Resync { company } } => {
+            actix_web::rt::System::new().block_on(resync(company))
+        }
     }
 }
 
@@ -71,6 +89,19 @@ async fn migrate() -> anyhow::Result<()> {
     for name in applied {
         println!("applied {name}");
     }
+    Ok(())
+}
+
+async fn resync(company: Option<String>) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let pool = vigil::db::build_pool(&config.database_url, 2, config.db_acquire_timeout, None)?;
+    vigil::app::migrate(&pool, &config).await?;
+    let setup = vigil::stripe::StripeSetup::from_config(&config)?;
+    let report = vigil::billing::resync::resync_command(&pool, &setup, company.as_deref()).await?;
+    for repair in &report.repairs {
+        println!("repaired: {repair}");
+    }
+    println!("{} companies checked, {} repairs.", report.companies, report.repairs.len());
     Ok(())
 }
 

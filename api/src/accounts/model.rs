@@ -53,6 +53,10 @@ pub struct CompanyRow {
     pub billing_email: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub stripe_customer_id: Option<String>,
+    pub tax_id_type: Option<String>,
+    pub tax_id_value: Option<String>,
+    pub stripe_tax_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -14,7 +14,7 @@ use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::{OptionalJson, ValidatedJson};
 use crate::http::pagination::{Page, PageQuery};
-use crate::http::principal::{Auth, RequestOrigin, SignedInUser, UserAdmin};
+use crate::http::principal::{AdminUser, Auth, RequestOrigin, SignedInUser};
 use crate::ids::UserId;
 
 /// The refresh cookie: HttpOnly so scripts cannot read it, scoped to the auth endpoints.
@@ -200,7 +200,7 @@ pub async fn change_password(
 )]
 #[get("/users")]
 pub async fn list_users(
-    auth: Auth<UserAdmin>,
+    auth: Auth<AdminUser>,
     page: web::Query<PageQuery>,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<Page<User>>, ApiError> {
@@ -222,7 +222,7 @@ pub async fn list_users(
 )]
 #[post("/users")]
 pub async fn create_user(
-    auth: Auth<UserAdmin>,
+    auth: Auth<AdminUser>,
     body: ValidatedJson<CreateUserRequest>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, ApiError> {
@@ -241,7 +241,7 @@ pub async fn create_user(
 )]
 #[get("/users/{user_id}")]
 pub async fn get_user(
-    auth: Auth<UserAdmin>,
+    auth: Auth<AdminUser>,
     user_id: web::Path<UserId>,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<User>, ApiError> {
@@ -264,7 +264,7 @@ pub async fn get_user(
 )]
 #[patch("/users/{user_id}")]
 pub async fn update_user(
-    auth: Auth<UserAdmin>,
+    auth: Auth<AdminUser>,
     user_id: web::Path<UserId>,
     body: ValidatedJson<UpdateUserRequest>,
     pool: web::Data<DbPool>,

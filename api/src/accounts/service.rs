@@ -91,6 +91,10 @@ fn create_company(
         billing_email: Some(email.clone()),
         created_at: now,
         updated_at: now,
+        stripe_customer_id: None,
+        tax_id_type: None,
+        tax_id_value: None,
+        stripe_tax_id: None,
     };
     let user = UserRow {
         id: UserId::generate().to_string(),

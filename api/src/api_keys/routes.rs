@@ -8,7 +8,7 @@ use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::ValidatedJson;
 use crate::http::pagination::{Page, PageQuery};
-use crate::http::principal::{Auth, UserAdmin};
+use crate::http::principal::{AdminUser, Auth};
 use crate::ids::ApiKeyId;
 
 /// The company's API keys (never their secrets).
@@ -21,7 +21,7 @@ use crate::ids::ApiKeyId;
 )]
 #[get("/api-keys")]
 pub async fn list_api_keys(
-    auth: Auth<UserAdmin>,
+    auth: Auth<AdminUser>,
     page: web::Query<PageQuery>,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<Page<ApiKey>>, ApiError> {
@@ -40,7 +40,7 @@ pub async fn list_api_keys(
 )]
 #[post("/api-keys")]
 pub async fn create_api_key(
-    auth: Auth<UserAdmin>,
+    auth: Auth<AdminUser>,
     body: ValidatedJson<CreateApiKeyRequest>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, ApiError> {
@@ -63,7 +63,7 @@ pub async fn create_api_key(
 )]
 #[delete("/api-keys/{api_key_id}")]
 pub async fn revoke_api_key(
-    auth: Auth<UserAdmin>,
+    auth: Auth<AdminUser>,
     api_key_id: web::Path<ApiKeyId>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, ApiError> {

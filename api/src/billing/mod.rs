@@ -1,6 +1,9 @@
 //! Billing: tiers, each company's subscription, and the limits a tier sets.
 
+pub mod changes;
+pub mod mirror;
 pub mod model;
+pub mod resync;
 pub mod routes;
 pub mod service;
 pub mod store;

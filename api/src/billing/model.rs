@@ -120,3 +120,324 @@ impl LimitKind {
         }
     }
 }
+
+/// Where a subscription stands, as Vigil sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubscriptionStatus {
+    /// Paid up (Stripe: active, trialing).
+    Active,
+    /// A payment failed (Stripe: past_due, unpaid); the tier holds for the grace period.
+    PastDue,
+    /// Not started or paused (Stripe: incomplete, incomplete_expired, paused).
+    Inactive,
+    /// Ended (Stripe: canceled); FREE limits apply.
+    Cancelled,
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::PastDue => "PAST_DUE",
+            Self::Inactive => "INACTIVE",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "ACTIVE" => Self::Active,
+            "PAST_DUE" => Self::PastDue,
+            "CANCELLED" => Self::Cancelled,
+            _ => Self::Inactive,
+        }
+    }
+
+    /// Maps Stripe's subscription status.
+    pub fn from_stripe(status: &str) -> Self {
+        match status {
+            "active" | "trialing" => Self::Active,
+            "past_due" | "unpaid" => Self::PastDue,
+            "canceled" => Self::Cancelled,
+            _ => Self::Inactive,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::db::schema::subscriptions, treat_none_as_null = true)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub company_id: String,
+    pub tier_code: String,
+    pub status: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+    pub stripe_subscription_id: Option<String>,
+    pub stripe_item_id: Option<String>,
+    pub stripe_price_id: Option<String>,
+    pub current_period_start: Option<chrono::NaiveDateTime>,
+    pub current_period_end: Option<chrono::NaiveDateTime>,
+    pub auto_renew: bool,
+    pub default_payment_method: Option<String>,
+    pub cancelled_at: Option<chrono::NaiveDateTime>,
+    pub grace_period_ends_at: Option<chrono::NaiveDateTime>,
+    pub stripe_updated_at: Option<i64>,
+}
+
+/// The company's subscription as mirrored from Stripe.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Subscription {
+    /// The subscribed tier.
+    pub tier: TierCode,
+    /// The tier whose limits apply now (FREE after a cancellation or an expired grace period).
+    pub effective_tier: TierCode,
+    pub status: SubscriptionStatus,
+    pub stripe_subscription_id: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub current_period_start: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub current_period_end: Option<chrono::DateTime<chrono::Utc>>,
+    /// False when the subscription ends at the end of the period.
+    pub auto_renew: bool,
+    pub default_payment_method: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancelled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// While PAST_DUE: when the tier's limits stop applying unless a payment succeeds.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub grace_period_ends_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How an invoice stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvoiceStatus {
+    Draft,
+    Open,
+    Paid,
+    Void,
+    Uncollectible,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Open => "OPEN",
+            Self::Paid => "PAID",
+            Self::Void => "VOID",
+            Self::Uncollectible => "UNCOLLECTIBLE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "DRAFT" => Self::Draft,
+            "PAID" => Self::Paid,
+            "VOID" => Self::Void,
+            "UNCOLLECTIBLE" => Self::Uncollectible,
+            _ => Self::Open,
+        }
+    }
+
+    /// Maps Stripe's invoice status (`draft`, `open`, `paid`, `void`, `uncollectible`).
+    pub fn from_stripe(status: &str) -> Self {
+        Self::parse(&status.to_ascii_uppercase())
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = crate::db::schema::invoices, treat_none_as_null = true)]
+pub struct InvoiceRow {
+    pub id: String,
+    pub company_id: String,
+    pub stripe_invoice_id: String,
+    pub stripe_subscription_id: Option<String>,
+    pub number: Option<String>,
+    pub status: String,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub currency: String,
+    pub issued_at: chrono::NaiveDateTime,
+    pub due_at: Option<chrono::NaiveDateTime>,
+    pub paid_at: Option<chrono::NaiveDateTime>,
+    pub hosted_invoice_url: Option<String>,
+    pub invoice_pdf: Option<String>,
+    pub stripe_updated_at: i64,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// An invoice as the API shows it. Amounts are minor units of `currency`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b", "stripe_invoice_id": "in_1Q2w3E4r", "number": "A1B2-0001",
+    "status": "PAID", "amount_due": 2900, "amount_paid": 2900, "currency": "usd", "issued_at": "2026-11-01T00:00:00Z",
+    "due_at": null, "paid_at": "2026-11-01T00:00:05Z", "hosted_invoice_url": "https://invoice.stripe.com/i/…",
+    "invoice_pdf": "https://pay.stripe.com/invoice/…/pdf"}))]
+pub struct Invoice {
+    pub id: crate::ids::InvoiceId,
+    pub stripe_invoice_id: String,
+    pub number: Option<String>,
+    pub status: InvoiceStatus,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub currency: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Stripe's page for the invoice (pay or view).
+    pub hosted_invoice_url: Option<String>,
+    /// The PDF.
+    pub invoice_pdf: Option<String>,
+}
+
+impl From<InvoiceRow> for Invoice {
+    fn from(row: InvoiceRow) -> Self {
+        Self {
+            id: crate::ids::InvoiceId::from_db(row.id),
+            stripe_invoice_id: row.stripe_invoice_id,
+            number: row.number,
+            status: InvoiceStatus::parse(&row.status),
+            amount_due: row.amount_due,
+            amount_paid: row.amount_paid,
+            currency: row.currency,
+            issued_at: row.issued_at.and_utc(),
+            due_at: row.due_at.map(|t| t.and_utc()),
+            paid_at: row.paid_at.map(|t| t.and_utc()),
+            hosted_invoice_url: row.hosted_invoice_url,
+            invoice_pdf: row.invoice_pdf,
+        }
+    }
+}
+
+/// Totals over the invoices matching a filter, in minor units.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvoiceSummary {
+    /// Sum of `amount_due`.
+    pub total: i64,
+    /// Sum of `amount_paid`.
+    pub paid: i64,
+    /// What is still owed on OPEN and UNCOLLECTIBLE invoices.
+    pub outstanding: i64,
+    pub currency: String,
+}
+
+/// `GET /api/v1/billing/invoices`: a page plus the summary over the whole filter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoicePage {
+    pub data: Vec<Invoice>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: i64,
+    pub summary: InvoiceSummary,
+}
+
+/// Filter of the invoice list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvoiceFilter {
+    pub status: Option<InvoiceStatus>,
+}
+
+/// One measured resource against its limit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UsageItem {
+    pub used: i64,
+    /// `null` when the tier has no limit.
+    pub limit: Option<i64>,
+    /// `used / limit` in percent, rounded down; `null` when unlimited.
+    pub percent: Option<i64>,
+}
+
+impl UsageItem {
+    pub fn new(used: i64, limit: Option<i64>) -> Self {
+        let percent = limit.map(|limit| if limit <= 0 { 100 } else { used.saturating_mul(100) / limit });
+        Self { used, limit, percent }
+    }
+}
+
+/// What the company uses of its tier.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Usage {
+    pub active_employees: UsageItem,
+    pub agents: UsageItem,
+    pub storage_gb: UsageItem,
+}
+
+/// The PAST_DUE grace period.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GracePeriod {
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    pub days_left: i64,
+}
+
+/// `GET /api/v1/billing`: everything the billing dashboard shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingDashboard {
+    /// The tier whose limits apply now.
+    pub tier: Tier,
+    pub subscription: Subscription,
+    /// Price per month in minor units of `currency`.
+    pub price_minor: i64,
+    pub currency: String,
+    /// The next renewal, when the subscription renews.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub renews_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When a subscription set not to renew ends.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub grace_period: Option<GracePeriod>,
+    pub usage: Usage,
+    pub recent_invoices: Vec<Invoice>,
+    pub billing_email: Option<String>,
+    pub tax_id: Option<TaxId>,
+    /// False when the server has no Stripe keys: plan changes are unavailable.
+    pub billing_configured: bool,
+}
+
+/// A tax id on the company's invoices.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, validator::Validate)]
+#[schema(example = json!({"type": "eu_vat", "value": "DE123456789"}))]
+pub struct TaxId {
+    /// Stripe's tax id type, e.g. `eu_vat`, `us_ein`, `gb_vat`.
+    #[serde(rename = "type")]
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 20, message = "must be at most 20 characters long")
+    )]
+    pub kind: String,
+    #[validate(
+        custom(function = "crate::http::validation::not_blank"),
+        length(max = 64, message = "must be at most 64 characters long")
+    )]
+    pub value: String,
+}
+
+/// `POST /api/v1/billing/checkout-session` and `PUT /api/v1/billing/subscription`.
+#[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
+#[schema(example = json!({"tier": "PRO"}))]
+pub struct TierRequest {
+    pub tier: TierCode,
+}
+
+/// `PATCH /api/v1/billing/settings`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, validator::Validate)]
+#[schema(example = json!({"auto_renewal": false, "billing_email": "billing@acme.test"}))]
+pub struct BillingSettingsRequest {
+    /// False cancels at the end of the period; true resumes.
+    pub auto_renewal: Option<bool>,
+    #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    pub billing_email: Option<String>,
+}
+
+/// A Stripe-hosted page to send the browser to.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"url": "https://checkout.stripe.com/c/pay/cs_test_…"}))]
+pub struct RedirectUrl {
+    pub url: String,
+}

@@ -1,10 +1,24 @@
 //! Public billing information.
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 
-use super::model::Tier;
+use super::changes::{self, BillingActor};
+use super::model::{
+    BillingDashboard, BillingSettingsRequest, Invoice, InvoiceFilter, InvoicePage, RedirectUrl, Subscription, TaxId,
+    Tier, TierRequest,
+};
+use super::service;
+use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
+use crate::http::extract::ValidatedJson;
+use crate::http::pagination::PageQuery;
+use crate::http::principal::{AdminReader, AdminUser, Auth};
+use crate::ids::InvoiceId;
+use crate::stripe::StripeSetup;
+
+/// Invoices shown per page unless asked otherwise (the payment history shows 10).
+const INVOICES_PER_PAGE: u32 = 10;
 
 /// The plans with their limits, features and prices, cheapest first. Public, for the pricing page.
 #[utoipa::path(
@@ -15,4 +29,260 @@ use crate::error::ApiError;
 #[get("/tiers")]
 pub async fn list_tiers(pool: web::Data<DbPool>) -> Result<web::Json<Vec<Tier>>, ApiError> {
     Ok(web::Json(db::run(&pool, super::service::list_tiers).await?))
+}
+
+/// The billing dashboard: plan, status, renewal, usage against limits, and the latest invoices.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "get_billing",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The dashboard", body = BillingDashboard)),
+)]
+#[get("/billing")]
+pub async fn get_billing(
+    auth: Auth<AdminReader>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<BillingDashboard>, ApiError> {
+    let (company, configured) = (auth.company_id().clone(), stripe.is_configured());
+    Ok(web::Json(db::run(&pool, move |conn| service::dashboard(conn, &company, configured)).await?))
+}
+
+/// The subscription mirror, for integrators.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "get_subscription",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The subscription", body = Subscription)),
+)]
+#[get("/billing/subscription")]
+pub async fn get_subscription(
+    auth: Auth<AdminReader>,
+    pool: web::Data<DbPool>,
+) -> Result<web::Json<Subscription>, ApiError> {
+    let company = auth.company_id().clone();
+    Ok(web::Json(db::run(&pool, move |conn| service::get_subscription(conn, &company)).await?))
+}
+
+/// Invoices, newest first, 10 a page by default, with totals over the whole filter.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "list_invoices",
+    params(InvoiceFilter, PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One page of invoices and the summary", body = InvoicePage)),
+)]
+#[get("/billing/invoices")]
+pub async fn list_invoices(
+    auth: Auth<AdminReader>,
+    filter: web::Query<InvoiceFilter>,
+    page: web::Query<PageQuery>,
+    pool: web::Data<DbPool>,
+) -> Result<web::Json<InvoicePage>, ApiError> {
+    let page = page.into_inner().resolve_with_default(INVOICES_PER_PAGE)?;
+    let (company, filter) = (auth.company_id().clone(), filter.into_inner());
+    Ok(web::Json(db::run(&pool, move |conn| service::list_invoices(conn, &company, &filter, page)).await?))
+}
+
+/// One invoice with its hosted page and PDF links.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "get_invoice",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The invoice", body = Invoice)),
+)]
+#[get("/billing/invoices/{invoice_id}")]
+pub async fn get_invoice(
+    auth: Auth<AdminReader>,
+    invoice_id: web::Path<InvoiceId>,
+    pool: web::Data<DbPool>,
+) -> Result<web::Json<Invoice>, ApiError> {
+    let (company, id) = (auth.company_id().clone(), invoice_id.into_inner());
+    Ok(web::Json(db::run(&pool, move |conn| service::get_invoice(conn, &company, &id)).await?))
+}
+
+fn billing_actor(auth: &Auth<AdminUser>) -> BillingActor {
+    BillingActor { company: auth.company_id().clone(), audit: auth.audit_actor() }
+}
+
+/// Starts a Stripe Checkout for a paid tier; the browser goes to the returned URL. Refused while a paid
+/// subscription is live.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "create_checkout_session",
+    request_body = TierRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Where to send the browser", body = RedirectUrl),
+        (status = 409, description = "A paid subscription exists (`subscription_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Stripe refused the request (`stripe_error`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured (`billing_not_configured`), Stripe is unreachable (`stripe_unavailable`) or the database is (`database_unavailable`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/billing/checkout-session")]
+pub async fn create_checkout_session(
+    auth: Auth<AdminUser>,
+    body: ValidatedJson<TierRequest>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+    config: web::Data<Config>,
+) -> Result<web::Json<RedirectUrl>, ApiError> {
+    let actor = billing_actor(&auth);
+    Ok(web::Json(changes::start_checkout(&pool, &stripe, &config.public_url, &actor, body.tier).await?))
+}
+
+/// A Stripe Billing Portal session for the payment method and invoices.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "create_portal_session",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Where to send the browser", body = RedirectUrl),
+        (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured (`billing_not_configured`), or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/billing/portal-session")]
+pub async fn create_portal_session(
+    auth: Auth<AdminUser>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+    config: web::Data<Config>,
+) -> Result<web::Json<RedirectUrl>, ApiError> {
+    let actor = billing_actor(&auth);
+    Ok(web::Json(changes::open_portal(&pool, &stripe, &config.public_url, &actor).await?))
+}
+
+/// Changes the plan of the live subscription, prorating the period. FREE cancels at the end of the period;
+/// a downgrade the current usage would exceed is refused.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "change_plan",
+    request_body = TierRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The subscription after the change", body = Subscription),
+        (status = 402, description = "The payment for the change failed (`payment_failed`); the message is Stripe's", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`no_subscription` or `downgrade_exceeds_limits`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Stripe refused the request (`stripe_error`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/billing/subscription")]
+pub async fn change_plan(
+    auth: Auth<AdminUser>,
+    body: ValidatedJson<TierRequest>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<Subscription>, ApiError> {
+    let actor = billing_actor(&auth);
+    Ok(web::Json(changes::change_plan(&pool, &stripe, &actor, body.tier).await?))
+}
+
+/// Cancels the subscription at the end of the current period.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "cancel_subscription",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The subscription, set to end at the period's end", body = Subscription),
+        (status = 409, description = "No paid subscription (`no_subscription`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/billing/subscription/cancel")]
+pub async fn cancel_subscription(
+    auth: Auth<AdminUser>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<Subscription>, ApiError> {
+    Ok(web::Json(changes::cancel(&pool, &stripe, &billing_actor(&auth)).await?))
+}
+
+/// Undoes a cancellation at period end: the subscription renews again.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "resume_subscription",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The subscription, renewing", body = Subscription),
+        (status = 409, description = "No paid subscription (`no_subscription`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/billing/subscription/resume")]
+pub async fn resume_subscription(
+    auth: Auth<AdminUser>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<Subscription>, ApiError> {
+    Ok(web::Json(changes::resume(&pool, &stripe, &billing_actor(&auth)).await?))
+}
+
+/// Auto-renewal and the billing email (synced to the Stripe customer).
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "update_billing_settings",
+    request_body = BillingSettingsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The dashboard after the change", body = BillingDashboard),
+        (status = 409, description = "Auto-renewal without a paid subscription (`no_subscription`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/billing/settings")]
+pub async fn update_billing_settings(
+    auth: Auth<AdminUser>,
+    body: ValidatedJson<BillingSettingsRequest>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<BillingDashboard>, ApiError> {
+    Ok(web::Json(changes::update_settings(&pool, &stripe, &billing_actor(&auth), body.into_inner()).await?))
+}
+
+/// Sets the tax id shown on invoices (replacing the previous one).
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "set_tax_id",
+    request_body = TaxId,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tax id", body = TaxId),
+        (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/billing/tax-id")]
+pub async fn set_tax_id(
+    auth: Auth<AdminUser>,
+    body: ValidatedJson<TaxId>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<TaxId>, ApiError> {
+    Ok(web::Json(changes::set_tax_id(&pool, &stripe, &billing_actor(&auth), body.into_inner()).await?))
+}
+
+/// Removes the tax id.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "remove_tax_id",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/billing/tax-id")]
+pub async fn remove_tax_id(
+    auth: Auth<AdminUser>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<HttpResponse, ApiError> {
+    changes::remove_tax_id(&pool, &stripe, &billing_actor(&auth)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,18 +1,133 @@
-//! Which tier applies to a company, and the checks of its limits and features.
+//! Which tier applies to a company, its usage against the tier's limits, the dashboard and the invoices.
+//! (Changes that go through Stripe are in `billing::stripe_flow`.)
 
-use super::model::{LimitKind, Tier, TierCode};
+use chrono::{NaiveDateTime, Utc};
+
+use super::model::{
+    BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, LimitKind, Subscription,
+    SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode, Usage, UsageItem,
+};
 use super::store;
 use crate::db::DbConn;
 use crate::error::{ApiError, PlanLimit};
-use crate::ids::CompanyId;
+use crate::http::pagination::PageRequest;
+use crate::ids::{CompanyId, InvoiceId};
 
-/// The tier whose limits apply now: the subscribed tier while the subscription is ACTIVE, FREE otherwise.
-pub fn effective_tier(conn: &mut DbConn, company: &CompanyId) -> Result<Tier, ApiError> {
-    let code = match store::subscription_tier(conn, company)? {
-        Some((tier, status)) if status == "ACTIVE" => TierCode::parse(&tier).unwrap_or(TierCode::Free),
+/// How many recent invoices the dashboard shows.
+const DASHBOARD_INVOICES: i64 = 5;
+
+/// The tier whose limits apply at `now`: the subscribed tier while ACTIVE, and while PAST_DUE until the
+/// grace period ends; FREE otherwise.
+pub fn effective_tier_code(row: &SubscriptionRow, now: NaiveDateTime) -> TierCode {
+    let subscribed = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
+    match SubscriptionStatus::parse(&row.status) {
+        SubscriptionStatus::Active => subscribed,
+        SubscriptionStatus::PastDue if row.grace_period_ends_at.is_some_and(|ends| ends > now) => subscribed,
         _ => TierCode::Free,
-    };
+    }
+}
+
+/// The tier whose limits apply to the company now.
+pub fn effective_tier(conn: &mut DbConn, company: &CompanyId) -> Result<Tier, ApiError> {
+    let subscription = store::find_subscription(conn, company)?;
+    let code = effective_tier_code(&subscription, Utc::now().naive_utc());
     Ok(store::find_tier(conn, code)?.into())
+}
+
+/// The subscription as the API shows it.
+pub fn subscription_view(row: &SubscriptionRow, now: NaiveDateTime) -> Subscription {
+    let status = SubscriptionStatus::parse(&row.status);
+    Subscription {
+        tier: TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free),
+        effective_tier: effective_tier_code(row, now),
+        status,
+        stripe_subscription_id: row.stripe_subscription_id.clone(),
+        current_period_start: row.current_period_start.map(|t| t.and_utc()),
+        current_period_end: row.current_period_end.map(|t| t.and_utc()),
+        auto_renew: row.auto_renew,
+        default_payment_method: row.default_payment_method.clone(),
+        cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
+        grace_period_ends_at: (status == SubscriptionStatus::PastDue)
+            .then_some(row.grace_period_ends_at)
+            .flatten()
+            .map(|t| t.and_utc()),
+    }
+}
+
+pub fn get_subscription(conn: &mut DbConn, company: &CompanyId) -> Result<Subscription, ApiError> {
+    Ok(subscription_view(&store::find_subscription(conn, company)?, Utc::now().naive_utc()))
+}
+
+/// What the company uses, against the limits of `tier`.
+pub fn usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<Usage, ApiError> {
+    let employees = crate::employees::store::count_active(conn, company)?;
+    let agents = crate::agents::store::count_live_agents(conn, company)?;
+    Ok(Usage {
+        active_employees: UsageItem::new(employees, tier.max_employees),
+        agents: UsageItem::new(agents, tier.max_agents),
+        // Stored bytes are metered once agents upload data; until then nothing is stored.
+        storage_gb: UsageItem::new(0, tier.max_storage_gb),
+    })
+}
+
+/// Everything the billing dashboard shows, in one round of queries.
+pub fn dashboard(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    billing_configured: bool,
+) -> Result<BillingDashboard, ApiError> {
+    let now = Utc::now().naive_utc();
+    let row = store::find_subscription(conn, company)?;
+    let subscription = subscription_view(&row, now);
+    let tier: Tier = store::find_tier(conn, subscription.effective_tier)?.into();
+    let subscribed: Tier = store::find_tier(conn, subscription.tier)?.into();
+    let usage = usage(conn, company, &tier)?;
+    let (invoices, _, _) = store::list_invoices(
+        conn,
+        company,
+        &InvoiceFilter::default(),
+        PageRequest { page: 1, per_page: DASHBOARD_INVOICES as u32 },
+    )?;
+    let company_row = crate::accounts::store::find_company(conn, company)?;
+    let paid = subscription.stripe_subscription_id.is_some() && subscription.status != SubscriptionStatus::Cancelled;
+    let grace_period = subscription
+        .grace_period_ends_at
+        .map(|ends_at| GracePeriod { ends_at, days_left: (ends_at - now.and_utc()).num_days().max(0) });
+    Ok(BillingDashboard {
+        price_minor: subscribed.monthly_price_minor,
+        currency: subscribed.currency.clone(),
+        renews_at: if paid && subscription.auto_renew { subscription.current_period_end } else { None },
+        ends_at: if paid && !subscription.auto_renew { subscription.current_period_end } else { None },
+        grace_period,
+        usage,
+        recent_invoices: invoices.into_iter().map(Into::into).collect(),
+        billing_email: company_row.billing_email,
+        tax_id: company_row.tax_id_type.zip(company_row.tax_id_value).map(|(kind, value)| TaxId { kind, value }),
+        billing_configured,
+        tier,
+        subscription,
+    })
+}
+
+pub fn list_invoices(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    filter: &InvoiceFilter,
+    page: PageRequest,
+) -> Result<InvoicePage, ApiError> {
+    let (rows, total, (due, paid, outstanding)) = store::list_invoices(conn, company, filter, page)?;
+    let currency = rows.first().map(|row| row.currency.clone()).unwrap_or_else(|| "usd".to_owned());
+    Ok(InvoicePage {
+        data: rows.into_iter().map(Into::into).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+        summary: InvoiceSummary { total: due, paid, outstanding, currency },
+    })
+}
+
+pub fn get_invoice(conn: &mut DbConn, company: &CompanyId, id: &InvoiceId) -> Result<Invoice, ApiError> {
+    store::find_invoice(conn, company, id)?.map(Into::into).ok_or(ApiError::NotFound("invoice"))
 }
 
 /// All tiers, cheapest first.

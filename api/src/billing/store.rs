@@ -1,12 +1,15 @@
-//! Queries on tiers and subscriptions.
+//! Queries on tiers, subscriptions, invoices and the company's Stripe links.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
-use super::model::{TierCode, TierRow};
+use super::model::{InvoiceFilter, InvoiceRow, InvoiceStatus, SubscriptionRow, TierCode, TierRow};
 use crate::db::DbConn;
-use crate::db::schema::{subscriptions, tiers};
-use crate::ids::CompanyId;
+use crate::db::schema::{companies, invoices, subscriptions, tiers};
+use crate::http::pagination::PageRequest;
+use crate::ids::{CompanyId, InvoiceId};
 
 /// Every company starts on FREE, with an ACTIVE subscription row that the billing flow later upgrades.
 pub fn create_free_subscription(conn: &mut DbConn, company: &CompanyId, now: NaiveDateTime) -> QueryResult<()> {
@@ -31,11 +34,151 @@ pub fn find_tier(conn: &mut DbConn, code: TierCode) -> QueryResult<TierRow> {
     tiers::table.find(code.as_str()).select(TierRow::as_select()).first(conn)
 }
 
-/// The company's subscribed tier and the subscription's status.
-pub fn subscription_tier(conn: &mut DbConn, company: &CompanyId) -> QueryResult<Option<(String, String)>> {
+pub fn find_subscription(conn: &mut DbConn, company: &CompanyId) -> QueryResult<SubscriptionRow> {
     subscriptions::table
         .filter(subscriptions::company_id.eq(company.as_str()))
-        .select((subscriptions::tier_code, subscriptions::status))
+        .select(SubscriptionRow::as_select())
+        .first(conn)
+}
+
+pub fn save_subscription(conn: &mut DbConn, company: &CompanyId, row: &SubscriptionRow) -> QueryResult<()> {
+    diesel::update(subscriptions::table.filter(subscriptions::company_id.eq(company.as_str())))
+        .set(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The company whose Stripe customer this is (webhooks and resync find companies this way).
+pub fn company_of_customer(conn: &mut DbConn, stripe_customer: &str) -> QueryResult<Option<CompanyId>> {
+    companies::table
+        .filter(companies::stripe_customer_id.eq(stripe_customer))
+        .select(companies::id)
+        .first::<String>(conn)
+        .optional()
+        .map(|id| id.map(CompanyId::from_db))
+}
+
+/// Links a Stripe customer to the company unless one is linked already; returns the linked one.
+pub fn link_customer(conn: &mut DbConn, company: &CompanyId, stripe_customer: &str) -> QueryResult<String> {
+    diesel::update(
+        companies::table.filter(companies::id.eq(company.as_str())).filter(companies::stripe_customer_id.is_null()),
+    )
+    .set(companies::stripe_customer_id.eq(stripe_customer))
+    .execute(conn)?;
+    companies::table
+        .find(company.as_str())
+        .select(companies::stripe_customer_id)
+        .first::<Option<String>>(conn)?
+        .ok_or(diesel::result::Error::NotFound)
+}
+
+pub fn set_billing_email(conn: &mut DbConn, company: &CompanyId, email: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(companies::table.find(company.as_str()))
+        .set((companies::billing_email.eq(email), companies::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_tax_id(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    tax_id: Option<(&str, &str, &str)>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let (kind, value, stripe_id) = match tax_id {
+        Some((kind, value, stripe_id)) => (Some(kind), Some(value), Some(stripe_id)),
+        None => (None, None, None),
+    };
+    diesel::update(companies::table.find(company.as_str()))
+        .set((
+            companies::tax_id_type.eq(kind),
+            companies::tax_id_value.eq(value),
+            companies::stripe_tax_id.eq(stripe_id),
+            companies::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_invoice(conn: &mut DbConn, company: &CompanyId, id: &InvoiceId) -> QueryResult<Option<InvoiceRow>> {
+    invoices::table
+        .filter(invoices::company_id.eq(company.as_str()))
+        .filter(invoices::id.eq(id.as_str()))
+        .select(InvoiceRow::as_select())
         .first(conn)
         .optional()
+}
+
+pub fn find_invoice_by_stripe_id(conn: &mut DbConn, stripe_invoice: &str) -> QueryResult<Option<InvoiceRow>> {
+    invoices::table
+        .filter(invoices::stripe_invoice_id.eq(stripe_invoice))
+        .select(InvoiceRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_invoice(conn: &mut DbConn, row: &InvoiceRow) -> QueryResult<()> {
+    diesel::insert_into(invoices::table).values(row).execute(conn).map(drop)
+}
+
+pub fn update_invoice(conn: &mut DbConn, company: &CompanyId, row: &InvoiceRow) -> QueryResult<()> {
+    diesel::update(invoices::table.filter(invoices::company_id.eq(company.as_str())).filter(invoices::id.eq(&row.id)))
+        .set(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Sums of the invoices matching the filter: (total due, total paid, outstanding).
+pub type InvoiceTotals = (i64, i64, i64);
+
+pub fn list_invoices(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    filter: &InvoiceFilter,
+    page: PageRequest,
+) -> QueryResult<(Vec<InvoiceRow>, i64, InvoiceTotals)> {
+    let query = || {
+        let mut query = invoices::table.filter(invoices::company_id.eq(company.as_str())).into_boxed();
+        if let Some(status) = filter.status {
+            query = query.filter(invoices::status.eq(status.as_str()));
+        }
+        query
+    };
+    // SUM over BIGINT is NUMERIC on PostgreSQL and INTEGER on SQLite; the cast gives both one type.
+    let (total, due, paid, outstanding): (i64, i64, i64, i64) = query()
+        .select((
+            diesel::dsl::count_star(),
+            sql::<BigInt>("CAST(COALESCE(SUM(amount_due), 0) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(amount_paid), 0) AS BIGINT)"),
+            sql::<BigInt>(&format!(
+                "CAST(COALESCE(SUM(CASE WHEN status IN ('{}', '{}') THEN amount_due - amount_paid ELSE 0 END), 0) AS BIGINT)",
+                InvoiceStatus::Open.as_str(),
+                InvoiceStatus::Uncollectible.as_str()
+            )),
+        ))
+        .first(conn)?;
+    let rows = query()
+        .order((invoices::issued_at.desc(), invoices::id.desc()))
+        .limit(page.limit())
+        .offset(page.offset())
+        .select(InvoiceRow::as_select())
+        .load(conn)?;
+    Ok((rows, total, (due, paid, outstanding)))
+}
+
+/// Companies linked to a Stripe customer (all, or one), for the resync command.
+pub fn companies_with_customers(conn: &mut DbConn, only: Option<&CompanyId>) -> QueryResult<Vec<(CompanyId, String)>> {
+    let mut query = companies::table
+        .filter(companies::stripe_customer_id.is_not_null())
+        .select((companies::id, companies::stripe_customer_id))
+        .into_boxed();
+    if let Some(company) = only {
+        query = query.filter(companies::id.eq(company.as_str()));
+    }
+    Ok(query
+        .order(companies::id.asc())
+        .load::<(String, Option<String>)>(conn)?
+        .into_iter()
+        .filter_map(|(id, customer)| customer.map(|customer| (CompanyId::from_db(id), customer)))
+        .collect())
 }

@@ -7,6 +7,10 @@ diesel::table! {
         billing_email -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        stripe_customer_id -> Nullable<Text>,
+        tax_id_type -> Nullable<Text>,
+        tax_id_value -> Nullable<Text>,
+        stripe_tax_id -> Nullable<Text>,
     }
 }
 
@@ -101,6 +105,38 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        stripe_subscription_id -> Nullable<Text>,
+        stripe_item_id -> Nullable<Text>,
+        stripe_price_id -> Nullable<Text>,
+        current_period_start -> Nullable<Timestamp>,
+        current_period_end -> Nullable<Timestamp>,
+        auto_renew -> Bool,
+        default_payment_method -> Nullable<Text>,
+        cancelled_at -> Nullable<Timestamp>,
+        grace_period_ends_at -> Nullable<Timestamp>,
+        stripe_updated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Text,
+        company_id -> Text,
+        stripe_invoice_id -> Text,
+        stripe_subscription_id -> Nullable<Text>,
+        number -> Nullable<Text>,
+        status -> Text,
+        amount_due -> BigInt,
+        amount_paid -> BigInt,
+        currency -> Text,
+        issued_at -> Timestamp,
+        due_at -> Nullable<Timestamp>,
+        paid_at -> Nullable<Timestamp>,
+        hosted_invoice_url -> Nullable<Text>,
+        invoice_pdf -> Nullable<Text>,
+        stripe_updated_at -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -168,6 +204,7 @@ diesel::joinable!(employees -> companies (company_id));
 diesel::joinable!(agents -> employees (employee_id));
 diesel::joinable!(enrollment_tokens -> companies (company_id));
 diesel::joinable!(policies -> companies (company_id));
+diesel::joinable!(invoices -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -182,4 +219,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrollment_tokens,
     agents,
     policies,
+    invoices,
 );

@@ -100,8 +100,8 @@ pub struct Admin;
 /// Owners and admins, and API keys of either scope: company-wide records such as the audit log, which an
 /// integrator may export.
 pub struct AdminReader;
-/// Owners and admins signed in as users: people and API keys. API keys never reach this.
-pub struct UserAdmin;
+/// Owners and admins signed in as users: people, API keys and billing. API keys never reach this.
+pub struct AdminUser;
 /// Any signed-in user (not an API key): their own account.
 pub struct SignedInUser;
 
@@ -147,7 +147,7 @@ impl Access for AdminReader {
     }
 }
 
-impl Access for UserAdmin {
+impl Access for AdminUser {
     fn check(principal: &Principal) -> Result<(), ApiError> {
         match &principal.actor {
             Actor::User { role, .. } if role.is_admin() => Ok(()),
@@ -329,7 +329,7 @@ mod tests {
         let read_write = key(ApiKeyScope::ReadWrite);
         assert!(Manager::check(&read_write).is_ok());
         assert!(Admin::check(&read_write).is_ok());
-        assert!(UserAdmin::check(&read_write).is_err());
+        assert!(AdminUser::check(&read_write).is_err());
         assert!(SignedInUser::check(&read_write).is_err());
     }
 
@@ -338,7 +338,7 @@ mod tests {
         assert!(Manager::check(&user(Role::Manager)).is_ok());
         assert!(Manager::check(&user(Role::Viewer)).is_err());
         assert!(Admin::check(&user(Role::Manager)).is_err());
-        assert!(UserAdmin::check(&user(Role::Admin)).is_ok());
+        assert!(AdminUser::check(&user(Role::Admin)).is_ok());
         assert!(AdminReader::check(&user(Role::Viewer)).is_err());
         assert!(Member::check(&user(Role::Viewer)).is_ok());
     }

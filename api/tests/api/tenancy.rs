@@ -29,7 +29,17 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
     let employee_id = app.add_employee(&owner, employee_email).await;
     let (token_id, token) = app.enrollment_token(&owner, 5).await;
     let agent = app.add_agent(&owner, Some(employee_email)).await;
+    let invoice_id = uuid::Uuid::now_v7().to_string();
+    // Invoices arrive from Stripe; company A's is put in place directly.
+    app.execute_sql(&format!(
+        "INSERT INTO invoices (id, company_id, stripe_invoice_id, status, amount_due, amount_paid, currency, issued_at, \
+         stripe_updated_at, created_at, updated_at) VALUES ('{invoice_id}', '{}', 'in_company_a', 'PAID', 2900, 2900, 'usd', \
+         '2026-11-01 00:00:00', 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        owner.company_id
+    ))
+    .await;
     let ids = HashMap::from([
+        ("invoice_id", invoice_id.clone()),
         ("user_id", viewer.user_id.clone()),
         ("api_key_id", key_id),
         ("employee_id", employee_id.clone()),
@@ -49,6 +59,8 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         token,
         agent.id,
         agent.secret,
+        invoice_id,
+        "in_company_a".to_owned(),
     ];
     CompanyA { owner, ids, secrets }
 }

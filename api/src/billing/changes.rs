@@ -1,0 +1,351 @@
+//! Billing changes that go through Stripe. Each one calls Stripe first and changes the mirror only once
+//! Stripe has confirmed, so a failed call leaves nothing half-written; each change is audited.
+
+use chrono::Utc;
+
+use super::mirror::{self, Applied};
+use super::model::{
+    BillingDashboard, BillingSettingsRequest, LimitKind, RedirectUrl, Subscription, SubscriptionRow,
+    SubscriptionStatus, TaxId, Tier, TierCode,
+};
+use super::{service, store};
+use crate::audit::model::{AuditActor, AuditEvent};
+use crate::db::{self, DbPool, write_transaction};
+use crate::error::ApiError;
+use crate::ids::CompanyId;
+use crate::stripe::objects::StripeSubscription;
+use crate::stripe::{StripeFailure, StripeSetup};
+
+/// Who is changing billing, for what company, and where the browser comes back to.
+pub struct BillingActor {
+    pub company: CompanyId,
+    pub audit: AuditActor,
+}
+
+/// A fresh idempotency key for one operation; retries of that operation reuse it.
+fn operation_key(operation: &str, company: &CompanyId) -> String {
+    format!("vigil-{operation}-{company}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn is_live(row: &SubscriptionRow) -> bool {
+    row.stripe_subscription_id.is_some()
+        && matches!(SubscriptionStatus::parse(&row.status), SubscriptionStatus::Active | SubscriptionStatus::PastDue)
+}
+
+fn no_subscription() -> ApiError {
+    ApiError::Conflict {
+        code: "no_subscription",
+        detail:
+            "The company has no paid subscription; start one through Checkout (POST /api/v1/billing/checkout-session)."
+                .to_owned(),
+    }
+}
+
+async fn subscription_row(pool: &DbPool, company: &CompanyId) -> Result<SubscriptionRow, ApiError> {
+    let company = company.clone();
+    db::run(pool, move |conn| Ok(store::find_subscription(conn, &company)?)).await
+}
+
+/// The company's Stripe customer, created the first time it is needed (email, name, company id in metadata).
+pub async fn ensure_customer(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) -> Result<String, ApiError> {
+    let gateway = setup.gateway()?;
+    let company = actor.company.clone();
+    let row = db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?)).await?;
+    if let Some(customer) = row.stripe_customer_id {
+        return Ok(customer);
+    }
+    let email = row.billing_email.clone().unwrap_or_default();
+    // One key per company: two simultaneous first uses get the same customer from Stripe.
+    let key = format!("vigil-customer-{}", actor.company);
+    let created = gateway.create_customer(&row.id, &email, &row.name, &key).await?;
+    let (company, audit) = (actor.company.clone(), actor.audit.clone());
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let linked = store::link_customer(conn, &company, &created)?;
+            if linked == created {
+                crate::audit::record(
+                    conn,
+                    &audit,
+                    AuditEvent::new("billing.customer_created")
+                        .target("company", &company)
+                        .details(serde_json::json!({"stripe_customer_id": created})),
+                )?;
+            }
+            Ok(linked)
+        })
+    })
+    .await
+}
+
+/// A Checkout Session for a paid tier; refused while a paid subscription is live (change the plan instead).
+pub async fn start_checkout(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    public_url: &str,
+    actor: &BillingActor,
+    tier: TierCode,
+) -> Result<RedirectUrl, ApiError> {
+    let gateway = setup.gateway()?;
+    let price =
+        setup.price_of(tier).ok_or_else(|| ApiError::invalid_field("tier", "choose a paid tier: PRO or ENTERPRISE"))?;
+    if is_live(&subscription_row(pool, &actor.company).await?) {
+        return Err(ApiError::Conflict {
+            code: "subscription_exists",
+            detail:
+                "The company already has a paid subscription; change the plan with PUT /api/v1/billing/subscription."
+                    .to_owned(),
+        });
+    }
+    let customer = ensure_customer(pool, setup, actor).await?;
+    let company = actor.company.to_string();
+    let success_url = format!("{public_url}/billing/success?session_id={{CHECKOUT_SESSION_ID}}");
+    let cancel_url = format!("{public_url}/billing/upgrade?checkout=cancelled");
+    let request = crate::stripe::gateway::CheckoutRequest {
+        customer: &customer,
+        price,
+        company_id: &company,
+        success_url: &success_url,
+        cancel_url: &cancel_url,
+    };
+    let url = gateway.create_checkout_session(&request, &operation_key("checkout", &actor.company)).await?;
+    audit(pool, actor, AuditEvent::new("billing.checkout_started").details(serde_json::json!({"tier": tier}))).await?;
+    Ok(RedirectUrl { url })
+}
+
+/// A Stripe Billing Portal session (payment method, invoices), returning to the billing settings.
+pub async fn open_portal(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    public_url: &str,
+    actor: &BillingActor,
+) -> Result<RedirectUrl, ApiError> {
+    let gateway = setup.gateway()?;
+    let customer = ensure_customer(pool, setup, actor).await?;
+    let return_url = format!("{public_url}/billing/settings");
+    let url = gateway.create_portal_session(&customer, &return_url, &operation_key("portal", &actor.company)).await?;
+    Ok(RedirectUrl { url })
+}
+
+async fn audit(pool: &DbPool, actor: &BillingActor, event: AuditEvent<'static>) -> Result<(), ApiError> {
+    let audit = actor.audit.clone();
+    db::run(pool, move |conn| Ok(crate::audit::record(conn, &audit, event)?)).await
+}
+
+/// Mirrors what Stripe answered and records the change, in one transaction.
+async fn mirror_and_audit(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    subscription: StripeSubscription,
+    event: AuditEvent<'static>,
+) -> Result<Subscription, ApiError> {
+    let (setup, company, audit) = (setup.clone(), actor.company.clone(), actor.audit.clone());
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let now = Utc::now();
+            let row = match mirror::apply_subscription(conn, &setup, &company, &subscription, now.timestamp())? {
+                Applied::Changed { after, .. } => after,
+                Applied::Stale => store::find_subscription(conn, &company)?,
+            };
+            crate::audit::record(conn, &audit, event.target("subscription", subscription.id.clone()))?;
+            Ok(service::subscription_view(&row, now.naive_utc()))
+        })
+    })
+    .await
+}
+
+/// The limits of `target` that the company's current usage would exceed, as sentences.
+async fn limits_exceeded(pool: &DbPool, company: &CompanyId, target: TierCode) -> Result<Vec<String>, ApiError> {
+    let company = company.clone();
+    db::run(pool, move |conn| {
+        let tier: Tier = store::find_tier(conn, target)?.into();
+        let usage = service::usage(conn, &company, &tier)?;
+        let mut over = Vec::new();
+        for (kind, item) in [
+            (LimitKind::MaxEmployees, &usage.active_employees),
+            (LimitKind::MaxAgents, &usage.agents),
+            (LimitKind::MaxStorageGb, &usage.storage_gb),
+        ] {
+            if let Some(limit) = item.limit.filter(|limit| item.used > *limit) {
+                over.push(format!("{} {} (the {} plan allows {limit})", item.used, kind.noun(), tier.name));
+            }
+        }
+        Ok(over)
+    })
+    .await
+}
+
+/// Moves the subscription to another tier with proration. Going to FREE cancels at the end of the period;
+/// a downgrade that current usage would exceed is refused, naming what is over.
+pub async fn change_plan(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    tier: TierCode,
+) -> Result<Subscription, ApiError> {
+    let gateway = setup.gateway()?;
+    let row = subscription_row(pool, &actor.company).await?;
+    if tier == TierCode::Free {
+        return match is_live(&row) {
+            true => cancel(pool, setup, actor).await,
+            false => Ok(service::subscription_view(&row, Utc::now().naive_utc())),
+        };
+    }
+    if !is_live(&row) {
+        return Err(no_subscription());
+    }
+    let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
+    if current == tier {
+        return Ok(service::subscription_view(&row, Utc::now().naive_utc()));
+    }
+    let over = limits_exceeded(pool, &actor.company, tier).await?;
+    if !over.is_empty() {
+        return Err(ApiError::Conflict {
+            code: "downgrade_exceeds_limits",
+            detail: format!("The company uses more than the {} plan allows: {}.", tier.as_str(), over.join("; ")),
+        });
+    }
+    let (Some(subscription), Some(item), Some(price)) =
+        (row.stripe_subscription_id.as_deref(), row.stripe_item_id.as_deref(), setup.price_of(tier))
+    else {
+        return Err(no_subscription());
+    };
+    let updated = gateway.change_price(subscription, item, price, &operation_key("plan", &actor.company)).await?;
+    let event = AuditEvent::new("billing.plan_changed").details(serde_json::json!({"from": current, "to": tier}));
+    mirror_and_audit(pool, setup, actor, updated, event).await
+}
+
+async fn set_renewal(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    renew: bool,
+) -> Result<Subscription, ApiError> {
+    let gateway = setup.gateway()?;
+    let row = subscription_row(pool, &actor.company).await?;
+    let Some(subscription) = row.stripe_subscription_id.as_deref().filter(|_| is_live(&row)) else {
+        return Err(no_subscription());
+    };
+    let operation = if renew { "resume" } else { "cancel" };
+    let updated =
+        gateway.set_cancel_at_period_end(subscription, !renew, &operation_key(operation, &actor.company)).await?;
+    let action = if renew { "billing.subscription_resumed" } else { "billing.subscription_cancelled" };
+    let event = AuditEvent::new(action).details(serde_json::json!({"at_period_end": !renew}));
+    mirror_and_audit(pool, setup, actor, updated, event).await
+}
+
+/// Cancels at the end of the current period; the tier holds until then.
+pub async fn cancel(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) -> Result<Subscription, ApiError> {
+    set_renewal(pool, setup, actor, false).await
+}
+
+/// Undoes a cancellation at period end.
+pub async fn resume(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) -> Result<Subscription, ApiError> {
+    set_renewal(pool, setup, actor, true).await
+}
+
+/// Auto-renewal and the billing email; the email is changed at Stripe first when a customer exists.
+pub async fn update_settings(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    request: BillingSettingsRequest,
+) -> Result<BillingDashboard, ApiError> {
+    if let Some(email) = request.billing_email.as_deref().map(crate::accounts::model::normalize_email) {
+        let company = actor.company.clone();
+        let customer =
+            db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?.stripe_customer_id))
+                .await?;
+        if let Some(customer) = customer {
+            setup.gateway()?.update_customer_email(&customer, &email, &operation_key("email", &actor.company)).await?;
+        }
+        let (company, audit) = (actor.company.clone(), actor.audit.clone());
+        db::run(pool, move |conn| {
+            write_transaction(conn, |conn| {
+                store::set_billing_email(conn, &company, &email, Utc::now().naive_utc())?;
+                crate::audit::record(
+                    conn,
+                    &audit,
+                    AuditEvent::new("billing.email_changed").details(serde_json::json!({"billing_email": email})),
+                )?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    }
+    match request.auto_renewal {
+        Some(true) => drop(resume(pool, setup, actor).await?),
+        Some(false) => drop(cancel(pool, setup, actor).await?),
+        None => {}
+    }
+    let (company, configured) = (actor.company.clone(), setup.is_configured());
+    db::run(pool, move |conn| service::dashboard(conn, &company, configured)).await
+}
+
+/// Sets the company's tax id (replacing any previous one) at Stripe and locally.
+pub async fn set_tax_id(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    tax_id: TaxId,
+) -> Result<TaxId, ApiError> {
+    let gateway = setup.gateway()?;
+    let customer = ensure_customer(pool, setup, actor).await?;
+    let kind = tax_id.kind.trim().to_ascii_lowercase();
+    let value = tax_id.value.trim().to_owned();
+    let created = match gateway.create_tax_id(&customer, &kind, &value, &operation_key("tax-id", &actor.company)).await
+    {
+        Ok(id) => id,
+        // Stripe validates the type and the number; that is the caller's input, not our failure.
+        Err(StripeFailure::Rejected { status: 400, message }) => return Err(ApiError::invalid_field("value", message)),
+        Err(other) => return Err(other.into()),
+    };
+    let company = actor.company.clone();
+    let previous =
+        db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?.stripe_tax_id)).await?;
+    if let Some(previous) = previous.filter(|previous| *previous != created) {
+        match gateway.delete_tax_id(&customer, &previous, &operation_key("tax-id-delete", &actor.company)).await {
+            Ok(()) | Err(StripeFailure::Rejected { status: 404, .. }) => {}
+            Err(other) => log::warn!("could not delete the replaced tax id {previous}: {other}"),
+        }
+    }
+    let (company, audit) = (actor.company.clone(), actor.audit.clone());
+    let (stored_kind, stored_value) = (kind.clone(), value.clone());
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            store::set_tax_id(conn, &company, Some((&stored_kind, &stored_value, &created)), Utc::now().naive_utc())?;
+            crate::audit::record(
+                conn,
+                &audit,
+                AuditEvent::new("billing.tax_id_set")
+                    .details(serde_json::json!({"type": stored_kind, "value": stored_value})),
+            )?;
+            Ok::<_, ApiError>(())
+        })
+    })
+    .await?;
+    Ok(TaxId { kind, value })
+}
+
+/// Removes the company's tax id at Stripe and locally.
+pub async fn remove_tax_id(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) -> Result<(), ApiError> {
+    let gateway = setup.gateway()?;
+    let company = actor.company.clone();
+    let row = db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?)).await?;
+    let (Some(customer), Some(tax_id)) = (row.stripe_customer_id, row.stripe_tax_id) else {
+        return Ok(());
+    };
+    match gateway.delete_tax_id(&customer, &tax_id, &operation_key("tax-id-delete", &actor.company)).await {
+        Ok(()) | Err(StripeFailure::Rejected { status: 404, .. }) => {}
+        Err(other) => return Err(other.into()),
+    }
+    let (company, audit) = (actor.company.clone(), actor.audit.clone());
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            store::set_tax_id(conn, &company, None, Utc::now().naive_utc())?;
+            crate::audit::record(conn, &audit, AuditEvent::new("billing.tax_id_removed"))?;
+            Ok(())
+        })
+    })
+    .await
+}

@@ -1,0 +1,136 @@
+//! Applying Stripe's state to the local mirror. API calls, resyncs and (later) webhooks all go through
+//! here, so the rules (tier from price, status mapping, grace period, order-safety) live in one place.
+
+use chrono::{Duration, Utc};
+
+use super::model::{InvoiceRow, InvoiceStatus, SubscriptionRow, SubscriptionStatus};
+use super::store;
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::ids::{CompanyId, InvoiceId};
+use crate::stripe::StripeSetup;
+use crate::stripe::objects::{StripeInvoice, StripeSubscription, timestamp};
+
+/// What applying an object did.
+#[derive(Debug, Clone)]
+pub enum Applied<T> {
+    /// The mirror changed from `before` (`None`: it did not exist) to `after`.
+    Changed { before: Option<T>, after: T },
+    /// Nothing to do: the mirror already reflects newer (or the same) state.
+    Stale,
+}
+
+impl<T> Applied<T> {
+    pub fn changed(&self) -> bool {
+        matches!(self, Self::Changed { .. })
+    }
+}
+
+fn is_live(status: SubscriptionStatus) -> bool {
+    matches!(status, SubscriptionStatus::Active | SubscriptionStatus::PastDue)
+}
+
+/// Applies a subscription as Stripe reported it at `stripe_time` (epoch seconds). Older news than what the
+/// mirror holds is ignored, and so is news of another, finished subscription while a live one is mirrored.
+pub fn apply_subscription(
+    conn: &mut DbConn,
+    setup: &StripeSetup,
+    company: &CompanyId,
+    subscription: &StripeSubscription,
+    stripe_time: i64,
+) -> Result<Applied<SubscriptionRow>, ApiError> {
+    let before = store::find_subscription(conn, company)?;
+    let status = SubscriptionStatus::from_stripe(&subscription.status);
+    let same = before.stripe_subscription_id.as_deref() == Some(subscription.id.as_str());
+    if same && before.stripe_updated_at.is_some_and(|seen| seen > stripe_time) {
+        return Ok(Applied::Stale);
+    }
+    let other_live =
+        !same && before.stripe_subscription_id.is_some() && is_live(SubscriptionStatus::parse(&before.status));
+    if other_live && !is_live(status) {
+        return Ok(Applied::Stale);
+    }
+    let now = Utc::now().naive_utc();
+    let tier = match subscription.price_id().map(|price| (price, setup.tier_of_price(price))) {
+        Some((_, Some(tier))) => tier.as_str().to_owned(),
+        Some((price, None)) => {
+            log::warn!(
+                "subscription {} has price {price}, which is no configured tier; keeping the tier",
+                subscription.id
+            );
+            before.tier_code.clone()
+        }
+        None => before.tier_code.clone(),
+    };
+    let (period_start, period_end) = subscription.period();
+    let was_past_due = SubscriptionStatus::parse(&before.status) == SubscriptionStatus::PastDue && same;
+    let after = SubscriptionRow {
+        tier_code: tier,
+        status: status.as_str().to_owned(),
+        updated_at: now,
+        stripe_subscription_id: Some(subscription.id.clone()),
+        stripe_item_id: subscription.item().map(|item| item.id.clone()).filter(|id| !id.is_empty()),
+        stripe_price_id: subscription.price_id().map(str::to_owned),
+        current_period_start: period_start.and_then(timestamp),
+        current_period_end: period_end.and_then(timestamp),
+        auto_renew: !subscription.cancel_at_period_end && status != SubscriptionStatus::Cancelled,
+        default_payment_method: subscription.default_payment_method.clone().or(before.default_payment_method.clone()),
+        cancelled_at: match status {
+            SubscriptionStatus::Cancelled => subscription.canceled_at.and_then(timestamp).or(Some(now)),
+            _ => None,
+        },
+        grace_period_ends_at: match status {
+            SubscriptionStatus::PastDue if was_past_due => {
+                before.grace_period_ends_at.or(Some(now + Duration::days(setup.grace_days)))
+            }
+            SubscriptionStatus::PastDue => Some(now + Duration::days(setup.grace_days)),
+            _ => None,
+        },
+        stripe_updated_at: Some(stripe_time),
+        ..before.clone()
+    };
+    store::save_subscription(conn, company, &after)?;
+    Ok(Applied::Changed { before: Some(before), after })
+}
+
+/// Applies an invoice as Stripe reported it at `stripe_time`, inserting it the first time.
+pub fn apply_invoice(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    invoice: &StripeInvoice,
+    stripe_time: i64,
+) -> Result<Applied<InvoiceRow>, ApiError> {
+    let existing = store::find_invoice_by_stripe_id(conn, &invoice.id)?;
+    if existing.as_ref().is_some_and(|row| row.stripe_updated_at > stripe_time || row.company_id != company.as_str()) {
+        return Ok(Applied::Stale);
+    }
+    let now = Utc::now().naive_utc();
+    let status = invoice.status.as_deref().map(InvoiceStatus::from_stripe).unwrap_or(InvoiceStatus::Draft);
+    let after = InvoiceRow {
+        id: existing.as_ref().map(|row| row.id.clone()).unwrap_or_else(|| InvoiceId::generate().to_string()),
+        company_id: company.to_string(),
+        stripe_invoice_id: invoice.id.clone(),
+        stripe_subscription_id: invoice.subscription_id(),
+        number: invoice.number.clone(),
+        status: status.as_str().to_owned(),
+        amount_due: invoice.amount_due,
+        amount_paid: invoice.amount_paid,
+        currency: if invoice.currency.is_empty() { "usd".to_owned() } else { invoice.currency.clone() },
+        issued_at: timestamp(invoice.issued_at()).unwrap_or(now),
+        due_at: invoice.due_date.and_then(timestamp),
+        paid_at: match status {
+            InvoiceStatus::Paid => invoice.status_transitions.paid_at.and_then(timestamp).or(Some(now)),
+            _ => None,
+        },
+        hosted_invoice_url: invoice.hosted_invoice_url.clone(),
+        invoice_pdf: invoice.invoice_pdf.clone(),
+        stripe_updated_at: stripe_time,
+        created_at: existing.as_ref().map(|row| row.created_at).unwrap_or(now),
+        updated_at: now,
+    };
+    match &existing {
+        Some(_) => store::update_invoice(conn, company, &after)?,
+        None => store::insert_invoice(conn, &after)?,
+    }
+    Ok(Applied::Changed { before: existing, after })
+}

@@ -1,0 +1,100 @@
+//! `vigil stripe resync`: pulls customers' subscriptions and invoices from Stripe and repairs the mirror,
+//! for when webhooks were missed. Every repair is audited (actor `system`) and reported.
+
+use chrono::Utc;
+
+use super::mirror::{self, Applied};
+use super::model::SubscriptionStatus;
+use super::store;
+use crate::audit::model::{ActorType, AuditActor, AuditEvent};
+use crate::db::{self, DbPool, write_transaction};
+use crate::error::ApiError;
+use crate::ids::CompanyId;
+use crate::stripe::StripeSetup;
+use crate::stripe::objects::StripeSubscription;
+
+/// What a resync found and fixed.
+#[derive(Debug, Default)]
+pub struct ResyncReport {
+    pub companies: usize,
+    /// One line per repair.
+    pub repairs: Vec<String>,
+}
+
+fn system_actor(company: &CompanyId) -> AuditActor {
+    AuditActor {
+        company_id: Some(company.clone()),
+        actor_type: ActorType::System,
+        actor_id: Some("resync".to_owned()),
+        client_ip: None,
+        request_id: None,
+    }
+}
+
+/// The subscription that describes the company now: a live one if any (the newest), else the newest.
+fn current(subscriptions: Vec<StripeSubscription>) -> Option<StripeSubscription> {
+    let live = |s: &StripeSubscription| {
+        matches!(SubscriptionStatus::from_stripe(&s.status), SubscriptionStatus::Active | SubscriptionStatus::PastDue)
+    };
+    subscriptions.into_iter().max_by_key(|s| (live(s), s.created))
+}
+
+/// Resyncs every company linked to Stripe, or only `only`.
+pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>) -> Result<ResyncReport, ApiError> {
+    let gateway = setup.gateway()?;
+    let companies = db::run(pool, move |conn| Ok(store::companies_with_customers(conn, only.as_ref())?)).await?;
+    let mut report = ResyncReport { companies: companies.len(), ..ResyncReport::default() };
+    for (company, customer) in companies {
+        let subscription = current(gateway.list_subscriptions(&customer).await?);
+        let invoices = gateway.list_invoices(&customer).await?;
+        let setup = setup.clone();
+        let repairs = db::run(pool, move |conn| {
+            write_transaction(conn, |conn| {
+                let now = Utc::now().timestamp();
+                let actor = system_actor(&company);
+                let mut repairs = Vec::new();
+                if let Some(subscription) = &subscription
+                    && let Applied::Changed { before: Some(before), after } = mirror::apply_subscription(conn, &setup, &company, subscription, now)?
+                {
+                    let summary = |row: &super::model::SubscriptionRow| (row.tier_code.clone(), row.status.clone(), row.auto_renew, row.current_period_end, row.stripe_subscription_id.clone());
+                    if summary(&before) != summary(&after) {
+                        let line = format!(
+                            "company {company}: subscription {} was {} {} and is {} {}",
+                            subscription.id, before.tier_code, before.status, after.tier_code, after.status
+                        );
+                        crate::audit::record(conn, &actor, AuditEvent::new("billing.resync_repaired").target("subscription", &subscription.id).details(serde_json::json!({
+                            "from": {"tier": before.tier_code, "status": before.status, "auto_renew": before.auto_renew},
+                            "to": {"tier": after.tier_code, "status": after.status, "auto_renew": after.auto_renew},
+                        })))?;
+                        repairs.push(line);
+                    }
+                }
+                for invoice in &invoices {
+                    if let Applied::Changed { before, after } = mirror::apply_invoice(conn, &company, invoice, now)? {
+                        let differs = before.as_ref().is_none_or(|b| (b.status.as_str(), b.amount_paid, b.amount_due) != (after.status.as_str(), after.amount_paid, after.amount_due));
+                        if differs {
+                            let was = before.as_ref().map(|b| b.status.clone()).unwrap_or_else(|| "missing".to_owned());
+                            crate::audit::record(conn, &actor, AuditEvent::new("billing.resync_repaired").target("invoice", &invoice.id).details(serde_json::json!({"from": was, "to": after.status})))?;
+                            repairs.push(format!("company {company}: invoice {} was {was} and is {}", invoice.id, after.status));
+                        }
+                    }
+                }
+                Ok::<_, ApiError>(repairs)
+            })
+        })
+        .await?;
+        report.repairs.extend(repairs);
+    }
+    Ok(report)
+}
+
+/// The command line's entry: parses the company id and runs the resync.
+pub async fn resync_command(pool: &DbPool, setup: &StripeSetup, company: Option<&str>) -> anyhow::Result<ResyncReport> {
+    let only = match company {
+        Some(text) => Some(CompanyId::parse(text).ok_or_else(|| anyhow::anyhow!("{text:?} is not a company id"))?),
+        None => None,
+    };
+    resync(pool, setup, only)
+        .await
+        .map_err(|error| anyhow::anyhow!("resync failed: {error}: {}", error.problem().detail))
+}

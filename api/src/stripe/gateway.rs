@@ -1,0 +1,288 @@
+//! Talking to Stripe: typed request builders from async-stripe for the form encoding, answers read as raw
+//! JSON (the typed response structs reject fields that fakes and other API versions omit), an
+//! Idempotency-Key on every change, timeouts, and retries with backoff on network errors and 5xx.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ::stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use serde_json::Value;
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_billing::invoice::ListInvoice;
+use stripe_billing::subscription::{
+    ListSubscription, ListSubscriptionStatus, RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems,
+    UpdateSubscriptionProrationBehavior,
+};
+use stripe_billing::tax_id::{CreateCustomerTaxId, CreateCustomerTaxIdType, DeleteCustomerTaxId};
+use stripe_checkout::CheckoutSessionMode;
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
+};
+use stripe_client_core::RequestBuilder;
+use stripe_core::customer::{CreateCustomer, UpdateCustomer};
+use stripe_core::event::ListEvent;
+
+use super::objects::{StripeInvoice, StripeSubscription};
+
+/// Time allowed for one attempt.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts per call, and the wait before the second one (doubling after).
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Why a Stripe call failed, in the terms the API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum StripeFailure {
+    /// A card was declined or a payment failed; `message` is Stripe's text for the customer.
+    #[error("payment failed: {message}")]
+    Payment { message: String },
+    /// Stripe could not be reached or kept failing (network, timeout, 5xx, 429).
+    #[error("Stripe is unavailable: {0}")]
+    Unavailable(String),
+    /// Stripe refused the request (4xx other than card errors): our configuration or a bug.
+    #[error("Stripe refused the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    /// Stripe answered something that is not the object we asked for.
+    #[error("unexpected answer from Stripe: {0}")]
+    Unexpected(String),
+}
+
+impl StripeFailure {
+    fn from_error(error: StripeError) -> Self {
+        match error {
+            StripeError::Stripe(error, status) => {
+                let message = error.message.clone().unwrap_or_else(|| "no message".to_owned());
+                match status {
+                    402 => Self::Payment { message },
+                    409 | 429 | 500..=599 => Self::Unavailable(format!("{status}: {message}")),
+                    _ => Self::Rejected { status, message },
+                }
+            }
+            StripeError::ClientError(message) => Self::Unavailable(message),
+            StripeError::Timeout => Self::Unavailable("timed out".to_owned()),
+            // A non-JSON error body (a proxy's HTML 502) arrives as this, without its status.
+            StripeError::JSONDeserialize(message) => Self::Unavailable(format!("unreadable answer: {message}")),
+            StripeError::ConfigError(message) => Self::Rejected { status: 0, message },
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// A configured Stripe account.
+#[derive(Clone)]
+pub struct StripeGateway {
+    client: Client,
+}
+
+impl StripeGateway {
+    /// A client for `secret_key`, talking to `api_base` (Stripe itself when `None`).
+    pub fn new(secret_key: &str, api_base: Option<&str>) -> anyhow::Result<Self> {
+        let mut builder = ClientBuilder::new(secret_key).timeout(ATTEMPT_TIMEOUT);
+        if let Some(base) = api_base {
+            // async-stripe joins `{base}v1{path}`: the base must end with a slash.
+            let base = if base.ends_with('/') { base.to_owned() } else { format!("{base}/") };
+            builder = builder.url(base);
+        }
+        Ok(Self { client: builder.build().map_err(|e| anyhow::anyhow!("Stripe client: {e}"))? })
+    }
+
+    /// Sends a request, retrying network failures and 5xx with backoff. A change carries `idempotency_key`
+    /// on every attempt, so a retry of a request that did reach Stripe is not applied twice.
+    async fn send(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, StripeFailure> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let mut request = build().customize::<miniserde::json::Value>();
+            if let Some(key) = idempotency_key {
+                let key = IdempotencyKey::new(key).map_err(|e| StripeFailure::Unexpected(e.to_string()))?;
+                request = request.request_strategy(RequestStrategy::Idempotent(key));
+            }
+            match request.send(&self.client).await {
+                Ok(value) => {
+                    return serde_json::from_str(&miniserde::json::to_string(&value))
+                        .map_err(|e| StripeFailure::Unexpected(e.to_string()));
+                }
+                Err(error) => {
+                    let failure = StripeFailure::from_error(error);
+                    if !failure.retryable() || attempt >= ATTEMPTS {
+                        return Err(failure);
+                    }
+                    log::warn!("Stripe call failed (attempt {attempt} of {ATTEMPTS}), retrying: {failure}");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn string_field(value: &Value, field: &str) -> Result<String, StripeFailure> {
+        value[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| StripeFailure::Unexpected(format!("no `{field}` in Stripe's answer")))
+    }
+
+    fn subscription(value: &Value) -> Result<StripeSubscription, StripeFailure> {
+        StripeSubscription::from_json(value).ok_or_else(|| StripeFailure::Unexpected("not a subscription".to_owned()))
+    }
+
+    /// Creates a customer for a company; returns its id.
+    pub async fn create_customer(
+        &self,
+        company_id: &str,
+        email: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<String, StripeFailure> {
+        let metadata = HashMap::from([("company_id".to_owned(), company_id.to_owned())]);
+        let build = || CreateCustomer::new().email(email).name(name).metadata(metadata.clone()).build();
+        Self::string_field(&self.send(build, Some(key)).await?, "id")
+    }
+
+    pub async fn update_customer_email(&self, customer: &str, email: &str, key: &str) -> Result<(), StripeFailure> {
+        self.send(|| UpdateCustomer::new(customer).email(email).build(), Some(key)).await.map(drop)
+    }
+
+    /// A Checkout Session in subscription mode for one price; returns the page URL.
+    pub async fn create_checkout_session(
+        &self,
+        checkout: &CheckoutRequest<'_>,
+        key: &str,
+    ) -> Result<String, StripeFailure> {
+        let metadata = HashMap::from([("company_id".to_owned(), checkout.company_id.to_owned())]);
+        let build = || {
+            let mut line = CreateCheckoutSessionLineItems::new();
+            line.price = Some(checkout.price.to_owned());
+            line.quantity = Some(1);
+            let mut subscription_data = CreateCheckoutSessionSubscriptionData::new();
+            subscription_data.metadata = Some(metadata.clone());
+            CreateCheckoutSession::new()
+                .mode(CheckoutSessionMode::Subscription)
+                .customer(checkout.customer)
+                .line_items(vec![line])
+                .client_reference_id(checkout.company_id)
+                .success_url(checkout.success_url)
+                .cancel_url(checkout.cancel_url)
+                .metadata(metadata.clone())
+                .subscription_data(subscription_data)
+                .build()
+        };
+        Self::string_field(&self.send(build, Some(key)).await?, "url")
+    }
+
+    /// A Billing Portal session; returns the page URL.
+    pub async fn create_portal_session(
+        &self,
+        customer: &str,
+        return_url: &str,
+        key: &str,
+    ) -> Result<String, StripeFailure> {
+        let build = || CreateBillingPortalSession::new().customer(customer).return_url(return_url).build();
+        Self::string_field(&self.send(build, Some(key)).await?, "url")
+    }
+
+    pub async fn retrieve_subscription(&self, subscription: &str) -> Result<StripeSubscription, StripeFailure> {
+        Self::subscription(&self.send(|| RetrieveSubscription::new(subscription).build(), None).await?)
+    }
+
+    /// Moves the subscription's item to another price, prorating the rest of the period.
+    pub async fn change_price(
+        &self,
+        subscription: &str,
+        item: &str,
+        price: &str,
+        key: &str,
+    ) -> Result<StripeSubscription, StripeFailure> {
+        let build = || {
+            let mut change = UpdateSubscriptionItems::new();
+            change.id = Some(item.to_owned());
+            change.price = Some(price.to_owned());
+            UpdateSubscription::new(subscription)
+                .items(vec![change])
+                .proration_behavior(UpdateSubscriptionProrationBehavior::CreateProrations)
+                .build()
+        };
+        Self::subscription(&self.send(build, Some(key)).await?)
+    }
+
+    /// Ends the subscription at the end of the period (`true`) or keeps it renewing (`false`).
+    pub async fn set_cancel_at_period_end(
+        &self,
+        subscription: &str,
+        cancel: bool,
+        key: &str,
+    ) -> Result<StripeSubscription, StripeFailure> {
+        let build = || UpdateSubscription::new(subscription).cancel_at_period_end(cancel).build();
+        Self::subscription(&self.send(build, Some(key)).await?)
+    }
+
+    /// Adds a tax id to the customer; returns its id.
+    pub async fn create_tax_id(
+        &self,
+        customer: &str,
+        kind: &str,
+        value: &str,
+        key: &str,
+    ) -> Result<String, StripeFailure> {
+        let build = || {
+            // Parsing cannot fail: types this crate does not know become `Unknown` and are sent as given.
+            let kind: CreateCustomerTaxIdType =
+                kind.parse().unwrap_or_else(|never: std::convert::Infallible| match never {});
+            CreateCustomerTaxId::new(customer, kind, value).build()
+        };
+        Self::string_field(&self.send(build, Some(key)).await?, "id")
+    }
+
+    pub async fn delete_tax_id(&self, customer: &str, tax_id: &str, key: &str) -> Result<(), StripeFailure> {
+        self.send(|| DeleteCustomerTaxId::new(customer, tax_id).build(), Some(key)).await.map(drop)
+    }
+
+    /// Every subscription of a customer, whatever its status.
+    pub async fn list_subscriptions(&self, customer: &str) -> Result<Vec<StripeSubscription>, StripeFailure> {
+        let build =
+            || ListSubscription::new().customer(customer).status(ListSubscriptionStatus::All).limit(100).build();
+        let list = self.send(build, None).await?;
+        Ok(list["data"].as_array().into_iter().flatten().filter_map(StripeSubscription::from_json).collect())
+    }
+
+    /// The customer's most recent invoices (up to 100).
+    pub async fn list_invoices(&self, customer: &str) -> Result<Vec<StripeInvoice>, StripeFailure> {
+        let list = self.send(|| ListInvoice::new().customer(customer).limit(100).build(), None).await?;
+        Ok(list["data"].as_array().into_iter().flatten().filter_map(StripeInvoice::from_json).collect())
+    }
+
+    /// One page of events, newest first, optionally created at or after `since` (epoch seconds).
+    pub async fn list_events(&self, starting_after: Option<&str>, since: Option<i64>) -> Result<Value, StripeFailure> {
+        let build = || {
+            let mut request = ListEvent::new().limit(100);
+            if let Some(after) = starting_after {
+                request = request.starting_after(after);
+            }
+            if let Some(since) = since {
+                request = request.created(stripe_types::RangeQueryTs::Bounds(stripe_types::RangeBoundsTs {
+                    gte: Some(since),
+                    ..Default::default()
+                }));
+            }
+            request.build()
+        };
+        self.send(build, None).await
+    }
+}
+
+/// What a Checkout Session is made of.
+pub struct CheckoutRequest<'a> {
+    pub customer: &'a str,
+    pub price: &'a str,
+    pub company_id: &'a str,
+    pub success_url: &'a str,
+    pub cancel_url: &'a str,
+}

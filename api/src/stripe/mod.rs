@@ -1,0 +1,71 @@
+//! Stripe: the gateway Vigil calls, and the tolerant shapes of Stripe's objects.
+
+pub mod gateway;
+pub mod objects;
+
+use crate::billing::model::TierCode;
+use crate::config::Config;
+use crate::error::ApiError;
+pub use gateway::{StripeFailure, StripeGateway};
+
+/// Stripe as this server is set up for it: the gateway when keys are configured, the price of each paid
+/// tier, and the grace period of a PAST_DUE subscription.
+#[derive(Clone)]
+pub struct StripeSetup {
+    gateway: Option<StripeGateway>,
+    price_pro: Option<String>,
+    price_enterprise: Option<String>,
+    pub grace_days: i64,
+}
+
+impl StripeSetup {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let gateway = match &config.stripe.secret_key {
+            Some(key) => Some(StripeGateway::new(key.expose(), config.stripe.api_base.as_deref())?),
+            None => None,
+        };
+        Ok(Self {
+            gateway,
+            price_pro: config.stripe.price_pro.clone(),
+            price_enterprise: config.stripe.price_enterprise.clone(),
+            grace_days: config.billing_grace_days,
+        })
+    }
+
+    /// Whether plan changes can go through Stripe.
+    pub fn is_configured(&self) -> bool {
+        self.gateway.is_some() && self.price_pro.is_some() && self.price_enterprise.is_some()
+    }
+
+    /// The gateway, or the 503 that tells the operator what to set.
+    pub fn gateway(&self) -> Result<&StripeGateway, ApiError> {
+        match &self.gateway {
+            Some(gateway) if self.is_configured() => Ok(gateway),
+            _ => Err(ApiError::BillingNotConfigured),
+        }
+    }
+
+    /// The Stripe price of a paid tier.
+    pub fn price_of(&self, tier: TierCode) -> Option<&str> {
+        match tier {
+            TierCode::Free => None,
+            TierCode::Pro => self.price_pro.as_deref(),
+            TierCode::Enterprise => self.price_enterprise.as_deref(),
+        }
+    }
+
+    /// The tier a Stripe price stands for.
+    pub fn tier_of_price(&self, price: &str) -> Option<TierCode> {
+        [TierCode::Pro, TierCode::Enterprise].into_iter().find(|tier| self.price_of(*tier) == Some(price))
+    }
+}
+
+impl From<StripeFailure> for ApiError {
+    fn from(failure: StripeFailure) -> Self {
+        match failure {
+            StripeFailure::Payment { message } => ApiError::PaymentFailed(message),
+            StripeFailure::Unavailable(cause) => ApiError::StripeUnavailable(anyhow::anyhow!(cause)),
+            rejected => ApiError::StripeRejected(anyhow::anyhow!(rejected.to_string())),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+DROP TABLE invoices;
+DROP INDEX subscriptions_stripe_subscription_idx;
+ALTER TABLE subscriptions DROP COLUMN stripe_updated_at;
+ALTER TABLE subscriptions DROP COLUMN grace_period_ends_at;
+ALTER TABLE subscriptions DROP COLUMN cancelled_at;
+ALTER TABLE subscriptions DROP COLUMN default_payment_method;
+ALTER TABLE subscriptions DROP COLUMN auto_renew;
+ALTER TABLE subscriptions DROP COLUMN current_period_end;
+ALTER TABLE subscriptions DROP COLUMN current_period_start;
+ALTER TABLE subscriptions DROP COLUMN stripe_price_id;
+ALTER TABLE subscriptions DROP COLUMN stripe_item_id;
+ALTER TABLE subscriptions DROP COLUMN stripe_subscription_id;
+DROP INDEX companies_stripe_customer_idx;
+ALTER TABLE companies DROP COLUMN stripe_tax_id;
+ALTER TABLE companies DROP COLUMN tax_id_value;
+ALTER TABLE companies DROP COLUMN tax_id_type;
+ALTER TABLE companies DROP COLUMN stripe_customer_id;
