@@ -5,7 +5,7 @@ CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL
 
-.PHONY: run test lint compose-check unit openapi openapi-check migrate build postgres-check system-deps clean help
+.PHONY: run test lint compose-check unit tools openapi openapi-check migrate build postgres-check system-deps clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ run: system-deps ## Build and start Vigil on SQLite (data/vigil.db) at http://12
 build: system-deps ## Build the release binary (target/release/vigil)
 	$(CARGO) build --release --bin vigil
 
-test: system-deps postgres-check lint compose-check unit ## Everything CI runs: format, lints, and all tests on both databases
+test: system-deps tools postgres-check lint compose-check unit ## Everything CI runs: format, lints, and all tests on both databases
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -30,6 +30,14 @@ compose-check: ## docker-compose.yml is a valid Compose file (no engine needed)
 	else command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq docker-compose >/dev/null; }; \
 	docker-compose -f docker-compose.yml config -q; fi
 	@echo "docker-compose.yml: valid"
+
+VENV := tools/.venv
+tools: $(VENV)/.installed ## Python test tools (localstripe) in tools/.venv
+
+$(VENV)/.installed: tools/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	touch $@
 
 openapi: ## Regenerate openapi/openapi.json from the code
 	$(CARGO) run --quiet --bin vigil -- openapi --output openapi/openapi.json
@@ -60,6 +68,6 @@ postgres-check:
 		exit 1; \
 	fi
 
-clean: ## Remove build output and the local SQLite database
+clean: ## Remove build output, the test tools and the local SQLite database
 	$(CARGO) clean
-	rm -rf data
+	rm -rf data $(VENV)

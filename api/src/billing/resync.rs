@@ -42,9 +42,19 @@ fn current(subscriptions: Vec<StripeSubscription>) -> Option<StripeSubscription>
 /// Resyncs every company linked to Stripe, or only `only`.
 pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>) -> Result<ResyncReport, ApiError> {
     let gateway = setup.gateway()?;
-    let companies = db::run(pool, move |conn| Ok(store::companies_with_customers(conn, only.as_ref())?)).await?;
+    let companies = db::run(pool, move |conn| Ok(store::companies_for_resync(conn, only.as_ref())?)).await?;
     let mut report = ResyncReport { companies: companies.len(), ..ResyncReport::default() };
-    for (company, customer) in companies {
+    for (company, customer, email) in companies {
+        let customer = match customer {
+            Some(customer) => customer,
+            None => match discover_customer(pool, gateway, &company, email.as_deref()).await? {
+                Some(customer) => {
+                    report.repairs.push(format!("company {company}: linked its Stripe customer {customer}"));
+                    customer
+                }
+                None => continue,
+            },
+        };
         let subscription = current(gateway.list_subscriptions(&customer).await?);
         let invoices = gateway.list_invoices(&customer).await?;
         let setup = setup.clone();
@@ -86,6 +96,35 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         report.repairs.extend(repairs);
     }
     Ok(report)
+}
+
+/// Finds a customer Vigil created for the company but never linked (a crash between the two, or a missed
+/// `checkout.session.completed`) by the billing email and the company id in its metadata, and links it.
+async fn discover_customer(
+    pool: &DbPool,
+    gateway: &crate::stripe::StripeGateway,
+    company: &CompanyId,
+    email: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let Some(email) = email else { return Ok(None) };
+    let Some(found) = gateway.find_customers(email, company.as_str()).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let company = company.clone();
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let linked = store::link_customer(conn, &company, &found)?;
+            crate::audit::record(
+                conn,
+                &system_actor(&company),
+                AuditEvent::new("billing.resync_repaired")
+                    .target("company", &company)
+                    .details(serde_json::json!({"linked_customer": linked})),
+            )?;
+            Ok(Some(linked))
+        })
+    })
+    .await
 }
 
 /// The command line's entry: parses the company id and runs the resync.

@@ -166,19 +166,20 @@ pub fn list_invoices(
     Ok((rows, total, (due, paid, outstanding)))
 }
 
-/// Companies linked to a Stripe customer (all, or one), for the resync command.
-pub fn companies_with_customers(conn: &mut DbConn, only: Option<&CompanyId>) -> QueryResult<Vec<(CompanyId, String)>> {
-    let mut query = companies::table
-        .filter(companies::stripe_customer_id.is_not_null())
-        .select((companies::id, companies::stripe_customer_id))
-        .into_boxed();
+/// A company as the resync command sees it: its id, Stripe customer and billing email.
+pub type ResyncTarget = (CompanyId, Option<String>, Option<String>);
+
+/// Every company (or one) with its Stripe customer and billing email, for the resync command.
+pub fn companies_for_resync(conn: &mut DbConn, only: Option<&CompanyId>) -> QueryResult<Vec<ResyncTarget>> {
+    let mut query =
+        companies::table.select((companies::id, companies::stripe_customer_id, companies::billing_email)).into_boxed();
     if let Some(company) = only {
         query = query.filter(companies::id.eq(company.as_str()));
     }
     Ok(query
         .order(companies::id.asc())
-        .load::<(String, Option<String>)>(conn)?
+        .load::<(String, Option<String>, Option<String>)>(conn)?
         .into_iter()
-        .filter_map(|(id, customer)| customer.map(|customer| (CompanyId::from_db(id), customer)))
+        .map(|(id, customer, email)| (CompanyId::from_db(id), customer, email))
         .collect())
 }

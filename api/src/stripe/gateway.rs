@@ -19,7 +19,7 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
 };
 use stripe_client_core::RequestBuilder;
-use stripe_core::customer::{CreateCustomer, UpdateCustomer};
+use stripe_core::customer::{CreateCustomer, ListCustomer, UpdateCustomer};
 use stripe_core::event::ListEvent;
 
 use super::objects::{StripeInvoice, StripeSubscription};
@@ -243,6 +243,18 @@ impl StripeGateway {
 
     pub async fn delete_tax_id(&self, customer: &str, tax_id: &str, key: &str) -> Result<(), StripeFailure> {
         self.send(|| DeleteCustomerTaxId::new(customer, tax_id).build(), Some(key)).await.map(drop)
+    }
+
+    /// Customers with this email that Vigil created for `company_id` (their metadata says so).
+    pub async fn find_customers(&self, email: &str, company_id: &str) -> Result<Vec<String>, StripeFailure> {
+        let list = self.send(|| ListCustomer::new().email(email).limit(100).build(), None).await?;
+        Ok(list["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|customer| customer["metadata"]["company_id"].as_str() == Some(company_id))
+            .filter_map(|customer| customer["id"].as_str().map(str::to_owned))
+            .collect())
     }
 
     /// Every subscription of a customer, whatever its status.

@@ -91,6 +91,7 @@ impl Drop for TestDatabase {
 /// A running Vigil on a fresh database.
 pub struct TestApp {
     pub address: String,
+    pub config: Config,
     pub client: reqwest::Client,
     pub pool: DbPool,
     handle: actix_web::dev::ServerHandle,
@@ -130,7 +131,27 @@ impl TestApp {
         let (database, database_url) =
             tokio::task::spawn_blocking(move || TestDatabase::create(backend)).await.expect("join");
         let running = start(&database_url, settings).await;
-        Self { address: running.address, client: running.client, pool: running.pool, handle: running.handle, database }
+        Self {
+            address: running.address,
+            config: running.config,
+            client: running.client,
+            pool: running.pool,
+            handle: running.handle,
+            database,
+        }
+    }
+
+    /// A server whose Stripe is the shared localstripe.
+    pub async fn spawn_with_stripe(backend: Backend) -> Self {
+        let settings = crate::stripe_fake::localstripe().settings();
+        let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Self::spawn_with(backend, &pairs).await
+    }
+
+    /// Runs `vigil stripe resync` for one company against this server's database and Stripe.
+    pub async fn resync(&self, company_id: &str) -> vigil::billing::resync::ResyncReport {
+        let setup = vigil::stripe::StripeSetup::from_config(&self.config).expect("stripe setup");
+        vigil::billing::resync::resync_command(&self.pool, &setup, Some(company_id)).await.expect("resync")
     }
 
     /// The name of the PostgreSQL database this app runs on, if it runs on PostgreSQL.
@@ -241,6 +262,7 @@ impl TestApp {
 /// A started server.
 struct Running {
     address: String,
+    config: Config,
     client: reqwest::Client,
     pool: DbPool,
     handle: actix_web::dev::ServerHandle,
@@ -253,13 +275,13 @@ async fn start(database_url: &str, settings: &[(&str, &str)]) -> Running {
         vars.insert((*key).to_owned(), (*value).to_owned());
     }
     let config = Config::from_source(&vars).expect("test configuration");
-    let application = Application::build(config).await.expect("application starts");
+    let application = Application::build(config.clone()).await.expect("application starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let pool = application.pool().clone();
     let handle = application.handle();
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    Running { address, client, pool, handle }
+    Running { address, config, client, pool, handle }
 }
 
 /// An enrolled desktop agent.
@@ -317,6 +339,23 @@ impl TestApp {
             .await
             .expect("join")
             .expect("statement")
+    }
+
+    /// One text value (a column named `value`) from the app's database.
+    pub async fn execute_sql_text(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let (pool, sql) = (self.pool.clone(), sql.to_owned());
+        tokio::task::spawn_blocking(move || {
+            diesel::sql_query(sql).get_result::<Row>(&mut pool.get().expect("connection"))
+        })
+        .await
+        .expect("join")
+        .expect("query")
+        .value
     }
 
     /// The value of one Prometheus sample line, e.g. `vigil_db_statements_total{kind="write"}`.

@@ -1,0 +1,120 @@
+//! localstripe, the stateful Stripe fake, started once per test run on a free port (through
+//! tools/localstripe_launcher.py, which patches its gaps), and the calls tests make to it directly: what a
+//! customer does at Stripe (pay with a card, get subscribed) rather than what Vigil does.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The price ids the test servers are configured with; localstripe has them as plans.
+pub const PRICE_PRO: &str = "price_pro_test";
+pub const PRICE_ENTERPRISE: &str = "price_enterprise_test";
+/// A card that pays, and one that is declined.
+pub const GOOD_CARD: &str = "4242424242424242";
+pub const DECLINED_CARD: &str = "4000000000000341";
+const SECRET_KEY: &str = "sk_test_vigil";
+
+pub struct Localstripe {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn start() -> Localstripe {
+    let root = repository_root();
+    let python =
+        std::env::var("VIGIL_TOOLS_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root.join("tools/.venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: run `make tools` (make test does) to install localstripe",
+        python.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    Command::new(&python)
+        .arg(root.join("tools/localstripe_launcher.py"))
+        .args(["--port", &port.to_string(), "--plans", &format!("{PRICE_PRO}:2900,{PRICE_ENTERPRISE}:9900")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start localstripe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "localstripe did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Localstripe { base: format!("http://127.0.0.1:{port}/"), client: reqwest::Client::new() }
+}
+
+/// The shared localstripe of this test run.
+pub fn localstripe() -> &'static Localstripe {
+    static INSTANCE: OnceLock<Localstripe> = OnceLock::new();
+    INSTANCE.get_or_init(start)
+}
+
+impl Localstripe {
+    /// The settings that point a test server at this fake.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("STRIPE_SECRET_KEY", SECRET_KEY.to_owned()),
+            ("STRIPE_API_BASE", self.base.clone()),
+            ("STRIPE_PRICE_PRO", PRICE_PRO.to_owned()),
+            ("STRIPE_PRICE_ENTERPRISE", PRICE_ENTERPRISE.to_owned()),
+        ]
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> Value {
+        let response = self
+            .client
+            .request(method, format!("{}v1{path}", self.base))
+            .basic_auth(SECRET_KEY, Some(""))
+            .form(form)
+            .send()
+            .await
+            .expect("localstripe answers");
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        assert!(status.is_success(), "localstripe {path}: {status} {body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path, &[]).await
+    }
+
+    /// A customer who entered `card` at Checkout, linked to the company as Vigil's customers are.
+    pub async fn customer_with_card(&self, email: &str, company_id: &str, card: &str) -> String {
+        let token = self
+            .call(
+                reqwest::Method::POST,
+                "/tokens",
+                &[("card[number]", card), ("card[exp_month]", "12"), ("card[exp_year]", "2030"), ("card[cvc]", "123")],
+            )
+            .await;
+        let token = token["id"].as_str().expect("token id");
+        let customer = self
+            .call(
+                reqwest::Method::POST,
+                "/customers",
+                &[("email", email), ("metadata[company_id]", company_id), ("source", token)],
+            )
+            .await;
+        customer["id"].as_str().expect("customer id").to_owned()
+    }
+
+    /// Subscribes a customer to a price, as a completed Checkout does; returns the subscription.
+    pub async fn subscribe(&self, customer: &str, price: &str) -> Value {
+        self.call(reqwest::Method::POST, "/subscriptions", &[("customer", customer), ("items[0][price]", price)]).await
+    }
+
+    /// Ends a subscription at once, as Stripe does when the period ends after a cancellation.
+    pub async fn end_subscription(&self, subscription: &str) -> Value {
+        self.call(reqwest::Method::DELETE, &format!("/subscriptions/{subscription}"), &[]).await
+    }
+}
