@@ -13,14 +13,15 @@ use serde_json::Value;
 /// The price ids the test servers are configured with; localstripe has them as plans.
 pub const PRICE_PRO: &str = "price_pro_test";
 pub const PRICE_ENTERPRISE: &str = "price_enterprise_test";
-/// A card that pays, and one that is declined.
+/// A card that pays.
 pub const GOOD_CARD: &str = "4242424242424242";
-pub const DECLINED_CARD: &str = "4000000000000341";
 const SECRET_KEY: &str = "sk_test_vigil";
 
 pub struct Localstripe {
     pub base: String,
     client: reqwest::Client,
+    /// Held for the whole run; the launcher exits by itself when the test process ends.
+    _process: std::sync::Mutex<std::process::Child>,
 }
 
 fn repository_root() -> PathBuf {
@@ -37,7 +38,7 @@ fn start() -> Localstripe {
         python.display()
     );
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    Command::new(&python)
+    let process = Command::new(&python)
         .arg(root.join("tools/localstripe_launcher.py"))
         .args(["--port", &port.to_string(), "--plans", &format!("{PRICE_PRO}:2900,{PRICE_ENTERPRISE}:9900")])
         .stdout(Stdio::null())
@@ -49,7 +50,11 @@ fn start() -> Localstripe {
         assert!(Instant::now() < deadline, "localstripe did not start on port {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Localstripe { base: format!("http://127.0.0.1:{port}/"), client: reqwest::Client::new() }
+    Localstripe {
+        base: format!("http://127.0.0.1:{port}/"),
+        client: reqwest::Client::new(),
+        _process: std::sync::Mutex::new(process),
+    }
 }
 
 /// The shared localstripe of this test run.
