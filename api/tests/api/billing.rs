@@ -29,6 +29,7 @@ backend_tests!(
     stripe_down_is_a_503_and_nothing_changes,
     a_transient_stripe_failure_is_retried_with_the_same_idempotency_key,
     invoices_filter_by_status_with_totals_over_the_filter,
+    the_first_billing_action_creates_the_stripe_customer_once,
 );
 
 fn checkout(tier: &str) -> Value {
@@ -576,4 +577,37 @@ async fn invoices_filter_by_status_with_totals_over_the_filter(backend: Backend)
     assert_eq!(paid["summary"], json!({"total": 5800, "paid": 5800, "outstanding": 0, "currency": "usd"}));
     assert_eq!(paid["data"].as_array().map(Vec::len), Some(2));
     assert_eq!((paged["data"].as_array().map(Vec::len), paged["total"].as_i64()), (Some(1), Some(5)));
+}
+
+async fn the_first_billing_action_creates_the_stripe_customer_once(backend: Backend) {
+    let app = TestApp::spawn_with_stripe(backend).await;
+    let owner = app.signup("Fresh Co").await;
+    let tax = |value: &'static str| {
+        app.request(
+            Method::PUT,
+            "/api/v1/billing/tax-id",
+            Some(&owner.access_token),
+            Some(json!({"type": "eu_vat", "value": value})),
+        )
+    };
+
+    assert_eq!(tax("DE111111111").await.status(), StatusCode::OK);
+    assert_eq!(tax("DE222222222").await.status(), StatusCode::OK);
+
+    let customers = localstripe().get(&format!("/customers?email={}", owner.email)).await;
+    let customers = customers["data"].as_array().expect("customers");
+    assert_eq!(customers.len(), 1, "one customer per company");
+    assert_eq!(customers[0]["metadata"]["company_id"], owner.company_id.as_str());
+    assert_eq!(customers[0]["name"], "Fresh Co");
+    let tax_ids = localstripe().get(&format!("/customers/{}/tax_ids", customers[0]["id"].as_str().expect("id"))).await;
+    let values: Vec<&str> =
+        tax_ids["data"].as_array().expect("tax ids").iter().filter_map(|t| t["value"].as_str()).collect();
+    assert_eq!(values, ["DE222222222"], "the replaced tax id is deleted at Stripe");
+    let audit: Value = app
+        .get("/api/v1/audit-logs?action=billing.customer_created", &owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["total"], 1);
 }
