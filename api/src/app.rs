@@ -21,8 +21,9 @@ use crate::ops;
 
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
-    use crate::{accounts, agents, api_keys, audit, billing, employees, policy};
+    use crate::{accounts, agents, api_keys, audit, billing, employees, policy, stripe};
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
+    cfg.service(stripe::routes::receive_stripe_webhook_legacy);
     cfg.service(
         utoipa_actix_web::scope("/api/v1")
             .service(accounts::routes::signup)
@@ -52,6 +53,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(billing::routes::update_billing_settings)
             .service(billing::routes::set_tax_id)
             .service(billing::routes::remove_tax_id)
+            .service(stripe::routes::receive_stripe_webhook)
+            .service(stripe::routes::list_stripe_events)
             .service(employees::routes::list_employees)
             .service(employees::routes::create_employee)
             .service(employees::routes::get_employee)

@@ -51,7 +51,7 @@ pub enum Environment {
 }
 
 /// Stripe settings; all optional, so billing reports "not configured" rather than failing.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StripeConfig {
     pub secret_key: Option<Secret>,
     pub publishable_key: Option<String>,
@@ -60,6 +60,8 @@ pub struct StripeConfig {
     pub price_pro: Option<String>,
     pub price_enterprise: Option<String>,
     pub api_base: Option<String>,
+    /// Seconds a webhook signature's timestamp may be off.
+    pub webhook_tolerance_secs: i64,
 }
 
 /// Everything the server needs to start.
@@ -168,6 +170,7 @@ impl Config {
             price_pro: source.get("STRIPE_PRICE_PRO"),
             price_enterprise: source.get("STRIPE_PRICE_ENTERPRISE"),
             api_base: source.get("STRIPE_API_BASE"),
+            webhook_tolerance_secs: number(source, "STRIPE_WEBHOOK_TOLERANCE_SECS", 300, 1..=86_400)?,
         };
         if let Some(base) = &stripe.api_base {
             validate_origin("STRIPE_API_BASE", base)?;

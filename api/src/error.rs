@@ -56,6 +56,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    #[error("invalid signature: {0}")]
+    InvalidSignature(String),
     #[error("billing is not configured")]
     BillingNotConfigured,
     #[error("{0}")]
@@ -145,6 +147,7 @@ impl ApiError {
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::NotReady(_) => "not_ready",
             Self::BillingNotConfigured => "billing_not_configured",
+            Self::InvalidSignature(_) => "invalid_signature",
             Self::PaymentFailed(_) => "payment_failed",
             Self::StripeUnavailable(_) => "stripe_unavailable",
             Self::StripeRejected(_) => "stripe_error",
@@ -166,6 +169,7 @@ impl ApiError {
                 STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE (and STRIPE_WEBHOOK_SECRET for webhooks)."
                 .to_owned(),
             Self::PaymentFailed(message) => message.clone(),
+            Self::InvalidSignature(reason) => format!("The Stripe-Signature header does not verify: {reason}."),
             Self::StripeUnavailable(_) => "Stripe cannot be reached right now; nothing was changed. Please retry shortly.".to_owned(),
             Self::StripeRejected(_) => {
                 "Stripe refused the request; nothing was changed. It has been logged; quote the request id when reporting it."
@@ -224,7 +228,7 @@ pub fn problem_type_uri(code: &str) -> String {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::BadRequest(_) | Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) | Self::InvalidCredentials | Self::CredentialRejected { .. } => {
                 StatusCode::UNAUTHORIZED

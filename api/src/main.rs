@@ -44,6 +44,16 @@ enum StripeCommand {
         #[arg(long)]
         company: Option<String>,
     },
+    /// Process recorded events again through the same idempotent path (after a fix, say).
+    Replay {
+        /// Every event whose processing failed.
+        #[arg(long, conflicts_with = "event_id")]
+        failed: bool,
+        /// One event, e.g. evt_1Q2w3E4r.
+        event_id: Option<String>,
+    },
+    /// List Stripe's events since the newest one recorded and process those never received.
+    CatchUp,
 }
 
 fn main() -> ExitCode {
@@ -64,9 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => actix_web::rt::System::new().block_on(serve()),
         Command::Migrate => actix_web::rt::System::new().block_on(migrate()),
         Command::Openapi { output, check } => openapi(output, check),
-        Command::Stripe { command: StripeCommand::Resync { company } } => {
-            actix_web::rt::System::new().block_on(resync(company))
-        }
+        Command::Stripe { command } => actix_web::rt::System::new().block_on(stripe(command)),
     }
 }
 
@@ -92,16 +100,38 @@ async fn migrate() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn resync(company: Option<String>) -> anyhow::Result<()> {
+async fn stripe(command: StripeCommand) -> anyhow::Result<()> {
+    use vigil::stripe::webhook::{self, Replay};
     let config = Config::from_env()?;
     let pool = vigil::db::build_pool(&config.database_url, 2, config.db_acquire_timeout, None)?;
     vigil::app::migrate(&pool, &config).await?;
     let setup = vigil::stripe::StripeSetup::from_config(&config)?;
-    let report = vigil::billing::resync::resync_command(&pool, &setup, company.as_deref()).await?;
-    for repair in &report.repairs {
-        println!("repaired: {repair}");
+    let failed = |error: vigil::error::ApiError| anyhow::anyhow!("{}", error.problem().detail);
+    let report = match command {
+        StripeCommand::Resync { company } => {
+            let report = vigil::billing::resync::resync_command(&pool, &setup, company.as_deref()).await?;
+            for repair in &report.repairs {
+                println!("repaired: {repair}");
+            }
+            println!("{} companies checked, {} repairs.", report.companies, report.repairs.len());
+            return Ok(());
+        }
+        StripeCommand::Replay { failed: true, .. } => {
+            webhook::replay(&pool, &setup, Replay::Failed).await.map_err(failed)?
+        }
+        StripeCommand::Replay { event_id: Some(id), .. } => {
+            webhook::replay(&pool, &setup, Replay::Event(id)).await.map_err(failed)?
+        }
+        StripeCommand::Replay { .. } => anyhow::bail!("say which events: --failed or an event id"),
+        StripeCommand::CatchUp => webhook::catch_up(&pool, &setup).await.map_err(failed)?,
+    };
+    println!(
+        "{} processed, {} ignored, {} already applied, {} failed.",
+        report.processed, report.ignored, report.duplicates, report.failed
+    );
+    if report.failed > 0 {
+        anyhow::bail!("{} events failed; see the log and `vigil stripe replay --failed`", report.failed);
     }
-    println!("{} companies checked, {} repairs.", report.companies, report.repairs.len());
     Ok(())
 }
 

@@ -134,3 +134,48 @@ pub fn apply_invoice(
     }
     Ok(Applied::Changed { before: existing, after })
 }
+
+/// A failed payment of the live subscription makes it PAST_DUE, starting the grace period.
+pub fn mark_past_due(
+    conn: &mut DbConn,
+    setup: &StripeSetup,
+    company: &CompanyId,
+    subscription: &str,
+    stripe_time: i64,
+) -> Result<(), ApiError> {
+    let mut row = store::find_subscription(conn, company)?;
+    let current = SubscriptionStatus::parse(&row.status);
+    if row.stripe_subscription_id.as_deref() != Some(subscription)
+        || current != SubscriptionStatus::Active
+        || row.stripe_updated_at.is_some_and(|seen| seen > stripe_time)
+    {
+        return Ok(());
+    }
+    let now = Utc::now().naive_utc();
+    row.status = SubscriptionStatus::PastDue.as_str().to_owned();
+    row.grace_period_ends_at = Some(now + Duration::days(setup.grace_days));
+    row.stripe_updated_at = Some(stripe_time);
+    row.updated_at = now;
+    Ok(store::save_subscription(conn, company, &row)?)
+}
+
+/// A successful payment of a PAST_DUE subscription makes it ACTIVE again.
+pub fn mark_paid_up(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    subscription: &str,
+    stripe_time: i64,
+) -> Result<(), ApiError> {
+    let mut row = store::find_subscription(conn, company)?;
+    if row.stripe_subscription_id.as_deref() != Some(subscription)
+        || SubscriptionStatus::parse(&row.status) != SubscriptionStatus::PastDue
+        || row.stripe_updated_at.is_some_and(|seen| seen > stripe_time)
+    {
+        return Ok(());
+    }
+    row.status = SubscriptionStatus::Active.as_str().to_owned();
+    row.grace_period_ends_at = None;
+    row.stripe_updated_at = Some(stripe_time);
+    row.updated_at = Utc::now().naive_utc();
+    Ok(store::save_subscription(conn, company, &row)?)
+}

@@ -140,6 +140,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        api_version -> Nullable<Text>,
+        stripe_created -> BigInt,
+        company_id -> Nullable<Text>,
+        received_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        payload -> Text,
+    }
+}
+
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> companies (company_id));
@@ -220,4 +237,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     agents,
     policies,
     invoices,
+    stripe_events,
 );

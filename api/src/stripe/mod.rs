@@ -1,7 +1,11 @@
 //! Stripe: the gateway Vigil calls, and the tolerant shapes of Stripe's objects.
 
+pub mod events;
 pub mod gateway;
 pub mod objects;
+pub mod routes;
+pub mod signature;
+pub mod webhook;
 
 use crate::billing::model::TierCode;
 use crate::config::Config;
@@ -16,6 +20,10 @@ pub struct StripeSetup {
     price_pro: Option<String>,
     price_enterprise: Option<String>,
     pub grace_days: i64,
+    /// Endpoint secrets accepted on webhooks (several while one is rolled).
+    pub webhook_secrets: Vec<crate::config::Secret>,
+    /// How old a webhook signature's timestamp may be.
+    pub webhook_tolerance_secs: i64,
 }
 
 impl StripeSetup {
@@ -29,6 +37,8 @@ impl StripeSetup {
             price_pro: config.stripe.price_pro.clone(),
             price_enterprise: config.stripe.price_enterprise.clone(),
             grace_days: config.billing_grace_days,
+            webhook_secrets: config.stripe.webhook_secrets.clone(),
+            webhook_tolerance_secs: config.stripe.webhook_tolerance_secs,
         })
     }
 

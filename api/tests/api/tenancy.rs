@@ -11,7 +11,8 @@ use crate::helpers::{Backend, Session, TestApp, backend_tests};
 backend_tests!(every_route_needs_credentials_and_hides_other_companies);
 
 /// Operations anyone may call: they create or find their own company, or take another credential.
-const PUBLIC: [&str; 6] = ["signup", "login", "refresh_session", "logout", "list_tiers", "enroll_agent"];
+const PUBLIC: [&str; 7] =
+    ["signup", "login", "refresh_session", "logout", "list_tiers", "enroll_agent", "receive_stripe_webhook"];
 
 /// Company A's objects, one per kind of path parameter. A new kind of parameter fails the test until a
 /// fixture is added here, so no tenant route escapes the walk.

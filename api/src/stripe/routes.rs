@@ -1,0 +1,113 @@
+//! The webhook endpoint Stripe delivers to (at the versioned path and at the path existing deployments
+//! were told to configure), and the admin view of a company's events.
+
+use actix_web::{HttpRequest, get, post, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::StripeSetup;
+use super::events::{self, IncomingEvent, StripeEvent};
+use super::signature;
+use super::webhook::{self, Receipt};
+use crate::db::{self, DbPool};
+use crate::error::ApiError;
+use crate::http::pagination::{Page, PageQuery};
+use crate::http::principal::{AdminReader, Auth};
+
+/// The answer to a delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"received": true, "outcome": "processed"}))]
+pub struct WebhookReceipt {
+    pub received: bool,
+    pub outcome: Receipt,
+}
+
+/// Verifies the signature on the raw body, then processes the event once.
+async fn receive(
+    req: &HttpRequest,
+    body: &[u8],
+    pool: &DbPool,
+    setup: &StripeSetup,
+) -> Result<web::Json<WebhookReceipt>, ApiError> {
+    if setup.webhook_secrets.is_empty() {
+        return Err(ApiError::BillingNotConfigured);
+    }
+    let header = req.headers().get("stripe-signature").and_then(|value| value.to_str().ok());
+    signature::verify(
+        header,
+        body,
+        &setup.webhook_secrets,
+        setup.webhook_tolerance_secs,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|error| ApiError::InvalidSignature(error.to_string()))?;
+    let event = std::str::from_utf8(body)
+        .ok()
+        .and_then(IncomingEvent::parse)
+        .ok_or_else(|| ApiError::MalformedJson("The body is not a Stripe event.".to_owned()))?;
+    let outcome = webhook::process(pool, setup, event).await?;
+    Ok(web::Json(WebhookReceipt { received: true, outcome }))
+}
+
+/// Stripe's deliveries. No user authentication: the `Stripe-Signature` header proves the sender. Answers
+/// 2xx once the event is applied (or was before), 5xx when processing failed so that Stripe retries.
+#[utoipa::path(
+    tag = "stripe",
+    operation_id = "receive_stripe_webhook",
+    request_body(content = Object, description = "A Stripe event, exactly as Stripe sent it", content_type = "application/json"),
+    params(("Stripe-Signature" = String, Header, description = "`t=…,v1=…`: HMAC-SHA256 of `{t}.{body}` with the endpoint secret")),
+    responses(
+        (status = 200, description = "Received: processed, ignored (irrelevant) or a duplicate", body = WebhookReceipt),
+        (status = 400, description = "Missing or bad signature, or a stale timestamp (`invalid_signature`); nothing was written", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No webhook secret configured (`billing_not_configured`), or the database is unavailable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/stripe/webhook")]
+pub async fn receive_stripe_webhook(
+    req: HttpRequest,
+    body: web::Bytes,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<WebhookReceipt>, ApiError> {
+    receive(&req, &body, &pool, &stripe).await
+}
+
+/// The same endpoint at the path existing deployments configured in their Stripe dashboards.
+#[utoipa::path(
+    tag = "stripe",
+    operation_id = "receive_stripe_webhook_legacy",
+    request_body(content = Object, description = "A Stripe event, exactly as Stripe sent it", content_type = "application/json"),
+    params(("Stripe-Signature" = String, Header, description = "`t=…,v1=…`")),
+    responses(
+        (status = 200, description = "Received", body = WebhookReceipt),
+        (status = 400, description = "Bad signature (`invalid_signature`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/api/stripe/webhook/")]
+pub async fn receive_stripe_webhook_legacy(
+    req: HttpRequest,
+    body: web::Bytes,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<WebhookReceipt>, ApiError> {
+    receive(&req, &body, &pool, &stripe).await
+}
+
+/// The company's recent Stripe events and what became of them.
+#[utoipa::path(
+    tag = "stripe",
+    operation_id = "list_stripe_events",
+    params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One page of events, newest first", body = Page<StripeEvent>)),
+)]
+#[get("/stripe/events")]
+pub async fn list_stripe_events(
+    auth: Auth<AdminReader>,
+    page: web::Query<PageQuery>,
+    pool: web::Data<DbPool>,
+) -> Result<web::Json<Page<StripeEvent>>, ApiError> {
+    let page = page.into_inner().resolve()?;
+    let company = auth.company_id().clone();
+    Ok(web::Json(db::run(&pool, move |conn| Ok(events::list(conn, &company, page)?)).await?))
+}

@@ -1,0 +1,291 @@
+//! Processing Stripe events: verified deliveries, replays and catch-up all go through [`process`], which
+//! claims the event id (so it applies once), applies it to the mirror in one transaction with its audit
+//! entry, and records the outcome. A failure rolls everything back, is recorded, and answers 5xx so that
+//! Stripe delivers again.
+
+use chrono::Utc;
+
+use super::StripeSetup;
+use super::events::{self, Claim, IncomingEvent, Outcome};
+use super::objects::{StripeInvoice, StripeSubscription};
+use crate::audit::model::{ActorType, AuditActor, AuditEvent};
+use crate::billing::mirror::{self, Applied};
+use crate::billing::store as billing_store;
+use crate::db::{self, DbConn, DbPool, write_transaction};
+use crate::error::ApiError;
+use crate::ids::CompanyId;
+
+/// What a delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Receipt {
+    Processed,
+    Ignored,
+    /// Seen before: acknowledged, not applied again.
+    Duplicate,
+}
+
+/// What a handler did.
+struct Handled {
+    outcome: Outcome,
+    company: Option<CompanyId>,
+}
+
+impl Handled {
+    fn ignored(company: Option<CompanyId>) -> Self {
+        Self { outcome: Outcome::Ignored, company }
+    }
+
+    fn processed(company: CompanyId) -> Self {
+        Self { outcome: Outcome::Processed, company: Some(company) }
+    }
+}
+
+fn stripe_actor(company: &CompanyId, event: &IncomingEvent) -> AuditActor {
+    AuditActor {
+        company_id: Some(company.clone()),
+        actor_type: ActorType::Stripe,
+        actor_id: Some(event.id.clone()),
+        client_ip: None,
+        request_id: crate::http::request_id::current(),
+    }
+}
+
+/// Processes one event exactly once.
+pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -> Result<Receipt, ApiError> {
+    let (setup_for_tx, event_for_tx) = (setup.clone(), event.clone());
+    let outcome = db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let now = Utc::now().naive_utc();
+            if events::claim(conn, &event_for_tx, now)? == Claim::Duplicate {
+                return Ok(Receipt::Duplicate);
+            }
+            let handled = handle(conn, &setup_for_tx, &event_for_tx)?;
+            events::finish(conn, &event_for_tx.id, handled.outcome, handled.company.as_ref(), now)?;
+            Ok(match handled.outcome {
+                Outcome::Ignored => Receipt::Ignored,
+                _ => Receipt::Processed,
+            })
+        })
+    })
+    .await;
+    if let Err(error) = &outcome {
+        log::error!("Stripe event {} ({}) failed: {error}", event.id, event.event_type);
+        let description = format!("{}: {}", error.code(), error.problem().detail);
+        let recorded =
+            db::run(pool, move |conn| Ok(events::record_failure(conn, &event, &description, Utc::now().naive_utc())?))
+                .await;
+        if let Err(not_recorded) = recorded {
+            log::error!("the failure could not be recorded either: {not_recorded}");
+        }
+    }
+    outcome
+}
+
+/// The company an object belongs to: through its linked customer, else through the company id Vigil put in
+/// its metadata (or Checkout's `client_reference_id`), which also links the customer.
+fn company_of(conn: &mut DbConn, customer: Option<&str>, claimed: Option<&str>) -> Result<Option<CompanyId>, ApiError> {
+    if let Some(customer) = customer
+        && let Some(company) = billing_store::company_of_customer(conn, customer)?
+    {
+        return Ok(Some(company));
+    }
+    let Some(company) = claimed.and_then(CompanyId::parse) else { return Ok(None) };
+    if crate::accounts::store::find_company(conn, &company).is_err() {
+        return Ok(None);
+    }
+    if let Some(customer) = customer {
+        billing_store::link_customer(conn, &company, customer)?;
+    }
+    Ok(Some(company))
+}
+
+fn handle(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    match event.event_type.as_str() {
+        "checkout.session.completed" => checkout_completed(conn, event),
+        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
+            subscription_changed(conn, setup, event)
+        }
+        t if t.starts_with("invoice.") => invoice_changed(conn, setup, event),
+        "payment_intent.succeeded" | "payment_intent.payment_failed" => payment_intent(conn, event),
+        _ => Ok(Handled::ignored(None)),
+    }
+}
+
+fn checkout_completed(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    let session = &event.object;
+    let customer = session["customer"].as_str();
+    let claimed = session["client_reference_id"].as_str().or_else(|| session["metadata"]["company_id"].as_str());
+    let Some(company) = company_of(conn, customer, claimed)? else { return Ok(Handled::ignored(None)) };
+    crate::audit::record(
+        conn,
+        &stripe_actor(&company, event),
+        AuditEvent::new("stripe.checkout_completed")
+            .target("checkout_session", session["id"].as_str().unwrap_or_default())
+            .details(serde_json::json!({
+                "customer": customer,
+                "subscription": session["subscription"],
+            })),
+    )?;
+    Ok(Handled::processed(company))
+}
+
+fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    let Some(subscription) = StripeSubscription::from_json(&event.object) else { return Ok(Handled::ignored(None)) };
+    let claimed = subscription.metadata.get("company_id").map(String::as_str);
+    let Some(company) = company_of(conn, subscription.customer.as_deref(), claimed)? else {
+        return Ok(Handled::ignored(None));
+    };
+    let Applied::Changed { before, after } =
+        mirror::apply_subscription(conn, setup, &company, &subscription, event.created)?
+    else {
+        return Ok(Handled::ignored(Some(company)));
+    };
+    crate::audit::record(
+        conn,
+        &stripe_actor(&company, event),
+        AuditEvent::new("stripe.subscription_synced").target("subscription", &subscription.id).details(
+            serde_json::json!({
+                "event": event.event_type,
+                "from": before.map(|b| serde_json::json!({"tier": b.tier_code, "status": b.status})),
+                "to": {"tier": after.tier_code, "status": after.status, "auto_renew": after.auto_renew},
+            }),
+        ),
+    )?;
+    Ok(Handled::processed(company))
+}
+
+fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    const MIRRORED: [&str; 8] = [
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.updated",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoice.voided",
+        "invoice.marked_uncollectible",
+    ];
+    if !MIRRORED.contains(&event.event_type.as_str()) {
+        return Ok(Handled::ignored(None));
+    }
+    let Some(invoice) = StripeInvoice::from_json(&event.object) else { return Ok(Handled::ignored(None)) };
+    let Some(company) = company_of(conn, invoice.customer.as_deref(), None)? else { return Ok(Handled::ignored(None)) };
+    let applied = mirror::apply_invoice(conn, &company, &invoice, event.created)?;
+    let subscription = invoice.subscription_id();
+    match (event.event_type.as_str(), subscription.as_deref()) {
+        ("invoice.payment_failed", Some(subscription)) => {
+            mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
+        }
+        ("invoice.paid" | "invoice.payment_succeeded", Some(subscription)) => {
+            mirror::mark_paid_up(conn, &company, subscription, event.created)?;
+        }
+        _ => {}
+    }
+    if let Applied::Changed { before, after } = &applied {
+        crate::audit::record(
+            conn,
+            &stripe_actor(&company, event),
+            AuditEvent::new("stripe.invoice_synced").target("invoice", &invoice.id).details(serde_json::json!({
+                "event": event.event_type,
+                "from": before.as_ref().map(|b| b.status.clone()),
+                "to": after.status,
+                "amount_due": after.amount_due,
+                "amount_paid": after.amount_paid,
+            })),
+        )?;
+    }
+    Ok(if applied.changed() { Handled::processed(company) } else { Handled::ignored(Some(company)) })
+}
+
+fn payment_intent(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    let intent = &event.object;
+    let Some(company) = company_of(conn, intent["customer"].as_str(), None)? else { return Ok(Handled::ignored(None)) };
+    let failed = event.event_type == "payment_intent.payment_failed";
+    crate::audit::record(
+        conn,
+        &stripe_actor(&company, event),
+        AuditEvent::new(if failed { "stripe.payment_failed" } else { "stripe.payment_succeeded" })
+            .target("payment_intent", intent["id"].as_str().unwrap_or_default())
+            .details(serde_json::json!({
+                "amount": intent["amount"],
+                "currency": intent["currency"],
+                "invoice": intent["invoice"],
+                "failure_message": intent["last_payment_error"]["message"],
+            })),
+    )?;
+    Ok(Handled::processed(company))
+}
+
+/// Counts of what a replay or catch-up did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub processed: usize,
+    pub ignored: usize,
+    pub duplicates: usize,
+    pub failed: usize,
+}
+
+impl RunReport {
+    fn count(&mut self, outcome: &Result<Receipt, ApiError>) {
+        match outcome {
+            Ok(Receipt::Processed) => self.processed += 1,
+            Ok(Receipt::Ignored) => self.ignored += 1,
+            Ok(Receipt::Duplicate) => self.duplicates += 1,
+            Err(_) => self.failed += 1,
+        }
+    }
+}
+
+/// Which recorded events to process again.
+pub enum Replay {
+    Failed,
+    Event(String),
+}
+
+/// Re-processes recorded events through the same idempotent path (after a fix, say).
+pub async fn replay(pool: &DbPool, setup: &StripeSetup, which: Replay) -> Result<RunReport, ApiError> {
+    let ids = match which {
+        Replay::Failed => db::run(pool, |conn| Ok(events::failed_event_ids(conn)?)).await?,
+        Replay::Event(id) => vec![id],
+    };
+    let mut report = RunReport::default();
+    for id in ids {
+        let lookup = id.clone();
+        let Some(event) = db::run(pool, move |conn| Ok(events::requeue(conn, &lookup)?)).await? else {
+            return Err(ApiError::NotFound("Stripe event"));
+        };
+        report.count(&process(pool, setup, event).await);
+    }
+    Ok(report)
+}
+
+/// Lists Stripe's events since the newest one recorded and processes those never received.
+pub async fn catch_up(pool: &DbPool, setup: &StripeSetup) -> Result<RunReport, ApiError> {
+    let gateway = setup.gateway()?;
+    let since = db::run(pool, |conn| Ok(events::newest_created(conn)?)).await?;
+    let mut missed = Vec::new();
+    let mut starting_after: Option<String> = None;
+    loop {
+        let page = gateway.list_events(starting_after.as_deref(), since).await?;
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        for value in &data {
+            let Some(event) = IncomingEvent::parse(&value.to_string()) else { continue };
+            let id = event.id.clone();
+            if !db::run(pool, move |conn| Ok(events::is_recorded(conn, &id)?)).await? {
+                missed.push(event);
+            }
+        }
+        starting_after = data.last().and_then(|last| last["id"].as_str()).map(str::to_owned);
+        if !page["has_more"].as_bool().unwrap_or(false) || starting_after.is_none() {
+            break;
+        }
+    }
+    // Stripe lists newest first; apply oldest first.
+    missed.sort_by_key(|event| event.created);
+    let mut report = RunReport::default();
+    for event in missed {
+        report.count(&process(pool, setup, event).await);
+    }
+    Ok(report)
+}
