@@ -66,7 +66,14 @@ pub async fn signup(
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
     let in_body = request.return_refresh_token;
-    let opened = service::signup(&pool, config.jwt_secret.clone(), origin.anonymous(), request).await?;
+    let opened = service::signup(
+        &pool,
+        config.jwt_secret.clone(),
+        config.signups_per_address_per_hour,
+        origin.anonymous(),
+        request,
+    )
+    .await?;
     Ok(session_response(&config, opened, in_body, actix_web::http::StatusCode::CREATED))
 }
 

@@ -27,8 +27,6 @@ use crate::ids::{CompanyId, UserId};
 const LOGIN_PER_EMAIL: Rule = Rule { limit: 5, window: Duration::minutes(15) };
 /// Login attempts from one client address (several people may share one): 30 per 15 minutes.
 const LOGIN_PER_ADDRESS: Rule = Rule { limit: 30, window: Duration::minutes(15) };
-/// Sign-ups from one client address: 10 per hour, which also bounds probing emails through `email_taken`.
-const SIGNUP_PER_ADDRESS: Rule = Rule { limit: 10, window: Duration::hours(1) };
 /// A refresh token presented again this soon after its rotation is a client race (two tabs, a retry),
 /// not theft: it is refused without revoking the session.
 const REFRESH_RACE_GRACE_SECS: i64 = 10;
@@ -63,15 +61,18 @@ fn not_found_as(what: &'static str, error: DieselError) -> ApiError {
 }
 
 /// Creates a company, its first user as OWNER, its FREE subscription and default policy, and opens a
-/// session.
+/// session. Sign-ups per client address are limited (`signups_per_hour`), which also bounds probing for
+/// existing accounts through `email_taken`.
 pub async fn signup(
     pool: &DbPool,
     secret: Secret,
+    signups_per_hour: i64,
     origin: AuditActor,
     request: SignupRequest,
 ) -> Result<OpenedSession, ApiError> {
     let subject = throttle::address_subject("signup", origin.client_ip.as_deref());
-    db::run(pool, move |conn| throttle::admit(conn, &subject, SIGNUP_PER_ADDRESS, now()).map(drop)).await?;
+    let rule = Rule { limit: signups_per_hour, window: Duration::hours(1) };
+    db::run(pool, move |conn| throttle::admit(conn, &subject, rule, now()).map(drop)).await?;
     let password_hash = hash_off_thread(request.password.clone()).await?;
     db::run(pool, move |conn| create_company(conn, &secret, &origin, &request, password_hash)).await
 }

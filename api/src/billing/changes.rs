@@ -143,7 +143,14 @@ async fn mirror_and_audit(
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
             let now = Utc::now();
-            let row = match mirror::apply_subscription(conn, &setup, &company, &subscription, now.timestamp())? {
+            let row = match mirror::apply_subscription(
+                conn,
+                &setup,
+                &company,
+                &subscription,
+                now.timestamp(),
+                mirror::News::Fetched,
+            )? {
                 Applied::Changed { after, .. } => after,
                 Applied::Stale => store::find_subscription(conn, &company)?,
             };

@@ -26,6 +26,20 @@ impl<T> Applied<T> {
     }
 }
 
+/// What kind of news an object is. Stripe's `created` has one-second resolution, so two events about one
+/// object can carry the same time; their kind orders them then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum News {
+    /// `*.created`: never newer than other news of the same second.
+    Created,
+    /// `*.updated` and the like.
+    Updated,
+    /// `customer.subscription.deleted`: final.
+    Deleted,
+    /// Read from Stripe's API just now.
+    Fetched,
+}
+
 fn is_live(status: SubscriptionStatus) -> bool {
     matches!(status, SubscriptionStatus::Active | SubscriptionStatus::PastDue)
 }
@@ -38,12 +52,18 @@ pub fn apply_subscription(
     company: &CompanyId,
     subscription: &StripeSubscription,
     stripe_time: i64,
+    news: News,
 ) -> Result<Applied<SubscriptionRow>, ApiError> {
     let before = store::find_subscription(conn, company)?;
     let status = SubscriptionStatus::from_stripe(&subscription.status);
     let same = before.stripe_subscription_id.as_deref() == Some(subscription.id.as_str());
-    if same && before.stripe_updated_at.is_some_and(|seen| seen > stripe_time) {
-        return Ok(Applied::Stale);
+    if same && let Some(seen) = before.stripe_updated_at {
+        let cancelled = SubscriptionStatus::parse(&before.status) == SubscriptionStatus::Cancelled;
+        let older = seen > stripe_time
+            || seen == stripe_time && (news == News::Created || cancelled && status != SubscriptionStatus::Cancelled);
+        if older {
+            return Ok(Applied::Stale);
+        }
     }
     let other_live =
         !same && before.stripe_subscription_id.is_some() && is_live(SubscriptionStatus::parse(&before.status));
@@ -101,11 +121,17 @@ pub fn apply_invoice(
     stripe_time: i64,
 ) -> Result<Applied<InvoiceRow>, ApiError> {
     let existing = store::find_invoice_by_stripe_id(conn, &invoice.id)?;
-    if existing.as_ref().is_some_and(|row| row.stripe_updated_at > stripe_time || row.company_id != company.as_str()) {
+    let status = invoice.status.as_deref().map(InvoiceStatus::from_stripe).unwrap_or(InvoiceStatus::Draft);
+    // An invoice only moves forward (draft, open, then paid, void or uncollectible), which orders two
+    // events of the same second.
+    let older = |row: &InvoiceRow| {
+        row.stripe_updated_at > stripe_time
+            || row.stripe_updated_at == stripe_time && progress(InvoiceStatus::parse(&row.status)) > progress(status)
+    };
+    if existing.as_ref().is_some_and(|row| older(row) || row.company_id != company.as_str()) {
         return Ok(Applied::Stale);
     }
     let now = Utc::now().naive_utc();
-    let status = invoice.status.as_deref().map(InvoiceStatus::from_stripe).unwrap_or(InvoiceStatus::Draft);
     let after = InvoiceRow {
         id: existing.as_ref().map(|row| row.id.clone()).unwrap_or_else(|| InvoiceId::generate().to_string()),
         company_id: company.to_string(),
@@ -133,6 +159,26 @@ pub fn apply_invoice(
         None => store::insert_invoice(conn, &after)?,
     }
     Ok(Applied::Changed { before: existing, after })
+}
+
+fn progress(status: InvoiceStatus) -> u8 {
+    match status {
+        InvoiceStatus::Draft => 0,
+        InvoiceStatus::Open => 1,
+        InvoiceStatus::Paid | InvoiceStatus::Void | InvoiceStatus::Uncollectible => 2,
+    }
+}
+
+/// Whether news of this time about this subscription cannot be ordered against what the mirror holds
+/// (another update of the same second): then the subscription should be read from Stripe.
+pub fn in_doubt(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    subscription: &str,
+    stripe_time: i64,
+) -> Result<bool, ApiError> {
+    let row = store::find_subscription(conn, company)?;
+    Ok(row.stripe_subscription_id.as_deref() == Some(subscription) && row.stripe_updated_at == Some(stripe_time))
 }
 
 /// A failed payment of the live subscription makes it PAST_DUE, starting the grace period.

@@ -64,7 +64,7 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
                 let actor = system_actor(&company);
                 let mut repairs = Vec::new();
                 if let Some(subscription) = &subscription
-                    && let Applied::Changed { before: Some(before), after } = mirror::apply_subscription(conn, &setup, &company, subscription, now)?
+                    && let Applied::Changed { before: Some(before), after } = mirror::apply_subscription(conn, &setup, &company, subscription, now, mirror::News::Fetched)?
                 {
                     let summary = |row: &super::model::SubscriptionRow| (row.tier_code.clone(), row.status.clone(), row.auto_renew, row.current_period_end, row.stripe_subscription_id.clone());
                     if summary(&before) != summary(&after) {

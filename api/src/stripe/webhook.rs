@@ -29,15 +29,18 @@ pub enum Receipt {
 struct Handled {
     outcome: Outcome,
     company: Option<CompanyId>,
+    /// A subscription to read from Stripe after the commit, when this event could not be ordered against
+    /// another of the same second.
+    refetch: Option<String>,
 }
 
 impl Handled {
     fn ignored(company: Option<CompanyId>) -> Self {
-        Self { outcome: Outcome::Ignored, company }
+        Self { outcome: Outcome::Ignored, company, refetch: None }
     }
 
     fn processed(company: CompanyId) -> Self {
-        Self { outcome: Outcome::Processed, company: Some(company) }
+        Self { outcome: Outcome::Processed, company: Some(company), refetch: None }
     }
 }
 
@@ -58,17 +61,22 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
         write_transaction(conn, |conn| {
             let now = Utc::now().naive_utc();
             if events::claim(conn, &event_for_tx, now)? == Claim::Duplicate {
-                return Ok(Receipt::Duplicate);
+                return Ok((Receipt::Duplicate, None));
             }
             let handled = handle(conn, &setup_for_tx, &event_for_tx)?;
             events::finish(conn, &event_for_tx.id, handled.outcome, handled.company.as_ref(), now)?;
-            Ok(match handled.outcome {
+            let receipt = match handled.outcome {
                 Outcome::Ignored => Receipt::Ignored,
                 _ => Receipt::Processed,
-            })
+            };
+            Ok((receipt, handled.company.zip(handled.refetch)))
         })
     })
     .await;
+    if let Ok((_, Some((company, subscription)))) = &outcome {
+        refetch_subscription(pool, setup, company, subscription).await;
+    }
+    let outcome = outcome.map(|(receipt, _)| receipt);
     if let Err(error) = &outcome {
         log::error!("Stripe event {} ({}) failed: {error}", event.id, event.event_type);
         let description = format!("{}: {}", error.code(), error.problem().detail);
@@ -82,9 +90,45 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
     outcome
 }
 
+/// Reads a subscription from Stripe and applies it as the newest news, when two events of one second left
+/// its state in doubt. A failure only delays the repair to the next event or resync.
+async fn refetch_subscription(pool: &DbPool, setup: &StripeSetup, company: &CompanyId, subscription: &str) {
+    let Ok(gateway) = setup.gateway() else { return };
+    let fetched = match gateway.retrieve_subscription(subscription).await {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            log::warn!("could not re-read subscription {subscription} from Stripe: {error}");
+            return;
+        }
+    };
+    let (setup, company) = (setup.clone(), company.clone());
+    let applied = db::run(pool, move |conn| {
+        mirror::apply_subscription(conn, &setup, &company, &fetched, Utc::now().timestamp(), mirror::News::Fetched)
+            .map(drop)
+    })
+    .await;
+    if let Err(error) = applied {
+        log::warn!("could not apply subscription {subscription} read from Stripe: {error}");
+    }
+}
+
 /// The company an object belongs to: through its linked customer, else through the company id Vigil put in
-/// its metadata (or Checkout's `client_reference_id`), which also links the customer.
+/// its metadata (or Checkout's `client_reference_id`), which also links the customer. The company is locked
+/// for the rest of the transaction: Stripe sends several events about one change at once, and applying them
+/// one after the other is what keeps two first sightings of one invoice from both inserting it.
 fn company_of(conn: &mut DbConn, customer: Option<&str>, claimed: Option<&str>) -> Result<Option<CompanyId>, ApiError> {
+    let company = resolve_company(conn, customer, claimed)?;
+    if let Some(company) = &company {
+        crate::db::lock_company(conn, company)?;
+    }
+    Ok(company)
+}
+
+fn resolve_company(
+    conn: &mut DbConn,
+    customer: Option<&str>,
+    claimed: Option<&str>,
+) -> Result<Option<CompanyId>, ApiError> {
     if let Some(customer) = customer
         && let Some(company) = billing_store::company_of_customer(conn, customer)?
     {
@@ -136,8 +180,14 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
     let Some(company) = company_of(conn, subscription.customer.as_deref(), claimed)? else {
         return Ok(Handled::ignored(None));
     };
+    let news = match event.event_type.as_str() {
+        "customer.subscription.created" => mirror::News::Created,
+        "customer.subscription.deleted" => mirror::News::Deleted,
+        _ => mirror::News::Updated,
+    };
+    let doubt = news == mirror::News::Updated && mirror::in_doubt(conn, &company, &subscription.id, event.created)?;
     let Applied::Changed { before, after } =
-        mirror::apply_subscription(conn, setup, &company, &subscription, event.created)?
+        mirror::apply_subscription(conn, setup, &company, &subscription, event.created, news)?
     else {
         return Ok(Handled::ignored(Some(company)));
     };
@@ -152,7 +202,7 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
             }),
         ),
     )?;
-    Ok(Handled::processed(company))
+    Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), ..Handled::processed(company) })
 }
 
 fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {

@@ -19,6 +19,7 @@ backend_tests!(
     concurrent_wrong_passwords_cannot_outrun_the_throttle,
     bodies_that_are_not_json_are_refused_on_refresh_too,
     blank_names_and_nul_characters_are_refused,
+    sign_ups_from_one_address_are_throttled,
     logout_ends_the_session,
     forged_expired_and_foreign_tokens_are_refused,
     only_owners_and_admins_manage_users,
@@ -425,4 +426,22 @@ async fn blank_names_and_nul_characters_are_refused(backend: Backend) {
     );
     assert_eq!(nul_login.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem(nul_query, StatusCode::BAD_REQUEST).await["code"], "bad_request");
+}
+
+async fn sign_ups_from_one_address_are_throttled(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("SIGNUPS_PER_ADDRESS_PER_HOUR", "2")]).await;
+    app.signup("One").await;
+    app.signup("Two").await;
+
+    let third = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/signup",
+            None,
+            Some(json!({"company_name": "Three", "name": "T", "email": "three@example.test", "password": PASSWORD})),
+        )
+        .await;
+
+    assert!(third.headers().contains_key("retry-after"));
+    assert_eq!(problem(third, StatusCode::TOO_MANY_REQUESTS).await["code"], "rate_limited");
 }

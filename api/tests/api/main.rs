@@ -17,3 +17,5 @@ mod openapi;
 mod policy;
 mod stripe_fake;
 mod tenancy;
+mod webhook_order;
+mod webhooks;

@@ -113,6 +113,19 @@ impl Localstripe {
         customer["id"].as_str().expect("customer id").to_owned()
     }
 
+    /// Adds a card to an existing customer, as entering it at Checkout does.
+    pub async fn add_card(&self, customer: &str, card: &str) {
+        let token = self
+            .call(
+                reqwest::Method::POST,
+                "/tokens",
+                &[("card[number]", card), ("card[exp_month]", "12"), ("card[exp_year]", "2030"), ("card[cvc]", "123")],
+            )
+            .await;
+        let token = token["id"].as_str().expect("token id");
+        self.call(reqwest::Method::POST, &format!("/customers/{customer}/sources"), &[("source", token)]).await;
+    }
+
     /// Subscribes a customer to a price, as a completed Checkout does; returns the subscription.
     pub async fn subscribe(&self, customer: &str, price: &str) -> Value {
         self.call(reqwest::Method::POST, "/subscriptions", &[("customer", customer), ("items[0][price]", price)]).await
