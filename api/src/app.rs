@@ -21,7 +21,7 @@ use crate::ops;
 
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
-    use crate::{accounts, agents, api_keys, audit, billing, employees, policy, stripe};
+    use crate::{accounts, agents, alerts, api_keys, audit, billing, employees, policy, stripe};
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
     cfg.service(stripe::routes::receive_stripe_webhook_legacy);
     cfg.service(
@@ -55,6 +55,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(billing::routes::remove_tax_id)
             .service(stripe::routes::receive_stripe_webhook)
             .service(stripe::routes::list_stripe_events)
+            .service(alerts::routes::list_alerts)
+            .service(alerts::routes::unread_count)
+            .service(alerts::routes::mark_all_read)
+            .service(alerts::routes::create_stream_ticket)
+            .service(alerts::routes::stream_alerts)
+            .service(alerts::routes::mark_read)
+            .service(alerts::routes::resolve)
             .service(employees::routes::list_employees)
             .service(employees::routes::create_employee)
             .service(employees::routes::get_employee)
@@ -158,6 +165,7 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
     let spec = crate::openapi::spec();
     let metrics = web::Data::new(metrics);
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
+    let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url));
     let pool = web::Data::new(pool);
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let workers = config.workers;
@@ -171,6 +179,7 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             .app_data(pool.clone())
             .app_data(metrics.clone())
             .app_data(stripe.clone())
+            .app_data(hub.clone())
             .app_data(config.clone())
             .app_data(extract::json_config())
             .app_data(extract::payload_config())

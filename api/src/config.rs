@@ -80,6 +80,8 @@ pub struct Config {
     pub db_pool_size: u32,
     pub db_acquire_timeout: Duration,
     pub shutdown_timeout: Duration,
+    /// How often this instance sweeps for offline agents and expiring subscriptions (zero: never).
+    pub alert_sweep_interval: Duration,
     /// Sign-ups allowed from one client address per hour.
     pub signups_per_address_per_hour: i64,
     /// Days a PAST_DUE company keeps its tier before FREE limits apply.
@@ -192,6 +194,7 @@ impl Config {
             db_acquire_timeout: Duration::from_millis(number(source, "DB_ACQUIRE_TIMEOUT_MS", 2000, 50..=60_000)?),
             shutdown_timeout: Duration::from_secs(number(source, "SHUTDOWN_TIMEOUT_SECS", 30, 1..=3600)?),
             billing_grace_days: number(source, "BILLING_GRACE_DAYS", 7, 0..=90)?,
+            alert_sweep_interval: Duration::from_secs(number(source, "ALERT_SWEEP_INTERVAL_SECS", 30, 0..=86_400)?),
             signups_per_address_per_hour: number(source, "SIGNUPS_PER_ADDRESS_PER_HOUR", 10, 1..=100_000)?,
             workers: source.get("WORKERS").map(|_| number(source, "WORKERS", 2, 1..=256)).transpose()?,
         })

@@ -106,3 +106,7 @@ id_type!(
     /// An invoice mirrored from Stripe.
     from_request InvoiceId
 );
+id_type!(
+    /// An alert of one recipient.
+    from_request AlertId
+);

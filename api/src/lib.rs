@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod alerts;
 pub mod api_keys;
 pub mod app;
 pub mod audit;

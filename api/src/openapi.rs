@@ -37,6 +37,7 @@ use crate::error::{PROBLEM_JSON, Problem, problem_type_uri};
         (name = "agents", description = "Desktop agents and their enrollment tokens, for admins"),
         (name = "agent", description = "What desktop agents call, with an enrollment token or their agent secret"),
         (name = "policy", description = "The server-driven agent policy"),
+        (name = "alerts", description = "Alerts, read state, resolution and the live stream"),
         (name = "stripe", description = "Stripe's webhook deliveries and the log of received events"),
     ),
 )]

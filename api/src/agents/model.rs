@@ -40,6 +40,7 @@ pub struct AgentRow {
     pub enrolled_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    pub offline_alerted: bool,
 }
 
 /// An agent as admins see it.

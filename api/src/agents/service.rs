@@ -68,6 +68,7 @@ pub fn revoke_agent(
                     .target("agent", id)
                     .details(serde_json::json!({"hostname": row.hostname})),
             )?;
+            crate::alerts::service::check_current_usage(conn, company)?;
         }
         get_agent(conn, company, id)
     })
@@ -190,6 +191,7 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
             enrolled_at: now,
             last_seen_at: now,
             revoked_at: None,
+            offline_alerted: false,
         };
         store::insert_agent(conn, &row)?;
         let actor = origin.clone().in_company(&company).as_actor(ActorType::Agent, &row.id);
@@ -204,6 +206,7 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
                 "enrollment_token_id": token.id,
             })),
         )?;
+        crate::alerts::service::check_current_usage(conn, &company)?;
         let policy = crate::policy::store::find(conn, &company)?;
         Ok(Enrollment {
             agent_id: AgentId::from_db(row.id),
@@ -218,11 +221,22 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
 /// is stale). One indexed write that also authenticates, then one read: no transaction, no hashing beyond
 /// one SHA-256, nothing per employee or alert.
 pub fn heartbeat(conn: &mut DbConn, secret: &str, request: &HeartbeatRequest) -> Result<HeartbeatResponse, ApiError> {
-    let (_agent, company) = store::touch_agent(conn, &sha256_hex(secret), now(), request.agent_version.as_deref())?
-        .ok_or_else(|| {
-            ApiError::Unauthenticated("The agent secret is invalid or the agent has been revoked.".to_owned())
-        })?;
-    let company = CompanyId::from_db(company);
+    let hash = sha256_hex(secret);
+    let now = now();
+    let company = match store::touch_agent(conn, &hash, now, request.agent_version.as_deref())? {
+        Some((_agent, company)) => CompanyId::from_db(company),
+        // Not a live agent that is online: either one coming back after an offline alert (rare, so the
+        // extra writes are fine here), or no agent at all.
+        None => write_transaction(conn, |conn| {
+            let (agent, company) = store::touch_returning_agent(conn, &hash, now, request.agent_version.as_deref())?
+                .ok_or_else(|| {
+                    ApiError::Unauthenticated("The agent secret is invalid or the agent has been revoked.".to_owned())
+                })?;
+            let company = CompanyId::from_db(company);
+            crate::alerts::sweep::agent_back(conn, &company, &agent)?;
+            Ok::<_, ApiError>(company)
+        })?,
+    };
     if let Some(known) = request.policy_version {
         let current = crate::policy::store::find_version(conn, &company)?;
         if known == current {

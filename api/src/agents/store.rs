@@ -14,14 +14,18 @@ pub fn insert_agent(conn: &mut DbConn, row: &AgentRow) -> QueryResult<()> {
     diesel::insert_into(agents::table).values(row).execute(conn).map(drop)
 }
 
-/// The heartbeat's one statement: records the contact of a live agent and says whose it is.
+/// The heartbeat's one statement: records the contact of a live agent that is not marked offline, and says
+/// whose it is.
 pub fn touch_agent(
     conn: &mut DbConn,
     secret_hash: &str,
     now: NaiveDateTime,
     agent_version: Option<&str>,
 ) -> QueryResult<Option<(String, String)>> {
-    let live = agents::table.filter(agents::secret_hash.eq(secret_hash)).filter(agents::revoked_at.is_null());
+    let live = agents::table
+        .filter(agents::secret_hash.eq(secret_hash))
+        .filter(agents::revoked_at.is_null())
+        .filter(agents::offline_alerted.eq(false));
     let returning = (agents::id, agents::company_id);
     match agent_version {
         Some(version) => diesel::update(live)
@@ -31,6 +35,34 @@ pub fn touch_agent(
         None => diesel::update(live).set(agents::last_seen_at.eq(now)).returning(returning).get_result(conn),
     }
     .optional()
+}
+
+/// Records the contact of a live agent that was marked offline, clearing the mark.
+pub fn touch_returning_agent(
+    conn: &mut DbConn,
+    secret_hash: &str,
+    now: NaiveDateTime,
+    agent_version: Option<&str>,
+) -> QueryResult<Option<(String, String)>> {
+    let returning = agents::table
+        .filter(agents::secret_hash.eq(secret_hash))
+        .filter(agents::revoked_at.is_null())
+        .filter(agents::offline_alerted.eq(true));
+    let (agent, company): (String, String) = match diesel::update(returning)
+        .set((agents::last_seen_at.eq(now), agents::offline_alerted.eq(false)))
+        .returning((agents::id, agents::company_id))
+        .get_result(conn)
+        .optional()?
+    {
+        Some(found) => found,
+        None => return Ok(None),
+    };
+    if let Some(version) = agent_version {
+        diesel::update(agents::table.filter(agents::id.eq(&agent)))
+            .set(agents::agent_version.eq(version))
+            .execute(conn)?;
+    }
+    Ok(Some((agent, company)))
 }
 
 pub fn find_agent(conn: &mut DbConn, company: &CompanyId, id: &AgentId) -> QueryResult<Option<AgentRow>> {

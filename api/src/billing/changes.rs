@@ -155,6 +155,14 @@ async fn mirror_and_audit(
                 Applied::Stale => store::find_subscription(conn, &company)?,
             };
             crate::audit::record(conn, &audit, event.target("subscription", subscription.id.clone()))?;
+            if row.auto_renew {
+                crate::alerts::service::resolve_all_of(
+                    conn,
+                    &company,
+                    crate::alerts::model::AlertType::SubscriptionExpiring,
+                )?;
+            }
+            crate::alerts::service::check_current_usage(conn, &company)?;
             Ok(service::subscription_view(&row, now.naive_utc()))
         })
     })

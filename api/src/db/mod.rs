@@ -2,6 +2,7 @@
 //! where the two backends must be told apart. No other module matches on the backend.
 
 mod migrations;
+pub mod notify;
 mod pool;
 pub mod schema;
 mod url;
@@ -87,6 +88,7 @@ where
         return conn.transaction(work);
     }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    notify::discard_pending();
     let outcome = work(conn);
     let DbConn::Sqlite(sqlite) = conn else {
         unreachable!("the connection cannot change its backend during a transaction")
@@ -94,9 +96,11 @@ where
     match outcome {
         Ok(value) => {
             AnsiTransactionManager::commit_transaction(sqlite)?;
+            notify::send_pending();
             Ok(value)
         }
         Err(error) => {
+            notify::discard_pending();
             AnsiTransactionManager::rollback_transaction(sqlite)?;
             Err(error)
         }

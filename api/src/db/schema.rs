@@ -157,6 +157,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alerts (id) {
+        id -> Text,
+        company_id -> Text,
+        recipient_user_id -> Text,
+        alert_type -> Text,
+        severity -> Text,
+        title -> Text,
+        message -> Text,
+        related_employee_id -> Nullable<Text>,
+        related_data -> Text,
+        dedup_key -> Text,
+        read_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stream_tickets (id) {
+        id -> Text,
+        ticket_hash -> Text,
+        user_id -> Text,
+        company_id -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> companies (company_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> companies (company_id));
@@ -205,6 +234,7 @@ diesel::table! {
         enrolled_at -> Timestamp,
         last_seen_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        offline_alerted -> Bool,
     }
 }
 
@@ -238,4 +268,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     policies,
     invoices,
     stripe_events,
+    alerts,
+    stream_tickets,
 );

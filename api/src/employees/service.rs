@@ -88,6 +88,7 @@ pub fn create(
                 .target("employee", &row.id)
                 .details(serde_json::json!({"email": row.email, "name": row.name})),
         )?;
+        crate::alerts::service::check_current_usage(conn, company)?;
         Ok(row.into())
     })
 }
@@ -168,6 +169,7 @@ pub fn set_status(
             EmployeeStatus::Inactive => "employee.deactivated",
         };
         crate::audit::record(conn, actor, AuditEvent::new(action).target("employee", id))?;
+        crate::alerts::service::check_current_usage(conn, company)?;
         Ok(row.into())
     })
 }
@@ -184,6 +186,7 @@ pub fn delete(conn: &mut DbConn, actor: &AuditActor, company: &CompanyId, id: &E
                 .target("employee", id)
                 .details(serde_json::json!({"email": row.email, "name": row.name})),
         )?;
+        crate::alerts::service::check_current_usage(conn, company)?;
         Ok(())
     })
 }

@@ -68,6 +68,18 @@ pub fn update(
                 "to": updated.settings,
             })),
         )?;
+        crate::alerts::service::raise(
+            conn,
+            company,
+            crate::alerts::model::NewAlert {
+                kind: crate::alerts::model::AlertType::PolicyChanged,
+                title: format!("The agent policy changed (version {})", updated.version),
+                message: "Agents pick up the new policy with their next heartbeat.".to_owned(),
+                employee: None,
+                data: serde_json::json!({"version": updated.version, "changed_by": actor.actor_id}),
+                dedup_key: format!("policy_changed:{}", updated.version),
+            },
+        )?;
         Ok(updated)
     })
 }

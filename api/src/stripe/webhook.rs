@@ -10,6 +10,7 @@ use super::events::{self, Claim, IncomingEvent, Outcome};
 use super::objects::{StripeInvoice, StripeSubscription};
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::mirror::{self, Applied};
+use crate::billing::model::SubscriptionStatus;
 use crate::billing::store as billing_store;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
@@ -191,6 +192,9 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
     else {
         return Ok(Handled::ignored(Some(company)));
     };
+    let was_cancelled = before.as_ref().is_some_and(|b| {
+        b.status == SubscriptionStatus::Cancelled.as_str() && b.stripe_subscription_id == after.stripe_subscription_id
+    });
     crate::audit::record(
         conn,
         &stripe_actor(&company, event),
@@ -202,7 +206,38 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
             }),
         ),
     )?;
+    subscription_alerts(conn, &company, &subscription, was_cancelled, &after)?;
     Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), ..Handled::processed(company) })
+}
+
+/// The alerts a subscription change raises or resolves: SUBSCRIPTION_CANCELLED when it ends, the end of
+/// SUBSCRIPTION_EXPIRING when it renews again, and usage against the tier that now applies.
+fn subscription_alerts(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    subscription: &StripeSubscription,
+    was_cancelled: bool,
+    after: &crate::billing::model::SubscriptionRow,
+) -> Result<(), ApiError> {
+    use crate::alerts::model::{AlertType, NewAlert};
+    if after.status == SubscriptionStatus::Cancelled.as_str() && !was_cancelled {
+        crate::alerts::service::raise(
+            conn,
+            company,
+            NewAlert {
+                kind: AlertType::SubscriptionCancelled,
+                title: "The subscription was cancelled".to_owned(),
+                message: format!("The {} subscription has ended; the Free plan's limits apply now.", after.tier_code),
+                employee: None,
+                data: serde_json::json!({"subscription_id": subscription.id, "tier": after.tier_code}),
+                dedup_key: format!("subscription_cancelled:{}", subscription.id),
+            },
+        )?;
+    }
+    if after.auto_renew {
+        crate::alerts::service::resolve_all_of(conn, company, AlertType::SubscriptionExpiring)?;
+    }
+    crate::alerts::service::check_current_usage(conn, company)
 }
 
 fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
@@ -224,11 +259,24 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
     let applied = mirror::apply_invoice(conn, &company, &invoice, event.created)?;
     let subscription = invoice.subscription_id();
     match (event.event_type.as_str(), subscription.as_deref()) {
-        ("invoice.payment_failed", Some(subscription)) => {
-            mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
+        ("invoice.payment_failed", subscription) => {
+            if let Some(subscription) = subscription {
+                mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
+            }
+            let due = invoice.amount_due - invoice.amount_paid;
+            crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, None)?;
         }
-        ("invoice.paid" | "invoice.payment_succeeded", Some(subscription)) => {
-            mirror::mark_paid_up(conn, &company, subscription, event.created)?;
+        ("invoice.paid" | "invoice.payment_succeeded", subscription) => {
+            if let Some(subscription) = subscription {
+                mirror::mark_paid_up(conn, &company, subscription, event.created)?;
+            }
+            crate::alerts::service::payment_recovered(
+                conn,
+                &company,
+                &invoice.id,
+                invoice.amount_paid,
+                &invoice.currency,
+            )?;
         }
         _ => {}
     }
@@ -252,6 +300,14 @@ fn payment_intent(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, A
     let intent = &event.object;
     let Some(company) = company_of(conn, intent["customer"].as_str(), None)? else { return Ok(Handled::ignored(None)) };
     let failed = event.event_type == "payment_intent.payment_failed";
+    if failed {
+        // The invoice's own failure event raises the same condition; whichever comes first raises it once.
+        let reference = intent["invoice"].as_str().or(intent["id"].as_str()).unwrap_or_default();
+        let amount = intent["amount"].as_i64().unwrap_or_default();
+        let currency = intent["currency"].as_str().unwrap_or("usd");
+        let reason = intent["last_payment_error"]["message"].as_str();
+        crate::alerts::service::payment_failed(conn, &company, reference, amount, currency, reason)?;
+    }
     crate::audit::record(
         conn,
         &stripe_actor(&company, event),

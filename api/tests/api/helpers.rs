@@ -114,6 +114,7 @@ fn base_settings(database_url: &str, data_dir: &str) -> HashMap<String, String> 
         ("DATA_DIR".to_owned(), data_dir.to_owned()),
         ("JWT_SECRET".to_owned(), TEST_JWT_SECRET.to_owned()),
         ("WORKERS".to_owned(), "2".to_owned()),
+        ("ALERT_SWEEP_INTERVAL_SECS".to_owned(), "0".to_owned()),
         ("DB_POOL_SIZE".to_owned(), "4".to_owned()),
     ])
 }

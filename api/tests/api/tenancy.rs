@@ -39,7 +39,15 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         owner.company_id
     ))
     .await;
+    let mut policy: Value = app.get("/api/v1/policy", &owner.access_token).await.json().await.expect("json");
+    policy["settings"]["idle_threshold_secs"] = json!(240);
+    let changed =
+        app.request(Method::PUT, "/api/v1/policy", Some(&owner.access_token), Some(policy["settings"].clone())).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let alerts: Value = app.get("/api/v1/alerts", &owner.access_token).await.json().await.expect("json");
+    let alert_id = alerts["data"][0]["id"].as_str().expect("a POLICY_CHANGED alert").to_owned();
     let ids = HashMap::from([
+        ("alert_id", alert_id.clone()),
         ("invoice_id", invoice_id.clone()),
         ("user_id", viewer.user_id.clone()),
         ("api_key_id", key_id),
@@ -62,6 +70,7 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         agent.secret,
         invoice_id,
         "in_company_a".to_owned(),
+        alert_id,
     ];
     CompanyA { owner, ids, secrets }
 }
@@ -178,6 +187,12 @@ async fn every_route_needs_credentials_and_hides_other_companies(backend: Backen
     assert!(
         tokens["data"].as_array().expect("tokens").iter().all(|t| t["revoked_at"].is_null()),
         "A's tokens not revoked"
+    );
+    let alerts = get("/api/v1/alerts".to_owned()).await;
+    assert_eq!(
+        (alerts["data"][0]["read"].as_bool(), alerts["data"][0]["resolved"].as_bool()),
+        (Some(false), Some(false)),
+        "A's alert untouched"
     );
     let policy_after = get("/api/v1/policy".to_owned()).await;
     assert_eq!(policy_after["version"], policy_before["version"], "A's policy unchanged");

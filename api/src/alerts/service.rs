@@ -1,0 +1,247 @@
+//! The one alert service every part of Vigil calls to raise or resolve alerts, inside the transaction of the
+//! change that caused them, and the recipients' operations (read, resolve, tickets).
+
+use chrono::{Duration, Utc};
+
+use super::model::{Alert, AlertFilter, AlertRow, AlertType, MarkedRead, NewAlert, StreamTicket, UnreadCount};
+use super::store;
+use crate::accounts::model::Role;
+use crate::billing::model::{LimitKind, Tier};
+use crate::db::{DbConn, notify};
+use crate::error::ApiError;
+use crate::http::pagination::{Page, PageRequest};
+use crate::ids::{AlertId, CompanyId, UserId};
+
+/// Share of a limit at which USAGE_HIGH is raised.
+const USAGE_HIGH_PERCENT: i64 = 80;
+/// Lifetime of a stream ticket.
+const TICKET_TTL_SECS: i64 = 30;
+
+/// Raises an alert for its recipients, unless its condition is already open for them. Returns how many
+/// recipients got a new alert. Call inside the transaction of the change that caused it.
+pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<usize, ApiError> {
+    let roles: &[Role] =
+        if alert.kind.is_billing() { &[Role::Owner, Role::Admin] } else { &[Role::Owner, Role::Admin, Role::Manager] };
+    let now = Utc::now().naive_utc();
+    let mut raised = 0;
+    for recipient in store::recipients(conn, company, roles)? {
+        let row = AlertRow {
+            id: AlertId::generate().to_string(),
+            company_id: company.to_string(),
+            recipient_user_id: recipient,
+            alert_type: alert.kind.as_str().to_owned(),
+            severity: alert.kind.severity().as_str().to_owned(),
+            title: alert.title.clone(),
+            message: alert.message.clone(),
+            related_employee_id: alert.employee.clone(),
+            related_data: alert.data.to_string(),
+            dedup_key: alert.dedup_key.clone(),
+            read_at: None,
+            resolved_at: None,
+            created_at: now,
+        };
+        if store::insert_unless_open(conn, &row)? {
+            raised += 1;
+        }
+    }
+    if raised > 0 {
+        notify::alerts_changed(conn, company.as_str())?;
+    }
+    Ok(raised)
+}
+
+/// Resolves a condition's open alerts (for every recipient). Returns how many were open.
+pub fn resolve(conn: &mut DbConn, company: &CompanyId, dedup_key: &str) -> Result<usize, ApiError> {
+    let resolved = store::resolve_condition(conn, company, dedup_key, Utc::now().naive_utc())?;
+    if resolved > 0 {
+        notify::alerts_changed(conn, company.as_str())?;
+    }
+    Ok(resolved)
+}
+
+/// Resolves every open alert of a type in the company.
+pub fn resolve_all_of(conn: &mut DbConn, company: &CompanyId, kind: AlertType) -> Result<usize, ApiError> {
+    let mut resolved = 0;
+    for key in store::open_conditions(conn, company, kind)? {
+        resolved += resolve(conn, company, &key)?;
+    }
+    Ok(resolved)
+}
+
+/// A failed payment: PAYMENT_FAILED for owners and admins, once per invoice (or payment) while open.
+pub fn payment_failed(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    reference: &str,
+    amount: i64,
+    currency: &str,
+    reason: Option<&str>,
+) -> Result<usize, ApiError> {
+    let amount_text = format!("{}.{:02} {}", amount / 100, amount % 100, currency.to_uppercase());
+    raise(
+        conn,
+        company,
+        NewAlert {
+            kind: AlertType::PaymentFailed,
+            title: "A payment failed".to_owned(),
+            message: match reason {
+                Some(reason) => format!("A payment of {amount_text} could not be collected: {reason}"),
+                None => format!(
+                    "A payment of {amount_text} could not be collected. Update the payment method to keep the plan."
+                ),
+            },
+            employee: None,
+            data: serde_json::json!({"reference": reference, "amount": amount, "currency": currency}),
+            dedup_key: format!("payment_failed:{reference}"),
+        },
+    )
+}
+
+/// A later payment succeeded: resolves the open PAYMENT_FAILED of that invoice and says so.
+pub fn payment_recovered(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    reference: &str,
+    amount: i64,
+    currency: &str,
+) -> Result<(), ApiError> {
+    if resolve(conn, company, &format!("payment_failed:{reference}"))? == 0 {
+        return Ok(());
+    }
+    raise(
+        conn,
+        company,
+        NewAlert {
+            kind: AlertType::PaymentRecovered,
+            title: "The payment went through".to_owned(),
+            message: format!(
+                "The payment of {}.{:02} {} succeeded after an earlier failure.",
+                amount / 100,
+                amount % 100,
+                currency.to_uppercase()
+            ),
+            employee: None,
+            data: serde_json::json!({"reference": reference, "amount": amount, "currency": currency}),
+            dedup_key: format!("payment_recovered:{reference}"),
+        },
+    )
+    .map(drop)
+}
+
+/// Raises USAGE_HIGH for each limit of `tier` used at 80% or more, and resolves it for the others. Call on
+/// every change of employees or agents and on plan changes.
+pub fn check_usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<(), ApiError> {
+    let usage = crate::billing::service::usage(conn, company, tier)?;
+    for (kind, item) in [
+        (LimitKind::MaxEmployees, &usage.active_employees),
+        (LimitKind::MaxAgents, &usage.agents),
+        (LimitKind::MaxStorageGb, &usage.storage_gb),
+    ] {
+        let key = format!(
+            "usage_high:{}",
+            serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        );
+        match (item.limit, item.percent) {
+            (Some(limit), Some(percent)) if percent >= USAGE_HIGH_PERCENT => {
+                raise(
+                    conn,
+                    company,
+                    NewAlert {
+                        kind: AlertType::UsageHigh,
+                        title: format!("{percent}% of the plan's {} used", kind.noun()),
+                        message: format!(
+                            "The company has {} of {limit} {} on the {} plan.",
+                            item.used,
+                            kind.noun(),
+                            tier.name
+                        ),
+                        employee: None,
+                        data: serde_json::json!({"limit": kind, "used": item.used, "max": limit, "percent": percent, "tier": tier.code}),
+                        dedup_key: key,
+                    },
+                )?;
+            }
+            _ => {
+                resolve(conn, company, &key)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`check_usage`] against the tier that applies now.
+pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
+    let tier = crate::billing::service::effective_tier(conn, company)?;
+    check_usage(conn, company, &tier)
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    user: &UserId,
+    filter: &AlertFilter,
+    page: PageRequest,
+) -> Result<Page<Alert>, ApiError> {
+    let (rows, total) = store::list(conn, company, user, filter, page)?;
+    Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
+}
+
+pub fn unread_count(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<UnreadCount, ApiError> {
+    Ok(UnreadCount { unread: store::unread_count(conn, company, user)? })
+}
+
+fn find(conn: &mut DbConn, company: &CompanyId, user: &UserId, id: &AlertId) -> Result<AlertRow, ApiError> {
+    store::find(conn, company, user, id)?.ok_or(ApiError::NotFound("alert"))
+}
+
+/// Marks one of the user's alerts read (a second time changes nothing).
+pub fn mark_read(conn: &mut DbConn, company: &CompanyId, user: &UserId, id: &AlertId) -> Result<Alert, ApiError> {
+    crate::db::write_transaction(conn, |conn| {
+        find(conn, company, user, id)?;
+        if store::mark_read(conn, company, user, Some(id), Utc::now().naive_utc())? > 0 {
+            notify::alerts_changed(conn, company.as_str())?;
+        }
+        Ok(find(conn, company, user, id)?.into())
+    })
+}
+
+pub fn mark_all_read(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<MarkedRead, ApiError> {
+    crate::db::write_transaction(conn, |conn| {
+        let marked = store::mark_read(conn, company, user, None, Utc::now().naive_utc())?;
+        if marked > 0 {
+            notify::alerts_changed(conn, company.as_str())?;
+        }
+        Ok(MarkedRead { marked: i64::try_from(marked).unwrap_or(i64::MAX) })
+    })
+}
+
+/// Resolves the condition of one of the user's alerts, for everyone it was raised for.
+pub fn resolve_alert(conn: &mut DbConn, company: &CompanyId, user: &UserId, id: &AlertId) -> Result<Alert, ApiError> {
+    crate::db::write_transaction(conn, |conn| {
+        let row = find(conn, company, user, id)?;
+        resolve(conn, company, &row.dedup_key)?;
+        Ok(find(conn, company, user, id)?.into())
+    })
+}
+
+/// A single-use ticket for the alert stream.
+pub fn issue_ticket(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<StreamTicket, ApiError> {
+    let ticket = format!("vigil_st_{}", crate::crypto::random_token(40));
+    store::insert_ticket(
+        conn,
+        company,
+        user,
+        &crate::crypto::sha256_hex(&ticket),
+        Utc::now().naive_utc() + Duration::seconds(TICKET_TTL_SECS),
+    )?;
+    Ok(StreamTicket { ticket, expires_in: TICKET_TTL_SECS })
+}
+
+/// Trades a ticket for the stream's owner.
+pub fn redeem_ticket(conn: &mut DbConn, ticket: &str) -> Result<(CompanyId, UserId), ApiError> {
+    let (company, user) = store::redeem_ticket(conn, &crate::crypto::sha256_hex(ticket), Utc::now().naive_utc())?
+        .ok_or_else(|| {
+            ApiError::Unauthenticated("The stream ticket is unknown, used or expired; ask for a new one.".to_owned())
+        })?;
+    Ok((CompanyId::from_db(company), UserId::from_db(user)))
+}

@@ -1,0 +1,215 @@
+//! Queries on alerts and stream tickets. Alerts are read by their recipient; conditions are resolved for the
+//! whole company.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamp};
+
+use super::model::{AlertFilter, AlertRow, AlertType};
+use crate::accounts::model::Role;
+use crate::db::DbConn;
+use crate::db::schema::{alerts, stream_tickets, users};
+use crate::http::pagination::PageRequest;
+use crate::ids::{AlertId, CompanyId, UserId};
+
+/// The active users of the company with one of `roles`.
+pub fn recipients(conn: &mut DbConn, company: &CompanyId, roles: &[Role]) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::company_id.eq(company.as_str()))
+        .filter(users::disabled_at.is_null())
+        .filter(users::role.eq_any(roles.iter().map(|role| role.as_str())))
+        .select(users::id)
+        .load(conn)
+}
+
+/// Inserts the alert for one recipient unless an unresolved one of the same condition exists (the partial
+/// unique index decides, also between instances). True when inserted.
+pub fn insert_unless_open(conn: &mut DbConn, row: &AlertRow) -> QueryResult<bool> {
+    let inserted = diesel::sql_query(
+        "INSERT INTO alerts (id, company_id, recipient_user_id, alert_type, severity, title, message, related_employee_id, \
+         related_data, dedup_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (recipient_user_id, dedup_key) WHERE resolved_at IS NULL DO NOTHING",
+    )
+    .bind::<Text, _>(&row.id)
+    .bind::<Text, _>(&row.company_id)
+    .bind::<Text, _>(&row.recipient_user_id)
+    .bind::<Text, _>(&row.alert_type)
+    .bind::<Text, _>(&row.severity)
+    .bind::<Text, _>(&row.title)
+    .bind::<Text, _>(&row.message)
+    .bind::<Nullable<Text>, _>(&row.related_employee_id)
+    .bind::<Text, _>(&row.related_data)
+    .bind::<Text, _>(&row.dedup_key)
+    .bind::<Timestamp, _>(row.created_at)
+    .execute(conn)?;
+    Ok(inserted == 1)
+}
+
+/// Resolves every unresolved alert of a condition in the company.
+pub fn resolve_condition(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    dedup_key: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        alerts::table
+            .filter(alerts::company_id.eq(company.as_str()))
+            .filter(alerts::dedup_key.eq(dedup_key))
+            .filter(alerts::resolved_at.is_null()),
+    )
+    .set(alerts::resolved_at.eq(now))
+    .execute(conn)
+}
+
+/// Unresolved conditions of a type in the company (their dedup keys).
+pub fn open_conditions(conn: &mut DbConn, company: &CompanyId, kind: AlertType) -> QueryResult<Vec<String>> {
+    alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::alert_type.eq(kind.as_str()))
+        .filter(alerts::resolved_at.is_null())
+        .select(alerts::dedup_key)
+        .distinct()
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConn, company: &CompanyId, recipient: &UserId, id: &AlertId) -> QueryResult<Option<AlertRow>> {
+    alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+        .filter(alerts::id.eq(id.as_str()))
+        .select(AlertRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    recipient: &UserId,
+    filter: &AlertFilter,
+    page: PageRequest,
+) -> QueryResult<(Vec<AlertRow>, i64)> {
+    let query = || {
+        let mut query = alerts::table
+            .filter(alerts::company_id.eq(company.as_str()))
+            .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+            .into_boxed();
+        if filter.unread == Some(true) {
+            query = query.filter(alerts::read_at.is_null());
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(alerts::alert_type.eq(kind.as_str()));
+        }
+        if let Some(severity) = filter.severity {
+            query = query.filter(alerts::severity.eq(severity.as_str()));
+        }
+        match filter.resolved {
+            Some(true) => query = query.filter(alerts::resolved_at.is_not_null()),
+            Some(false) => query = query.filter(alerts::resolved_at.is_null()),
+            None => {}
+        }
+        query
+    };
+    let total = query().count().get_result(conn)?;
+    let rows = query()
+        .order((alerts::created_at.desc(), alerts::id.desc()))
+        .limit(page.limit())
+        .offset(page.offset())
+        .select(AlertRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+pub fn unread_count(conn: &mut DbConn, company: &CompanyId, recipient: &UserId) -> QueryResult<i64> {
+    alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+        .filter(alerts::read_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// Marks read (one alert, or all of the recipient's unread ones); returns how many changed.
+pub fn mark_read(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    recipient: &UserId,
+    only: Option<&AlertId>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let mut target = alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+        .filter(alerts::read_at.is_null())
+        .into_boxed();
+    if let Some(id) = only {
+        target = target.filter(alerts::id.eq(id.as_str()));
+    }
+    let ids: Vec<String> = target.select(alerts::id).load(conn)?;
+    diesel::update(alerts::table.filter(alerts::id.eq_any(ids))).set(alerts::read_at.eq(now)).execute(conn)
+}
+
+/// The recipient's alerts newer than `after` (ids are time-ordered), oldest first, for the live stream.
+pub fn newer_than(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    recipient: &UserId,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<AlertRow>> {
+    alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+        .filter(alerts::id.gt(after))
+        .order(alerts::id.asc())
+        .limit(limit)
+        .select(AlertRow::as_select())
+        .load(conn)
+}
+
+/// The id of the recipient's newest alert, where a fresh stream starts.
+pub fn newest_id(conn: &mut DbConn, company: &CompanyId, recipient: &UserId) -> QueryResult<Option<String>> {
+    alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+        .select(diesel::dsl::max(alerts::id))
+        .first(conn)
+}
+
+pub fn insert_ticket(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    user: &UserId,
+    ticket_hash: &str,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(stream_tickets::table)
+        .values((
+            stream_tickets::id.eq(uuid::Uuid::now_v7().to_string()),
+            stream_tickets::ticket_hash.eq(ticket_hash),
+            stream_tickets::user_id.eq(user.as_str()),
+            stream_tickets::company_id.eq(company.as_str()),
+            stream_tickets::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Uses a live ticket once; returns whose it was.
+pub fn redeem_ticket(
+    conn: &mut DbConn,
+    ticket_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(String, String)>> {
+    diesel::update(
+        stream_tickets::table
+            .filter(stream_tickets::ticket_hash.eq(ticket_hash))
+            .filter(stream_tickets::used_at.is_null())
+            .filter(stream_tickets::expires_at.gt(now)),
+    )
+    .set(stream_tickets::used_at.eq(now))
+    .returning((stream_tickets::company_id, stream_tickets::user_id))
+    .get_result(conn)
+    .optional()
+}

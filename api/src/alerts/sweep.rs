@@ -1,0 +1,155 @@
+//! Detectors that run on a timer in every instance: agents gone silent, subscriptions about to end. Safe
+//! when several instances sweep one database at the same moment: each condition is claimed by a
+//! conditional update (or the alerts' partial unique index), never by a read-then-write.
+
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::model::{AlertType, NewAlert};
+use super::service;
+use crate::billing::model::SubscriptionStatus;
+use crate::db::schema::{agents, subscriptions};
+use crate::db::{self, DbConn, DbPool, write_transaction};
+use crate::error::ApiError;
+use crate::ids::CompanyId;
+
+/// A subscription that ends without renewing is announced this long before.
+const EXPIRING_NOTICE_DAYS: i64 = 30;
+
+/// What one sweep raised.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub agents_offline: usize,
+    pub subscriptions_expiring: usize,
+}
+
+/// Runs every detector once.
+pub async fn sweep(pool: &DbPool) -> Result<SweepReport, ApiError> {
+    db::run(pool, |conn| {
+        let now = Utc::now().naive_utc();
+        Ok(SweepReport {
+            agents_offline: agents_offline(conn, now)?,
+            subscriptions_expiring: subscriptions_expiring(conn, now)?,
+        })
+    })
+    .await
+}
+
+/// Sweeps forever, every `interval`; started by each instance.
+pub async fn run_forever(pool: DbPool, interval: std::time::Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = sweep(&pool).await {
+            log::warn!("alert sweep failed: {error}");
+        }
+    }
+}
+
+/// Companies with agents that are live and not yet alerted about.
+fn companies_with_quiet_agents(conn: &mut DbConn, older_than: NaiveDateTime) -> QueryResult<Vec<String>> {
+    agents::table
+        .filter(agents::revoked_at.is_null())
+        .filter(agents::offline_alerted.eq(false))
+        .filter(agents::last_seen_at.lt(older_than))
+        .select(agents::company_id)
+        .distinct()
+        .load(conn)
+}
+
+/// Raises AGENT_OFFLINE for agents silent past their company's threshold. The agent's `offline_alerted`
+/// flag is claimed with a conditional update, so of several instances only one raises each alert.
+pub fn agents_offline(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
+    // No policy allows a threshold under two minutes, so nothing younger can be offline.
+    let mut raised = 0;
+    for company in companies_with_quiet_agents(conn, now - Duration::seconds(120))? {
+        let company = CompanyId::from_db(company);
+        let threshold = i64::from(crate::policy::store::find(conn, &company)?.settings.offline_threshold_secs);
+        let cutoff = now - Duration::seconds(threshold);
+        let quiet: Vec<(String, String, Option<String>, NaiveDateTime)> = agents::table
+            .filter(agents::company_id.eq(company.as_str()))
+            .filter(agents::revoked_at.is_null())
+            .filter(agents::offline_alerted.eq(false))
+            .filter(agents::last_seen_at.lt(cutoff))
+            .select((agents::id, agents::hostname, agents::employee_id, agents::last_seen_at))
+            .load(conn)?;
+        for (agent, hostname, employee, last_seen) in quiet {
+            raised += write_transaction(conn, |conn| {
+                let claimed = diesel::update(
+                    agents::table
+                        .filter(agents::id.eq(&agent))
+                        .filter(agents::offline_alerted.eq(false))
+                        .filter(agents::last_seen_at.lt(cutoff)),
+                )
+                .set(agents::offline_alerted.eq(true))
+                .execute(conn)?;
+                if claimed == 0 {
+                    return Ok::<_, ApiError>(0);
+                }
+                service::raise(
+                    conn,
+                    &company,
+                    NewAlert {
+                        kind: AlertType::AgentOffline,
+                        title: format!("Agent {hostname} is offline"),
+                        message: format!(
+                            "{hostname} has not been heard from since {} UTC.",
+                            last_seen.format("%Y-%m-%d %H:%M")
+                        ),
+                        employee: employee.clone(),
+                        data: serde_json::json!({"agent_id": agent, "hostname": hostname, "last_seen_at": last_seen.and_utc()}),
+                        dedup_key: format!("agent_offline:{agent}"),
+                    },
+                )?;
+                Ok(1)
+            })?;
+        }
+    }
+    Ok(raised)
+}
+
+/// Resolves an agent's AGENT_OFFLINE alert when it is heard from again.
+pub fn agent_back(conn: &mut DbConn, company: &CompanyId, agent: &str) -> Result<(), ApiError> {
+    service::resolve(conn, company, &format!("agent_offline:{agent}")).map(drop)
+}
+
+/// Raises SUBSCRIPTION_EXPIRING for subscriptions set not to renew whose period ends within 30 days.
+pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
+    let ending: Vec<(String, Option<String>, Option<NaiveDateTime>, String)> = subscriptions::table
+        .filter(subscriptions::auto_renew.eq(false))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str()))
+        .filter(subscriptions::stripe_subscription_id.is_not_null())
+        .filter(subscriptions::current_period_end.gt(now))
+        .filter(subscriptions::current_period_end.le(now + Duration::days(EXPIRING_NOTICE_DAYS)))
+        .select((
+            subscriptions::company_id,
+            subscriptions::stripe_subscription_id,
+            subscriptions::current_period_end,
+            subscriptions::tier_code,
+        ))
+        .load(conn)?;
+    let mut raised = 0;
+    for (company, subscription, ends, tier) in ending {
+        let (Some(subscription), Some(ends)) = (subscription, ends) else { continue };
+        let company = CompanyId::from_db(company);
+        let days = (ends - now).num_days();
+        raised += write_transaction(conn, |conn| {
+            service::raise(
+                conn,
+                &company,
+                NewAlert {
+                    kind: AlertType::SubscriptionExpiring,
+                    title: format!("The {tier} plan ends in {days} days"),
+                    message: format!(
+                        "The subscription will not renew and ends on {} UTC; turn auto-renewal back on to keep the plan.",
+                        ends.format("%Y-%m-%d")
+                    ),
+                    employee: None,
+                    data: serde_json::json!({"subscription_id": subscription, "ends_at": ends.and_utc(), "tier": tier}),
+                    dedup_key: format!("subscription_expiring:{subscription}:{}", ends.and_utc().timestamp()),
+                },
+            )
+        })?;
+    }
+    Ok(raised)
+}
