@@ -4,7 +4,7 @@
 //! Sign-up, login and password changes are async: the argon2 work runs on the blocking pool between two
 //! short database steps, so no connection is held while a password is hashed.
 
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{
@@ -38,7 +38,7 @@ pub struct OpenedSession {
 }
 
 fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
+    crate::db::now()
 }
 
 fn email_taken() -> ApiError {

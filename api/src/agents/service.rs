@@ -1,7 +1,7 @@
 //! Agent rules: enrollment within the plan's agent limit and the token's uses, a heartbeat of one write,
 //! and revocation that takes effect with the next call.
 
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 
 use super::model::{
     AGENT_SECRET_PREFIX, Agent, AgentFilter, AgentRow, CreateEnrollmentTokenRequest, CreatedEnrollmentToken,
@@ -25,7 +25,7 @@ const ENROLLMENT_TOKEN_LEN: usize = 40;
 const DISPLAY_PREFIX_LEN: usize = ENROLLMENT_TOKEN_PREFIX.len() + 6;
 
 fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
+    crate::db::now()
 }
 
 /// Agents seen since this moment are ONLINE under the company's policy.

@@ -1,7 +1,7 @@
 //! The one alert service every part of Vigil calls to raise or resolve alerts, inside the transaction of the
 //! change that caused them, and the recipients' operations (read, resolve, tickets).
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 
 use super::model::{Alert, AlertFilter, AlertRow, AlertType, MarkedRead, NewAlert, StreamTicket, UnreadCount};
 use super::store;
@@ -22,7 +22,7 @@ const TICKET_TTL_SECS: i64 = 30;
 pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<usize, ApiError> {
     let roles: &[Role] =
         if alert.kind.is_billing() { &[Role::Owner, Role::Admin] } else { &[Role::Owner, Role::Admin, Role::Manager] };
-    let now = Utc::now().naive_utc();
+    let now = crate::db::now();
     let mut raised = 0;
     for recipient in store::recipients(conn, company, roles)? {
         let row = AlertRow {
@@ -52,7 +52,7 @@ pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<
 
 /// Resolves a condition's open alerts (for every recipient). Returns how many were open.
 pub fn resolve(conn: &mut DbConn, company: &CompanyId, dedup_key: &str) -> Result<usize, ApiError> {
-    let resolved = store::resolve_condition(conn, company, dedup_key, Utc::now().naive_utc())?;
+    let resolved = store::resolve_condition(conn, company, dedup_key, crate::db::now())?;
     if resolved > 0 {
         notify::alerts_changed(conn, company.as_str())?;
     }
@@ -198,7 +198,7 @@ fn find(conn: &mut DbConn, company: &CompanyId, user: &UserId, id: &AlertId) -> 
 pub fn mark_read(conn: &mut DbConn, company: &CompanyId, user: &UserId, id: &AlertId) -> Result<Alert, ApiError> {
     crate::db::write_transaction(conn, |conn| {
         find(conn, company, user, id)?;
-        if store::mark_read(conn, company, user, Some(id), Utc::now().naive_utc())? > 0 {
+        if store::mark_read(conn, company, user, Some(id), crate::db::now())? > 0 {
             notify::alerts_changed(conn, company.as_str())?;
         }
         Ok(find(conn, company, user, id)?.into())
@@ -207,7 +207,7 @@ pub fn mark_read(conn: &mut DbConn, company: &CompanyId, user: &UserId, id: &Ale
 
 pub fn mark_all_read(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<MarkedRead, ApiError> {
     crate::db::write_transaction(conn, |conn| {
-        let marked = store::mark_read(conn, company, user, None, Utc::now().naive_utc())?;
+        let marked = store::mark_read(conn, company, user, None, crate::db::now())?;
         if marked > 0 {
             notify::alerts_changed(conn, company.as_str())?;
         }
@@ -232,14 +232,14 @@ pub fn issue_ticket(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Re
         company,
         user,
         &crate::crypto::sha256_hex(&ticket),
-        Utc::now().naive_utc() + Duration::seconds(TICKET_TTL_SECS),
+        crate::db::now() + Duration::seconds(TICKET_TTL_SECS),
     )?;
     Ok(StreamTicket { ticket, expires_in: TICKET_TTL_SECS })
 }
 
 /// Trades a ticket for the stream's owner.
 pub fn redeem_ticket(conn: &mut DbConn, ticket: &str) -> Result<(CompanyId, UserId), ApiError> {
-    let (company, user) = store::redeem_ticket(conn, &crate::crypto::sha256_hex(ticket), Utc::now().naive_utc())?
+    let (company, user) = store::redeem_ticket(conn, &crate::crypto::sha256_hex(ticket), crate::db::now())?
         .ok_or_else(|| {
             ApiError::Unauthenticated("The stream ticket is unknown, used or expired; ask for a new one.".to_owned())
         })?;

@@ -2,7 +2,7 @@
 //! when several instances sweep one database at the same moment: each condition is claimed by a
 //! conditional update (or the alerts' partial unique index), never by a read-then-write.
 
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::model::{AlertType, NewAlert};
@@ -26,7 +26,7 @@ pub struct SweepReport {
 /// Runs every detector once.
 pub async fn sweep(pool: &DbPool) -> Result<SweepReport, ApiError> {
     db::run(pool, |conn| {
-        let now = Utc::now().naive_utc();
+        let now = crate::db::now();
         Ok(SweepReport {
             agents_offline: agents_offline(conn, now)?,
             subscriptions_expiring: subscriptions_expiring(conn, now)?,

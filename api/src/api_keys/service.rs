@@ -34,7 +34,7 @@ pub fn create(
         key_hash: crate::crypto::sha256_hex(&secret),
         scope: request.scope.as_str().to_owned(),
         created_by_user_id: created_by.to_string(),
-        created_at: chrono::Utc::now().naive_utc(),
+        created_at: crate::db::now(),
         last_used_at: None,
         revoked_at: None,
     };
@@ -62,7 +62,7 @@ pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> Result
 pub fn revoke(conn: &mut DbConn, actor: &AuditActor, company: &CompanyId, key: &ApiKeyId) -> Result<(), ApiError> {
     write_transaction(conn, |conn| {
         let row = store::find(conn, company, key)?.ok_or(ApiError::NotFound("API key"))?;
-        if store::revoke(conn, company, key, chrono::Utc::now().naive_utc())? == 1 {
+        if store::revoke(conn, company, key, crate::db::now())? == 1 {
             crate::audit::record(
                 conn,
                 actor,
@@ -80,7 +80,7 @@ pub fn authenticate(conn: &mut DbConn, presented: &str) -> Result<(CompanyId, Ac
     let row = store::find_live_by_hash(conn, &crate::crypto::sha256_hex(presented))?
         .ok_or_else(|| ApiError::Unauthenticated("The API key is invalid or has been revoked.".to_owned()))?;
     let (company, id) = (CompanyId::from_db(row.company_id), ApiKeyId::from_db(row.id));
-    let now = chrono::Utc::now().naive_utc();
+    let now = crate::db::now();
     if row.last_used_at.is_none_or(|used| (now - used).num_seconds() >= LAST_USED_GRANULARITY_SECS) {
         store::touch_last_used(conn, &company, &id, now)?;
     }

@@ -22,7 +22,7 @@ pub fn record(conn: &mut DbConn, actor: &AuditActor, event: AuditEvent<'_>) -> Q
         details: event.details.to_string(),
         client_ip: actor.client_ip.clone(),
         request_id: actor.request_id.clone(),
-        created_at: chrono::Utc::now().naive_utc(),
+        created_at: crate::db::now(),
     };
     diesel::insert_into(audit_logs::table).values(&row).execute(conn)?;
     Ok(())

@@ -203,7 +203,7 @@ pub async fn change_plan(
     if tier == TierCode::Free {
         return match is_live(&row) {
             true => cancel(pool, setup, actor).await,
-            false => Ok(service::subscription_view(&row, Utc::now().naive_utc())),
+            false => Ok(service::subscription_view(&row, crate::db::now())),
         };
     }
     if !is_live(&row) {
@@ -211,7 +211,7 @@ pub async fn change_plan(
     }
     let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
     if current == tier {
-        return Ok(service::subscription_view(&row, Utc::now().naive_utc()));
+        return Ok(service::subscription_view(&row, crate::db::now()));
     }
     let over = limits_exceeded(pool, &actor.company, tier).await?;
     if !over.is_empty() {
@@ -277,7 +277,7 @@ pub async fn update_settings(
         let (company, audit) = (actor.company.clone(), actor.audit.clone());
         db::run(pool, move |conn| {
             write_transaction(conn, |conn| {
-                store::set_billing_email(conn, &company, &email, Utc::now().naive_utc())?;
+                store::set_billing_email(conn, &company, &email, crate::db::now())?;
                 crate::audit::record(
                     conn,
                     &audit,
@@ -328,7 +328,7 @@ pub async fn set_tax_id(
     let (stored_kind, stored_value) = (kind.clone(), value.clone());
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
-            store::set_tax_id(conn, &company, Some((&stored_kind, &stored_value, &created)), Utc::now().naive_utc())?;
+            store::set_tax_id(conn, &company, Some((&stored_kind, &stored_value, &created)), crate::db::now())?;
             crate::audit::record(
                 conn,
                 &audit,
@@ -357,7 +357,7 @@ pub async fn remove_tax_id(pool: &DbPool, setup: &StripeSetup, actor: &BillingAc
     let (company, audit) = (actor.company.clone(), actor.audit.clone());
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
-            store::set_tax_id(conn, &company, None, Utc::now().naive_utc())?;
+            store::set_tax_id(conn, &company, None, crate::db::now())?;
             crate::audit::record(conn, &audit, AuditEvent::new("billing.tax_id_removed"))?;
             Ok(())
         })

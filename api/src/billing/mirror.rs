@@ -1,7 +1,7 @@
 //! Applying Stripe's state to the local mirror. API calls, resyncs and (later) webhooks all go through
 //! here, so the rules (tier from price, status mapping, grace period, order-safety) live in one place.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 
 use super::model::{InvoiceRow, InvoiceStatus, SubscriptionRow, SubscriptionStatus};
 use super::store;
@@ -70,7 +70,7 @@ pub fn apply_subscription(
     if other_live && !is_live(status) {
         return Ok(Applied::Stale);
     }
-    let now = Utc::now().naive_utc();
+    let now = crate::db::now();
     let tier = match subscription.price_id().map(|price| (price, setup.tier_of_price(price))) {
         Some((_, Some(tier))) => tier.as_str().to_owned(),
         Some((price, None)) => {
@@ -131,7 +131,7 @@ pub fn apply_invoice(
     if existing.as_ref().is_some_and(|row| older(row) || row.company_id != company.as_str()) {
         return Ok(Applied::Stale);
     }
-    let now = Utc::now().naive_utc();
+    let now = crate::db::now();
     let after = InvoiceRow {
         id: existing.as_ref().map(|row| row.id.clone()).unwrap_or_else(|| InvoiceId::generate().to_string()),
         company_id: company.to_string(),
@@ -197,7 +197,7 @@ pub fn mark_past_due(
     {
         return Ok(());
     }
-    let now = Utc::now().naive_utc();
+    let now = crate::db::now();
     row.status = SubscriptionStatus::PastDue.as_str().to_owned();
     row.grace_period_ends_at = Some(now + Duration::days(setup.grace_days));
     row.stripe_updated_at = Some(stripe_time);
@@ -222,6 +222,6 @@ pub fn mark_paid_up(
     row.status = SubscriptionStatus::Active.as_str().to_owned();
     row.grace_period_ends_at = None;
     row.stripe_updated_at = Some(stripe_time);
-    row.updated_at = Utc::now().naive_utc();
+    row.updated_at = crate::db::now();
     Ok(store::save_subscription(conn, company, &row)?)
 }

@@ -1,7 +1,7 @@
 //! Which tier applies to a company, its usage against the tier's limits, the dashboard and the invoices.
 //! (Changes that go through Stripe are in `billing::stripe_flow`.)
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::model::{
     BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, LimitKind, Subscription,
@@ -30,7 +30,7 @@ pub fn effective_tier_code(row: &SubscriptionRow, now: NaiveDateTime) -> TierCod
 /// The tier whose limits apply to the company now.
 pub fn effective_tier(conn: &mut DbConn, company: &CompanyId) -> Result<Tier, ApiError> {
     let subscription = store::find_subscription(conn, company)?;
-    let code = effective_tier_code(&subscription, Utc::now().naive_utc());
+    let code = effective_tier_code(&subscription, crate::db::now());
     Ok(store::find_tier(conn, code)?.into())
 }
 
@@ -55,7 +55,7 @@ pub fn subscription_view(row: &SubscriptionRow, now: NaiveDateTime) -> Subscript
 }
 
 pub fn get_subscription(conn: &mut DbConn, company: &CompanyId) -> Result<Subscription, ApiError> {
-    Ok(subscription_view(&store::find_subscription(conn, company)?, Utc::now().naive_utc()))
+    Ok(subscription_view(&store::find_subscription(conn, company)?, crate::db::now()))
 }
 
 /// What the company uses, against the limits of `tier`.
@@ -76,7 +76,7 @@ pub fn dashboard(
     company: &CompanyId,
     billing_configured: bool,
 ) -> Result<BillingDashboard, ApiError> {
-    let now = Utc::now().naive_utc();
+    let now = crate::db::now();
     let row = store::find_subscription(conn, company)?;
     let subscription = subscription_view(&row, now);
     let tier: Tier = store::find_tier(conn, subscription.effective_tier)?.into();

@@ -30,6 +30,14 @@ pub fn contains_pattern(needle: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// The current time as stored: UTC, to the microsecond, which both backends keep exactly (SQLite would
+/// keep nanoseconds, PostgreSQL cannot), so that the API shows the same times on either.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let now = chrono::Utc::now().naive_utc();
+    now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
+}
+
 /// A connection to either backend. Queries written against it run unchanged on both.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

@@ -1,7 +1,6 @@
 //! Employee rules: unique email within the company, and the tier's limit on ACTIVE employees, which holds
 //! under concurrency because the check and the insert run under the company's lock.
 
-use chrono::Utc;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{
@@ -62,7 +61,7 @@ pub fn create(
     company: &CompanyId,
     request: &CreateEmployeeRequest,
 ) -> Result<Employee, ApiError> {
-    let now = Utc::now().naive_utc();
+    let now = crate::db::now();
     let row = EmployeeRow {
         id: EmployeeId::generate().to_string(),
         company_id: company.to_string(),
@@ -133,7 +132,7 @@ pub fn update(
         if changes.is_empty() {
             return Ok(before.into());
         }
-        after.updated_at = Utc::now().naive_utc();
+        after.updated_at = crate::db::now();
         store::update(conn, company, &after).map_err(on_unique_email)?;
         crate::audit::record(
             conn,
@@ -162,7 +161,7 @@ pub fn set_status(
             check_room_for_one_more(conn, company)?;
         }
         row.status = status.as_str().to_owned();
-        row.updated_at = Utc::now().naive_utc();
+        row.updated_at = crate::db::now();
         store::update(conn, company, &row)?;
         let action = match status {
             EmployeeStatus::Active => "employee.reactivated",

@@ -58,7 +58,7 @@ pub fn update(
                 errors: missing,
             });
         }
-        let updated = store::replace(conn, company, settings, chrono::Utc::now().naive_utc())?;
+        let updated = store::replace(conn, company, settings, crate::db::now())?;
         crate::audit::record(
             conn,
             actor,

@@ -60,7 +60,7 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
     let (setup_for_tx, event_for_tx) = (setup.clone(), event.clone());
     let outcome = db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
-            let now = Utc::now().naive_utc();
+            let now = crate::db::now();
             if events::claim(conn, &event_for_tx, now)? == Claim::Duplicate {
                 return Ok((Receipt::Duplicate, None));
             }
@@ -82,8 +82,7 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
         log::error!("Stripe event {} ({}) failed: {error}", event.id, event.event_type);
         let description = format!("{}: {}", error.code(), error.problem().detail);
         let recorded =
-            db::run(pool, move |conn| Ok(events::record_failure(conn, &event, &description, Utc::now().naive_utc())?))
-                .await;
+            db::run(pool, move |conn| Ok(events::record_failure(conn, &event, &description, crate::db::now())?)).await;
         if let Err(not_recorded) = recorded {
             log::error!("the failure could not be recorded either: {not_recorded}");
         }

@@ -142,6 +142,17 @@ impl TestApp {
         }
     }
 
+    /// Another server over the same database, as a second instance behind a load balancer would be.
+    pub async fn sibling(&self) -> Sibling {
+        let url = self.config.database_url.clone();
+        let url = match url {
+            vigil::db::DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            vigil::db::DatabaseUrl::Postgres(url) => url,
+        };
+        let running = start(&url, &[]).await;
+        Sibling { address: running.address, client: running.client, handle: running.handle }
+    }
+
     /// A server whose Stripe is the shared localstripe.
     pub async fn spawn_with_stripe(backend: Backend) -> Self {
         let settings = crate::stripe_fake::localstripe().settings();
@@ -367,6 +378,19 @@ impl TestApp {
 
     pub async fn heartbeat(&self, agent: &EnrolledAgent, body: Value) -> reqwest::Response {
         self.request(Method::POST, "/api/v1/agent/heartbeat", Some(&agent.secret), Some(body)).await
+    }
+}
+
+/// A second server on the same database; stops when dropped.
+pub struct Sibling {
+    pub address: String,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
     }
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 
 mod accounts;
 mod agents;
+mod alerts;
 mod api_keys;
 mod audit;
 mod billing;

@@ -52,7 +52,8 @@ fn start() -> Localstripe {
     }
     Localstripe {
         base: format!("http://127.0.0.1:{port}/"),
-        client: reqwest::Client::new(),
+        // No kept-alive connections: aiohttp may close an idle one just as the next request is sent on it.
+        client: reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client"),
         _process: std::sync::Mutex::new(process),
     }
 }

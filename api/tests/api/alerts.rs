@@ -1,0 +1,354 @@
+//! Alerts: every type's trigger and recipients, read/unread/resolve, filters, dedup, the live stream, and
+//! two instances on one PostgreSQL.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Session, TestApp, backend_tests, problem, skip_postgres};
+
+backend_tests!(
+    a_policy_change_alerts_owners_admins_and_managers_but_not_viewers,
+    high_usage_is_raised_at_80_percent_and_resolved_below,
+    a_silent_agent_is_alerted_once_and_resolved_when_it_returns,
+    a_failed_payment_alerts_owners_and_admins_once_and_its_recovery_resolves_it,
+    a_cancelled_subscription_and_an_expiring_one_are_alerted,
+    alerts_are_read_per_person_filtered_and_resolved_for_everyone,
+    the_stream_pushes_new_alerts_and_resumes_after_the_last_event,
+);
+
+async fn alerts_of(app: &TestApp, session: &Session, query: &str) -> Value {
+    app.get(&format!("/api/v1/alerts{query}"), &session.access_token).await.json().await.expect("json")
+}
+
+async fn types_of(app: &TestApp, session: &Session) -> Vec<String> {
+    let page = alerts_of(app, session, "?per_page=100").await;
+    page["data"].as_array().expect("data").iter().map(|a| a["type"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+async fn change_policy(app: &TestApp, session: &Session, idle: u32) {
+    let mut policy: Value = app.get("/api/v1/policy", &session.access_token).await.json().await.expect("json");
+    policy["settings"]["idle_threshold_secs"] = json!(idle);
+    let response =
+        app.request(Method::PUT, "/api/v1/policy", Some(&session.access_token), Some(policy["settings"].clone())).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn a_policy_change_alerts_owners_admins_and_managers_but_not_viewers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, "ADMIN").await;
+    let manager = app.add_user(&owner, "MANAGER").await;
+    let viewer = app.add_user(&owner, "VIEWER").await;
+
+    change_policy(&app, &owner, 240).await;
+
+    for session in [&owner, &admin, &manager] {
+        let page = alerts_of(&app, session, "").await;
+        assert_eq!(page["data"][0]["type"], "POLICY_CHANGED", "{}", session.email);
+        assert_eq!(page["data"][0]["severity"], "info");
+        assert_eq!(page["data"][0]["related_data"]["version"], 2);
+    }
+    assert_eq!(alerts_of(&app, &viewer, "").await["total"], 0);
+}
+
+async fn high_usage_is_raised_at_80_percent_and_resolved_below(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let manager = app.add_user(&owner, "MANAGER").await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(app.add_employee(&owner, &format!("e{n}@acme.test")).await);
+    }
+
+    let raised = alerts_of(&app, &manager, "?type=USAGE_HIGH").await;
+    app.add_employee(&owner, "e4@acme.test").await;
+    let still_one = alerts_of(&app, &manager, "?type=USAGE_HIGH").await;
+    for id in &ids[..2] {
+        app.post(&format!("/api/v1/employees/{id}/deactivate"), &owner.access_token, json!({})).await;
+    }
+    let after = alerts_of(&app, &manager, "?type=USAGE_HIGH").await;
+
+    assert_eq!(raised["total"], 1);
+    assert_eq!(raised["data"][0]["severity"], "warning");
+    assert_eq!(
+        raised["data"][0]["related_data"],
+        json!({"limit": "max_employees", "used": 4, "max": 5, "percent": 80, "tier": "FREE"})
+    );
+    assert_eq!(still_one["total"], 1, "no second alert while the first is open");
+    assert_eq!(after["data"][0]["resolved"], true, "usage fell below 80%: {after}");
+}
+
+async fn a_silent_agent_is_alerted_once_and_resolved_when_it_returns(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let employee = app.add_employee(&owner, "ada@acme.test").await;
+    let agent = app.add_agent(&owner, Some("ada@acme.test")).await;
+    app.execute_sql(&format!("UPDATE agents SET last_seen_at = '2000-01-01 00:00:00' WHERE id = '{}'", agent.id)).await;
+
+    let first = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let second = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let raised = alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await;
+    let beat = app.heartbeat(&agent, json!({"policy_version": 1})).await;
+    let after = alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await;
+
+    assert_eq!((first.agents_offline, second.agents_offline), (1, 0));
+    assert_eq!(raised["total"], 1);
+    assert_eq!(raised["data"][0]["related_employee_id"], employee.as_str());
+    assert_eq!(raised["data"][0]["related_data"]["agent_id"], agent.id.as_str());
+    assert_eq!(beat.status(), StatusCode::OK);
+    assert_eq!(after["data"][0]["resolved"], true, "{after}");
+    let listed: Value =
+        app.get(&format!("/api/v1/agents/{}", agent.id), &owner.access_token).await.json().await.expect("json");
+    assert_eq!(listed["status"], "ONLINE");
+}
+
+/// A server with a webhook secret, and a company linked to a Stripe customer.
+async fn billed_company(backend: Backend) -> (TestApp, Session, String) {
+    let app = TestApp::spawn_with(backend, &[("STRIPE_WEBHOOK_SECRET", "whsec_alerts")]).await;
+    let owner = app.signup("Billed Co").await;
+    let customer = format!("cus_{}", uuid::Uuid::new_v4().simple());
+    app.execute_sql(&format!(
+        "UPDATE companies SET stripe_customer_id = '{customer}' WHERE id = '{}'",
+        owner.company_id
+    ))
+    .await;
+    (app, owner, customer)
+}
+
+async fn deliver(app: &TestApp, kind: &str, created: i64, object: Value) {
+    let body = json!({"id": format!("evt_{}", uuid::Uuid::new_v4().simple()), "type": kind, "created": created, "data": {"object": object}}).to_string();
+    let header = vigil::stripe::signature::sign(body.as_bytes(), "whsec_alerts", chrono::Utc::now().timestamp());
+    let response = app
+        .client
+        .post(app.url("/api/v1/stripe/webhook"))
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .expect("delivery");
+    assert_eq!(response.status(), StatusCode::OK, "{kind}");
+}
+
+async fn a_failed_payment_alerts_owners_and_admins_once_and_its_recovery_resolves_it(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let manager = app.add_user(&owner, "MANAGER").await;
+    let invoice = |status: &str, paid: i64| {
+        json!({"id": "in_alerts_1", "object": "invoice", "customer": customer, "status": status,
+        "amount_due": 2900, "amount_paid": paid, "currency": "usd", "created": 1_790_000_000})
+    };
+
+    deliver(&app, "invoice.payment_failed", 1_790_000_100, invoice("open", 0)).await;
+    deliver(
+        &app,
+        "payment_intent.payment_failed",
+        1_790_000_101,
+        json!({"id": "pi_1", "object": "payment_intent", "customer": customer,
+        "invoice": "in_alerts_1", "amount": 2900, "currency": "usd"}),
+    )
+    .await;
+    let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    deliver(&app, "invoice.paid", 1_790_000_200, invoice("paid", 2900)).await;
+
+    assert_eq!(failed["total"], 1, "the payment intent's failure is the same condition");
+    assert_eq!(
+        (failed["data"][0]["severity"].as_str(), failed["data"][0]["resolved"].as_bool()),
+        (Some("critical"), Some(false))
+    );
+    assert!(failed["data"][0]["message"].as_str().unwrap_or("").contains("29.00 USD"), "{failed}");
+    assert!(types_of(&app, &manager).await.is_empty(), "billing alerts are for owners and admins");
+    assert_eq!(alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await["data"][0]["resolved"], true);
+    let recovered = alerts_of(&app, &owner, "?type=PAYMENT_RECOVERED").await;
+    assert_eq!((recovered["total"].as_i64(), recovered["data"][0]["severity"].as_str()), (Some(1), Some("info")));
+}
+
+async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let subscription = |status: &str| {
+        json!({"id": "sub_alerts", "object": "subscription", "customer": customer, "status": status,
+        "cancel_at_period_end": true, "items": {"data": [{"id": "si_1", "price": {"id": "price_unknown"}}]}})
+    };
+    deliver(&app, "customer.subscription.updated", 1_790_000_000, subscription("active")).await;
+    let in_ten_days = (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y-%m-%d %H:%M:%S").to_string();
+    app.execute_sql(&format!(
+        "UPDATE subscriptions SET current_period_end = '{in_ten_days}' WHERE company_id = '{}'",
+        owner.company_id
+    ))
+    .await;
+
+    let swept = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let again = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    deliver(&app, "customer.subscription.deleted", 1_790_000_100, subscription("canceled")).await;
+
+    assert_eq!((swept.subscriptions_expiring, again.subscriptions_expiring), (1, 0));
+    let expiring = alerts_of(&app, &owner, "?type=SUBSCRIPTION_EXPIRING").await;
+    assert!(
+        expiring["data"][0]["title"].as_str().unwrap_or("").contains("ends in 9 days")
+            || expiring["data"][0]["title"].as_str().unwrap_or("").contains("ends in 10 days"),
+        "{expiring}"
+    );
+    let cancelled = alerts_of(&app, &owner, "?type=SUBSCRIPTION_CANCELLED").await;
+    assert_eq!((cancelled["total"].as_i64(), cancelled["data"][0]["severity"].as_str()), (Some(1), Some("critical")));
+}
+
+async fn alerts_are_read_per_person_filtered_and_resolved_for_everyone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, "ADMIN").await;
+    change_policy(&app, &owner, 240).await;
+    change_policy(&app, &owner, 250).await;
+    change_policy(&app, &owner, 260).await;
+    let first = alerts_of(&app, &owner, "").await["data"][0]["id"].as_str().expect("id").to_owned();
+
+    let read: Value = app
+        .post(&format!("/api/v1/alerts/{first}/read"), &owner.access_token, json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let count: Value = app.get("/api/v1/alerts/unread-count", &owner.access_token).await.json().await.expect("json");
+    let admin_count: Value =
+        app.get("/api/v1/alerts/unread-count", &admin.access_token).await.json().await.expect("json");
+    let unread = alerts_of(&app, &owner, "?unread=true").await;
+    let critical = alerts_of(&app, &owner, "?severity=critical").await;
+    let resolved: Value = app
+        .post(&format!("/api/v1/alerts/{first}/resolve"), &owner.access_token, json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let admin_resolved = alerts_of(&app, &admin, "?resolved=true").await;
+    let all_read: Value =
+        app.post("/api/v1/alerts/read-all", &owner.access_token, json!({})).await.json().await.expect("json");
+    let others = app.post(&format!("/api/v1/alerts/{first}/read"), &admin.access_token, json!({})).await;
+
+    assert_eq!(
+        (read["read"].as_bool(), count["unread"].as_i64(), admin_count["unread"].as_i64()),
+        (Some(true), Some(2), Some(3))
+    );
+    assert_eq!(unread["total"], 2);
+    assert_eq!(critical["total"], 0);
+    assert_eq!(resolved["resolved"], true);
+    assert_eq!(admin_resolved["total"], 1, "a condition resolves for everyone");
+    assert_eq!(all_read["marked"], 2);
+    assert_eq!(problem(others, StatusCode::NOT_FOUND).await["code"], "not_found", "alerts are per recipient");
+    let bad = app.get("/api/v1/alerts?type=NOT_A_TYPE", &owner.access_token).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Reads the stream until an `event: alert` arrives, returning its id and data, or gives up.
+async fn next_alert(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffer: &mut String,
+    wait: Duration,
+) -> Option<(String, Value)> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned());
+            if field("event:").as_deref() == Some("alert") {
+                let data = serde_json::from_str(&field("data:").unwrap_or_default()).unwrap_or(Value::Null);
+                return Some((field("id:").unwrap_or_default(), data));
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout_at(deadline, stream.next()).await.ok()??.ok()?;
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+async fn open_stream(
+    address: &str,
+    client: &reqwest::Client,
+    ticket_owner: &Session,
+    app: &TestApp,
+    last_event_id: Option<&str>,
+) -> reqwest::Response {
+    let ticket: Value = app
+        .post("/api/v1/alerts/stream-tickets", &ticket_owner.access_token, json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut request =
+        client.get(format!("{address}/api/v1/alerts/stream?ticket={}", ticket["ticket"].as_str().expect("ticket")));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = request.send().await.expect("stream");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    response
+}
+
+async fn the_stream_pushes_new_alerts_and_resumes_after_the_last_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let response = open_stream(&app.address, &app.client, &owner, &app, None).await;
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    // Let the stream settle on its starting point before anything is raised.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    change_policy(&app, &owner, 240).await;
+    let (first_id, first) =
+        next_alert(&mut stream, &mut buffer, Duration::from_secs(1)).await.expect("pushed within a second");
+    change_policy(&app, &owner, 250).await;
+    let (_, second) = next_alert(&mut stream, &mut buffer, Duration::from_secs(1)).await.expect("the next one too");
+    drop(stream);
+    let resumed = open_stream(&app.address, &app.client, &owner, &app, Some(&first_id)).await;
+    let (_, replayed) =
+        next_alert(&mut resumed.bytes_stream(), &mut String::new(), Duration::from_secs(1)).await.expect("resumed");
+
+    assert_eq!((first["type"].as_str(), first["id"].as_str()), (Some("POLICY_CHANGED"), Some(first_id.as_str())));
+    assert_eq!(second["related_data"]["version"], 3);
+    assert_eq!(replayed["id"], second["id"], "Last-Event-ID resumes after the last alert seen");
+    let ticket: Value =
+        app.post("/api/v1/alerts/stream-tickets", &owner.access_token, json!({})).await.json().await.expect("json");
+    let url = app.url(&format!("/api/v1/alerts/stream?ticket={}", ticket["ticket"].as_str().expect("ticket")));
+    let used_once = app.client.get(&url).send().await.expect("stream");
+    drop(used_once);
+    let reused = app.client.get(&url).send().await.expect("stream");
+    assert_eq!(problem(reused, StatusCode::UNAUTHORIZED).await["code"], "unauthenticated", "a ticket works once");
+    let without = app.client.get(app.url("/api/v1/alerts/stream")).send().await.expect("stream");
+    assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Two instances on one PostgreSQL: sweeping at the same moment raises one alert per condition, and a
+/// browser on instance B hears an alert raised through instance A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_alerts_through_postgres() {
+    if skip_postgres() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let other = app.sibling().await;
+    let owner = app.signup("Twin Co").await;
+    let mut agents = Vec::new();
+    for _ in 0..3 {
+        agents.push(app.add_agent(&owner, None).await);
+    }
+    app.execute_sql("UPDATE agents SET last_seen_at = '2000-01-01 00:00:00'").await;
+    // A second pool on the same database plays the second instance's sweeper.
+    let second_pool = vigil::db::build_pool(&app.config.database_url, 4, Duration::from_secs(2), None).expect("pool");
+
+    let (a, b) = tokio::join!(vigil::alerts::sweep::sweep(&app.pool), vigil::alerts::sweep::sweep(&second_pool));
+
+    assert_eq!(a.expect("sweep").agents_offline + b.expect("sweep").agents_offline, 3, "one alert per agent in all");
+    assert_eq!(alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await["total"], 3);
+
+    let response = open_stream(&other.address, &other.client, &owner, &app, None).await;
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    change_policy(&app, &owner, 240).await;
+    let pushed = next_alert(&mut stream, &mut buffer, Duration::from_secs(1)).await;
+    assert_eq!(
+        pushed.map(|(_, alert)| alert["type"].clone()),
+        Some(json!("POLICY_CHANGED")),
+        "instance B heard instance A within a second"
+    );
+}
