@@ -103,6 +103,9 @@ impl Application {
         for name in applied {
             log::info!("applied migration {name}");
         }
+        if !config.alert_sweep_interval.is_zero() {
+            tokio::spawn(crate::alerts::sweep::run_forever(pool.clone(), config.alert_sweep_interval));
+        }
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -191,6 +194,7 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             // Outside CORS, so that its refusals become problem+json like every other error.
             .wrap(cors(&config))
             .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))
+            .wrap(from_fn(crate::http::headers::security_headers))
             .wrap(from_fn(observe::observe))
     })
     .shutdown_timeout(shutdown_timeout)

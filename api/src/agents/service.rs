@@ -69,6 +69,7 @@ pub fn revoke_agent(
                     .details(serde_json::json!({"hostname": row.hostname})),
             )?;
             crate::alerts::service::check_current_usage(conn, company)?;
+            crate::alerts::sweep::agent_back(conn, company, id.as_str())?;
         }
         get_agent(conn, company, id)
     })

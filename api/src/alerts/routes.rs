@@ -121,6 +121,9 @@ pub async fn create_stream_ticket(
 pub struct StreamQuery {
     /// A ticket from `POST /api/v1/alerts/stream-tickets`.
     pub ticket: Option<String>,
+    /// Resume after this alert id: what a browser passes when it reopens the stream with a new ticket
+    /// (the `Last-Event-ID` header works too).
+    pub last_event_id: Option<String>,
 }
 
 /// New alerts as Server-Sent Events (`event: alert`, `id:` the alert id, `data:` the alert as JSON), with
@@ -141,7 +144,9 @@ pub async fn stream_alerts(
     pool: web::Data<DbPool>,
     hub: web::Data<AlertHub>,
 ) -> Result<impl Responder, ApiError> {
-    let ticket = query.into_inner().ticket.filter(|ticket| ticket.len() <= 200).ok_or_else(|| {
+    let query = query.into_inner();
+    let resume_from = query.last_event_id;
+    let ticket = query.ticket.filter(|ticket| ticket.len() <= 200).ok_or_else(|| {
         ApiError::Unauthenticated("Open the stream with ?ticket= from POST /api/v1/alerts/stream-tickets.".to_owned())
     })?;
     let (company, user) = db::run(&pool, move |conn| service::redeem_ticket(conn, &ticket)).await?;
@@ -149,7 +154,9 @@ pub async fn stream_alerts(
         .headers()
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
-        .and_then(|id| AlertId::try_from(id.to_owned()).ok())
+        .map(str::to_owned)
+        .or(resume_from)
+        .and_then(|id| AlertId::try_from(id).ok())
         .map(String::from);
     Ok(stream::open(pool.get_ref().clone(), hub.get_ref().clone(), company, user, last_event_id))
 }

@@ -62,6 +62,14 @@ pub fn resolve_condition(
     .execute(conn)
 }
 
+/// Whether an alert of this condition was ever raised in the company, resolved or not.
+pub fn condition_ever_raised(conn: &mut DbConn, company: &CompanyId, dedup_key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        alerts::table.filter(alerts::company_id.eq(company.as_str())).filter(alerts::dedup_key.eq(dedup_key)),
+    ))
+    .get_result(conn)
+}
+
 /// Unresolved conditions of a type in the company (their dedup keys).
 pub fn open_conditions(conn: &mut DbConn, company: &CompanyId, kind: AlertType) -> QueryResult<Vec<String>> {
     alerts::table

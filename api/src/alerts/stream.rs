@@ -1,6 +1,7 @@
 //! The live alert stream of one browser tab: Server-Sent Events, woken by the hub, resuming after
 //! `Last-Event-ID`, with keep-alive comments so proxies keep it open.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use actix_web_lab::sse;
@@ -31,6 +32,20 @@ pub fn open(
     sse::Sse::from_infallible_receiver(receiver).with_keep_alive(KEEP_ALIVE).with_retry_duration(Duration::from_secs(3))
 }
 
+/// How far behind the newest alert sent the stream looks again: an alert's id is made when it is inserted,
+/// not when it commits, so one from a longer transaction (or another instance's clock) can appear behind it.
+const LOOK_BACK_MS: u64 = 10_000;
+/// Alert ids remembered as sent, to send each once despite looking back.
+const REMEMBERED: usize = 1_000;
+
+/// The smallest UUIDv7 of `look_back` milliseconds before the one given (ids sort by their time).
+fn look_back_from(id: &str) -> String {
+    let hex: String = id.chars().filter(|c| *c != '-').take(12).collect();
+    let Ok(millis) = u64::from_str_radix(&hex, 16) else { return String::new() };
+    let floor = format!("{:012x}", millis.saturating_sub(LOOK_BACK_MS));
+    format!("{}-{}-0000-0000-000000000000", &floor[..8], &floor[8..])
+}
+
 async fn pump(
     pool: DbPool,
     hub: AlertHub,
@@ -40,7 +55,7 @@ async fn pump(
     sender: mpsc::Sender<sse::Event>,
 ) {
     let mut wakes = hub.subscribe();
-    let mut last = match last_event_id {
+    let starting_point = match last_event_id {
         Some(id) => id,
         None => {
             let (company, user) = (company.clone(), user.clone());
@@ -50,29 +65,50 @@ async fn pump(
             }
         }
     };
+    // What the client already has (up to its starting point) counts as sent.
+    let mut sent: VecDeque<String> = VecDeque::new();
+    let mut last = starting_point.clone();
+    if !starting_point.is_empty() {
+        let (company, user, from) = (company.clone(), user.clone(), look_back_from(&starting_point));
+        if let Ok(rows) = db::run(&pool, move |conn| Ok(store::newer_than(conn, &company, &user, &from, BATCH)?)).await
+        {
+            sent.extend(rows.into_iter().map(|row| row.id).filter(|id| *id <= starting_point));
+        }
+    }
     if sender.send(sse::Event::Comment("connected".into())).await.is_err() {
         return;
     }
     loop {
-        // Send whatever is newer than the last event sent.
-        loop {
-            let (company, user, after) = (company.clone(), user.clone(), last.clone());
-            let Ok(rows) =
-                db::run(&pool, move |conn| Ok(store::newer_than(conn, &company, &user, &after, BATCH)?)).await
-            else {
-                break;
-            };
-            let full = rows.len() as i64 == BATCH;
-            for row in rows {
-                last = row.id.clone();
-                let alert = Alert::from(row);
-                let Ok(data) = sse::Data::new_json(&alert) else { continue };
-                if sender.send(sse::Event::Data(data.id(last.clone()).event("alert"))).await.is_err() {
-                    return;
+        let (query_company, query_user, from) = (company.clone(), user.clone(), look_back_from(&last));
+        match db::run(&pool, move |conn| Ok(store::newer_than(conn, &query_company, &query_user, &from, BATCH)?)).await
+        {
+            Ok(rows) => {
+                let full = rows.len() as i64 == BATCH;
+                for row in rows {
+                    if sent.contains(&row.id) {
+                        continue;
+                    }
+                    let id = row.id.clone();
+                    let Ok(data) = sse::Data::new_json(Alert::from(row)) else { continue };
+                    if sender.send(sse::Event::Data(data.id(id.clone()).event("alert"))).await.is_err() {
+                        return;
+                    }
+                    if id > last {
+                        last = id.clone();
+                    }
+                    sent.push_back(id);
+                    if sent.len() > REMEMBERED {
+                        sent.pop_front();
+                    }
+                }
+                if full {
+                    continue;
                 }
             }
-            if !full {
-                break;
+            Err(_) => {
+                // The database is busy or away: try again shortly rather than wait for the next wake-up.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
         }
         // Wait for news of this company (or for everyone), or notice the browser left.
@@ -88,5 +124,17 @@ async fn pump(
                 () = sender.closed() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn looking_back_moves_an_id_ten_seconds_earlier() {
+        let id = "01a213f2-5699-7680-b0a3-2e9943a22d67";
+        let back = super::look_back_from(id);
+        assert_eq!(back, "01a213f2-2f89-0000-0000-000000000000");
+        assert!(back.as_str() < id);
+        assert_eq!(super::look_back_from(""), "");
     }
 }

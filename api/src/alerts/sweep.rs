@@ -133,6 +133,11 @@ pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<u
         let (Some(subscription), Some(ends)) = (subscription, ends) else { continue };
         let company = CompanyId::from_db(company);
         let days = (ends - now).num_days();
+        let key = format!("subscription_expiring:{subscription}:{}", ends.and_utc().timestamp());
+        // Once per period: an alert someone resolved is not raised again by the next sweep.
+        if super::store::condition_ever_raised(conn, &company, &key)? {
+            continue;
+        }
         raised += write_transaction(conn, |conn| {
             service::raise(
                 conn,
@@ -146,7 +151,7 @@ pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<u
                     ),
                     employee: None,
                     data: serde_json::json!({"subscription_id": subscription, "ends_at": ends.and_utc(), "tier": tier}),
-                    dedup_key: format!("subscription_expiring:{subscription}:{}", ends.and_utc().timestamp()),
+                    dedup_key: key.clone(),
                 },
             )
         })?;

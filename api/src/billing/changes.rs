@@ -55,8 +55,13 @@ pub async fn ensure_customer(pool: &DbPool, setup: &StripeSetup, actor: &Billing
         return Ok(customer);
     }
     let email = row.billing_email.clone().unwrap_or_default();
-    // One key per company: two simultaneous first uses get the same customer from Stripe.
-    let key = format!("vigil-customer-{}", actor.company);
+    // The same key for the same request: two simultaneous first uses get one customer from Stripe. The
+    // parameters are part of it, since Stripe refuses a key reused with other parameters.
+    let key = format!(
+        "vigil-customer-{}-{}",
+        actor.company,
+        &crate::crypto::sha256_hex(&format!("{email}\n{}", row.name))[..16]
+    );
     let created = gateway.create_customer(&row.id, &email, &row.name, &key).await?;
     let (company, audit) = (actor.company.clone(), actor.audit.clone());
     db::run(pool, move |conn| {
@@ -142,6 +147,7 @@ async fn mirror_and_audit(
     let (setup, company, audit) = (setup.clone(), actor.company.clone(), actor.audit.clone());
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
+            crate::db::lock_company(conn, &company)?;
             let now = Utc::now();
             let row = match mirror::apply_subscription(
                 conn,
@@ -266,6 +272,13 @@ pub async fn update_settings(
     actor: &BillingActor,
     request: BillingSettingsRequest,
 ) -> Result<BillingDashboard, ApiError> {
+    // Refuse what cannot be done before changing anything.
+    if request.auto_renewal.is_some() {
+        setup.gateway()?;
+        if !is_live(&subscription_row(pool, &actor.company).await?) {
+            return Err(no_subscription());
+        }
+    }
     if let Some(email) = request.billing_email.as_deref().map(crate::accounts::model::normalize_email) {
         let company = actor.company.clone();
         let customer =

@@ -65,12 +65,18 @@ pub fn apply_subscription(
             return Ok(Applied::Stale);
         }
     }
+    // News of another subscription: older than what the mirror holds, or the end of an old one while a
+    // live one is mirrored, changes nothing.
     let other_live =
         !same && before.stripe_subscription_id.is_some() && is_live(SubscriptionStatus::parse(&before.status));
-    if other_live && !is_live(status) {
+    let other_older = !same && before.stripe_updated_at.is_some_and(|seen| seen > stripe_time);
+    if other_older || other_live && !is_live(status) {
         return Ok(Applied::Stale);
     }
     let now = crate::db::now();
+    // The grace period runs from when Stripe saw the failure, not from when it was processed: a replay days
+    // later must not hand out a fresh period.
+    let grace_ends = timestamp(stripe_time).unwrap_or(now) + Duration::days(setup.grace_days);
     let tier = match subscription.price_id().map(|price| (price, setup.tier_of_price(price))) {
         Some((_, Some(tier))) => tier.as_str().to_owned(),
         Some((price, None)) => {
@@ -100,10 +106,8 @@ pub fn apply_subscription(
             _ => None,
         },
         grace_period_ends_at: match status {
-            SubscriptionStatus::PastDue if was_past_due => {
-                before.grace_period_ends_at.or(Some(now + Duration::days(setup.grace_days)))
-            }
-            SubscriptionStatus::PastDue => Some(now + Duration::days(setup.grace_days)),
+            SubscriptionStatus::PastDue if was_past_due => before.grace_period_ends_at.or(Some(grace_ends)),
+            SubscriptionStatus::PastDue => Some(grace_ends),
             _ => None,
         },
         stripe_updated_at: Some(stripe_time),
@@ -199,7 +203,7 @@ pub fn mark_past_due(
     }
     let now = crate::db::now();
     row.status = SubscriptionStatus::PastDue.as_str().to_owned();
-    row.grace_period_ends_at = Some(now + Duration::days(setup.grace_days));
+    row.grace_period_ends_at = Some(timestamp(stripe_time).unwrap_or(now) + Duration::days(setup.grace_days));
     row.stripe_updated_at = Some(stripe_time);
     row.updated_at = now;
     Ok(store::save_subscription(conn, company, &row)?)

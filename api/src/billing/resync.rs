@@ -60,6 +60,7 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         let setup = setup.clone();
         let repairs = db::run(pool, move |conn| {
             write_transaction(conn, |conn| {
+                crate::db::lock_company(conn, &company)?;
                 let now = Utc::now().timestamp();
                 let actor = system_actor(&company);
                 let mut repairs = Vec::new();

@@ -2,6 +2,7 @@
 //! validation, and the problem+json fallback for errors raised outside our handlers.
 
 pub mod extract;
+pub mod headers;
 pub mod metrics;
 pub mod observe;
 pub mod pagination;

@@ -132,7 +132,8 @@ pub fn record_failure(conn: &mut DbConn, event: &IncomingEvent, error: &str, now
     diesel::sql_query(
         "INSERT INTO stripe_events (id, event_id, event_type, api_version, stripe_created, received_at, outcome, error, attempts, payload) \
          VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, 1, $8) \
-         ON CONFLICT (event_id) DO UPDATE SET outcome = 'failed', error = excluded.error, processed_at = NULL",
+         ON CONFLICT (event_id) DO UPDATE SET outcome = 'failed', error = excluded.error, processed_at = NULL \
+         WHERE stripe_events.outcome NOT IN ('processed', 'ignored')",
     )
     .bind::<Text, _>(uuid::Uuid::now_v7().to_string())
     .bind::<Text, _>(&event.id)

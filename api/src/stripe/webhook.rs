@@ -10,7 +10,7 @@ use super::events::{self, Claim, IncomingEvent, Outcome};
 use super::objects::{StripeInvoice, StripeSubscription};
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::mirror::{self, Applied};
-use crate::billing::model::SubscriptionStatus;
+use crate::billing::model::{InvoiceStatus, SubscriptionStatus};
 use crate::billing::store as billing_store;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
@@ -75,7 +75,9 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
     })
     .await;
     if let Ok((_, Some((company, subscription)))) = &outcome {
-        refetch_subscription(pool, setup, company, subscription).await;
+        // After the answer: Stripe wants a quick reply, and the mirror is right again a moment later.
+        let (pool, setup, company, subscription) = (pool.clone(), setup.clone(), company.clone(), subscription.clone());
+        tokio::spawn(async move { refetch_subscription(&pool, &setup, &company, &subscription).await });
     }
     let outcome = outcome.map(|(receipt, _)| receipt);
     if let Err(error) = &outcome {
@@ -233,7 +235,7 @@ fn subscription_alerts(
             },
         )?;
     }
-    if after.auto_renew {
+    if after.auto_renew || after.status == SubscriptionStatus::Cancelled.as_str() {
         crate::alerts::service::resolve_all_of(conn, company, AlertType::SubscriptionExpiring)?;
     }
     crate::alerts::service::check_current_usage(conn, company)
@@ -257,27 +259,30 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
     let Some(company) = company_of(conn, invoice.customer.as_deref(), None)? else { return Ok(Handled::ignored(None)) };
     let applied = mirror::apply_invoice(conn, &company, &invoice, event.created)?;
     let subscription = invoice.subscription_id();
-    match (event.event_type.as_str(), subscription.as_deref()) {
-        ("invoice.payment_failed", subscription) => {
-            if let Some(subscription) = subscription {
-                mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
+    // A stale event changes nothing, not even alerts: a late failure of a paid invoice must not alarm anyone.
+    if let Applied::Changed { after, .. } = &applied {
+        match (event.event_type.as_str(), subscription.as_deref()) {
+            ("invoice.payment_failed", subscription) if after.status == InvoiceStatus::Open.as_str() => {
+                if let Some(subscription) = subscription {
+                    mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
+                }
+                let due = invoice.amount_due - invoice.amount_paid;
+                crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, None)?;
             }
-            let due = invoice.amount_due - invoice.amount_paid;
-            crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, None)?;
-        }
-        ("invoice.paid" | "invoice.payment_succeeded", subscription) => {
-            if let Some(subscription) = subscription {
-                mirror::mark_paid_up(conn, &company, subscription, event.created)?;
+            ("invoice.paid" | "invoice.payment_succeeded", subscription) => {
+                if let Some(subscription) = subscription {
+                    mirror::mark_paid_up(conn, &company, subscription, event.created)?;
+                }
+                crate::alerts::service::payment_recovered(
+                    conn,
+                    &company,
+                    &invoice.id,
+                    invoice.amount_paid,
+                    &invoice.currency,
+                )?;
             }
-            crate::alerts::service::payment_recovered(
-                conn,
-                &company,
-                &invoice.id,
-                invoice.amount_paid,
-                &invoice.currency,
-            )?;
+            _ => {}
         }
-        _ => {}
     }
     if let Applied::Changed { before, after } = &applied {
         crate::audit::record(
@@ -299,8 +304,22 @@ fn payment_intent(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, A
     let intent = &event.object;
     let Some(company) = company_of(conn, intent["customer"].as_str(), None)? else { return Ok(Handled::ignored(None)) };
     let failed = event.event_type == "payment_intent.payment_failed";
+    if !failed {
+        // A retried payment without an invoice recovers its own failure.
+        let reference = intent["id"].as_str().unwrap_or_default();
+        let amount = intent["amount"].as_i64().unwrap_or_default();
+        crate::alerts::service::payment_recovered(
+            conn,
+            &company,
+            reference,
+            amount,
+            intent["currency"].as_str().unwrap_or("usd"),
+        )?;
+    }
     if failed {
         // The invoice's own failure event raises the same condition; whichever comes first raises it once.
+        // (Since API version 2025-03-31 a payment intent no longer names its invoice; its failure is then keyed
+        // by the payment intent itself.)
         let reference = intent["invoice"].as_str().or(intent["id"].as_str()).unwrap_or_default();
         let amount = intent["amount"].as_i64().unwrap_or_default();
         let currency = intent["currency"].as_str().unwrap_or("usd");
@@ -368,7 +387,11 @@ pub async fn replay(pool: &DbPool, setup: &StripeSetup, which: Replay) -> Result
 /// Lists Stripe's events since the newest one recorded and processes those never received.
 pub async fn catch_up(pool: &DbPool, setup: &StripeSetup) -> Result<RunReport, ApiError> {
     let gateway = setup.gateway()?;
-    let since = db::run(pool, |conn| Ok(events::newest_created(conn)?)).await?;
+    // Stripe retries an event for up to three days, so a delivery still pending can be older than the newest
+    // event recorded: look that far back (recorded events are skipped).
+    const RETRY_WINDOW_SECS: i64 = 3 * 24 * 60 * 60;
+    let newest = db::run(pool, |conn| Ok(events::newest_created(conn)?)).await?;
+    let since = newest.map(|newest| newest - RETRY_WINDOW_SECS);
     let mut missed = Vec::new();
     let mut starting_after: Option<String> = None;
     loop {

@@ -183,6 +183,14 @@ async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backe
     deliver(&app, "customer.subscription.deleted", 1_790_000_100, subscription("canceled")).await;
 
     assert_eq!((swept.subscriptions_expiring, again.subscriptions_expiring), (1, 0));
+    let id =
+        alerts_of(&app, &owner, "?type=SUBSCRIPTION_EXPIRING").await["data"][0]["id"].as_str().expect("id").to_owned();
+    app.post(&format!("/api/v1/alerts/{id}/resolve"), &owner.access_token, json!({})).await;
+    let after_resolving = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    assert_eq!(
+        after_resolving.subscriptions_expiring, 0,
+        "a resolved expiry notice is not raised again for the same period"
+    );
     let expiring = alerts_of(&app, &owner, "?type=SUBSCRIPTION_EXPIRING").await;
     assert!(
         expiring["data"][0]["title"].as_str().unwrap_or("").contains("ends in 9 days")
@@ -351,4 +359,24 @@ async fn two_instances_share_alerts_through_postgres() {
         Some(json!("POLICY_CHANGED")),
         "instance B heard instance A within a second"
     );
+}
+
+/// Each instance sweeps by itself on its interval: an agent gone silent is alerted without anyone asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_sweep_alerts_about_a_silent_agent() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("ALERT_SWEEP_INTERVAL_SECS", "1")]).await;
+    let owner = app.signup("Swept Co").await;
+    let agent = app.add_agent(&owner, None).await;
+    app.execute_sql(&format!("UPDATE agents SET last_seen_at = '2000-01-01 00:00:00' WHERE id = '{}'", agent.id)).await;
+
+    let mut total = Value::Null;
+    for _ in 0..50 {
+        total = alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await["total"].clone();
+        if total == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    assert_eq!(total, 1);
 }

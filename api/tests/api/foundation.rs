@@ -17,7 +17,21 @@ backend_tests!(
     the_request_id_is_propagated_or_generated,
     metrics_count_requests_per_route,
     the_docs_page_is_served_without_a_cdn,
+    every_response_carries_the_security_headers,
 );
+
+async fn every_response_carries_the_security_headers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    for path in ["/healthz", "/api/v1/no-such-route", "/api/docs/"] {
+        let response = app.client.get(app.url(path)).send().await.expect("request");
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers["content-security-policy"].to_str().unwrap_or("").contains("frame-ancestors 'none'"), "{path}");
+        assert!(headers.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+    }
+}
 
 async fn health_and_readiness_answer_ok(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -23,7 +23,78 @@ backend_tests!(
     localstripe_deliveries_keep_the_mirror_true,
     catch_up_processes_the_events_that_were_never_delivered,
     events_of_the_same_second_are_ordered_by_kind_or_read_again_from_stripe,
+    late_news_of_an_ended_subscription_does_not_replace_the_new_one,
+    a_late_failure_of_a_paid_invoice_raises_no_alert,
 );
+
+async fn late_news_of_an_ended_subscription_does_not_replace_the_new_one(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, customer) = customer_company(&app).await;
+    let (old, new) = (unique("sub"), unique("sub"));
+
+    delivered(
+        &app,
+        &event(
+            &unique("evt"),
+            "customer.subscription.deleted",
+            1_790_000_150,
+            subscription(&old, &customer, PRICE_PRO, "canceled", false),
+        ),
+    )
+    .await;
+    delivered(
+        &app,
+        &event(
+            &unique("evt"),
+            "customer.subscription.created",
+            1_790_000_200,
+            subscription(&new, &customer, PRICE_ENTERPRISE, "active", false),
+        ),
+    )
+    .await;
+    let late = delivered(
+        &app,
+        &event(
+            &unique("evt"),
+            "customer.subscription.updated",
+            1_790_000_100,
+            subscription(&old, &customer, PRICE_PRO, "active", false),
+        ),
+    )
+    .await;
+
+    assert_eq!(late, "ignored");
+    let dashboard = billing(&app, &owner).await;
+    assert_eq!(dashboard["subscription"]["stripe_subscription_id"], new.as_str());
+    assert_eq!(dashboard["tier"]["code"], "ENTERPRISE");
+}
+
+async fn a_late_failure_of_a_paid_invoice_raises_no_alert(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, customer) = customer_company(&app).await;
+    let inv = unique("in");
+
+    delivered(
+        &app,
+        &event(&unique("evt"), "invoice.paid", 1_790_000_200, invoice(&inv, &customer, "sub_late", "paid", 2900)),
+    )
+    .await;
+    let late = delivered(
+        &app,
+        &event(
+            &unique("evt"),
+            "invoice.payment_failed",
+            1_790_000_100,
+            invoice(&inv, &customer, "sub_late", "open", 0),
+        ),
+    )
+    .await;
+
+    assert_eq!(late, "ignored");
+    let alerts: Value =
+        app.get("/api/v1/alerts?type=PAYMENT_FAILED", &owner.access_token).await.json().await.expect("json");
+    assert_eq!(alerts["total"], 0);
+}
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_vigil";
 
@@ -190,6 +261,8 @@ async fn concurrent_deliveries_of_one_event_apply_it_once(backend: Backend) {
 }
 
 async fn subscription_events_drive_the_mirror(backend: Backend) {
+    // The failure happens now, so its grace period is still running.
+    let now = chrono::Utc::now().timestamp();
     let app = spawn(backend).await;
     let (owner, customer) = customer_company(&app).await;
     let sub = unique("sub");
@@ -232,7 +305,7 @@ async fn subscription_events_drive_the_mirror(backend: Backend) {
         &event(
             &unique("evt"),
             "customer.subscription.updated",
-            1_790_000_030,
+            now,
             subscription(&sub, &customer, PRICE_ENTERPRISE, "unpaid", true),
         ),
     )
@@ -243,7 +316,7 @@ async fn subscription_events_drive_the_mirror(backend: Backend) {
         &event(
             &unique("evt"),
             "customer.subscription.deleted",
-            1_790_000_040,
+            now + 1,
             subscription(&sub, &customer, PRICE_ENTERPRISE, "canceled", false),
         ),
     )
@@ -692,7 +765,9 @@ async fn events_of_the_same_second_are_ordered_by_kind_or_read_again_from_stripe
     .await;
 
     assert_eq!((draft_later.as_str(), created_later.as_str()), ("ignored", "ignored"));
-    let dashboard = billing(&app, &owner).await;
+    // The re-read happens just after the answer to Stripe.
+    let dashboard =
+        eventually(&app, &owner, |d| d["subscription"]["status"] == "ACTIVE" && d["tier"]["code"] == "PRO").await;
     let paid = dashboard["recent_invoices"]
         .as_array()
         .expect("invoices")
