@@ -173,7 +173,10 @@ fn checkout_completed(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handle
                 "subscription": session["subscription"],
             })),
     )?;
-    Ok(Handled::processed(company))
+    // The subscription Checkout created is read from Stripe right after, so the company shows its new plan
+    // even before (or without) the subscription's own event.
+    let subscription = session["subscription"].as_str().filter(|id| !id.is_empty()).map(str::to_owned);
+    Ok(Handled { refetch: subscription, ..Handled::processed(company) })
 }
 
 fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {

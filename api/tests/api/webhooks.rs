@@ -25,7 +25,26 @@ backend_tests!(
     events_of_the_same_second_are_ordered_by_kind_or_read_again_from_stripe,
     late_news_of_an_ended_subscription_does_not_replace_the_new_one,
     a_late_failure_of_a_paid_invoice_raises_no_alert,
+    a_completed_checkout_links_its_subscription,
 );
+
+async fn a_completed_checkout_links_its_subscription(backend: Backend) {
+    let app = spawn(backend).await;
+    let owner = app.signup("Checked Out Co").await;
+    let customer = customer_with_card(&app, &owner).await;
+    let subscription = localstripe().subscribe(&customer, PRICE_PRO).await;
+    let session = json!({"id": unique("cs"), "object": "checkout.session", "mode": "subscription", "customer": customer,
+        "client_reference_id": owner.company_id, "subscription": subscription["id"], "status": "complete"});
+
+    assert_eq!(
+        delivered(&app, &event(&unique("evt"), "checkout.session.completed", chrono::Utc::now().timestamp(), session))
+            .await,
+        "processed"
+    );
+
+    let dashboard = eventually(&app, &owner, |d| d["tier"]["code"] == "PRO").await;
+    assert_eq!(dashboard["subscription"]["stripe_subscription_id"], subscription["id"], "{dashboard}");
+}
 
 async fn late_news_of_an_ended_subscription_does_not_replace_the_new_one(backend: Backend) {
     let app = spawn(backend).await;
