@@ -20,6 +20,12 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database to PATH while Vigil runs (start from it with
+    /// DATABASE_URL=sqlite://PATH).
+    Backup {
+        /// Where to write the copy (must not exist).
+        path: PathBuf,
+    },
     /// Stripe maintenance.
     Stripe {
         #[command(subcommand)]
@@ -74,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => actix_web::rt::System::new().block_on(serve()),
         Command::Migrate => actix_web::rt::System::new().block_on(migrate()),
         Command::Openapi { output, check } => openapi(output, check),
+        Command::Backup { path } => backup(&path),
         Command::Stripe { command } => actix_web::rt::System::new().block_on(stripe(command)),
     }
 }
@@ -132,6 +139,15 @@ async fn stripe(command: StripeCommand) -> anyhow::Result<()> {
     if report.failed > 0 {
         anyhow::bail!("{} events failed; see the log and `vigil stripe replay --failed`", report.failed);
     }
+    Ok(())
+}
+
+fn backup(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let pool = vigil::db::build_pool(&config.database_url, 1, config.db_acquire_timeout, None)?;
+    let mut conn = pool.get().context("Failed to connect to the database (DATABASE_URL)")?;
+    vigil::db::backup(&mut conn, path)?;
+    println!("Backed up to {}.", path.display());
     Ok(())
 }
 

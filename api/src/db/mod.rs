@@ -160,3 +160,18 @@ pub fn lock_company(conn: &mut DbConn, company: &crate::ids::CompanyId) -> diese
     }
     Ok(())
 }
+
+/// Writes a consistent copy of a SQLite database to `target` while the server keeps running (SQLite's
+/// `VACUUM INTO`). PostgreSQL is backed up with its own tools (`pg_dump`).
+pub fn backup(conn: &mut DbConn, target: &std::path::Path) -> anyhow::Result<()> {
+    use diesel::RunQueryDsl;
+    let DbConn::Sqlite(sqlite) = conn else {
+        anyhow::bail!("`vigil backup` copies SQLite databases; back up PostgreSQL with pg_dump");
+    };
+    if target.exists() {
+        anyhow::bail!("{} exists already; choose a new file", target.display());
+    }
+    let path = target.to_str().ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+    diesel::sql_query(format!("VACUUM INTO '{}'", path.replace('\'', "''"))).execute(sqlite)?;
+    Ok(())
+}

@@ -153,6 +153,12 @@ impl TestApp {
         Sibling { address: running.address, client: running.client, handle: running.handle }
     }
 
+    /// A server over any database URL (a backup copy, say).
+    pub async fn serve_database(url: &str) -> Sibling {
+        let running = start(url, &[]).await;
+        Sibling { address: running.address, client: running.client, handle: running.handle }
+    }
+
     /// A server whose Stripe is the shared localstripe.
     pub async fn spawn_with_stripe(backend: Backend) -> Self {
         let settings = crate::stripe_fake::localstripe().settings();

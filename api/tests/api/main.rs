@@ -15,6 +15,7 @@ mod employees;
 mod foundation;
 mod migrations;
 mod openapi;
+mod operations;
 mod policy;
 mod stripe_fake;
 mod tenancy;
