@@ -27,7 +27,7 @@ unit: ## All Rust tests (unit and integration, SQLite and PostgreSQL)
 
 compose-check: ## docker-compose.yml is a valid Compose file (no engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
-	else command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq docker-compose >/dev/null; }; \
+	else command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }; \
 	docker-compose -f docker-compose.yml config -q; fi
 	@echo "docker-compose.yml: valid"
 
