@@ -15,7 +15,6 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
 use crate::db::{self, DbPool};
-use crate::error::ApiError;
 use crate::http::{extract, metrics::Metrics, observe};
 use crate::ops;
 
@@ -166,6 +165,7 @@ fn cors(config: &Config) -> Cors {
 
 fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
+    let known_routes = web::Data::new(crate::http::routes_table::KnownRoutes::from_spec(&spec));
     let metrics = web::Data::new(metrics);
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
     let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url));
@@ -183,6 +183,7 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             .app_data(metrics.clone())
             .app_data(stripe.clone())
             .app_data(hub.clone())
+            .app_data(known_routes.clone())
             .app_data(config.clone())
             .app_data(extract::json_config())
             .app_data(extract::payload_config())
@@ -190,7 +191,7 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             .app_data(extract::query_config())
             .configure(routes)
             .into_app()
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::RouteNotFound) }))
+            .default_service(web::to(crate::http::routes_table::no_route))
             // Outside CORS, so that its refusals become problem+json like every other error.
             .wrap(cors(&config))
             .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))

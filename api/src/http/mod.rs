@@ -8,4 +8,5 @@ pub mod observe;
 pub mod pagination;
 pub mod principal;
 pub mod request_id;
+pub mod routes_table;
 pub mod validation;

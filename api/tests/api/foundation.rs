@@ -8,6 +8,7 @@ use crate::helpers::{Backend, TestApp, backend_tests, problem};
 backend_tests!(
     health_and_readiness_answer_ok,
     an_unknown_route_is_a_problem_404,
+    a_wrong_method_on_a_known_path_is_a_405_with_allow,
     malformed_json_is_a_problem_400,
     a_body_that_fails_validation_is_a_422_with_field_messages,
     a_missing_field_is_a_422_naming_the_field,
@@ -51,6 +52,18 @@ async fn an_unknown_route_is_a_problem_404(backend: Backend) {
 
     let body = problem(response, StatusCode::NOT_FOUND).await;
     assert_eq!(body["code"], "route_not_found");
+}
+
+async fn a_wrong_method_on_a_known_path_is_a_405_with_allow(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let response = app.client.get(app.url("/api/v1/auth/signup")).send().await.expect("request");
+    let with_id =
+        app.client.put(app.url(&format!("/api/v1/users/{}", uuid::Uuid::now_v7()))).send().await.expect("request");
+
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_eq!(problem(response, StatusCode::METHOD_NOT_ALLOWED).await["code"], "method_not_allowed");
+    assert_eq!(with_id.headers()["allow"], "GET, PATCH");
 }
 
 async fn malformed_json_is_a_problem_400(backend: Backend) {
