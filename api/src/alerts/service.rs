@@ -6,7 +6,6 @@ use chrono::Duration;
 use super::model::{Alert, AlertFilter, AlertRow, AlertType, MarkedRead, NewAlert, StreamTicket, UnreadCount};
 use super::store;
 use crate::accounts::model::Role;
-use crate::billing::model::{LimitKind, Tier};
 use crate::db::{DbConn, notify};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
@@ -128,19 +127,13 @@ pub fn payment_recovered(
     .map(drop)
 }
 
-/// Raises USAGE_HIGH for each limit of `tier` used at 80% or more, and resolves it for the others. Call on
-/// every change of employees or agents and on plan changes.
-pub fn check_usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<(), ApiError> {
-    let usage = crate::billing::service::usage(conn, company, tier)?;
-    for (kind, item) in [
-        (LimitKind::MaxEmployees, &usage.active_employees),
-        (LimitKind::MaxAgents, &usage.agents),
-        (LimitKind::MaxStorageGb, &usage.storage_gb),
-    ] {
-        let key = format!(
-            "usage_high:{}",
-            serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-        );
+/// Raises USAGE_HIGH for each limit of the tier that applies now used at 80% or more, and resolves it for
+/// the others. Call on every change of employees or agents and on plan changes.
+pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
+    let tier = crate::billing::service::effective_tier(conn, company)?;
+    let usage = crate::billing::service::usage(conn, company, &tier)?;
+    for (kind, item) in usage.items() {
+        let key = format!("usage_high:{}", kind.as_str());
         match (item.limit, item.percent) {
             (Some(limit), Some(percent)) if percent >= USAGE_HIGH_PERCENT => {
                 raise(
@@ -167,12 +160,6 @@ pub fn check_usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Resul
         }
     }
     Ok(())
-}
-
-/// [`check_usage`] against the tier that applies now.
-pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
-    let tier = crate::billing::service::effective_tier(conn, company)?;
-    check_usage(conn, company, &tier)
 }
 
 pub fn list(

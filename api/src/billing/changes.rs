@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::mirror::{self, Applied};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, LimitKind, RedirectUrl, Subscription, SubscriptionRow,
-    SubscriptionStatus, TaxId, Tier, TierCode,
+    BillingDashboard, BillingSettingsRequest, RedirectUrl, Subscription, SubscriptionRow, SubscriptionStatus, TaxId,
+    Tier, TierCode,
 };
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
@@ -182,11 +182,7 @@ async fn limits_exceeded(pool: &DbPool, company: &CompanyId, target: TierCode) -
         let tier: Tier = store::find_tier(conn, target)?.into();
         let usage = service::usage(conn, &company, &tier)?;
         let mut over = Vec::new();
-        for (kind, item) in [
-            (LimitKind::MaxEmployees, &usage.active_employees),
-            (LimitKind::MaxAgents, &usage.agents),
-            (LimitKind::MaxStorageGb, &usage.storage_gb),
-        ] {
+        for (kind, item) in usage.items() {
             if let Some(limit) = item.limit.filter(|limit| item.used > *limit) {
                 over.push(format!("{} {} (the {} plan allows {limit})", item.used, kind.noun(), tier.name));
             }

@@ -112,6 +112,15 @@ impl LimitKind {
         }
     }
 
+    /// The limit's name, as in the API (`max_employees`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxEmployees => "max_employees",
+            Self::MaxAgents => "max_agents",
+            Self::MaxStorageGb => "max_storage_gb",
+        }
+    }
+
     pub fn noun(self) -> &'static str {
         match self {
             Self::MaxEmployees => "active employees",
@@ -366,6 +375,17 @@ pub struct Usage {
     pub active_employees: UsageItem,
     pub agents: UsageItem,
     pub storage_gb: UsageItem,
+}
+
+impl Usage {
+    /// Each measured resource with the limit it counts against.
+    pub fn items(&self) -> [(LimitKind, &UsageItem); 3] {
+        [
+            (LimitKind::MaxEmployees, &self.active_employees),
+            (LimitKind::MaxAgents, &self.agents),
+            (LimitKind::MaxStorageGb, &self.storage_gb),
+        ]
+    }
 }
 
 /// The PAST_DUE grace period.

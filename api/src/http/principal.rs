@@ -61,14 +61,6 @@ impl Principal {
         }
     }
 
-    /// The user's role; API keys have none.
-    pub fn role(&self) -> Option<Role> {
-        match &self.actor {
-            Actor::User { role, .. } => Some(*role),
-            Actor::ApiKey { .. } => None,
-        }
-    }
-
     /// How audit entries written for this request name their actor.
     pub fn audit_actor(&self) -> AuditActor {
         let (actor_type, actor_id) = match &self.actor {
