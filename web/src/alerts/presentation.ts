@@ -1,0 +1,30 @@
+import type { AlertType, Severity } from "../api/types";
+
+export const SEVERITY_COLOR: Record<Severity, string> = {
+  critical: "red",
+  warning: "orange",
+  info: "blue",
+};
+
+export function severityColor(severity: Severity): string {
+  return SEVERITY_COLOR[severity];
+}
+
+/** Each type's colour, and what it means, for the badges and the legend. */
+export const ALERT_TYPES: Record<AlertType, { label: string; color: string; meaning: string }> = {
+  AGENT_OFFLINE: { label: "Agent offline", color: "gray", meaning: "An agent stopped reporting." },
+  PAYMENT_FAILED: { label: "Payment failed", color: "red", meaning: "Stripe could not collect a payment." },
+  PAYMENT_RECOVERED: { label: "Payment recovered", color: "teal", meaning: "A failed payment went through." },
+  SUBSCRIPTION_EXPIRING: {
+    label: "Subscription expiring",
+    color: "yellow",
+    meaning: "The plan ends soon and will not renew.",
+  },
+  SUBSCRIPTION_CANCELLED: {
+    label: "Subscription cancelled",
+    color: "pink",
+    meaning: "The paid plan ended; Free limits apply.",
+  },
+  USAGE_HIGH: { label: "Usage high", color: "orange", meaning: "Usage is close to a plan limit." },
+  POLICY_CHANGED: { label: "Policy changed", color: "indigo", meaning: "The monitoring policy was edited." },
+};

@@ -1,0 +1,326 @@
+import { useState } from "react";
+import {
+  Accordion,
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Group,
+  List,
+  Modal,
+  SimpleGrid,
+  Stack,
+  Table,
+  Text,
+  ThemeIcon,
+  Title,
+} from "@mantine/core";
+import { IconCheck, IconX } from "@tabler/icons-react";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Link, useSearchParams } from "react-router";
+import { api, call } from "../api/client";
+import type { BillingDashboard, Tier, TierCode } from "../api/types";
+import { useIsAdmin } from "../auth/AuthContext";
+import { PageHeader } from "../components/PageHeader";
+import { ProblemAlert } from "../components/ProblemAlert";
+import { QueryState } from "../components/QueryState";
+import { formatDate, formatMoney } from "../lib/format";
+import { FEATURE_LABELS, limitText } from "./presentation";
+import { billingKeys, useBilling, useTiers } from "./queries";
+
+/** Where the browser goes for Stripe Checkout; a function so tests can observe it. */
+export const redirect = { to: (url: string) => window.location.assign(url) };
+
+const FAQ = [
+  {
+    q: "How does paying work?",
+    a: "Choosing a paid plan takes you to Stripe Checkout, Stripe's secure payment page. Vigil never sees your card number.",
+  },
+  {
+    q: "What happens when I switch between paid plans?",
+    a: "The change applies at once and Stripe prorates: you get credit for the unused part of your current plan and pay the new plan's price for the rest of the period, on your next invoice.",
+  },
+  {
+    q: "Can I cancel at any time?",
+    a: "Yes. In Billing settings, turn off auto-renewal or cancel: your plan keeps working until the end of the period you paid for, then the Free plan's limits apply.",
+  },
+  {
+    q: "What if a payment fails?",
+    a: "Your admins get an alert, and the plan keeps its limits during a grace period while Stripe retries. Update the card in Billing settings to settle it.",
+  },
+  {
+    q: "Do you keep my data when I downgrade?",
+    a: "Yes, within the retention period of the plan you move to. A downgrade is refused while you use more than the smaller plan allows.",
+  },
+];
+
+function isPaidAndLive(billing: BillingDashboard): boolean {
+  const { subscription } = billing;
+  return (
+    subscription.tier !== "FREE" && (subscription.status === "ACTIVE" || subscription.status === "PAST_DUE")
+  );
+}
+
+/** What the rest of the period costs or credits: an estimate, as Stripe computes the exact amount. */
+function prorationEstimate(billing: BillingDashboard, target: Tier): string | null {
+  const end = billing.subscription.current_period_end;
+  const start = billing.subscription.current_period_start;
+  if (!end || !start) return null;
+  const total = Date.parse(end) - Date.parse(start);
+  const left = Date.parse(end) - Date.now();
+  if (total <= 0 || left <= 0) return null;
+  const difference = (target.monthly_price_minor - billing.price_minor) * (left / total);
+  const amount = formatMoney(Math.abs(Math.round(difference)), target.currency);
+  return difference >= 0
+    ? `about ${amount} for the rest of this period, added to your next invoice`
+    : `a credit of about ${amount} for the rest of this period, taken off your next invoice`;
+}
+
+function PricingCard({ tier, current, action }: { tier: Tier; current: boolean; action: React.ReactNode }) {
+  return (
+    <Card
+      withBorder
+      radius="md"
+      padding="lg"
+      shadow={tier.code === "PRO" ? "md" : undefined}
+      style={tier.code === "PRO" ? { borderColor: "var(--mantine-color-blue-5)" } : undefined}
+      aria-label={`${tier.name} plan`}
+      component="section"
+    >
+      <Group justify="space-between">
+        <Title order={2} fz="h3">
+          {tier.name}
+        </Title>
+        {current ? (
+          <Badge color="teal">Current plan</Badge>
+        ) : tier.code === "PRO" ? (
+          <Badge variant="light">Most popular</Badge>
+        ) : null}
+      </Group>
+      <Group gap={4} align="baseline" mt="sm">
+        <Text fz={32} fw={800}>
+          {formatMoney(tier.monthly_price_minor, tier.currency)}
+        </Text>
+        <Text c="dimmed">/ month</Text>
+      </Group>
+      <List spacing={4} size="sm" mt="md" mb="lg">
+        <List.Item>{limitText(tier.max_employees)} employees</List.Item>
+        <List.Item>{limitText(tier.max_agents)} agents</List.Item>
+        <List.Item>{limitText(tier.max_storage_gb, " GB")} storage</List.Item>
+        <List.Item>{tier.retention_days} days of history</List.Item>
+      </List>
+      {action}
+    </Card>
+  );
+}
+
+function ComparisonTable({ tiers }: { tiers: Tier[] }) {
+  const rows: { label: string; value: (tier: Tier) => React.ReactNode }[] = [
+    { label: "Price per month", value: (t) => formatMoney(t.monthly_price_minor, t.currency) },
+    { label: "Employees", value: (t) => limitText(t.max_employees) },
+    { label: "Agents", value: (t) => limitText(t.max_agents) },
+    { label: "Storage", value: (t) => limitText(t.max_storage_gb, " GB") },
+    { label: "History kept", value: (t) => `${t.retention_days} days` },
+    ...(Object.entries(FEATURE_LABELS) as [keyof Tier["features"], string][]).map(([key, label]) => ({
+      label,
+      value: (t: Tier) =>
+        t.features[key] ? (
+          <ThemeIcon size={20} radius="xl" color="teal" variant="light" aria-label="Included">
+            <IconCheck size={14} />
+          </ThemeIcon>
+        ) : (
+          <ThemeIcon size={20} radius="xl" color="gray" variant="light" aria-label="Not included">
+            <IconX size={14} />
+          </ThemeIcon>
+        ),
+    })),
+  ];
+  return (
+    <Table.ScrollContainer minWidth={520}>
+      <Table striped withTableBorder verticalSpacing="sm" aria-label="Plan comparison">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Compare plans</Table.Th>
+            {tiers.map((tier) => (
+              <Table.Th key={tier.code} ta="center">
+                {tier.name}
+              </Table.Th>
+            ))}
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {rows.map((row) => (
+            <Table.Tr key={row.label}>
+              <Table.Th scope="row" fw={500}>
+                {row.label}
+              </Table.Th>
+              {tiers.map((tier) => (
+                <Table.Td key={tier.code} ta="center">
+                  <Group justify="center">{row.value(tier)}</Group>
+                </Table.Td>
+              ))}
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Table.ScrollContainer>
+  );
+}
+
+export function UpgradePage() {
+  const [params] = useSearchParams();
+  const billing = useBilling();
+  const tiers = useTiers();
+  const admin = useIsAdmin();
+  const queryClient = useQueryClient();
+  const [confirming, setConfirming] = useState<Tier | null>(null);
+
+  const checkout = useMutation({
+    mutationFn: (tier: TierCode) => call(api.POST("/api/v1/billing/checkout-session", { body: { tier } })),
+    onSuccess: ({ url }) => redirect.to(url),
+  });
+  const change = useMutation({
+    mutationFn: (tier: TierCode) => call(api.PUT("/api/v1/billing/subscription", { body: { tier } })),
+    onSuccess: async (subscription) => {
+      setConfirming(null);
+      await queryClient.invalidateQueries({ queryKey: billingKeys.dashboard });
+      notifications.show({
+        color: "teal",
+        title: "Plan changed",
+        message: `You are now on ${subscription.tier}.`,
+      });
+    },
+  });
+  const error = checkout.error ?? change.error;
+
+  return (
+    <>
+      <PageHeader
+        title="Plans"
+        description="Pick the plan that fits your team. Change or cancel at any time."
+      />
+      <Stack gap="xl">
+        {params.get("checkout") === "cancelled" && (
+          <Alert color="yellow" title="Checkout cancelled" role="status">
+            Nothing was charged and your plan has not changed. Pick a plan whenever you are ready.
+          </Alert>
+        )}
+        {!admin && (
+          <Alert color="gray">Only owners and admins can change the plan; ask one of them to upgrade.</Alert>
+        )}
+        {error && <ProblemAlert error={error} />}
+        <QueryState query={tiers} label="plans">
+          {(tierList) => (
+            <QueryState query={billing} label="your plan">
+              {(data) => {
+                const paid = isPaidAndLive(data);
+                const currentCode = paid ? data.subscription.tier : "FREE";
+                const actionFor = (tier: Tier) => {
+                  if (tier.code === currentCode) {
+                    return (
+                      <Button fullWidth variant="light" disabled>
+                        Your plan
+                      </Button>
+                    );
+                  }
+                  if (tier.code === "FREE") {
+                    return (
+                      <Button fullWidth variant="default" component={Link} to="/billing/settings#danger-zone">
+                        Cancel to move to Free
+                      </Button>
+                    );
+                  }
+                  const busy =
+                    (checkout.isPending && checkout.variables === tier.code) ||
+                    (change.isPending && change.variables === tier.code);
+                  return (
+                    <Button
+                      fullWidth
+                      loading={busy}
+                      disabled={!admin || !data.billing_configured}
+                      onClick={() => (paid ? setConfirming(tier) : checkout.mutate(tier.code))}
+                    >
+                      {paid ? `Switch to ${tier.name}` : `Choose ${tier.name}`}
+                    </Button>
+                  );
+                };
+                return (
+                  <>
+                    <SimpleGrid cols={{ base: 1, md: 3 }}>
+                      {tierList.map((tier) => (
+                        <PricingCard
+                          key={tier.code}
+                          tier={tier}
+                          current={tier.code === currentCode}
+                          action={actionFor(tier)}
+                        />
+                      ))}
+                    </SimpleGrid>
+                    <Modal
+                      opened={confirming !== null}
+                      onClose={() => setConfirming(null)}
+                      title={confirming ? `Switch to ${confirming.name}?` : ""}
+                      centered
+                    >
+                      {confirming && (
+                        <Stack>
+                          <Text size="sm">
+                            Your plan changes to {confirming.name} (
+                            {formatMoney(confirming.monthly_price_minor, confirming.currency)} a month) right
+                            away. Stripe prorates the change
+                            {prorationEstimate(data, confirming)
+                              ? `: ${prorationEstimate(data, confirming) ?? ""}.`
+                              : " on your next invoice."}
+                          </Text>
+                          {data.renews_at && (
+                            <Text size="sm" c="dimmed">
+                              From {formatDate(data.renews_at)} you pay the full{" "}
+                              {formatMoney(confirming.monthly_price_minor, confirming.currency)} a month.
+                            </Text>
+                          )}
+                          {change.isError && <ProblemAlert error={change.error} />}
+                          <Group justify="flex-end">
+                            <Button variant="default" onClick={() => setConfirming(null)}>
+                              Keep {data.tier.name}
+                            </Button>
+                            <Button loading={change.isPending} onClick={() => change.mutate(confirming.code)}>
+                              Confirm the change
+                            </Button>
+                          </Group>
+                        </Stack>
+                      )}
+                    </Modal>
+                  </>
+                );
+              }}
+            </QueryState>
+          )}
+        </QueryState>
+        {tiers.data && (
+          <Card withBorder radius="md" padding="lg">
+            <Title order={2} fz="h4" mb="sm">
+              Compare the plans
+            </Title>
+            <ComparisonTable tiers={tiers.data} />
+          </Card>
+        )}
+        <div>
+          <Title order={2} fz="h4" mb="sm">
+            Frequently asked questions
+          </Title>
+          <Accordion variant="separated">
+            {FAQ.map((item) => (
+              <Accordion.Item key={item.q} value={item.q}>
+                <Accordion.Control>{item.q}</Accordion.Control>
+                <Accordion.Panel>
+                  <Text size="sm">{item.a}</Text>
+                </Accordion.Panel>
+              </Accordion.Item>
+            ))}
+          </Accordion>
+        </div>
+      </Stack>
+    </>
+  );
+}

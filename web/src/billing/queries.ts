@@ -1,0 +1,25 @@
+import { useQuery } from "@tanstack/react-query";
+import { api, call } from "../api/client";
+
+export const billingKeys = {
+  dashboard: ["billing"] as const,
+  tiers: ["tiers"] as const,
+  invoices: (status: string | null, page: number) => ["billing", "invoices", status, page] as const,
+};
+
+export function useBilling(options: { refetchInterval?: number | false } = {}) {
+  return useQuery({
+    queryKey: billingKeys.dashboard,
+    queryFn: () => call(api.GET("/api/v1/billing")),
+    refetchInterval: options.refetchInterval,
+  });
+}
+
+export function useTiers() {
+  return useQuery({
+    queryKey: billingKeys.tiers,
+    queryFn: () => call(api.GET("/api/v1/tiers")),
+    staleTime: 5 * 60_000,
+    select: (tiers) => [...tiers].sort((a, b) => a.display_order - b.display_order),
+  });
+}

@@ -1,0 +1,75 @@
+import { Alert, Anchor, Button, Group, List, Stack, Text } from "@mantine/core";
+import { IconAlertTriangle, IconArrowUpRight } from "@tabler/icons-react";
+import { Link } from "react-router";
+import { asProblem } from "../api/problem";
+import { humanize } from "../lib/format";
+
+interface Props {
+  error: unknown;
+  /** Fields shown next to their inputs; their messages are not repeated here. */
+  fieldsShown?: string[];
+  title?: string;
+  onRetry?: () => void;
+}
+
+/**
+ * An API problem where it happened: its detail, the field messages no input shows, an upgrade link for plan
+ * limits and missing features, and the request id to quote.
+ */
+export function ProblemAlert({ error, fieldsShown = [], title, onRetry }: Props) {
+  const problem = asProblem(error);
+  const { plan_limit: limit, request_id: requestId } = problem.problem;
+  const otherFields = Object.entries(problem.fieldErrors).filter(([field]) => !fieldsShown.includes(field));
+  return (
+    <Alert
+      color={problem.wantsUpgrade ? "orange" : "red"}
+      icon={<IconAlertTriangle size={18} />}
+      title={title ?? problem.problem.title}
+      role="alert"
+    >
+      <Stack gap="xs">
+        <Text size="sm">{problem.problem.detail}</Text>
+        {limit && (
+          <Text size="sm">
+            {humanize(limit.limit.replace(/^max_/, ""))}: {limit.current_usage} of {limit.max} on the{" "}
+            {limit.tier} plan.
+          </Text>
+        )}
+        {otherFields.length > 0 && (
+          <List size="sm">
+            {otherFields.map(([field, messages]) => (
+              <List.Item key={field}>
+                {humanize(field)}: {messages.join("; ")}
+              </List.Item>
+            ))}
+          </List>
+        )}
+        {(problem.wantsUpgrade || onRetry) && (
+          <Group gap="sm">
+            {problem.wantsUpgrade && (
+              <Button
+                component={Link}
+                to="/billing/upgrade"
+                size="xs"
+                color="orange"
+                rightSection={<IconArrowUpRight size={14} />}
+              >
+                {limit?.upgrade_tier ? `Upgrade to ${humanize(limit.upgrade_tier)}` : "Upgrade your plan"}
+              </Button>
+            )}
+            {onRetry && (
+              <Anchor component="button" type="button" size="sm" onClick={onRetry}>
+                Try again
+              </Anchor>
+            )}
+          </Group>
+        )}
+        {requestId && (
+          <Text size="xs" c="dimmed">
+            Request id: {requestId}
+          </Text>
+        )}
+      </Stack>
+    </Alert>
+  );
+}
