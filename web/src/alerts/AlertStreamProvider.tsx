@@ -18,6 +18,9 @@ export function AlertStreamProvider({ children }: { children: ReactNode }) {
       onStatus: setStatus,
       onAlert: (alert) => {
         void queryClient.invalidateQueries({ queryKey: alertKeys.all });
+        // Alerts follow changes elsewhere (a failed payment, an agent gone offline): show those too.
+        void queryClient.invalidateQueries({ queryKey: ["billing"] });
+        void queryClient.invalidateQueries({ queryKey: ["agents"] });
         notifications.show({
           title: alert.title,
           message: alert.message,

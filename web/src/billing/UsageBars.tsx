@@ -6,9 +6,46 @@ function color(percent: number | null | undefined): string {
   return percent >= 100 ? "red" : percent >= 80 ? "orange" : "blue";
 }
 
-function UsageBar({ label, item, unit = "" }: { label: string; item: UsageItem; unit?: string }) {
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit] ?? "B"}`;
+}
+
+interface Measure {
+  key: string;
+  label: string;
+  format: (n: number) => string;
+}
+
+/**
+ * The measures a usage may hold. Read tolerantly, by key: storage is reported in GB today and in bytes by
+ * newer servers, and a measure the server does not send is not shown.
+ */
+const MEASURES: Measure[] = [
+  { key: "active_employees", label: "Employees", format: String },
+  { key: "agents", label: "Agents", format: String },
+  { key: "storage_gb", label: "Storage", format: (n) => `${n} GB` },
+  { key: "storage_bytes", label: "Storage", format: formatBytes },
+];
+
+function UsageBar({
+  label,
+  item,
+  format,
+}: {
+  label: string;
+  item: UsageItem;
+  format: (n: number) => string;
+}) {
   const percent = item.percent ?? null;
   const limit = item.limit ?? null;
+  const of = `${format(item.used)} of ${limit === null ? "unlimited" : format(limit)}`;
   return (
     <Card withBorder radius="md" padding="md">
       <Group justify="space-between" mb={6}>
@@ -16,8 +53,7 @@ function UsageBar({ label, item, unit = "" }: { label: string; item: UsageItem; 
           {label}
         </Text>
         <Text size="sm" c="dimmed">
-          {item.used}
-          {unit} of {limit === null ? "unlimited" : `${limit}${unit}`}
+          {of}
         </Text>
       </Group>
       <Progress
@@ -25,7 +61,7 @@ function UsageBar({ label, item, unit = "" }: { label: string; item: UsageItem; 
         color={color(percent)}
         size="lg"
         radius="xl"
-        aria-label={`${label}: ${item.used} of ${limit === null ? "unlimited" : limit}`}
+        aria-label={`${label}: ${of}`}
       />
     </Card>
   );
@@ -33,11 +69,15 @@ function UsageBar({ label, item, unit = "" }: { label: string; item: UsageItem; 
 
 /** Usage against the plan's limits, as bars that turn orange at 80% and red at the limit. */
 export function UsageBars({ usage }: { usage: BillingDashboard["usage"] }) {
+  const items = usage as unknown as Record<string, UsageItem | undefined>;
   return (
     <SimpleGrid cols={{ base: 1, sm: 3 }}>
-      <UsageBar label="Employees" item={usage.active_employees} />
-      <UsageBar label="Agents" item={usage.agents} />
-      <UsageBar label="Storage" item={usage.storage_gb} unit=" GB" />
+      {MEASURES.map((measure) => {
+        const item = items[measure.key];
+        return item ? (
+          <UsageBar key={measure.key} label={measure.label} item={item} format={measure.format} />
+        ) : null;
+      })}
     </SimpleGrid>
   );
 }
