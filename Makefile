@@ -4,19 +4,21 @@ SHELL := /bin/bash
 CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL
+# The web app's packages, installed again only when web/package-lock.json changes.
+WEB_INSTALLED := web/node_modules/.installed
 
-.PHONY: run test lint compose-check unit tools openapi openapi-check migrate build postgres-check system-deps clean help
+.PHONY: run test lint compose-check unit tools web web-test chromium openapi openapi-check migrate build postgres-check system-deps clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-run: system-deps ## Build and start Vigil on SQLite (data/vigil.db) at http://127.0.0.1:8080
+run: system-deps web ## Build the web app and start Vigil on SQLite (data/vigil.db) at http://127.0.0.1:8080
 	$(CARGO) run --release --bin vigil -- serve
 
 build: system-deps ## Build the release binary (target/release/vigil)
 	$(CARGO) build --release --bin vigil
 
-test: system-deps tools postgres-check lint compose-check unit ## Everything CI runs: format, lints, and all tests on both databases
+test: system-deps tools postgres-check lint compose-check unit web-test ## Everything CI runs: format, lints, all tests on both databases, the web app's checks and browser tests
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -39,11 +41,32 @@ $(VENV)/.installed: tools/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
 
-openapi: ## Regenerate openapi/openapi.json from the code
+openapi: $(WEB_INSTALLED) ## Regenerate openapi/openapi.json from the code, and the web app's typed client from it
 	$(CARGO) run --quiet --bin vigil -- openapi --output openapi/openapi.json
+	cd web && npm run --silent gen
 
 openapi-check: ## Fail when openapi/openapi.json is stale
 	$(CARGO) run --quiet --bin vigil -- openapi --check openapi/openapi.json
+
+$(WEB_INSTALLED): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web: $(WEB_INSTALLED) ## Install the web app's packages when needed and build it into web/dist (the API serves it)
+	cd web && npm run build
+
+web-test: system-deps tools chromium web ## The web app: ESLint, Prettier, typecheck, client freshness, Vitest, and the browser tests
+	cd web && npm run lint && npm run typecheck && npm run gen:check && npm test
+	$(CARGO) build --bin vigil
+	cd web && npm run e2e
+
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot work offline).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Debian's chromium (needed by the browser tests)…"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
 
 migrate: ## Apply pending migrations to DATABASE_URL (default sqlite://data/vigil.db)
 	$(CARGO) run --quiet --bin vigil -- migrate
@@ -68,6 +91,6 @@ postgres-check:
 		exit 1; \
 	fi
 
-clean: ## Remove build output, the test tools and the local SQLite database
+clean: ## Remove build output, the test tools, the web app's packages and the local SQLite database
 	$(CARGO) clean
-	rm -rf data $(VENV)
+	rm -rf data $(VENV) web/node_modules web/dist web/e2e/artifacts
