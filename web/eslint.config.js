@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // In tests a missing fixture should fail loudly at once.
+    files: ["src/**/*.test.{ts,tsx}", "src/test/**"],
+    rules: { "@typescript-eslint/no-non-null-assertion": "off" },
+  },
+  {
     files: ["**/*.{js,mjs,cjs}"],
     extends: [js.configs.recommended],
     languageOptions: { ecmaVersion: 2023, globals: { ...globals.node } },

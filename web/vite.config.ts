@@ -23,5 +23,6 @@ export default defineConfig({
     css: false,
     // Two cores on CI: keep the worker count modest.
     maxWorkers: 2,
+    testTimeout: 20_000,
   },
 });

@@ -1,0 +1,234 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { setSession } from "../api/session";
+import { redirect } from "../billing/UpgradePage";
+import { alert, billing, invoiceNumbered, session, tiers } from "./fixtures";
+import { renderApp } from "./render";
+import { FakeEventSource, json, problem, stubApi } from "./server";
+
+const signedIn = {
+  "POST /api/v1/auth/refresh": () => json(session),
+  "POST /api/v1/alerts/stream-tickets": () => ({ ticket: "t", expires_in: 30 }),
+};
+
+beforeEach(() => {
+  setSession(null);
+  FakeEventSource.instances = [];
+  vi.stubGlobal("EventSource", FakeEventSource);
+});
+
+describe("the app", () => {
+  it("sends a signed-out visitor to sign in and back to the page asked for", async () => {
+    let signed = false;
+    stubApi({
+      ...signedIn,
+      "POST /api/v1/auth/refresh": () => (signed ? json(session) : problem(401, "unauthenticated")),
+      "POST /api/v1/auth/login": async (request) => {
+        const body = (await request.json()) as { password: string };
+        if (body.password !== "correct horse battery") return problem(401, "invalid_credentials");
+        signed = true;
+        return json(session);
+      },
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () => billing(),
+      "GET /api/v1/billing/invoices": () => ({
+        data: [],
+        page: 1,
+        per_page: 10,
+        total: 0,
+        summary: { total: 0, paid: 0, outstanding: 0, currency: "usd" },
+      }),
+    });
+    const user = userEvent.setup();
+    renderApp("/billing/payment-history");
+    await user.type(await screen.findByLabelText(/Email/), "ada@acme.test");
+    await user.type(screen.getByLabelText(/^Password/, { selector: "input" }), "wrong password!");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("detail of invalid_credentials");
+    await user.clear(screen.getByLabelText(/^Password/, { selector: "input" }));
+    await user.type(screen.getByLabelText(/^Password/, { selector: "input" }), "correct horse battery");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("heading", { name: "Payment history" })).toBeInTheDocument();
+    expect(await screen.findByText("No invoices yet.")).toBeInTheDocument();
+  });
+
+  it("updates the unread badge in the navigation when an alert arrives on the stream", async () => {
+    let unread = 2;
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread }),
+      "GET /api/v1/billing": () => billing(),
+      "GET /api/v1/alerts": () => ({ data: [], page: 1, per_page: 5, total: 0 }),
+    });
+    renderApp("/");
+    const nav = await screen.findByRole("navigation", { name: "Main navigation" });
+    expect(await within(nav).findByLabelText("2 unread alerts")).toBeInTheDocument();
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    FakeEventSource.instances[0]?.open();
+    unread = 3;
+    FakeEventSource.instances[0]?.emit("alert", alert(), "a1");
+    expect(await within(nav).findByLabelText("3 unread alerts")).toBeInTheDocument();
+    // The alert also shows as a notification.
+    expect(await screen.findAllByText("A payment failed")).not.toHaveLength(0);
+  });
+
+  it("pages the payment history 10 at a time with a status filter and summary cards", async () => {
+    const all = Array.from({ length: 23 }, (_, i) => invoiceNumbered(i + 1, i % 5 === 0 ? "OPEN" : "PAID"));
+    const requests = stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing/invoices": (_, url) => {
+        const status = url.searchParams.get("status");
+        const page = Number(url.searchParams.get("page"));
+        const matching = all.filter((invoice) => !status || invoice.status === status);
+        return {
+          data: matching.slice((page - 1) * 10, page * 10),
+          page,
+          per_page: 10,
+          total: matching.length,
+          summary: { total: 66700, paid: 52200, outstanding: 14500, currency: "usd" },
+        };
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/billing/payment-history");
+    expect(await screen.findByText("1–10 of 23 invoices")).toBeInTheDocument();
+    expect(screen.getByText("$667.00")).toBeInTheDocument();
+    expect(screen.getByText("$145.00")).toBeInTheDocument();
+    expect(screen.getByText("ACME-0001")).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Page 3" }));
+    expect(await screen.findByText("21–23 of 23 invoices")).toBeInTheDocument();
+    expect(screen.getByText("ACME-0021")).toBeInTheDocument();
+    expect(screen.queryByText("ACME-0001")).not.toBeInTheDocument();
+    await user.click(screen.getByRole("radio", { name: "Open" }));
+    expect(await screen.findByText("1–5 of 5 invoices")).toBeInTheDocument();
+    const last = requests.filter((r) => r.url.pathname === "/api/v1/billing/invoices").at(-1);
+    expect(last?.url.searchParams.get("status")).toBe("OPEN");
+    expect(last?.url.searchParams.get("page")).toBe("1");
+    const row = screen.getByText("ACME-0006").closest("tr");
+    expect(row).not.toBeNull();
+    expect(within(row as HTMLElement).getByText("Open")).toBeInTheDocument();
+    expect(within(row as HTMLElement).getByRole("link", { name: "Pay" })).toHaveAttribute(
+      "href",
+      "https://invoice.stripe.test/6",
+    );
+    expect(within(row as HTMLElement).getByRole("link", { name: "PDF" })).toHaveAttribute(
+      "href",
+      "https://invoice.stripe.test/6.pdf",
+    );
+  });
+
+  it("shows field errors next to their fields and a plan limit with the upgrade link when adding an employee", async () => {
+    let attempt = 0;
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/employees": () => ({ data: [], page: 1, per_page: 20, total: 0 }),
+      "POST /api/v1/employees": () =>
+        ++attempt === 1
+          ? problem(422, "validation_failed", { errors: { email: ["must be a valid email address"] } })
+          : problem(403, "plan_limit_reached", {
+              plan_limit: {
+                limit: "max_employees",
+                max: 5,
+                current_usage: 5,
+                tier: "FREE",
+                upgrade_tier: "PRO",
+              },
+            }),
+    });
+    const user = userEvent.setup();
+    renderApp("/employees");
+    await user.click(await screen.findByRole("button", { name: "Add employee" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.type(within(dialog).getByLabelText(/Name/), "Grace Hopper");
+    await user.type(within(dialog).getByLabelText(/Email/), "grace");
+    await user.click(within(dialog).getByRole("button", { name: "Add employee" }));
+    const email = within(dialog).getByLabelText(/Email/);
+    await waitFor(() => expect(email).toHaveAccessibleDescription(/must be a valid email address/));
+    await user.clear(email);
+    await user.type(email, "grace@acme.test");
+    await user.click(within(dialog).getByRole("button", { name: "Add employee" }));
+    const problemAlert = await within(dialog).findByRole("alert");
+    expect(problemAlert).toHaveTextContent("Employees: 5 of 5 on the FREE plan.");
+    expect(within(problemAlert).getByRole("link", { name: "Upgrade to Pro" })).toHaveAttribute(
+      "href",
+      "/billing/upgrade",
+    );
+  });
+
+  it("sends a Free company choosing Pro to Stripe Checkout", async () => {
+    const go = vi.spyOn(redirect, "to").mockImplementation(() => {});
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () => billing(),
+      "GET /api/v1/tiers": () => tiers,
+      "POST /api/v1/billing/checkout-session": async (request) => {
+        expect(await request.json()).toEqual({ tier: "PRO" });
+        return { url: "https://checkout.stripe.test/c/pay/cs_1" };
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/billing/upgrade?checkout=cancelled");
+    expect(await screen.findByText("Checkout cancelled")).toBeInTheDocument();
+    await user.click(await screen.findByRole("button", { name: "Choose Pro" }));
+    await waitFor(() => expect(go).toHaveBeenCalledWith("https://checkout.stripe.test/c/pay/cs_1"));
+    expect(screen.getByRole("table", { name: "Plan comparison" })).toBeInTheDocument();
+  });
+
+  it("confirms the proration before switching a paid plan", async () => {
+    const pro = billing({
+      tier: tiers[1]!,
+      price_minor: 2900,
+      renews_at: "2099-01-01T00:00:00Z",
+      subscription: {
+        tier: "PRO",
+        effective_tier: "PRO",
+        status: "ACTIVE",
+        auto_renew: true,
+        current_period_start: "2000-01-01T00:00:00Z",
+        current_period_end: "2099-01-01T00:00:00Z",
+      },
+    });
+    const change = vi.fn(() => ({ ...pro.subscription, tier: "ENTERPRISE", effective_tier: "ENTERPRISE" }));
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () => pro,
+      "GET /api/v1/tiers": () => tiers,
+      "PUT /api/v1/billing/subscription": change,
+    });
+    const user = userEvent.setup();
+    renderApp("/billing/upgrade");
+    await user.click(await screen.findByRole("button", { name: "Switch to Enterprise" }));
+    const dialog = await screen.findByRole("dialog", { name: "Switch to Enterprise?" });
+    expect(dialog).toHaveTextContent("Stripe prorates the change: about $");
+    expect(change).not.toHaveBeenCalled();
+    await user.click(within(dialog).getByRole("button", { name: "Confirm the change" }));
+    await waitFor(() => expect(change).toHaveBeenCalledOnce());
+  });
+
+  it("waits on the success page until the webhook has made the plan paid", async () => {
+    let polls = 0;
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () =>
+        ++polls < 3
+          ? billing()
+          : billing({
+              tier: tiers[1]!,
+              price_minor: 2900,
+              renews_at: "2026-12-25T00:00:00Z",
+              subscription: { tier: "PRO", effective_tier: "PRO", status: "ACTIVE", auto_renew: true },
+            }),
+    });
+    renderApp("/billing/success?session_id=cs_1");
+    expect(await screen.findByText("Confirming your payment with Stripe…")).toBeInTheDocument();
+    expect(await screen.findByText("Your plan is active", {}, { timeout: 6000 })).toBeInTheDocument();
+    expect(screen.getByTestId("plan-name")).toHaveTextContent("Pro");
+    expect(polls).toBe(3);
+  });
+});
