@@ -7,7 +7,7 @@ import { ALERT_TYPES, severityColor } from "./presentation";
 export function AlertBadges({ alert }: { alert: Pick<Alert, "type" | "severity"> }) {
   const type = ALERT_TYPES[alert.type];
   return (
-    <Group gap={6} wrap="nowrap">
+    <Group gap={6} wrap="wrap">
       <Badge color={type.color} variant="light" data-testid="alert-type">
         {type.label}
       </Badge>

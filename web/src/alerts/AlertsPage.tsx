@@ -71,17 +71,17 @@ function Legend() {
       <Text fw={600} size="sm" mb="xs">
         Alert types
       </Text>
-      <SimpleGrid cols={{ base: 1, xs: 2, lg: 4 }} spacing="xs">
+      <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }} spacing="sm">
         {(Object.entries(ALERT_TYPES) as [AlertType, (typeof ALERT_TYPES)[AlertType]][]).map(
           ([code, type]) => (
-            <Group key={code} gap={6} wrap="nowrap" align="flex-start">
-              <Badge color={type.color} variant="light" style={{ flexShrink: 0 }}>
+            <Stack key={code} gap={2} align="flex-start">
+              <Badge color={type.color} variant="light">
                 {type.label}
               </Badge>
               <Text size="xs" c="dimmed">
                 {type.meaning}
               </Text>
-            </Group>
+            </Stack>
           ),
         )}
       </SimpleGrid>
@@ -216,12 +216,12 @@ export function AlertsPage() {
         >
           {(data) => (
             <Card withBorder radius="md" padding="sm">
-              <Table.ScrollContainer minWidth={680}>
+              <Table.ScrollContainer minWidth={760}>
                 <Table highlightOnHover verticalSpacing="sm" aria-label="Alerts">
                   <Table.Thead>
                     <Table.Tr>
                       <Table.Th>Alert</Table.Th>
-                      <Table.Th>Type</Table.Th>
+                      <Table.Th w={230}>Type</Table.Th>
                       <Table.Th>When</Table.Th>
                       <Table.Th>Actions</Table.Th>
                     </Table.Tr>
