@@ -1,7 +1,7 @@
 import type { Problem } from "./types";
 
 /** Codes whose cure is a bigger plan: the UI offers the upgrade page next to them. */
-export const UPGRADE_CODES = new Set(["plan_limit_reached", "feature_not_in_plan"]);
+export const UPGRADE_CODES = new Set(["plan_limit_reached", "storage_limit_reached", "feature_not_in_plan"]);
 
 /** An RFC 9457 problem from the API (or one made up for a network failure), thrown by `call`. */
 export class ApiProblem extends Error {

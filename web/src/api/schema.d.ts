@@ -819,6 +819,117 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/agent/activity": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Uploads a batch of activity records. Sending the same batch again (after a timeout, say) stores each
+     *     record once; `duplicates` counts the ones already stored.
+     */
+    post: operations["upload_activity"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/employees/{employee_id}/activity": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An employee's day: the timeline of spans, active and idle totals, and the top applications and sites. */
+    get: operations["get_employee_activity"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/agent/screenshots": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Uploads a screenshot (PNG, JPEG or WebP) when the plan and the policy have screenshots on. Sending the
+     *     same `id` again stores it once.
+     */
+    post: operations["upload_screenshot"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/employees/{employee_id}/screenshots": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An employee's screenshots, newest first; each carries a link to the image that works for five minutes. */
+    get: operations["list_employee_screenshots"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/screenshots/{screenshot_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One screenshot with a fresh link to its image. */
+    get: operations["get_screenshot"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/screenshots/{screenshot_id}/content": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The image behind a signed link from the screenshot endpoints. The link is the credential: it names the
+     *     screenshot, expires after five minutes, and any change to it is refused.
+     */
+    get: operations["get_screenshot_content"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/policy": {
     parameters: {
       query?: never;
@@ -841,6 +952,77 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /**
+     * @description `POST /api/v1/agent/activity`: spans ordered by `started_at`.
+     * @example {
+     *       "records": [
+     *         {
+     *           "application": "Firefox",
+     *           "ended_at": "2026-11-25T09:12:30Z",
+     *           "id": "0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b",
+     *           "started_at": "2026-11-25T09:00:00Z",
+     *           "state": "ACTIVE",
+     *           "url": "https://docs.example.com/q3",
+     *           "window_title": "Quarterly report - Docs"
+     *         }
+     *       ]
+     *     }
+     */
+    ActivityBatch: {
+      records: components["schemas"]["ActivityRecordInput"][];
+    };
+    /** @description What became of a batch. */
+    ActivityReceipt: {
+      /** @description Records stored now. */
+      stored: number;
+      /** @description Records stored before (the batch was sent again), left as they were. */
+      duplicates: number;
+      /** @description URLs dropped because website tracking is off for the company. */
+      urls_dropped: number;
+      /**
+       * Format: int64
+       * @description The policy version, so an agent with an older copy knows to fetch it with its next heartbeat.
+       */
+      policy_version: number;
+    };
+    /** @description One span of activity as the agent recorded it. */
+    ActivityRecordInput: {
+      /** @description The agent's own id for the record (a UUID, say), unique per agent: a record sent again is stored once. */
+      id: string;
+      state: components["schemas"]["ActivityState"];
+      /** @description The application in the foreground. */
+      application: string;
+      window_title?: string | null;
+      /**
+       * @description The page in the foreground browser tab. Stored only when website tracking is on (policy and plan);
+       *     otherwise dropped.
+       */
+      url?: string | null;
+      /** Format: date-time */
+      started_at: string;
+      /**
+       * Format: date-time
+       * @description Not before `started_at`; a span lasts at most 24 hours.
+       */
+      ended_at: string;
+    };
+    /** @description One span of an employee's day, clipped to the day. */
+    ActivitySpan: {
+      state: components["schemas"]["ActivityState"];
+      application: string;
+      window_title?: string | null;
+      url?: string | null;
+      agent_id: components["schemas"]["AgentId"];
+      /** Format: date-time */
+      started_at: string;
+      /** Format: date-time */
+      ended_at: string;
+    };
+    /**
+     * @description Whether the person was working the machine during a span.
+     * @enum {string}
+     */
+    ActivityState: "ACTIVE" | "IDLE";
     /**
      * @description The kind of actor behind an entry.
      * @enum {string}
@@ -1133,6 +1315,30 @@ export interface components {
       /** @description Shown once; hand it to the user, who should change it. */
       temporary_password?: string | null;
     };
+    /** @description An employee's day: the timeline and its totals. */
+    DayActivity: {
+      employee_id: components["schemas"]["EmployeeId"];
+      /** Format: date */
+      date: string;
+      /**
+       * Format: date-time
+       * @description The day's bounds in UTC.
+       */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      /** Format: int64 */
+      active_secs: number;
+      /** Format: int64 */
+      idle_secs: number;
+      /** @description The ten applications with the most active time, most first. */
+      top_applications: components["schemas"]["TimeShare"][];
+      /** @description The ten sites with the most active time, most first (empty when website tracking is off). */
+      top_sites: components["schemas"]["TimeShare"][];
+      /** @description The spans in order, at most 2000; `truncated` says when there were more (the totals count all). */
+      records: components["schemas"]["ActivitySpan"][];
+      truncated: boolean;
+    };
     /** @description An employee as the API shows it. */
     Employee: {
       id: components["schemas"]["EmployeeId"];
@@ -1329,7 +1535,8 @@ export interface components {
       currency: string;
     };
     /**
-     * @description A limit of a tier that usage can reach.
+     * @description A limit of a tier that usage can reach. `of` gives the limit in the unit usage is counted in (bytes for
+     *     storage).
      * @enum {string}
      */
     LimitKind: "max_employees" | "max_agents" | "max_storage_gb";
@@ -1514,6 +1721,32 @@ export interface components {
         created_at: string;
         /** Format: date-time */
         revoked_at?: string | null;
+      }[];
+      /** Format: int32 */
+      page: number;
+      /** Format: int32 */
+      per_page: number;
+      /**
+       * Format: int64
+       * @description How many items the whole list holds.
+       */
+      total: number;
+    };
+    /** @description One page of a list. */
+    Page_Screenshot: {
+      data: {
+        id: components["schemas"]["ScreenshotId"];
+        employee_id?: components["schemas"]["EmployeeId"] | null;
+        agent_id: components["schemas"]["AgentId"];
+        /** Format: date-time */
+        taken_at: string;
+        content_type: string;
+        /** Format: int64 */
+        size_bytes: number;
+        /** @description The image, relative to the API's origin; signed, so it needs no Authorization header. */
+        url: string;
+        /** Format: date-time */
+        url_expires_at: string;
       }[];
       /** Format: int32 */
       page: number;
@@ -1725,6 +1958,47 @@ export interface components {
      * @enum {string}
      */
     Role: "OWNER" | "ADMIN" | "MANAGER" | "VIEWER";
+    /** @description A screenshot as supervisors see it, with a link to the image that works for a few minutes. */
+    Screenshot: {
+      id: components["schemas"]["ScreenshotId"];
+      employee_id?: components["schemas"]["EmployeeId"] | null;
+      agent_id: components["schemas"]["AgentId"];
+      /** Format: date-time */
+      taken_at: string;
+      content_type: string;
+      /** Format: int64 */
+      size_bytes: number;
+      /** @description The image, relative to the API's origin; signed, so it needs no Authorization header. */
+      url: string;
+      /** Format: date-time */
+      url_expires_at: string;
+    };
+    /**
+     * Format: uuid
+     * @example 0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b
+     */
+    ScreenshotId: string;
+    /** @description What became of an upload. */
+    ScreenshotReceipt: {
+      id: components["schemas"]["ScreenshotId"];
+      /** @description True when this screenshot had been stored before (the upload was sent again). */
+      duplicate: boolean;
+    };
+    /** @description `POST /api/v1/agent/screenshots` as `multipart/form-data`. */
+    ScreenshotUpload: {
+      /** @description The agent's own id for the screenshot, unique per agent: an upload sent again is stored once. */
+      id: string;
+      /**
+       * Format: date-time
+       * @description When it was taken.
+       */
+      taken_at: string;
+      /**
+       * Format: binary
+       * @description The image: PNG, JPEG or WebP.
+       */
+      file: string;
+    };
     /**
      * @description A new session: a short-lived access token, and the refresh token when asked for in the body.
      * @example {
@@ -1913,6 +2187,13 @@ export interface components {
     TierRequest: {
       tier: components["schemas"]["TierCode"];
     };
+    /** @description Time spent in one application or on one site. */
+    TimeShare: {
+      /** @description The application, or the site's host name. */
+      name: string;
+      /** Format: int64 */
+      active_secs: number;
+    };
     /** @description `GET /api/v1/alerts/unread-count`. */
     UnreadCount: {
       /** Format: int64 */
@@ -1946,7 +2227,8 @@ export interface components {
     Usage: {
       active_employees: components["schemas"]["UsageItem"];
       agents: components["schemas"]["UsageItem"];
-      storage_gb: components["schemas"]["UsageItem"];
+      /** @description Bytes of activity and screenshots stored, against `max_storage_gb` in bytes. */
+      storage_bytes: components["schemas"]["UsageItem"];
     };
     /** @description One measured resource against its limit. */
     UsageItem: {
@@ -4184,6 +4466,272 @@ export interface operations {
       403: components["responses"]["Forbidden"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
+      422: components["responses"]["ValidationFailed"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  upload_activity: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["ActivityBatch"];
+      };
+    };
+    responses: {
+      /** @description Stored (URLs dropped when website tracking is off) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ActivityReceipt"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      /** @description `activity_tracking_disabled` by the policy, or `storage_limit_reached` */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      413: components["responses"]["PayloadTooLarge"];
+      415: components["responses"]["UnsupportedMediaType"];
+      422: components["responses"]["ValidationFailed"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  get_employee_activity: {
+    parameters: {
+      query?: {
+        /**
+         * @description The day, in the employee's local calendar (default: today there).
+         * @example 2026-11-25
+         */
+        date?: string;
+        /**
+         * @description The employee's offset from UTC in minutes (default 0, i.e. a UTC day).
+         * @example 60
+         */
+        utc_offset_minutes?: number;
+      };
+      header?: never;
+      path: {
+        /** @description The id of the employee */
+        employee_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The day's activity */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DayActivity"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      422: components["responses"]["ValidationFailed"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  upload_screenshot: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "multipart/form-data": components["schemas"]["ScreenshotUpload"];
+      };
+    };
+    responses: {
+      /** @description Stored before: this upload was a resend */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScreenshotReceipt"];
+        };
+      };
+      /** @description Stored */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScreenshotReceipt"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      /** @description `feature_not_in_plan`, `screenshots_disabled` by the policy, or `storage_limit_reached` */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The image is larger than SCREENSHOT_MAX_BYTES (`payload_too_large`) */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not a multipart form, or the file is not a PNG, JPEG or WebP image */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      422: components["responses"]["ValidationFailed"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  list_employee_screenshots: {
+    parameters: {
+      query?: {
+        /**
+         * @description Only this UTC day.
+         * @example 2026-11-25
+         */
+        date?: string;
+        /**
+         * @description 1-based page number (default 1).
+         * @example 1
+         */
+        page?: number;
+        /**
+         * @description Items per page (default 20, at most 100).
+         * @example 20
+         */
+        per_page?: number;
+      };
+      header?: never;
+      path: {
+        /** @description The id of the employee */
+        employee_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of screenshots */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Page_Screenshot"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      422: components["responses"]["ValidationFailed"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  get_screenshot: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the screenshot */
+        screenshot_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The screenshot */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Screenshot"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  get_screenshot_content: {
+    parameters: {
+      query: {
+        /** @description The company the object belongs to. */
+        company: string;
+        /** @description Unix time after which the link no longer works. */
+        expires: number;
+        /** @description Hex HMAC-SHA256 of the link. */
+        signature: string;
+      };
+      header?: never;
+      path: {
+        /** @description The id of the screenshot */
+        screenshot_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The image */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "image/png": unknown;
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      /** @description `invalid_link` or `link_expired` */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      404: components["responses"]["NotFound"];
       422: components["responses"]["ValidationFailed"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];

@@ -1,20 +1,10 @@
 import { Card, Group, Progress, SimpleGrid, Text } from "@mantine/core";
 import type { BillingDashboard, UsageItem } from "../api/types";
+import { formatBytes } from "../lib/format";
 
 function color(percent: number | null | undefined): string {
   if (percent === null || percent === undefined) return "blue";
   return percent >= 100 ? "red" : percent >= 80 ? "orange" : "blue";
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit] ?? "B"}`;
 }
 
 interface Measure {

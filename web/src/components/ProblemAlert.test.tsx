@@ -38,6 +38,24 @@ describe("ProblemAlert", () => {
     expect(screen.getByRole("link", { name: "Upgrade to Pro" })).toHaveAttribute("href", "/billing/upgrade");
   });
 
+  it("shows a storage limit in bytes as sizes", () => {
+    renderWithProviders(
+      <ProblemAlert
+        error={problem("storage_limit_reached", {
+          plan_limit: {
+            limit: "max_storage_gb",
+            max: 1024 ** 3,
+            current_usage: 1024 ** 3,
+            tier: "FREE",
+            upgrade_tier: "PRO",
+          },
+        })}
+      />,
+    );
+    expect(screen.getByText("Storage: 1 GB of 1 GB on the FREE plan.")).toBeInTheDocument();
+    expect(screen.getByRole("link", { name: "Upgrade to Pro" })).toBeInTheDocument();
+  });
+
   it("offers the upgrade page for a feature the plan lacks", () => {
     renderWithProviders(
       <ProblemAlert

@@ -2,7 +2,18 @@ import { Alert, Anchor, Button, Group, List, Stack, Text } from "@mantine/core";
 import { IconAlertTriangle, IconArrowUpRight } from "@tabler/icons-react";
 import { Link } from "react-router";
 import { asProblem } from "../api/problem";
-import { humanize } from "../lib/format";
+import type { components } from "../api/schema";
+import { formatBytes, humanize } from "../lib/format";
+
+type PlanLimit = components["schemas"]["PlanLimit"];
+
+/** "Employees: 5 of 5"; storage limits come in bytes. */
+function limitUsage(limit: PlanLimit): string {
+  if (limit.limit === "max_storage_gb") {
+    return `Storage: ${formatBytes(limit.current_usage)} of ${formatBytes(limit.max)}`;
+  }
+  return `${humanize(limit.limit.replace(/^max_/, ""))}: ${limit.current_usage} of ${limit.max}`;
+}
 
 interface Props {
   error: unknown;
@@ -31,8 +42,7 @@ export function ProblemAlert({ error, fieldsShown = [], title, onRetry }: Props)
         <Text size="sm">{problem.problem.detail}</Text>
         {limit && (
           <Text size="sm">
-            {humanize(limit.limit.replace(/^max_/, ""))}: {limit.current_usage} of {limit.max} on the{" "}
-            {limit.tier} plan.
+            {limitUsage(limit)} on the {limit.tier} plan.
           </Text>
         )}
         {otherFields.length > 0 && (

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatMoney, humanize } from "./format";
-import { formatBytes } from "../billing/UsageBars";
+import { formatBytes, formatMoney, humanize } from "./format";
 
 describe("formatting", () => {
   it("shows minor units as money in the currency's own decimals", () => {

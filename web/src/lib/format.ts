@@ -33,3 +33,15 @@ export function humanize(code: string): string {
   const words = code.replace(/_/g, " ").toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
+
+/** Bytes in the largest sensible binary unit: 1536 → "1.5 KB". */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${String(Number(value.toFixed(value < 10 ? 1 : 0)))} ${units[unit] ?? "B"}`;
+}

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Anchor, Button, Card, Group, Modal, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Anchor, Button, Card, Modal, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { api, call } from "../api/client";
@@ -8,6 +8,7 @@ import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { formatDate, formatDateTime, fromNow } from "../lib/format";
 import { AgentStatusBadge } from "./AgentsPage";
+import { ActivityCard, ScreenshotsCard } from "./EmployeeActivity";
 import { EmployeeForm, EmployeeStatusBadge, employeeKeys, useEmployeeStatusChange } from "./EmployeesPage";
 
 function Field({ label, value }: { label: string; value: React.ReactNode }) {
@@ -115,7 +116,8 @@ export function EmployeeDetailPage() {
                   )}
                 </QueryState>
               </Card>
-              <Group />
+              <ActivityCard employeeId={data.id} />
+              <ScreenshotsCard employeeId={data.id} />
             </Stack>
             <Modal opened={editing} onClose={() => setEditing(false)} title="Edit employee" centered>
               {editing && <EmployeeForm employee={data} onDone={() => setEditing(false)} />}
