@@ -20,7 +20,7 @@ use crate::ops;
 
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
-    use crate::{accounts, agents, alerts, api_keys, audit, billing, employees, policy, stripe};
+    use crate::{accounts, activity, agents, alerts, api_keys, audit, billing, employees, policy, screenshots, stripe};
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
     cfg.service(stripe::routes::receive_stripe_webhook_legacy);
     cfg.service(
@@ -76,6 +76,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(agents::routes::revoke_enrollment_token)
             .service(agents::routes::enroll_agent)
             .service(agents::routes::agent_heartbeat)
+            .service(activity::routes::upload_activity)
+            .service(activity::routes::get_employee_activity)
+            .service(screenshots::routes::upload_screenshot)
+            .service(screenshots::routes::list_employee_screenshots)
+            .service(screenshots::routes::get_screenshot)
+            .service(screenshots::routes::get_screenshot_content)
             .service(policy::routes::get_policy)
             .service(policy::routes::update_policy),
     );
@@ -86,6 +92,7 @@ pub struct Application {
     server: Server,
     port: u16,
     pool: DbPool,
+    blobs: crate::storage::blobs::BlobStore,
 }
 
 impl Application {
@@ -105,11 +112,16 @@ impl Application {
         if !config.alert_sweep_interval.is_zero() {
             tokio::spawn(crate::alerts::sweep::run_forever(pool.clone(), config.alert_sweep_interval));
         }
+        let blobs = crate::storage::blobs::BlobStore::open(&config.object_store_url)?;
+        if !config.retention_sweep_interval.is_zero() {
+            let interval = config.retention_sweep_interval;
+            tokio::spawn(crate::storage::retention::run_forever(pool.clone(), blobs.clone(), interval));
+        }
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, pool.clone(), metrics, config)?;
-        Ok(Self { server, port, pool })
+        let server = serve(listener, pool.clone(), metrics, blobs.clone(), config)?;
+        Ok(Self { server, port, pool, blobs })
     }
 
     /// The port the server listens on (useful when bound to port 0).
@@ -125,6 +137,11 @@ impl Application {
     /// The database pool the server uses.
     pub fn pool(&self) -> &DbPool {
         &self.pool
+    }
+
+    /// The object store the server keeps blobs in.
+    pub fn blobs(&self) -> &crate::storage::blobs::BlobStore {
+        &self.blobs
     }
 
     /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
@@ -163,18 +180,38 @@ fn cors(config: &Config) -> Cors {
     cors
 }
 
-fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) -> anyhow::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    pool: DbPool,
+    metrics: Metrics,
+    blobs: crate::storage::blobs::BlobStore,
+    config: Config,
+) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
     let known_routes = web::Data::new(crate::http::routes_table::KnownRoutes::from_spec(&spec));
     let metrics = web::Data::new(metrics);
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
     let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url));
     let pool = web::Data::new(pool);
+    let blobs = web::Data::new(blobs);
+    let signer = web::Data::new(crate::storage::links::LinkSigner::new(&config.jwt_secret));
+    let web_app = crate::web_app::WebApp::find(&config.web_dir).map(web::Data::new);
+    match &web_app {
+        Some(_) => log::info!("serving the web app from {}", config.web_dir.display()),
+        None => log::info!(
+            "no web app at {} (WEB_DIR): serving the API only; `make web` builds it",
+            config.web_dir.display()
+        ),
+    }
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let workers = config.workers;
     let config = web::Data::new(config);
     let mut server = HttpServer::new(move || {
-        App::new()
+        let mut app = App::new();
+        if let Some(web_app) = &web_app {
+            app = app.app_data(web_app.clone());
+        }
+        app
             // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
             .service(web::redirect("/api/docs", "/api/docs/"))
@@ -183,6 +220,8 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             .app_data(metrics.clone())
             .app_data(stripe.clone())
             .app_data(hub.clone())
+            .app_data(blobs.clone())
+            .app_data(signer.clone())
             .app_data(known_routes.clone())
             .app_data(config.clone())
             .app_data(extract::json_config())

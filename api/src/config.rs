@@ -71,6 +71,14 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
+    /// The built web app (`web/dist`), served at `/` when it holds an `index.html`.
+    pub web_dir: PathBuf,
+    /// Where screenshots are kept: `file:///…` (default: the `objects` folder in `DATA_DIR`) or `s3://…`.
+    pub object_store_url: url::Url,
+    /// The largest screenshot accepted.
+    pub screenshot_max_bytes: usize,
+    /// How often the retention sweep runs; zero turns it off.
+    pub retention_sweep_interval: Duration,
     pub jwt_secret: Secret,
     pub public_url: String,
     pub cors_origins: Vec<String>,
@@ -144,6 +152,18 @@ impl Config {
             .parse()
             .map_err(|_| invalid("BIND", format!("must be an address like 127.0.0.1:8080, not {bind_text:?}")))?;
         let data_dir = PathBuf::from(source.get("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let web_dir = PathBuf::from(source.get("WEB_DIR").unwrap_or_else(|| "web/dist".into()));
+        let object_store_url = match source.get("OBJECT_STORE_URL") {
+            Some(text) => url::Url::parse(&text).map_err(|_| {
+                invalid("OBJECT_STORE_URL", format!("must be a URL like s3://bucket/prefix, not {text:?}"))
+            })?,
+            None => {
+                let folder = std::path::absolute(data_dir.join("objects"))
+                    .map_err(|error| invalid("DATA_DIR", format!("cannot be resolved: {error}")))?;
+                url::Url::from_directory_path(&folder)
+                    .map_err(|()| invalid("DATA_DIR", format!("{} is not a usable folder", folder.display())))?
+            }
+        };
         let jwt_secret = match source.get("JWT_SECRET") {
             Some(secret) if secret.len() >= MIN_JWT_SECRET_LEN => Secret::new(secret),
             Some(_) => {
@@ -185,6 +205,8 @@ impl Config {
             database_url,
             bind,
             data_dir,
+            web_dir,
+            object_store_url,
             jwt_secret,
             public_url,
             cors_origins,
@@ -196,6 +218,13 @@ impl Config {
             billing_grace_days: number(source, "BILLING_GRACE_DAYS", 7, 0..=90)?,
             alert_sweep_interval: Duration::from_secs(number(source, "ALERT_SWEEP_INTERVAL_SECS", 30, 0..=86_400)?),
             signups_per_address_per_hour: number(source, "SIGNUPS_PER_ADDRESS_PER_HOUR", 10, 1..=100_000)?,
+            screenshot_max_bytes: number(source, "SCREENSHOT_MAX_BYTES", 5 * 1024 * 1024, 1024..=64 * 1024 * 1024)?,
+            retention_sweep_interval: Duration::from_secs(number(
+                source,
+                "RETENTION_SWEEP_INTERVAL_SECS",
+                3600,
+                0..=7 * 86_400,
+            )?),
             workers: source.get("WORKERS").map(|_| number(source, "WORKERS", 2, 1..=256)).transpose()?,
         })
     }

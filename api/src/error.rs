@@ -40,6 +40,10 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{}", .0.detail)]
     PlanLimitReached(PlanLimit),
+    #[error("storage limit reached")]
+    StorageLimitReached(PlanLimit),
+    #[error("{detail}")]
+    Refused { code: &'static str, detail: String },
     #[error("{detail}")]
     FeatureNotInPlan { detail: String, errors: FieldErrors },
     #[error("{0} not found")]
@@ -100,7 +104,8 @@ pub struct Problem {
     /// Per-field messages, present on `validation_failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
-    /// On `plan_limit_reached`: which limit, the usage, and the tier that would allow more.
+    /// On `plan_limit_reached` and `storage_limit_reached`: which limit, the usage, and the tier that would
+    /// allow more. For `max_storage_gb`, `max` and `current_usage` are in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_limit: Option<PlanLimit>,
     /// The id of the request, also in the `X-Request-Id` header; quote it when reporting a problem.
@@ -136,6 +141,8 @@ impl ApiError {
             Self::CredentialRejected { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::PlanLimitReached(_) => "plan_limit_reached",
+            Self::StorageLimitReached(_) => "storage_limit_reached",
+            Self::Refused { code, .. } => code,
             Self::FeatureNotInPlan { .. } => "feature_not_in_plan",
             Self::NotFound(_) => "not_found",
             Self::RouteNotFound => "route_not_found",
@@ -186,8 +193,9 @@ impl ApiError {
             | Self::NotReady(detail) => detail.clone(),
             Self::Conflict { detail, .. }
             | Self::FeatureNotInPlan { detail, .. }
+            | Self::Refused { detail, .. }
             | Self::CredentialRejected { detail, .. } => detail.clone(),
-            Self::PlanLimitReached(limit) => limit.detail.clone(),
+            Self::PlanLimitReached(limit) | Self::StorageLimitReached(limit) => limit.detail.clone(),
             other => {
                 let mut text = other.to_string();
                 if let Some(first) = text.get_mut(0..1) {
@@ -212,7 +220,7 @@ impl ApiError {
                 _ => None,
             },
             plan_limit: match self {
-                Self::PlanLimitReached(limit) => Some(limit.clone()),
+                Self::PlanLimitReached(limit) | Self::StorageLimitReached(limit) => Some(limit.clone()),
                 _ => None,
             },
             request_id: crate::http::request_id::current(),
@@ -233,7 +241,11 @@ impl ResponseError for ApiError {
             Self::Unauthenticated(_) | Self::InvalidCredentials | Self::CredentialRejected { .. } => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Forbidden(_) | Self::PlanLimitReached(_) | Self::FeatureNotInPlan { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden(_)
+            | Self::PlanLimitReached(_)
+            | Self::StorageLimitReached(_)
+            | Self::Refused { .. }
+            | Self::FeatureNotInPlan { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,

@@ -110,3 +110,7 @@ id_type!(
     /// An alert of one recipient.
     from_request AlertId
 );
+id_type!(
+    /// A screenshot's metadata row (its blob is in the object store).
+    from_request ScreenshotId
+);

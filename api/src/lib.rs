@@ -3,6 +3,7 @@
 //! Start at [`app`]: it registers every route; each domain lives in its own module.
 
 pub mod accounts;
+pub mod activity;
 pub mod agents;
 pub mod alerts;
 pub mod api_keys;
@@ -20,7 +21,10 @@ pub mod logging;
 pub mod openapi;
 pub mod ops;
 pub mod policy;
+pub mod screenshots;
+pub mod storage;
 pub mod stripe;
+pub mod web_app;
 
 pub use app::Application;
 pub use config::Config;

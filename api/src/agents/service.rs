@@ -247,3 +247,23 @@ pub fn heartbeat(conn: &mut DbConn, secret: &str, request: &HeartbeatRequest) ->
     let policy = crate::policy::store::find(conn, &company)?;
     Ok(HeartbeatResponse { policy_version: policy.version, policy_changed: true, policy: Some(policy.settings) })
 }
+
+/// Who is uploading: the agent a secret belongs to, its company and its employee.
+#[derive(Debug, Clone)]
+pub struct AgentIdentity {
+    pub agent: AgentId,
+    pub company: CompanyId,
+    pub employee: Option<crate::ids::EmployeeId>,
+}
+
+/// Resolves an agent secret for the upload endpoints; a revoked or unknown secret is 401.
+pub fn authenticate(conn: &mut DbConn, secret: &str) -> Result<AgentIdentity, ApiError> {
+    let (agent, company, employee) = store::find_live_by_secret(conn, &sha256_hex(secret))?.ok_or_else(|| {
+        ApiError::Unauthenticated("The agent secret is invalid or the agent has been revoked.".to_owned())
+    })?;
+    Ok(AgentIdentity {
+        agent: AgentId::from_db(agent),
+        company: CompanyId::from_db(company),
+        employee: employee.map(crate::ids::EmployeeId::from_db),
+    })
+}

@@ -199,3 +199,17 @@ pub fn revoke_token(
     .set(enrollment_tokens::revoked_at.eq(now))
     .execute(conn)
 }
+
+/// The live agent a secret belongs to: `(agent, company, employee)`. Uploads authenticate with this one
+/// indexed read; only the heartbeat records contact.
+pub fn find_live_by_secret(
+    conn: &mut DbConn,
+    secret_hash: &str,
+) -> QueryResult<Option<(String, String, Option<String>)>> {
+    agents::table
+        .filter(agents::secret_hash.eq(secret_hash))
+        .filter(agents::revoked_at.is_null())
+        .select((agents::id, agents::company_id, agents::employee_id))
+        .first(conn)
+        .optional()
+}

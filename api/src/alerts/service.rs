@@ -12,7 +12,7 @@ use crate::http::pagination::{Page, PageRequest};
 use crate::ids::{AlertId, CompanyId, UserId};
 
 /// Share of a limit at which USAGE_HIGH is raised.
-const USAGE_HIGH_PERCENT: i64 = 80;
+pub const USAGE_HIGH_PERCENT: i64 = 80;
 /// Lifetime of a stream ticket.
 const TICKET_TTL_SECS: i64 = 30;
 
@@ -143,9 +143,9 @@ pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(),
                         kind: AlertType::UsageHigh,
                         title: format!("{percent}% of the plan's {} used", kind.noun()),
                         message: format!(
-                            "The company has {} of {limit} {} on the {} plan.",
-                            item.used,
-                            kind.noun(),
+                            "The company has {} of {} allowed on the {} plan.",
+                            kind.quantity(item.used),
+                            kind.quantity(limit),
                             tier.name
                         ),
                         employee: None,

@@ -51,6 +51,17 @@ pub struct AuditActor {
 }
 
 impl AuditActor {
+    /// Vigil itself acting on a company (a repair, a retention sweep), named by the job.
+    pub fn system(company: &CompanyId, job: &str) -> Self {
+        Self {
+            company_id: Some(company.clone()),
+            actor_type: ActorType::System,
+            actor_id: Some(job.to_owned()),
+            client_ip: None,
+            request_id: None,
+        }
+    }
+
     /// The same origin, now known to belong to a company (e.g. after a login identified it).
     pub fn in_company(mut self, company_id: &CompanyId) -> Self {
         self.company_id = Some(company_id.clone());

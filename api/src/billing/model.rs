@@ -94,7 +94,11 @@ impl From<TierRow> for Tier {
     }
 }
 
-/// A limit of a tier that usage can reach.
+/// Storage limits are in decimal gigabytes, as storage is sold.
+pub const BYTES_PER_GB: i64 = 1_000_000_000;
+
+/// A limit of a tier that usage can reach. `of` gives the limit in the unit usage is counted in (bytes for
+/// storage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LimitKind {
@@ -108,7 +112,7 @@ impl LimitKind {
         match self {
             Self::MaxEmployees => tier.max_employees,
             Self::MaxAgents => tier.max_agents,
-            Self::MaxStorageGb => tier.max_storage_gb,
+            Self::MaxStorageGb => tier.max_storage_gb.map(|gb| gb.saturating_mul(BYTES_PER_GB)),
         }
     }
 
@@ -125,7 +129,16 @@ impl LimitKind {
         match self {
             Self::MaxEmployees => "active employees",
             Self::MaxAgents => "agents",
-            Self::MaxStorageGb => "GB of storage",
+            Self::MaxStorageGb => "storage",
+        }
+    }
+
+    /// An amount of this kind as a person reads it: `5 active employees`, `1.2 GB of storage`.
+    pub fn quantity(self, amount: i64) -> String {
+        match self {
+            #[expect(clippy::cast_precision_loss, reason = "shown with one decimal")]
+            Self::MaxStorageGb => format!("{:.1} GB of storage", amount as f64 / BYTES_PER_GB as f64),
+            _ => format!("{amount} {}", self.noun()),
         }
     }
 }
@@ -374,7 +387,8 @@ impl UsageItem {
 pub struct Usage {
     pub active_employees: UsageItem,
     pub agents: UsageItem,
-    pub storage_gb: UsageItem,
+    /// Bytes of activity and screenshots stored, against `max_storage_gb` in bytes.
+    pub storage_bytes: UsageItem,
 }
 
 impl Usage {
@@ -383,7 +397,7 @@ impl Usage {
         [
             (LimitKind::MaxEmployees, &self.active_employees),
             (LimitKind::MaxAgents, &self.agents),
-            (LimitKind::MaxStorageGb, &self.storage_gb),
+            (LimitKind::MaxStorageGb, &self.storage_bytes),
         ]
     }
 }

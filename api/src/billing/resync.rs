@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::mirror::{self, Applied};
 use super::model::SubscriptionStatus;
 use super::store;
-use crate::audit::model::{ActorType, AuditActor, AuditEvent};
+use crate::audit::model::{AuditActor, AuditEvent};
 use crate::db::{self, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::ids::CompanyId;
@@ -22,13 +22,7 @@ pub struct ResyncReport {
 }
 
 fn system_actor(company: &CompanyId) -> AuditActor {
-    AuditActor {
-        company_id: Some(company.clone()),
-        actor_type: ActorType::System,
-        actor_id: Some("resync".to_owned()),
-        client_ip: None,
-        request_id: None,
-    }
+    AuditActor::system(company, "resync")
 }
 
 /// The subscription that describes the company now: a live one if any (the newest), else the newest.

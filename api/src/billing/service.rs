@@ -65,8 +65,10 @@ pub fn usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<Usag
     Ok(Usage {
         active_employees: UsageItem::new(employees, tier.max_employees),
         agents: UsageItem::new(agents, tier.max_agents),
-        // Stored bytes are metered once agents upload data; until then nothing is stored.
-        storage_gb: UsageItem::new(0, tier.max_storage_gb),
+        storage_bytes: UsageItem::new(
+            crate::storage::meter::stored_bytes(conn, company)?,
+            LimitKind::MaxStorageGb.of(tier),
+        ),
     })
 }
 
@@ -147,19 +149,24 @@ pub fn check_limit(conn: &mut DbConn, tier: &Tier, kind: LimitKind, usage: i64, 
         .filter(|candidate| candidate.display_order > tier.display_order)
         .find(|candidate| kind.of(candidate).is_none_or(|max| usage + adding <= max))
         .map(|candidate| candidate.code);
-    Err(ApiError::PlanLimitReached(PlanLimit {
+    let reached = PlanLimit {
         limit: kind,
         max: limit,
         current_usage: usage,
         tier: tier.code,
         upgrade_tier: upgrade,
         detail: format!(
-            "The {} plan allows {limit} {}; the company has {usage}.{}",
+            "The {} plan allows {}; the company has {}.{}",
             tier.name,
-            kind.noun(),
-            upgrade.map(|t| format!(" Upgrade to {} to add more.", t.as_str())).unwrap_or_default()
+            kind.quantity(limit),
+            kind.quantity(usage),
+            upgrade.map(|t| format!(" Upgrade to {} for more.", t.as_str())).unwrap_or_default()
         ),
-    }))
+    };
+    Err(match kind {
+        LimitKind::MaxStorageGb => ApiError::StorageLimitReached(reached),
+        _ => ApiError::PlanLimitReached(reached),
+    })
 }
 
 /// The smallest tier whose features satisfy `wanted`, for upgrade hints.

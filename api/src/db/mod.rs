@@ -33,9 +33,13 @@ pub fn contains_pattern(needle: &str) -> String {
 /// The current time as stored: UTC, to the microsecond, which both backends keep exactly (SQLite would
 /// keep nanoseconds, PostgreSQL cannot), so that the API shows the same times on either.
 pub fn now() -> chrono::NaiveDateTime {
+    truncate_micros(chrono::Utc::now().naive_utc())
+}
+
+/// A time as both backends store it: whole microseconds.
+pub fn truncate_micros(time: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::Timelike;
-    let now = chrono::Utc::now().naive_utc();
-    now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now)
+    time.with_nanosecond(time.nanosecond() / 1000 * 1000).unwrap_or(time)
 }
 
 /// A connection to either backend. Queries written against it run unchanged on both.

@@ -11,6 +11,7 @@ diesel::table! {
         tax_id_type -> Nullable<Text>,
         tax_id_value -> Nullable<Text>,
         stripe_tax_id -> Nullable<Text>,
+        storage_bytes -> BigInt,
     }
 }
 
@@ -247,6 +248,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activity_records (id) {
+        id -> Text,
+        company_id -> Text,
+        agent_id -> Text,
+        employee_id -> Nullable<Text>,
+        client_id -> Text,
+        state -> Text,
+        application -> Text,
+        window_title -> Nullable<Text>,
+        url -> Nullable<Text>,
+        started_at -> Timestamp,
+        ended_at -> Timestamp,
+        size_bytes -> BigInt,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    screenshots (id) {
+        id -> Text,
+        company_id -> Text,
+        agent_id -> Text,
+        employee_id -> Nullable<Text>,
+        client_id -> Text,
+        taken_at -> Timestamp,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        object_key -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    blob_deletions (object_key) {
+        object_key -> Text,
+        queued_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(employees -> companies (company_id));
 diesel::joinable!(agents -> employees (employee_id));
 diesel::joinable!(enrollment_tokens -> companies (company_id));
@@ -270,4 +311,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_events,
     alerts,
     stream_tickets,
+    activity_records,
+    screenshots,
+    blob_deletions,
 );

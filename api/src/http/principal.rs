@@ -87,6 +87,9 @@ pub trait Access {
 pub struct Member;
 /// Owners, admins and managers, and `read_write` API keys: changes to the workforce.
 pub struct Manager;
+/// Owners, admins and managers, and API keys of either scope: what employees did (activity, screenshots),
+/// which viewers may not see.
+pub struct Supervisor;
 /// Owners and admins, and `read_write` API keys: company-wide settings such as billing.
 pub struct Admin;
 /// Owners and admins, and API keys of either scope: company-wide records such as the audit log, which an
@@ -104,6 +107,15 @@ fn forbidden(message: &str) -> ApiError {
 impl Access for Member {
     fn check(_: &Principal) -> Result<(), ApiError> {
         Ok(())
+    }
+}
+
+impl Access for Supervisor {
+    fn check(principal: &Principal) -> Result<(), ApiError> {
+        match &principal.actor {
+            Actor::User { role: Role::Owner | Role::Admin | Role::Manager, .. } | Actor::ApiKey { .. } => Ok(()),
+            Actor::User { .. } => Err(forbidden("Employees' activity is shown to the OWNER, ADMIN and MANAGER roles.")),
+        }
     }
 }
 

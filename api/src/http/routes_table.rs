@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::error::ApiError;
+use crate::web_app::WebApp;
 
 /// Every documented path template with its methods.
 pub struct KnownRoutes {
@@ -50,8 +51,15 @@ impl KnownRoutes {
     }
 }
 
-/// What answers when no route matched: 405 for a known path, 404 otherwise.
-pub async fn no_route(req: HttpRequest, routes: web::Data<KnownRoutes>) -> HttpResponse {
+/// What answers when no route matched: the web app for its pages, 405 for a known API path, 404 otherwise.
+pub async fn no_route(
+    req: HttpRequest,
+    routes: web::Data<KnownRoutes>,
+    web_app: Option<web::Data<WebApp>>,
+) -> HttpResponse {
+    if let Some(page) = web_app.and_then(|app| app.respond(&req)) {
+        return page;
+    }
     match routes.methods_for(req.path()) {
         Some(methods) => {
             let mut response = ApiError::MethodNotAllowed.error_response();

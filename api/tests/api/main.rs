@@ -6,6 +6,7 @@
 mod helpers;
 
 mod accounts;
+mod agent_data;
 mod agents;
 mod alerts;
 mod api_keys;
@@ -19,5 +20,6 @@ mod operations;
 mod policy;
 mod stripe_fake;
 mod tenancy;
+mod web_app;
 mod webhook_order;
 mod webhooks;

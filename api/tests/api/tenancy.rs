@@ -10,9 +10,18 @@ use crate::helpers::{Backend, Session, TestApp, backend_tests};
 
 backend_tests!(every_route_needs_credentials_and_hides_other_companies);
 
-/// Operations anyone may call: they create or find their own company, or take another credential.
-const PUBLIC: [&str; 7] =
-    ["signup", "login", "refresh_session", "logout", "list_tiers", "enroll_agent", "receive_stripe_webhook"];
+/// Operations anyone may call: they create or find their own company, or take another credential (a
+/// signed link, in the case of screenshot content; its own tests refuse tampered and foreign links).
+const PUBLIC: [&str; 8] = [
+    "signup",
+    "login",
+    "refresh_session",
+    "logout",
+    "list_tiers",
+    "enroll_agent",
+    "receive_stripe_webhook",
+    "get_screenshot_content",
+];
 
 /// Company A's objects, one per kind of path parameter. A new kind of parameter fails the test until a
 /// fixture is added here, so no tenant route escapes the walk.
@@ -39,6 +48,15 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         owner.company_id
     ))
     .await;
+    // Screenshots arrive from agents on paid plans; company A's is put in place directly.
+    let screenshot_id = uuid::Uuid::now_v7().to_string();
+    app.execute_sql(&format!(
+        "INSERT INTO screenshots (id, company_id, agent_id, employee_id, client_id, taken_at, content_type, size_bytes, \
+         object_key, received_at) VALUES ('{screenshot_id}', '{}', '{}', '{employee_id}', 'shot-a', '2026-11-01 00:00:00', \
+         'image/png', 10, 'screenshots/a/{screenshot_id}', '2026-11-01 00:00:00')",
+        owner.company_id, agent.id
+    ))
+    .await;
     let mut policy: Value = app.get("/api/v1/policy", &owner.access_token).await.json().await.expect("json");
     policy["settings"]["idle_threshold_secs"] = json!(240);
     let changed =
@@ -54,6 +72,7 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         ("employee_id", employee_id.clone()),
         ("enrollment_token_id", token_id.clone()),
         ("agent_id", agent.id.clone()),
+        ("screenshot_id", screenshot_id.clone()),
     ]);
     let secrets = vec![
         owner.company_id.clone(),
@@ -71,6 +90,7 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         invoice_id,
         "in_company_a".to_owned(),
         alert_id,
+        screenshot_id,
     ];
     CompanyA { owner, ids, secrets }
 }

@@ -1,0 +1,128 @@
+//! Queries on screenshots. Every function takes the company whose screenshots it touches.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+
+use super::model::ScreenshotRow;
+use crate::db::DbConn;
+use crate::db::schema::{blob_deletions, screenshots};
+use crate::http::pagination::PageRequest;
+use crate::ids::{AgentId, CompanyId, EmployeeId, ScreenshotId};
+
+/// Stores the row unless the agent sent this screenshot before; true when it was stored now.
+pub fn insert_new(conn: &mut DbConn, row: &ScreenshotRow) -> QueryResult<bool> {
+    let stored = diesel::sql_query(
+        "INSERT INTO screenshots (id, company_id, agent_id, employee_id, client_id, taken_at, content_type, \
+         size_bytes, object_key, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (agent_id, client_id) DO NOTHING",
+    )
+    .bind::<Text, _>(&row.id)
+    .bind::<Text, _>(&row.company_id)
+    .bind::<Text, _>(&row.agent_id)
+    .bind::<Nullable<Text>, _>(&row.employee_id)
+    .bind::<Text, _>(&row.client_id)
+    .bind::<Timestamp, _>(row.taken_at)
+    .bind::<Text, _>(&row.content_type)
+    .bind::<BigInt, _>(row.size_bytes)
+    .bind::<Text, _>(&row.object_key)
+    .bind::<Timestamp, _>(row.received_at)
+    .execute(conn)?;
+    Ok(stored == 1)
+}
+
+/// The screenshot an agent sent under its own id, if it did.
+pub fn find_by_client_id(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    agent: &AgentId,
+    client_id: &str,
+) -> QueryResult<Option<String>> {
+    screenshots::table
+        .filter(screenshots::company_id.eq(company.as_str()))
+        .filter(screenshots::agent_id.eq(agent.as_str()))
+        .filter(screenshots::client_id.eq(client_id))
+        .select(screenshots::id)
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConn, company: &CompanyId, id: &ScreenshotId) -> QueryResult<Option<ScreenshotRow>> {
+    screenshots::table
+        .filter(screenshots::company_id.eq(company.as_str()))
+        .filter(screenshots::id.eq(id.as_str()))
+        .select(ScreenshotRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// An employee's screenshots, newest first, optionally within `[from, to)`.
+pub fn list_for_employee(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    employee: &EmployeeId,
+    window: Option<(NaiveDateTime, NaiveDateTime)>,
+    page: PageRequest,
+) -> QueryResult<(Vec<ScreenshotRow>, i64)> {
+    let query = || {
+        let mut query = screenshots::table
+            .filter(screenshots::company_id.eq(company.as_str()))
+            .filter(screenshots::employee_id.eq(employee.as_str()))
+            .into_boxed();
+        if let Some((from, to)) = window {
+            query = query.filter(screenshots::taken_at.ge(from)).filter(screenshots::taken_at.lt(to));
+        }
+        query
+    };
+    let total = query().count().get_result(conn)?;
+    let rows = query()
+        .order((screenshots::taken_at.desc(), screenshots::id.desc()))
+        .offset(page.offset())
+        .limit(page.limit())
+        .select(ScreenshotRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Deletes up to `batch` screenshots taken before `cutoff`, queues their blobs for deletion, and returns
+/// how many went and their total size.
+pub fn delete_older_than(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    cutoff: NaiveDateTime,
+    batch: i64,
+    now: NaiveDateTime,
+) -> QueryResult<(usize, i64)> {
+    let expired: Vec<String> = screenshots::table
+        .filter(screenshots::company_id.eq(company.as_str()))
+        .filter(screenshots::taken_at.lt(cutoff))
+        .select(screenshots::id)
+        .limit(batch)
+        .load(conn)?;
+    if expired.is_empty() {
+        return Ok((0, 0));
+    }
+    let deleted: Vec<(i64, String)> = diesel::delete(
+        screenshots::table
+            .filter(screenshots::company_id.eq(company.as_str()))
+            .filter(screenshots::id.eq_any(&expired)),
+    )
+    .returning((screenshots::size_bytes, screenshots::object_key))
+    .get_results(conn)?;
+    // Object keys are unique, so each deleted row queues its own blob exactly once.
+    for (_, key) in &deleted {
+        diesel::insert_into(blob_deletions::table)
+            .values((blob_deletions::object_key.eq(key), blob_deletions::queued_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok((deleted.len(), deleted.iter().map(|(size, _)| size).sum()))
+}
+
+/// Blobs waiting to be deleted, oldest first.
+pub fn queued_blob_deletions(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<String>> {
+    blob_deletions::table.order(blob_deletions::queued_at).select(blob_deletions::object_key).limit(limit).load(conn)
+}
+
+pub fn forget_blob_deletion(conn: &mut DbConn, key: &str) -> QueryResult<()> {
+    diesel::delete(blob_deletions::table.filter(blob_deletions::object_key.eq(key))).execute(conn).map(drop)
+}

@@ -1,0 +1,7 @@
+//! What agents store: the object store that holds blobs, the metering of each company's stored bytes
+//! against its tier, signed links to blobs, and the retention sweep.
+
+pub mod blobs;
+pub mod links;
+pub mod meter;
+pub mod retention;
