@@ -44,8 +44,8 @@ describe("ProblemAlert", () => {
         error={problem("storage_limit_reached", {
           plan_limit: {
             limit: "max_storage_gb",
-            max: 1024 ** 3,
-            current_usage: 1024 ** 3,
+            max: 1_000_000_000,
+            current_usage: 1_000_000_000,
             tier: "FREE",
             upgrade_tier: "PRO",
           },

@@ -34,13 +34,13 @@ export function humanize(code: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** Bytes in the largest sensible binary unit: 1536 → "1.5 KB". */
+/** Bytes in the largest sensible decimal unit, as plans count them (1 GB = 10^9 bytes): 1500 → "1.5 KB". */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KB", "MB", "GB", "TB"];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
     unit++;
   }
   return `${String(Number(value.toFixed(value < 10 ? 1 : 0)))} ${units[unit] ?? "B"}`;

@@ -17,7 +17,9 @@ function Field({ label, value }: { label: string; value: React.ReactNode }) {
       <Text size="xs" c="dimmed">
         {label}
       </Text>
-      <Text size="sm">{value}</Text>
+      <Text size="sm" component="div">
+        {value}
+      </Text>
     </div>
   );
 }

@@ -81,7 +81,7 @@ export function billing(overrides: Partial<BillingDashboard> = {}): BillingDashb
     usage: {
       active_employees: { used: 5, limit: 5, percent: 100 },
       agents: { used: 1, limit: 5, percent: 20 },
-      storage_bytes: { used: 0, limit: 1073741824, percent: 0 },
+      storage_bytes: { used: 0, limit: 1_000_000_000, percent: 0 },
     },
     recent_invoices: [],
     billing_configured: true,
