@@ -207,6 +207,74 @@ describe("Vigil in the browser", { concurrency: false }, () => {
     },
   );
 
+  step(
+    "enrolls an agent with a token made on the Agents page, and shows it online with the day's activity",
+    async () => {
+      await page.goto(`${stack.base}/agents`);
+      await see("No agents yet");
+      await page.getByRole("button", { name: "New token" }).click();
+      const dialog = page.getByRole("dialog");
+      await dialog.getByRole("button", { name: "Create token" }).click();
+      const token = (await dialog.getByTestId("secret").textContent())?.trim();
+      assert.match(token ?? "", /^vigil_enr_/);
+      await screenshot("agents-enrollment-token");
+      await dialog.getByRole("button", { name: "Done" }).click();
+
+      // What the desktop agent does with the token.
+      const enrolled = await fetch(`${stack.base}/api/v1/agent/enroll`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          enrollment_token: token,
+          hostname: "ada-laptop",
+          os: "Debian 12",
+          agent_version: "2.4.0",
+          employee_email: "employee1@acme.test",
+        }),
+      });
+      assert.equal(enrolled.status, 201);
+      const { agent_secret: secret } = await enrolled.json();
+      const midnight = new Date();
+      midnight.setHours(0, 1, 0, 0);
+      const start = Math.max(midnight.getTime(), Date.now() - 30 * 60_000);
+      const at = (minutes) => new Date(Math.min(start + minutes * 60_000, Date.now())).toISOString();
+      const upload = await fetch(`${stack.base}/api/v1/agent/activity`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+        body: JSON.stringify({
+          records: [
+            {
+              id: "r1",
+              state: "ACTIVE",
+              application: "Visual Studio Code",
+              window_title: "main.rs",
+              started_at: at(0),
+              ended_at: at(15),
+            },
+            {
+              id: "r2",
+              state: "IDLE",
+              application: "Visual Studio Code",
+              started_at: at(15),
+              ended_at: at(20),
+            },
+          ],
+        }),
+      });
+      assert.equal(upload.status, 200, await upload.text());
+
+      await page.reload();
+      const row = page.getByRole("row").filter({ hasText: "ada-laptop" });
+      await row.waitFor();
+      assert.match(await row.innerText(), /Online/i);
+      await page.goto(`${stack.base}/employees`);
+      await page.getByRole("link", { name: "Employee 1", exact: true }).click();
+      await see("ada-laptop");
+      await page.getByRole("table", { name: "Activity spans" }).getByText("main.rs").waitFor();
+      await screenshot("employee-activity");
+    },
+  );
+
   step("opens every page, filled and without errors, and saves a screenshot of each", async () => {
     const employees = await page.evaluate(async () => {
       const response = await fetch("/api/v1/employees?per_page=1");
@@ -218,7 +286,7 @@ describe("Vigil in the browser", { concurrency: false }, () => {
       ["dashboard", "/", "Latest alerts"],
       ["alerts", "/alerts", "Alert types"],
       ["employees", "/employees", "Employee 1"],
-      ["agents", "/agents", "Enrollment tokens"],
+      ["agents", "/agents", "ada-laptop"],
       ["policy", "/policy", "Save policy"],
       ["billing", "/billing", "Recent invoices"],
       ["upgrade", "/billing/upgrade", "Frequently asked questions"],
@@ -237,7 +305,7 @@ describe("Vigil in the browser", { concurrency: false }, () => {
     }
     await page.goto(`${stack.base}/employees`);
     await page.getByRole("link", { name: "Employee 1", exact: true }).click();
-    await see("No agent is linked to this employee yet.");
+    await see("Top applications");
     await screenshot("employee-detail");
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${stack.base}/billing`);
