@@ -319,24 +319,32 @@ describe("Vigil in the browser", { concurrency: false }, () => {
     );
   });
 
-  step("lists invoices by status, and cancels at period end from the danger zone", async () => {
-    await page.goto(`${stack.base}/billing/payment-history`);
-    await see("ACME-0001");
-    await page.getByRole("radiogroup", { name: "Filter by status" }).getByText("Open").click();
-    await page.getByText("ACME-0001").waitFor({ state: "detached" });
-    await see("ACME-0002");
-    await page.goto(`${stack.base}/billing/settings`);
-    await page.getByRole("button", { name: "Cancel subscription" }).click();
-    await page.getByRole("dialog").getByRole("button", { name: "Yes, cancel" }).click();
-    await see("Your subscription is set to end on");
-    await screenshot("billing-settings-cancelled");
-    const subscription = await stripeCall(
-      stack.localstripeBase,
-      "GET",
-      `/subscriptions/${stack.subscription.id}`,
-    );
-    assert.equal(subscription.cancel_at_period_end, true);
-  });
+  step(
+    "lists invoices by status, visits the billing portal and back, and cancels at period end",
+    async () => {
+      await page.goto(`${stack.base}/billing/payment-history`);
+      await see("ACME-0001");
+      await page.getByRole("radiogroup", { name: "Filter by status" }).getByText("Open").click();
+      await page.getByText("ACME-0001").waitFor({ state: "detached" });
+      await see("ACME-0002");
+      await page.goto(`${stack.base}/billing/settings`);
+      await page.getByRole("button", { name: "Manage payment method" }).click();
+      await page.waitForURL(new RegExp(`^${stack.double.base}/portal/bps_test_`));
+      assert.equal(stack.double.portalSessions.at(-1).return_url, `${stack.base}/billing/settings`);
+      await page.getByRole("link", { name: "Return" }).click();
+      await page.waitForURL(`${stack.base}/billing/settings`);
+      await page.getByRole("button", { name: "Cancel subscription" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Yes, cancel" }).click();
+      await see("Your subscription is set to end on");
+      await screenshot("billing-settings-cancelled");
+      const subscription = await stripeCall(
+        stack.localstripeBase,
+        "GET",
+        `/subscriptions/${stack.subscription.id}`,
+      );
+      assert.equal(subscription.cancel_at_period_end, true);
+    },
+  );
 
   step("signs out, and signing in again returns to the page asked for", async () => {
     await page.getByRole("button", { name: "Account menu" }).click();

@@ -53,6 +53,35 @@ describe("the app", () => {
     expect(await screen.findByText("No invoices yet.")).toBeInTheDocument();
   });
 
+  it("sends the user to sign in when the session ends mid-use, and back afterwards", async () => {
+    let sessionValid = true;
+    stubApi({
+      ...signedIn,
+      "POST /api/v1/auth/refresh": () => (sessionValid ? json(session) : problem(401, "unauthenticated")),
+      "POST /api/v1/auth/login": () => {
+        sessionValid = true;
+        return json(session);
+      },
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/alerts": (request) =>
+        sessionValid && request.headers.get("authorization") === "Bearer token-1"
+          ? { data: [], page: 1, per_page: 20, total: 0 }
+          : problem(401, "unauthenticated"),
+      "POST /api/v1/alerts/read-all": () => problem(401, "unauthenticated"),
+    });
+    const user = userEvent.setup();
+    renderApp("/alerts");
+    expect(await screen.findByText("No alerts. All is quiet.")).toBeInTheDocument();
+    sessionValid = false;
+    await user.click(screen.getByRole("button", { name: "Mark all as read" }));
+    expect(await screen.findByText(/Your session has ended/)).toBeInTheDocument();
+    await user.type(screen.getByLabelText(/Email/), "ada@acme.test");
+    await user.type(screen.getByLabelText(/^Password/, { selector: "input" }), "correct horse battery");
+    await user.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("heading", { name: "Alerts" })).toBeInTheDocument();
+    expect(await screen.findByText("No alerts. All is quiet.")).toBeInTheDocument();
+  });
+
   it("updates the unread badge in the navigation when an alert arrives on the stream", async () => {
     let unread = 2;
     stubApi({
