@@ -1,29 +1,40 @@
+import { lazy } from "react";
 import { MantineProvider } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter, Route, Routes } from "react-router";
 import { AlertStreamProvider } from "./alerts/AlertStreamProvider";
-import { AlertsPage } from "./alerts/AlertsPage";
 import { ApiProblem } from "./api/problem";
 import { AuthProvider } from "./auth/AuthProvider";
 import { RequireAuth } from "./auth/RequireAuth";
-import { BillingPage } from "./billing/BillingPage";
-import { BillingSettingsPage } from "./billing/BillingSettingsPage";
-import { BillingSuccessPage } from "./billing/BillingSuccessPage";
-import { PaymentHistoryPage } from "./billing/PaymentHistoryPage";
-import { UpgradePage } from "./billing/UpgradePage";
 import { Layout } from "./components/Layout";
-import { AgentsPage } from "./pages/AgentsPage";
-import { ApiKeysPage } from "./pages/ApiKeysPage";
-import { AuditLogPage } from "./pages/AuditLogPage";
 import { LoginPage, SignupPage } from "./pages/AuthPages";
-import { DashboardPage } from "./pages/DashboardPage";
-import { EmployeeDetailPage } from "./pages/EmployeeDetailPage";
-import { EmployeesPage } from "./pages/EmployeesPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
-import { PolicyPage } from "./pages/PolicyPage";
-import { UsersPage } from "./pages/UsersPage";
 import { theme } from "./theme";
+
+// Each page is its own chunk, loaded when first visited: the first load carries only the shell.
+const AlertsPage = lazy(() => import("./alerts/AlertsPage").then((m) => ({ default: m.AlertsPage })));
+const BillingPage = lazy(() => import("./billing/BillingPage").then((m) => ({ default: m.BillingPage })));
+const BillingSettingsPage = lazy(() =>
+  import("./billing/BillingSettingsPage").then((m) => ({ default: m.BillingSettingsPage })),
+);
+const BillingSuccessPage = lazy(() =>
+  import("./billing/BillingSuccessPage").then((m) => ({ default: m.BillingSuccessPage })),
+);
+const PaymentHistoryPage = lazy(() =>
+  import("./billing/PaymentHistoryPage").then((m) => ({ default: m.PaymentHistoryPage })),
+);
+const UpgradePage = lazy(() => import("./billing/UpgradePage").then((m) => ({ default: m.UpgradePage })));
+const AgentsPage = lazy(() => import("./pages/AgentsPage").then((m) => ({ default: m.AgentsPage })));
+const ApiKeysPage = lazy(() => import("./pages/ApiKeysPage").then((m) => ({ default: m.ApiKeysPage })));
+const AuditLogPage = lazy(() => import("./pages/AuditLogPage").then((m) => ({ default: m.AuditLogPage })));
+const DashboardPage = lazy(() => import("./pages/DashboardPage").then((m) => ({ default: m.DashboardPage })));
+const EmployeeDetailPage = lazy(() =>
+  import("./pages/EmployeeDetailPage").then((m) => ({ default: m.EmployeeDetailPage })),
+);
+const EmployeesPage = lazy(() => import("./pages/EmployeesPage").then((m) => ({ default: m.EmployeesPage })));
+const PolicyPage = lazy(() => import("./pages/PolicyPage").then((m) => ({ default: m.PolicyPage })));
+const UsersPage = lazy(() => import("./pages/UsersPage").then((m) => ({ default: m.UsersPage })));
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({

@@ -1,5 +1,8 @@
+import { Suspense } from "react";
 import {
   AppShell,
+  Center,
+  Loader,
   Badge,
   Burger,
   Group,
@@ -214,7 +217,15 @@ export function Layout() {
         </ScrollArea>
       </AppShell.Navbar>
       <AppShell.Main>
-        <Outlet />
+        <Suspense
+          fallback={
+            <Center py="xl">
+              <Loader aria-label="Loading the page" />
+            </Center>
+          }
+        >
+          <Outlet />
+        </Suspense>
       </AppShell.Main>
     </AppShell>
   );
