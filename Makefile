@@ -7,13 +7,17 @@ export TEST_DATABASE_URL
 # The web app's packages, installed again only when web/package-lock.json changes.
 WEB_INSTALLED := web/node_modules/.installed
 
-.PHONY: run test lint compose-check unit tools web web-test chromium openapi openapi-check migrate build postgres-check system-deps clean help
+.PHONY: run demo test lint compose-check unit tools web web-test chromium openapi openapi-check migrate build postgres-check system-deps clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-run: system-deps web ## Build the web app and start Vigil on SQLite (data/vigil.db) at http://127.0.0.1:8080
+run: system-deps web ## Build the web app, seed the demo company (once) and start Vigil on SQLite at http://127.0.0.1:8080
+	$(CARGO) run --release --bin vigil -- demo
 	$(CARGO) run --release --bin vigil -- serve
+
+demo: system-deps ## Seed the demo company into DATABASE_URL (default data/vigil.db) and print its sign-in
+	$(CARGO) run --release --bin vigil -- demo
 
 build: system-deps ## Build the release binary (target/release/vigil)
 	$(CARGO) build --release --bin vigil

@@ -13,6 +13,7 @@ pub mod billing;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod employees;
 pub mod error;
 pub mod http;

@@ -20,6 +20,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Seed a demo company with every page of the web app filled, and print its sign-in (not in production).
+    Demo,
     /// Write a consistent copy of the SQLite database to PATH while Vigil runs (start from it with
     /// DATABASE_URL=sqlite://PATH).
     Backup {
@@ -79,6 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve()),
         Command::Migrate => actix_web::rt::System::new().block_on(migrate()),
+        Command::Demo => actix_web::rt::System::new().block_on(demo()),
         Command::Openapi { output, check } => openapi(output, check),
         Command::Backup { path } => backup(&path),
         Command::Stripe { command } => actix_web::rt::System::new().block_on(stripe(command)),
@@ -104,6 +107,20 @@ async fn migrate() -> anyhow::Result<()> {
     for name in applied {
         println!("applied {name}");
     }
+    Ok(())
+}
+
+async fn demo() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let pool = vigil::db::build_pool(&config.database_url, 2, config.db_acquire_timeout, None)?;
+    vigil::app::migrate(&pool, &config).await?;
+    let report = vigil::demo::seed(&pool, &config).await?;
+    if report.created {
+        println!("Seeded the demo company Acme Demo ({}).", report.company);
+    } else {
+        println!("The demo company exists already ({}).", report.company);
+    }
+    println!("Sign in at {} with {} / {}", config.public_url, vigil::demo::DEMO_EMAIL, vigil::demo::DEMO_PASSWORD);
     Ok(())
 }
 

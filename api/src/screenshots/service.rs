@@ -22,6 +22,13 @@ pub struct Upload {
     kind: ImageType,
 }
 
+impl Upload {
+    /// An upload from its parts, checked as one read from a form is.
+    pub fn new(client_id: String, taken_at: DateTime<Utc>, image: bytes::Bytes) -> Result<Self, ApiError> {
+        check_upload(Some(client_id), Some(taken_at.to_rfc3339()), Some(image))
+    }
+}
+
 /// Reads the `id`, `taken_at` and `file` parts, holding at most `max_bytes` of image; the image must be a
 /// PNG, JPEG or WebP by its content, not only by its label.
 pub async fn read_upload(mut form: Multipart, max_bytes: usize) -> Result<Upload, ApiError> {
