@@ -81,6 +81,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(screenshots::routes::upload_screenshot)
             .service(screenshots::routes::list_employee_screenshots)
             .service(screenshots::routes::get_screenshot)
+            .service(screenshots::routes::delete_screenshot)
             .service(screenshots::routes::get_screenshot_content)
             .service(policy::routes::get_policy)
             .service(policy::routes::update_policy),

@@ -3,7 +3,7 @@
 
 use actix_multipart::Multipart;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 
 use super::model::{Screenshot, ScreenshotFilter, ScreenshotReceipt, ScreenshotUpload};
 use super::service;
@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageQuery};
-use crate::http::principal::{AgentSecret, Auth, Supervisor};
+use crate::http::principal::{AgentSecret, Auth, Manager, Supervisor};
 use crate::ids::{EmployeeId, ScreenshotId};
 use crate::storage::blobs::BlobStore;
 use crate::storage::links::{LinkSigner, SignedQuery};
@@ -95,6 +95,25 @@ pub async fn get_screenshot(
 ) -> Result<web::Json<Screenshot>, ApiError> {
     let (company, id) = (auth.company_id().clone(), screenshot_id.into_inner());
     Ok(web::Json(db::run(&pool, move |conn| service::get(conn, &signer, &company, &id)).await?))
+}
+
+/// Deletes a screenshot (image included) and frees its storage.
+#[utoipa::path(
+    tag = "employees",
+    operation_id = "delete_screenshot",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted")),
+)]
+#[delete("/screenshots/{screenshot_id}")]
+pub async fn delete_screenshot(
+    auth: Auth<Manager>,
+    screenshot_id: web::Path<ScreenshotId>,
+    pool: web::Data<DbPool>,
+    blobs: web::Data<BlobStore>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, company) = (auth.audit_actor(), auth.company_id().clone());
+    service::delete(&pool, &blobs, actor, company, screenshot_id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The image behind a signed link from the screenshot endpoints. The link is the credential: it names the

@@ -223,6 +223,40 @@ fn view(row: ScreenshotRow, signer: &LinkSigner, now: DateTime<Utc>) -> Screensh
     }
 }
 
+/// Deletes a screenshot at a supervisor's request: the row and its bytes at once (audited), the blob right
+/// after commit, or by the next retention sweep if the store is unreachable now.
+pub async fn delete(
+    pool: &DbPool,
+    blobs: &BlobStore,
+    actor: crate::audit::model::AuditActor,
+    company: CompanyId,
+    id: ScreenshotId,
+) -> Result<(), ApiError> {
+    let key = db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let row = store::delete_one(conn, &company, &id, crate::db::now())?.ok_or(ApiError::NotFound("screenshot"))?;
+            let tier = crate::billing::service::effective_tier(conn, &company)?;
+            crate::storage::meter::release(conn, &company, &tier, row.size_bytes)?;
+            crate::audit::record(
+                conn,
+                &actor,
+                crate::audit::model::AuditEvent::new("screenshot.deleted").target("screenshot", &id).details(
+                    serde_json::json!({"employee_id": row.employee_id, "taken_at": row.taken_at.and_utc(), "size_bytes": row.size_bytes}),
+                ),
+            )?;
+            Ok(row.object_key)
+        })
+    })
+    .await?;
+    match blobs.delete(&key).await {
+        Ok(()) => db::run(pool, move |conn| Ok(store::forget_blob_deletion(conn, &key)?)).await,
+        Err(error) => {
+            log::warn!("could not delete blob {key} now; the retention sweep will: {error:#}");
+            Ok(())
+        }
+    }
+}
+
 /// The image a signed link opens, with its content type.
 pub async fn content(
     pool: &DbPool,

@@ -118,6 +118,34 @@ pub fn delete_older_than(
     Ok((deleted.len(), deleted.iter().map(|(size, _)| size).sum()))
 }
 
+/// What a deleted screenshot was, for the audit log and the meter.
+pub struct DeletedScreenshot {
+    pub employee_id: Option<String>,
+    pub taken_at: NaiveDateTime,
+    pub size_bytes: i64,
+    pub object_key: String,
+}
+
+/// Deletes one screenshot and queues its blob; what was deleted, if anything.
+pub fn delete_one(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    id: &ScreenshotId,
+    now: NaiveDateTime,
+) -> QueryResult<Option<DeletedScreenshot>> {
+    let deleted: Option<(Option<String>, NaiveDateTime, i64, String)> = diesel::delete(
+        screenshots::table.filter(screenshots::company_id.eq(company.as_str())).filter(screenshots::id.eq(id.as_str())),
+    )
+    .returning((screenshots::employee_id, screenshots::taken_at, screenshots::size_bytes, screenshots::object_key))
+    .get_result(conn)
+    .optional()?;
+    let Some((employee_id, taken_at, size_bytes, object_key)) = deleted else { return Ok(None) };
+    diesel::insert_into(blob_deletions::table)
+        .values((blob_deletions::object_key.eq(&object_key), blob_deletions::queued_at.eq(now)))
+        .execute(conn)?;
+    Ok(Some(DeletedScreenshot { employee_id, taken_at, size_bytes, object_key }))
+}
+
 /// Blobs waiting to be deleted, oldest first.
 pub fn queued_blob_deletions(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<String>> {
     blob_deletions::table.order(blob_deletions::queued_at).select(blob_deletions::object_key).limit(limit).load(conn)

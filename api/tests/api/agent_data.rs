@@ -19,6 +19,7 @@ backend_tests!(
     retention_deletes_old_rows_and_blobs_and_releases_their_bytes,
     a_downgrade_applies_the_shorter_retention,
     another_company_sees_none_of_the_uploads,
+    a_deleted_screenshot_takes_its_image_and_bytes_with_it,
 );
 
 /// A PNG's signature and a little more; the server checks the content, not the label.
@@ -506,4 +507,38 @@ async fn another_company_sees_none_of_the_uploads(backend: Backend) {
     let swapped = link["url"].as_str().expect("url").replace(&a.owner.company_id, &b.owner.company_id);
     let response = app.client.get(app.url(&swapped)).send().await.expect("swapped");
     assert_eq!(problem(response, StatusCode::FORBIDDEN).await["code"], "invalid_link");
+}
+
+async fn a_deleted_screenshot_takes_its_image_and_bytes_with_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = tenant(&app, "Delete").await;
+    on_pro_with(&app, &t, json!({"screenshots_enabled": true})).await;
+    let shot: Value = upload_screenshot(&app, &t.agent, screenshot_form("d-s", PNG)).await.json().await.expect("json");
+    let id = shot["id"].as_str().expect("id");
+    let key = app.execute_sql_text("SELECT object_key AS value FROM screenshots").await;
+    let link: Value =
+        app.get(&format!("/api/v1/screenshots/{id}"), &t.owner.access_token).await.json().await.expect("json");
+    let viewer = app.add_user(&t.owner, "VIEWER").await;
+
+    let refused = app.delete(&format!("/api/v1/screenshots/{id}"), &viewer.access_token).await;
+    assert_eq!(problem(refused, StatusCode::FORBIDDEN).await["code"], "forbidden");
+    let deleted = app.delete(&format!("/api/v1/screenshots/{id}"), &t.owner.access_token).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let blobs = vigil::storage::blobs::BlobStore::open(&app.config.object_store_url).expect("store");
+    assert!(!blobs.exists(&key).await.expect("exists"), "the image is gone");
+    assert_eq!(stored_bytes(&app, &t.owner).await, 0);
+    let gone = app.get(&format!("/api/v1/screenshots/{id}"), &t.owner.access_token).await;
+    assert_eq!(problem(gone, StatusCode::NOT_FOUND).await["code"], "not_found");
+    let old_link = app.client.get(app.url(link["url"].as_str().expect("url"))).send().await.expect("link");
+    assert_eq!(problem(old_link, StatusCode::NOT_FOUND).await["code"], "not_found");
+    let again = app.delete(&format!("/api/v1/screenshots/{id}"), &t.owner.access_token).await;
+    assert_eq!(problem(again, StatusCode::NOT_FOUND).await["code"], "not_found");
+    let audit: Value = app
+        .get("/api/v1/audit-logs?action=screenshot.deleted", &t.owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["total"], 1, "{audit}");
 }
