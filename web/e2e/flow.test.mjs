@@ -73,7 +73,9 @@ describe("Vigil in the browser", { concurrency: false }, () => {
   });
 
   step("sends a visitor to sign in, and after signing up back to the page asked for", async () => {
-    await page.goto(`${stack.base}/billing`);
+    const response = await page.goto(`${stack.base}/billing`);
+    // The app works under the API's Content-Security-Policy (checked for violations at the end).
+    assert.match(response.headers()["content-security-policy"] ?? "", /script-src 'self'/);
     await page.waitForURL(/\/login\?next=%2Fbilling$/);
     await screenshot("login");
     await page.getByRole("link", { name: "Create a company account" }).click();

@@ -7,23 +7,6 @@ function color(percent: number | null | undefined): string {
   return percent >= 100 ? "red" : percent >= 80 ? "orange" : "blue";
 }
 
-interface Measure {
-  key: string;
-  label: string;
-  format: (n: number) => string;
-}
-
-/**
- * The measures a usage may hold. Read tolerantly, by key: storage is reported in GB today and in bytes by
- * newer servers, and a measure the server does not send is not shown.
- */
-const MEASURES: Measure[] = [
-  { key: "active_employees", label: "Employees", format: String },
-  { key: "agents", label: "Agents", format: String },
-  { key: "storage_gb", label: "Storage", format: (n) => `${n} GB` },
-  { key: "storage_bytes", label: "Storage", format: formatBytes },
-];
-
 function UsageBar({
   label,
   item,
@@ -59,15 +42,11 @@ function UsageBar({
 
 /** Usage against the plan's limits, as bars that turn orange at 80% and red at the limit. */
 export function UsageBars({ usage }: { usage: BillingDashboard["usage"] }) {
-  const items = usage as unknown as Record<string, UsageItem | undefined>;
   return (
     <SimpleGrid cols={{ base: 1, sm: 3 }}>
-      {MEASURES.map((measure) => {
-        const item = items[measure.key];
-        return item ? (
-          <UsageBar key={measure.key} label={measure.label} item={item} format={measure.format} />
-        ) : null;
-      })}
+      <UsageBar label="Employees" item={usage.active_employees} format={String} />
+      <UsageBar label="Agents" item={usage.agents} format={String} />
+      <UsageBar label="Storage" item={usage.storage_bytes} format={formatBytes} />
     </SimpleGrid>
   );
 }
