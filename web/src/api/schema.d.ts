@@ -904,7 +904,8 @@ export interface paths {
     get: operations["get_screenshot"];
     put?: never;
     post?: never;
-    delete?: never;
+    /** Deletes a screenshot (image included) and frees its storage. */
+    delete: operations["delete_screenshot"];
     options?: never;
     head?: never;
     patch?: never;
@@ -4683,6 +4684,33 @@ export interface operations {
         content: {
           "application/json": components["schemas"]["Screenshot"];
         };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  delete_screenshot: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the screenshot */
+        screenshot_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import {
   Box,
+  Button,
   Card,
   Group,
   Image,
@@ -16,10 +17,12 @@ import {
   UnstyledButton,
 } from "@mantine/core";
 import dayjs from "dayjs";
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { notifications } from "@mantine/notifications";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, call } from "../api/client";
 import type { components } from "../api/schema";
 import { ListPagination } from "../components/ListPagination";
+import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { formatBytes, formatDateTime } from "../lib/format";
 
@@ -210,6 +213,19 @@ export function ScreenshotsCard({ employeeId }: { employeeId: string }) {
   const [page, setPage] = useState(1);
   const [date, setDate] = useState("");
   const [open, setOpen] = useState<Screenshot | null>(null);
+  const queryClient = useQueryClient();
+  const remove = useMutation({
+    mutationFn: (shot: Screenshot) =>
+      call(
+        api.DELETE("/api/v1/screenshots/{screenshot_id}", { params: { path: { screenshot_id: shot.id } } }),
+      ),
+    onSuccess: () => {
+      setOpen(null);
+      void queryClient.invalidateQueries({ queryKey: ["employees", employeeId, "screenshots"] });
+      void queryClient.invalidateQueries({ queryKey: ["billing"] });
+      notifications.show({ color: "teal", message: "Screenshot deleted." });
+    },
+  });
   const shots = useQuery({
     queryKey: ["employees", employeeId, "screenshots", date, page],
     queryFn: () =>
@@ -275,16 +291,31 @@ export function ScreenshotsCard({ employeeId }: { employeeId: string }) {
       </QueryState>
       <Modal
         opened={open !== null}
-        onClose={() => setOpen(null)}
+        onClose={() => {
+          setOpen(null);
+          remove.reset();
+        }}
         size="xl"
         title={open ? `Screenshot, ${formatDateTime(open.taken_at)}` : ""}
       >
         {open && (
           <Stack gap="xs">
             <Image src={open.url} alt={`Screenshot taken ${formatDateTime(open.taken_at)}`} />
-            <Text size="xs" c="dimmed">
-              {open.content_type} · {formatBytes(open.size_bytes)}
-            </Text>
+            <Group justify="space-between">
+              <Text size="xs" c="dimmed">
+                {open.content_type} · {formatBytes(open.size_bytes)}
+              </Text>
+              <Button
+                color="red"
+                variant="light"
+                size="xs"
+                loading={remove.isPending}
+                onClick={() => remove.mutate(open)}
+              >
+                Delete screenshot
+              </Button>
+            </Group>
+            {remove.isError && <ProblemAlert error={remove.error} />}
           </Stack>
         )}
       </Modal>

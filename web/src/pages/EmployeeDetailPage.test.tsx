@@ -1,4 +1,5 @@
 import { screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { setSession } from "../api/session";
 import { session } from "../test/fixtures";
@@ -67,6 +68,48 @@ describe("the employee page", () => {
       "href",
       "/billing/upgrade",
     );
+  });
+
+  it("shows screenshots as thumbnails, opens one large, and deletes it", async () => {
+    let shots = [
+      {
+        id: "s1",
+        employee_id: "e1",
+        agent_id: "ag1",
+        taken_at: "2026-11-25T09:30:00Z",
+        content_type: "image/png",
+        size_bytes: 250_000,
+        url: "/api/v1/screenshots/s1/content?company=c1&expires=1&signature=ab",
+        url_expires_at: "2026-11-25T09:35:00Z",
+      },
+    ];
+    const requests = stubApi({
+      "POST /api/v1/auth/refresh": () => json(session),
+      "POST /api/v1/alerts/stream-tickets": () => ({ ticket: "t", expires_in: 30 }),
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/employees/e1": () => employee,
+      "GET /api/v1/agents": () => ({ data: [], page: 1, per_page: 100, total: 0 }),
+      "GET /api/v1/employees/e1/activity": () => problem(404, "not_found"),
+      "GET /api/v1/employees/e1/screenshots": () => ({
+        data: shots,
+        page: 1,
+        per_page: 12,
+        total: shots.length,
+      }),
+      "DELETE /api/v1/screenshots/s1": () => {
+        shots = [];
+        return new Response(null, { status: 204 });
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/employees/e1");
+    await user.click(await screen.findByRole("button", { name: /^Screenshot taken/ }));
+    const dialog = await screen.findByRole("dialog");
+    expect(within(dialog).getByRole("img")).toHaveAttribute("src", shots[0]!.url);
+    expect(within(dialog).getByText("image/png · 250 KB")).toBeInTheDocument();
+    await user.click(within(dialog).getByRole("button", { name: "Delete screenshot" }));
+    expect(await screen.findByText(/No screenshots\./)).toBeInTheDocument();
+    expect(requests.some((r) => r.method === "DELETE")).toBe(true);
   });
 
   it("formats durations", () => {
