@@ -59,9 +59,10 @@ class Scenario:
     name: str
     method: str
     path: str
-    # "static" (same request each time), "heartbeat" (a different seeded agent each time) or "replay" (a file
-    # of requests prepared by `prepare`, each sent once).
+    # "static" (the same request each time), "agent" (each request from the next seeded agent, with `body`)
+    # or "replay" (each request once, from a file of requests signed in advance; see webhook_requests).
     driver: str = "static"
+    body: str | None = None
     # "user": the measured tenant's owner's access token; None: the driver authenticates each request.
     auth: str | None = "user"
     # Read paths run against both measured tenants; the others once.
@@ -73,8 +74,9 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("heartbeat", "POST", "/api/v1/agent/heartbeat", driver="heartbeat", auth=None,
-             pgbench="heartbeat.sql", expect_key="policy_version"),
+    # An agent whose policy is current: the common case, every 30 to 60 seconds per agent.
+    Scenario("heartbeat", "POST", "/api/v1/agent/heartbeat", driver="agent", body='{"policy_version":1}',
+             auth=None, pgbench="heartbeat.sql", expect_key="policy_version"),
     Scenario("alerts_unread_page", "GET", "/api/v1/alerts?unread=true", tenants=("small", "large"),
              pgbench="alerts_page.sql"),
     Scenario("billing_dashboard", "GET", "/api/v1/billing", tenants=("small", "large"), expect_key="usage"),
@@ -436,7 +438,8 @@ def run_wrk(server: Server, scenario: Scenario, tenant: Tenant | None, sizes: Si
         command += ["-H", f"Authorization: Bearer {tenant.token}"]
     if scenario.method != "GET" and scenario.driver == "static":
         command += ["-H", "Content-Type: application/json"]
-    env = {**os.environ, "BENCH_DRIVER": scenario.driver,
+    env = {**os.environ, "BENCH_DRIVER": scenario.driver, "BENCH_METHOD": scenario.method,
+           "BENCH_BODY": scenario.body or "",
            "BENCH_AGENTS": str(sizes.companies * sizes.agents_per_company),
            "BENCH_HEADER": "Stripe-Signature", "BENCH_REQUESTS": str(requests_file or "")}
     done = subprocess.run(command + [server.base + scenario.path], env=env, capture_output=True, text=True)
@@ -479,9 +482,9 @@ def check_once(server: Server, scenario: Scenario, tenant: Tenant | None, reques
     body = None
     if scenario.auth == "user":
         headers["Authorization"] = f"Bearer {tenant.token}"
-    if scenario.driver == "heartbeat":
+    if scenario.driver == "agent":
         headers["Authorization"] = f"Bearer {AGENT_SECRET.format(0)}"
-        body = b'{"policy_version":1}'
+        body = scenario.body.encode() if scenario.body else None
     if scenario.driver == "replay":
         # A throwaway event of the same shape: the prepared ones are each sent once, by wrk.
         header, payload = requests_file.open().readline().rstrip("\n").split("\t", 1)

@@ -1,8 +1,9 @@
 -- One wrk script for every scenario of tools/bench.py. The driver picks the request shape with
 -- BENCH_DRIVER and passes what it needs in the environment, so wrk itself stays the standard tool:
 --   static     the same request every time (method, path and headers come from wrk's command line)
---   heartbeat  POST, each request as the next of BENCH_AGENTS seeded agents (their secrets are derived
---              from the agent's number, so no secret file is needed)
+--   agent      each request as the next of BENCH_AGENTS seeded agents (their secrets are derived from the
+--              agent's number, so no secret file is needed), with the method, path and BENCH_BODY of the
+--              scenario: the heartbeat, and any other call desktop agents make
 --   replay     each request is the next line of BENCH_REQUESTS ("header<TAB>body"), e.g. webhook events
 --              signed in advance with fresh ids; the thread stops when the file is used up, so no event is
 --              sent twice
@@ -12,7 +13,15 @@ local driver = os.getenv("BENCH_DRIVER") or "static"
 local counter = 0
 local agents = tonumber(os.getenv("BENCH_AGENTS") or "1")
 local header_name = os.getenv("BENCH_HEADER") or "Authorization"
+local body = os.getenv("BENCH_BODY")
 local prepared = {}
+
+wrk.method = os.getenv("BENCH_METHOD") or wrk.method
+if body ~= nil and body ~= "" then
+  wrk.body = body
+else
+  body = nil
+end
 
 function init(args)
   if driver == "replay" then
@@ -25,18 +34,18 @@ end
 
 function request()
   counter = counter + 1
-  if driver == "heartbeat" then
+  if driver == "agent" then
     local secret = string.format("vigil_ag_bench%026d", (counter - 1) % agents)
-    return wrk.format("POST", nil, {
+    return wrk.format(nil, nil, {
       ["Authorization"] = "Bearer " .. secret,
       ["Content-Type"] = "application/json",
-    }, '{"policy_version":1}')
+    }, body)
   elseif driver == "replay" then
     local item = prepared[counter] or prepared[#prepared]
     if counter >= #prepared then
       wrk.thread:stop()
     end
-    return wrk.format("POST", nil, {
+    return wrk.format(nil, nil, {
       [header_name] = item.header,
       ["Content-Type"] = "application/json",
     }, item.body)
