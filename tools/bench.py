@@ -648,6 +648,7 @@ def main() -> None:
     if failures:
         sys.exit("Scenarios with errors:\n  " + "\n  ".join(failures))
     if not args.smoke:
+        (BENCH / "results").mkdir(exist_ok=True)
         (BENCH / "results" / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
         refresh_benchmarks_md(table)
 
