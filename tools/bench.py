@@ -32,7 +32,6 @@ import secrets
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -441,6 +440,7 @@ def run_wrk(server: Server, scenario: Scenario, tenant: Tenant | None, sizes: Si
     env = {**os.environ, "BENCH_DRIVER": scenario.driver, "BENCH_METHOD": scenario.method,
            "BENCH_BODY": scenario.body or "",
            "BENCH_AGENTS": str(sizes.companies * sizes.agents_per_company),
+           # The replay driver's file holds Stripe-Signature values (see webhook_requests).
            "BENCH_HEADER": "Stripe-Signature", "BENCH_REQUESTS": str(requests_file or "")}
     done = subprocess.run(command + [server.base + scenario.path], env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
