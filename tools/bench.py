@@ -72,6 +72,20 @@ class Scenario:
     expect_key: str = "data"
 
 
+def activity_batch(records: int) -> str:
+    """What an agent sends after a while at work: `records` spans of the last hour, ids with the %N% that the
+    wrk driver replaces by the request's number."""
+    start = int(time.time()) - 3600
+    spans = [{"id": f"b%N%-{i}", "state": "ACTIVE" if i % 4 else "IDLE", "application": "Firefox",
+              "window_title": "Quarterly report - Docs", "url": "https://docs.example.com/q3",
+              "started_at": dt.datetime.fromtimestamp(start + 30 * i, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "ended_at": dt.datetime.fromtimestamp(start + 30 * i + 29, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+             for i in range(records)]
+    return json.dumps({"records": spans}, separators=(",", ":"))
+
+
+ACTIVITY_BATCH = activity_batch(100)
+
 SCENARIOS = [
     # An agent whose policy is current: the common case, every 30 to 60 seconds per agent.
     Scenario("heartbeat", "POST", "/api/v1/agent/heartbeat", driver="agent", body='{"policy_version":1}',
@@ -81,6 +95,9 @@ SCENARIOS = [
     Scenario("billing_dashboard", "GET", "/api/v1/billing", tenants=("small", "large"), expect_key="usage"),
     Scenario("invoices_paid", "GET", "/api/v1/billing/invoices?status=PAID", tenants=("small", "large"),
              expect_key="summary"),
+    # A batch of 100 spans (issue 12), with record ids fresh for every request: each batch is stored.
+    Scenario("activity_ingest", "POST", "/api/v1/agent/activity", driver="agent", body=ACTIVITY_BATCH,
+             auth=None, expect_key='"stored":100'),
     Scenario("webhook_invoice_events", "POST", "/api/v1/stripe/webhook", driver="replay", auth=None,
              expect_key="outcome"),
 ]
@@ -484,7 +501,7 @@ def check_once(server: Server, scenario: Scenario, tenant: Tenant | None, reques
         headers["Authorization"] = f"Bearer {tenant.token}"
     if scenario.driver == "agent":
         headers["Authorization"] = f"Bearer {AGENT_SECRET.format(0)}"
-        body = scenario.body.encode() if scenario.body else None
+        body = scenario.body.replace("%N%", "check").encode() if scenario.body else None
     if scenario.driver == "replay":
         # A throwaway event of the same shape: the prepared ones are each sent once, by wrk.
         header, payload = requests_file.open().readline().rstrip("\n").split("\t", 1)
@@ -536,7 +553,7 @@ def run_backend(db, binary: Path, sizes: Sizes, workdir: Path) -> dict:
         print(f"  webhook events processed: {processed}; API peak memory {memory / 1024:.0f} MiB", flush=True)
         return {"scenarios": results, "peak_memory_kb": memory, "webhook_events_processed": int(processed or 0),
                 "rows": {t: int(db.execute(f"SELECT COUNT(*) FROM {t}"))
-                         for t in ("companies", "agents", "alerts", "invoices")}}
+                         for t in ("companies", "agents", "alerts", "invoices", "activity_records")}}
     finally:
         server.stop()
         db.drop()

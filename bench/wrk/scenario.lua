@@ -1,9 +1,10 @@
 -- One wrk script for every scenario of tools/bench.py. The driver picks the request shape with
 -- BENCH_DRIVER and passes what it needs in the environment, so wrk itself stays the standard tool:
 --   static     the same request every time (method, path and headers come from wrk's command line)
---   agent      each request as the next of BENCH_AGENTS seeded agents (their secrets are derived from the
---              agent's number, so no secret file is needed), with the method, path and BENCH_BODY of the
---              scenario: the heartbeat, and any other call desktop agents make
+--   agent      each request from another of the BENCH_AGENTS seeded agents (their secrets are derived from
+--              the agent's number, so no secret file is needed; a stride of 101 spreads consecutive requests
+--              over the companies, as real agents are), with the method, path and BENCH_BODY of the
+--              scenario, in which %N% becomes the request's number (fresh record ids for each batch)
 --   replay     each request is the next line of BENCH_REQUESTS ("header<TAB>body"), e.g. webhook events
 --              signed in advance with fresh ids; the thread stops when the file is used up, so no event is
 --              sent twice
@@ -35,11 +36,11 @@ end
 function request()
   counter = counter + 1
   if driver == "agent" then
-    local secret = string.format("vigil_ag_bench%026d", (counter - 1) % agents)
+    local secret = string.format("vigil_ag_bench%026d", ((counter - 1) * 101) % agents)
     return wrk.format(nil, nil, {
       ["Authorization"] = "Bearer " .. secret,
       ["Content-Type"] = "application/json",
-    }, body)
+    }, body and (body:gsub("%%N%%", tostring(counter))))
   elseif driver == "replay" then
     local item = prepared[counter] or prepared[#prepared]
     if counter >= #prepared then
