@@ -7,7 +7,8 @@ export TEST_DATABASE_URL
 # The web app's packages, installed again only when web/package-lock.json changes.
 WEB_INSTALLED := web/node_modules/.installed
 
-.PHONY: run demo test lint compose-check unit tools web web-test chromium openapi openapi-check migrate build postgres-check system-deps clean help
+.PHONY: run demo test lint compose-check unit tools web web-test chromium openapi openapi-check migrate build \
+	postgres-check system-deps clean help bench bench-smoke bench-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,7 +23,7 @@ demo: system-deps ## Seed the demo company into DATABASE_URL (default data/vigil
 build: system-deps ## Build the release binary (target/release/vigil)
 	$(CARGO) build --release --bin vigil
 
-test: system-deps tools postgres-check lint compose-check unit web-test ## Everything CI runs: format, lints, all tests on both databases, the web app's checks and browser tests
+test: system-deps tools postgres-check lint compose-check unit web-test bench-smoke ## Everything CI runs: format, lints, all tests on both databases, the web app's checks and browser tests, and the benchmark's smoke run
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -93,6 +94,30 @@ postgres-check:
 		echo "or point TEST_DATABASE_URL at a server where you may create databases;"; \
 		echo "or, on a laptop only, set VIGIL_SKIP_POSTGRES=1 to skip the PostgreSQL half."; \
 		exit 1; \
+	fi
+
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+bench: system-deps bench-deps postgres-check ## Load-test the hot paths on PostgreSQL and SQLite; writes bench/results/latest.json and BENCHMARKS.md
+	$(CARGO) build --release --locked --bin vigil
+	python3 tools/bench.py --binary $(TARGET_DIR)/release/vigil
+
+# A few seconds with tiny data through every scenario (and its pgbench twin), failing on any error, so that
+# `make test` notices when the benchmark rots. The debug binary is the one `make unit` built already.
+bench-smoke: system-deps bench-deps postgres-check ## Every benchmark scenario once, briefly (part of `make test`)
+	$(CARGO) build --locked --bin vigil
+	python3 tools/bench.py --smoke --binary $(TARGET_DIR)/debug/vigil
+
+# wrk drives the HTTP load, pgbench the database's own, psql loads the data; from Debian's packages when
+# missing. Debian 12 ships pgbench in the server package (`postgresql`), later releases in the client.
+bench-deps:
+	@missing=""; command -v wrk >/dev/null || missing="wrk"; \
+	psql --version >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
+	pgbench --version >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing $$missing (the benchmark's load generators)…"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi; \
+		$$sudo apt-get update -qq && $$sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$missing; \
 	fi
 
 clean: ## Remove build output, the test tools, the web app's packages and the local SQLite database

@@ -84,12 +84,7 @@ pub fn dashboard(
     let tier: Tier = store::find_tier(conn, subscription.effective_tier)?.into();
     let subscribed: Tier = store::find_tier(conn, subscription.tier)?.into();
     let usage = usage(conn, company, &tier)?;
-    let (invoices, _, _) = store::list_invoices(
-        conn,
-        company,
-        &InvoiceFilter::default(),
-        PageRequest { page: 1, per_page: DASHBOARD_INVOICES as u32 },
-    )?;
+    let invoices = store::recent_invoices(conn, company, DASHBOARD_INVOICES)?;
     let company_row = crate::accounts::store::find_company(conn, company)?;
     let paid = subscription.stripe_subscription_id.is_some() && subscription.status != SubscriptionStatus::Cancelled;
     let grace_period = subscription

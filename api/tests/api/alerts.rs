@@ -17,6 +17,7 @@ backend_tests!(
     a_cancelled_subscription_and_an_expiring_one_are_alerted,
     alerts_are_read_per_person_filtered_and_resolved_for_everyone,
     the_stream_pushes_new_alerts_and_resumes_after_the_last_event,
+    the_unread_page_and_count_read_only_the_unread_index,
 );
 
 async fn alerts_of(app: &TestApp, session: &Session, query: &str) -> Value {
@@ -379,4 +380,52 @@ async fn the_background_sweep_alerts_about_a_silent_agent() {
     }
 
     assert_eq!(total, 1);
+}
+
+/// Inserts `read` read alerts and then `unread` unread ones (newer) for the session's user, in one statement.
+fn seed_alerts_sql(backend: Backend, session: &Session, read: u32, unread: u32) -> String {
+    let (company, user, total) = (&session.company_id, &session.user_id, read + unread);
+    let columns = "id, company_id, recipient_user_id, alert_type, severity, title, message, related_data, dedup_key, \
+                   read_at, created_at";
+    match backend {
+        Backend::Postgres => format!(
+            "INSERT INTO alerts ({columns}) SELECT 'seed-' || i, '{company}', '{user}', 'POLICY_CHANGED', 'info', \
+             'Seeded', 'Seeded', '{{}}', 'seed:' || i, CASE WHEN i <= {read} THEN TIMESTAMP '2026-01-02 00:00:00' END, \
+             TIMESTAMP '2026-01-01 00:00:00' + i * INTERVAL '1 second' FROM generate_series(1, {total}) AS i"
+        ),
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {total}) \
+             INSERT INTO alerts ({columns}) SELECT 'seed-' || i, '{company}', '{user}', 'POLICY_CHANGED', 'info', \
+             'Seeded', 'Seeded', '{{}}', 'seed:' || i, CASE WHEN i <= {read} THEN '2026-01-02 00:00:00' END, \
+             datetime('2026-01-01 00:00:00', '+' || i || ' seconds') FROM n"
+        ),
+    }
+}
+
+/// The alerts page with `unread=true` and the badge count are the hottest reads of a busy admin, whose read
+/// alerts pile up: both must read the partial index of unread alerts, not every alert of the recipient.
+async fn the_unread_page_and_count_read_only_the_unread_index(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    app.execute_sql(&seed_alerts_sql(backend, &owner, 2000, 3)).await;
+    app.execute_sql("ANALYZE").await;
+
+    let page = alerts_of(&app, &owner, "?unread=true").await;
+    let badge: Value = app.get("/api/v1/alerts/unread-count", &owner.access_token).await.json().await.expect("json");
+
+    assert_eq!(page["total"], 3, "{page}");
+    let ids: Vec<&str> = page["data"].as_array().expect("data").iter().filter_map(|a| a["id"].as_str()).collect();
+    assert_eq!(ids, ["seed-2003", "seed-2002", "seed-2001"]);
+    assert_eq!(badge["unread"], 3);
+    let scope = format!(
+        "FROM alerts WHERE company_id = '{}' AND recipient_user_id = '{}' AND read_at IS NULL",
+        owner.company_id, owner.user_id
+    );
+    for query in
+        [format!("SELECT COUNT(*) {scope}"), format!("SELECT * {scope} ORDER BY created_at DESC, id DESC LIMIT 20")]
+    {
+        let plan = app.query_plan(&query).await;
+        assert!(plan.contains("alerts_unread_idx"), "{query}\n{plan}");
+        assert!(!plan.contains("TEMP B-TREE") && !plan.contains("Sort"), "no sort for the page: {plan}");
+    }
 }

@@ -12,6 +12,7 @@ use crate::stripe_fake::{GOOD_CARD, PRICE_ENTERPRISE, PRICE_PRO, localstripe};
 
 backend_tests!(
     a_company_starts_on_free_and_sees_its_usage_against_the_limits,
+    the_dashboard_shows_the_five_newest_invoices,
     without_stripe_keys_billing_changes_answer_503_naming_the_variables,
     resync_links_the_customer_and_mirrors_subscription_and_invoices,
     a_plan_change_prorates_at_stripe_and_updates_the_mirror,
@@ -83,6 +84,36 @@ async fn a_company_starts_on_free_and_sees_its_usage_against_the_limits(backend:
     assert_eq!(codes, ["FREE", "PRO", "ENTERPRISE"]);
     assert_eq!((tiers[1]["monthly_price_minor"].as_i64(), tiers[1]["max_employees"].as_i64()), (Some(2900), Some(50)));
     assert_eq!(tiers[2]["max_employees"], Value::Null, "Enterprise is unlimited");
+}
+
+async fn the_dashboard_shows_the_five_newest_invoices(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let rows: Vec<String> = (1..=7)
+        .map(|day| {
+            format!(
+                "('inv-{day}', '{}', 'in_{day}', 'PAID', 2900, 2900, 'usd', '2026-01-0{day} 00:00:00', 0, \
+                 '2026-01-0{day} 00:00:00', '2026-01-0{day} 00:00:00')",
+                owner.company_id
+            )
+        })
+        .collect();
+    app.execute_sql(&format!(
+        "INSERT INTO invoices (id, company_id, stripe_invoice_id, status, amount_due, amount_paid, currency, \
+         issued_at, stripe_updated_at, created_at, updated_at) VALUES {}",
+        rows.join(", ")
+    ))
+    .await;
+
+    let dashboard = billing(&app, &owner).await;
+
+    let shown: Vec<&str> = dashboard["recent_invoices"]
+        .as_array()
+        .expect("recent_invoices")
+        .iter()
+        .filter_map(|invoice| invoice["stripe_invoice_id"].as_str())
+        .collect();
+    assert_eq!(shown, ["in_7", "in_6", "in_5", "in_4", "in_3"]);
 }
 
 async fn without_stripe_keys_billing_changes_answer_503_naming_the_variables(backend: Backend) {

@@ -376,6 +376,36 @@ impl TestApp {
         .value
     }
 
+    /// The database's plan for a query, as text (PostgreSQL's `EXPLAIN`, SQLite's `EXPLAIN QUERY PLAN`), to
+    /// check that a hot query reads the index meant for it.
+    pub async fn query_plan(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct PgLine {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct SqliteLine {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let (pool, sql) = (self.pool.clone(), sql.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().expect("connection");
+            match &mut *conn {
+                vigil::db::DbConn::Pg(pg) => diesel::sql_query(format!("EXPLAIN {sql}"))
+                    .load::<PgLine>(pg)
+                    .map(|lines| lines.into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n")),
+                vigil::db::DbConn::Sqlite(sqlite) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                    .load::<SqliteLine>(sqlite)
+                    .map(|lines| lines.into_iter().map(|l| l.detail).collect::<Vec<_>>().join("\n")),
+            }
+        })
+        .await
+        .expect("join")
+        .expect("plan")
+    }
+
     /// The value of one Prometheus sample line, e.g. `vigil_db_statements_total{kind="write"}`.
     pub async fn metric(&self, series: &str) -> f64 {
         let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
