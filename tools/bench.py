@@ -97,7 +97,7 @@ SCENARIOS = [
              expect_key="summary"),
     # A batch of 100 spans (issue 12), with record ids fresh for every request: each batch is stored.
     Scenario("activity_ingest", "POST", "/api/v1/agent/activity", driver="agent", body=ACTIVITY_BATCH,
-             auth=None, expect_key='"stored":100'),
+             auth=None, pgbench="activity_ingest.sql", expect_key='"stored":100'),
     Scenario("webhook_invoice_events", "POST", "/api/v1/stripe/webhook", driver="replay", auth=None,
              expect_key="outcome"),
 ]
