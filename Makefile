@@ -5,7 +5,7 @@ CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL
 
-.PHONY: run test lint compose-check unit tools openapi openapi-check migrate build postgres-check system-deps clean help
+.PHONY: run test lint compose-check unit fuzz-check fuzz tools openapi openapi-check migrate build postgres-check system-deps clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ run: system-deps ## Build and start Vigil on SQLite (data/vigil.db) at http://12
 build: system-deps ## Build the release binary (target/release/vigil)
 	$(CARGO) build --release --bin vigil
 
-test: system-deps tools postgres-check lint compose-check unit ## Everything CI runs: format, lints, and all tests on both databases
+test: system-deps tools postgres-check lint compose-check unit fuzz-check ## Everything CI runs: format, lints, all tests on both databases, a fuzz pass
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -25,6 +25,17 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 unit: ## All Rust tests (unit and integration, SQLite and PostgreSQL)
 	$(CARGO) test --locked --all-targets -- --test-threads=4
 
+# Schemathesis against the real binary on a fresh SQLite database (tools/fuzz/fuzz.py): a bounded pass with a
+# fixed seed in `make test`, many more examples in `make fuzz`. FUZZ_SEED=n reproduces another run.
+FUZZ_SEED ?= 1
+fuzz-check: tools ## Fuzz every operation from the OpenAPI document (bounded, fixed seed)
+	$(CARGO) build --locked --bin vigil
+	$(VENV)/bin/python tools/fuzz/fuzz.py --binary target/debug/vigil --examples 15 --seed $(FUZZ_SEED)
+
+fuzz: tools ## A long Schemathesis run (300 examples per operation)
+	$(CARGO) build --locked --bin vigil
+	$(VENV)/bin/python tools/fuzz/fuzz.py --binary target/debug/vigil --examples 300 --seed $(FUZZ_SEED)
+
 compose-check: ## docker-compose.yml is a valid Compose file (no engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
 	else command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }; \
@@ -32,7 +43,7 @@ compose-check: ## docker-compose.yml is a valid Compose file (no engine needed)
 	@echo "docker-compose.yml: valid"
 
 VENV := tools/.venv
-tools: $(VENV)/.installed ## Python test tools (localstripe) in tools/.venv
+tools: $(VENV)/.installed ## Python test tools (localstripe, schemathesis) in tools/.venv
 
 $(VENV)/.installed: tools/requirements.txt
 	python3 -m venv $(VENV)

@@ -197,8 +197,8 @@ fn add_path_parameters(path: &str, operation: &mut Operation) {
 
 /// Completes every operation from its shape, so that no route can forget it: its path parameters, and the
 /// error responses that follow from them. Every `/api/v1` operation may fail with 500 and 503; one with a
-/// body or path parameters with 400; one with a body with 413, 415 and 422; one with query parameters with
-/// 422; one that needs credentials with 401 and 403; one with path parameters with 404.
+/// body, path or query parameters with 400; one with a body with 413, 415 and 422; one with query parameters
+/// with 422; one that needs credentials with 401 and 403; one with path parameters with 404.
 fn add_error_responses(doc: &mut OpenApiDoc) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.security_schemes.insert(
@@ -223,7 +223,9 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
         components.responses.insert(problem.name.to_owned(), RefOr::T(problem_response(problem)));
     }
     for (path, item) in doc.paths.paths.iter_mut() {
-        let uses_database = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+        // The legacy webhook path sits outside /api/v1 but records events like the current one.
+        let uses_database =
+            (path.starts_with("/api/v1/") && path != "/api/v1/openapi.json") || path.starts_with("/api/stripe/");
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
             add_path_parameters(path, operation);
@@ -237,7 +239,8 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
                 .flatten()
                 .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
             if has_query {
-                wanted.push("ValidationFailed");
+                // A value of the wrong type is 422; a NUL character anywhere in the query string is 400.
+                wanted.extend(["ValidationFailed", "MalformedRequest"]);
             }
             if operation.security.as_ref().is_some_and(|requirements| !requirements.is_empty()) {
                 wanted.extend(["Unauthenticated", "Forbidden"]);
