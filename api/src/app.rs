@@ -86,6 +86,7 @@ pub struct Application {
     server: Server,
     port: u16,
     pool: DbPool,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -108,8 +109,9 @@ impl Application {
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, pool.clone(), metrics, config)?;
-        Ok(Self { server, port, pool })
+        let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
+        let server = serve(listener, pool.clone(), metrics, config, shutting_down)?;
+        Ok(Self { server, port, pool, shutdown })
     }
 
     /// The port the server listens on (useful when bound to port 0).
@@ -127,10 +129,48 @@ impl Application {
         &self.pool
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
+    /// Serves until stopped through [`Application::handle`] (what the tests do).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Held while serving: the alert streams take a dropped sender for a shutdown.
+        let _shutdown = self.shutdown;
         self.server.await
     }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting, ends the live alert streams and lets in-flight
+    /// requests finish (for up to `SHUTDOWN_TIMEOUT_SECS`). What `vigil serve` runs.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown;
+        let signals = tokio::spawn(async move {
+            if let Err(error) = termination_signal().await {
+                log::error!("cannot listen for termination signals: {error}");
+                return;
+            }
+            log::info!("shutting down: no new connections; ending alert streams, finishing requests in flight");
+            shutdown.send_replace(true);
+            handle.stop(true).await;
+        });
+        let outcome = self.server.await;
+        signals.abort();
+        outcome
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+#[cfg(unix)]
+async fn termination_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn termination_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
 }
 
 /// Applies pending migrations on a blocking thread; the error says which database could not be reached.
@@ -163,12 +203,18 @@ fn cors(config: &Config) -> Cors {
     cors
 }
 
-fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) -> anyhow::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    pool: DbPool,
+    metrics: Metrics,
+    config: Config,
+    shutting_down: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
     let known_routes = web::Data::new(crate::http::routes_table::KnownRoutes::from_spec(&spec));
     let metrics = web::Data::new(metrics);
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
-    let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url));
+    let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url, shutting_down));
     let pool = web::Data::new(pool);
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let workers = config.workers;
@@ -199,6 +245,8 @@ fn serve(listener: TcpListener, pool: DbPool, metrics: Metrics, config: Config) 
             .wrap(from_fn(observe::observe))
     })
     .shutdown_timeout(shutdown_timeout)
+    // Signals are handled in `run_until_stopped`, which also ends the alert streams.
+    .disable_signals()
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);
