@@ -216,11 +216,15 @@ fn serve(
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
     let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url, shutting_down));
     let pool = web::Data::new(pool);
+    let rate_limit = crate::http::rate_limit::RateLimit::new(config.rate_limit_per_minute).map(web::Data::new);
+    if let Some(limit) = &rate_limit {
+        crate::http::rate_limit::prune_forever(limit.clone());
+    }
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let workers = config.workers;
     let config = web::Data::new(config);
     let mut server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
             .service(web::redirect("/api/docs", "/api/docs/"))
@@ -237,7 +241,13 @@ fn serve(
             .app_data(extract::query_config())
             .configure(routes)
             .into_app()
-            .default_service(web::to(crate::http::routes_table::no_route))
+            .default_service(web::to(crate::http::routes_table::no_route));
+        let app = match &rate_limit {
+            Some(limit) => app.app_data(limit.clone()),
+            None => app,
+        };
+        // The limit sits inside CORS so that a browser can read its 429.
+        app.wrap(from_fn(crate::http::rate_limit::rate_limit))
             // Outside CORS, so that its refusals become problem+json like every other error.
             .wrap(cors(&config))
             .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))

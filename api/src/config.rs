@@ -84,6 +84,8 @@ pub struct Config {
     pub alert_sweep_interval: Duration,
     /// Sign-ups allowed from one client address per hour.
     pub signups_per_address_per_hour: i64,
+    /// Requests one client (user, API key, agent or address) may make per minute; zero: no limit.
+    pub rate_limit_per_minute: u32,
     /// Days a PAST_DUE company keeps its tier before FREE limits apply.
     pub billing_grace_days: i64,
     pub workers: Option<usize>,
@@ -196,6 +198,7 @@ impl Config {
             billing_grace_days: number(source, "BILLING_GRACE_DAYS", 7, 0..=90)?,
             alert_sweep_interval: Duration::from_secs(number(source, "ALERT_SWEEP_INTERVAL_SECS", 30, 0..=86_400)?),
             signups_per_address_per_hour: number(source, "SIGNUPS_PER_ADDRESS_PER_HOUR", 10, 1..=100_000)?,
+            rate_limit_per_minute: number(source, "RATE_LIMIT_PER_MINUTE", 600, 0..=1_000_000)?,
             workers: source.get("WORKERS").map(|_| number(source, "WORKERS", 2, 1..=256)).transpose()?,
         })
     }

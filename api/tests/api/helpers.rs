@@ -124,6 +124,8 @@ fn base_settings(database_url: &str, data_dir: &str) -> HashMap<String, String> 
         ("WORKERS".to_owned(), "2".to_owned()),
         ("ALERT_SWEEP_INTERVAL_SECS".to_owned(), "0".to_owned()),
         ("DB_POOL_SIZE".to_owned(), "4".to_owned()),
+        // Off, so that tests are not throttled; the rate limit's own tests turn it on.
+        ("RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
     ])
 }
 

@@ -47,6 +47,9 @@ fn every_operation_documents_its_errors_and_has_an_id() {
                     assert!(responses.contains_key(status), "{id} lacks {status}");
                 }
             }
+            if path.starts_with("/api/v1/") && !path.ends_with("/stripe/webhook") {
+                assert!(responses.contains_key("429"), "{id} lacks 429 (the general rate limit)");
+            }
             let has_query = operation["parameters"]
                 .as_array()
                 .is_some_and(|parameters| parameters.iter().any(|parameter| parameter["in"] == "query"));
