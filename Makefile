@@ -5,7 +5,7 @@ CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL
 
-.PHONY: run test lint compose-check unit fuzz-check fuzz tools openapi openapi-check migrate build postgres-check system-deps clean help
+.PHONY: run test lint deny compose-check unit fuzz-check fuzz tools openapi openapi-check migrate build postgres-check system-deps clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ run: system-deps ## Build and start Vigil on SQLite (data/vigil.db) at http://12
 build: system-deps ## Build the release binary (target/release/vigil)
 	$(CARGO) build --release --bin vigil
 
-test: system-deps tools postgres-check lint compose-check unit fuzz-check ## Everything CI runs: format, lints, all tests on both databases, a fuzz pass
+test: system-deps tools postgres-check lint deny compose-check unit fuzz-check ## Everything CI runs: format, lints, licenses, all tests on both databases, a fuzz pass
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -35,6 +35,13 @@ fuzz-check: tools ## Fuzz every operation from the OpenAPI document (bounded, fi
 fuzz: tools ## A long Schemathesis run (300 examples per operation)
 	$(CARGO) build --locked --bin vigil
 	$(VENV)/bin/python tools/fuzz/fuzz.py --binary target/debug/vigil --examples 300 --seed $(FUZZ_SEED)
+
+# cargo-deny's offline checks against deny.toml. Installed once when missing (it takes a few minutes to
+# compile on 2 cores); the version is pinned so every machine judges alike.
+CARGO_DENY_VERSION := 0.20.2
+deny: ## Licenses, banned crates and sources of every dependency (cargo-deny, deny.toml)
+	@command -v cargo-deny >/dev/null || $(CARGO) install --locked cargo-deny@$(CARGO_DENY_VERSION)
+	$(CARGO) deny check licenses bans sources
 
 compose-check: ## docker-compose.yml is a valid Compose file (no engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
