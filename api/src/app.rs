@@ -255,7 +255,7 @@ fn serve(
             .wrap(from_fn(observe::observe))
     })
     .shutdown_timeout(shutdown_timeout)
-    // Signals are handled in `run_until_stopped`, which also ends the alert streams.
+    // Signals are handled in `run_until_signalled`, which also ends the alert streams.
     .disable_signals()
     .listen(listener)?;
     if let Some(workers) = workers {
