@@ -7,8 +7,8 @@ export TEST_DATABASE_URL
 # The web app's packages, installed again only when web/package-lock.json changes.
 WEB_INSTALLED := web/node_modules/.installed
 
-.PHONY: run demo test lint compose-check unit tools web web-test chromium openapi openapi-check migrate build \
-	postgres-check system-deps clean help bench bench-smoke bench-deps
+.PHONY: run demo test lint deny compose-check unit fuzz-check fuzz tools web web-test chromium openapi openapi-check \
+	migrate build postgres-check system-deps clean help bench bench-smoke bench-deps
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ demo: system-deps ## Seed the demo company into DATABASE_URL (default data/vigil
 build: system-deps ## Build the release binary (target/release/vigil)
 	$(CARGO) build --release --bin vigil
 
-test: system-deps tools postgres-check lint compose-check unit web-test bench-smoke ## Everything CI runs: format, lints, all tests on both databases, the web app's checks and browser tests, and the benchmark's smoke run
+test: system-deps tools postgres-check lint deny compose-check unit fuzz-check web-test bench-smoke ## Everything CI runs: format, lints, licenses, all tests on both databases, a fuzz pass, the web app's checks and browser tests, and the benchmark's smoke run
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -32,6 +32,24 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 unit: ## All Rust tests (unit and integration, SQLite and PostgreSQL)
 	$(CARGO) test --locked --all-targets -- --test-threads=4
 
+# Schemathesis against the real binary on a fresh SQLite database (tools/fuzz/fuzz.py): a bounded pass with a
+# fixed seed in `make test`, many more examples in `make fuzz`. FUZZ_SEED=n reproduces another run.
+FUZZ_SEED ?= 1
+fuzz-check: tools ## Fuzz every operation from the OpenAPI document (bounded, fixed seed)
+	$(CARGO) build --locked --bin vigil
+	$(VENV)/bin/python tools/fuzz/fuzz.py --binary target/debug/vigil --examples 15 --seed $(FUZZ_SEED)
+
+fuzz: tools ## A long Schemathesis run (300 examples per operation)
+	$(CARGO) build --locked --bin vigil
+	$(VENV)/bin/python tools/fuzz/fuzz.py --binary target/debug/vigil --examples 300 --seed $(FUZZ_SEED)
+
+# cargo-deny's offline checks against deny.toml. Installed once when missing (it takes a few minutes to
+# compile on 2 cores); the version is pinned so every machine judges alike.
+CARGO_DENY_VERSION := 0.20.2
+deny: ## Licenses, banned crates and sources of every dependency (cargo-deny, deny.toml)
+	@command -v cargo-deny >/dev/null || $(CARGO) install --locked cargo-deny@$(CARGO_DENY_VERSION)
+	$(CARGO) deny check licenses bans sources
+
 compose-check: ## docker-compose.yml is a valid Compose file (no engine needed)
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
 	else command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }; \
@@ -39,7 +57,7 @@ compose-check: ## docker-compose.yml is a valid Compose file (no engine needed)
 	@echo "docker-compose.yml: valid"
 
 VENV := tools/.venv
-tools: $(VENV)/.installed ## Python test tools (localstripe) in tools/.venv
+tools: $(VENV)/.installed ## Python test tools (localstripe, schemathesis) in tools/.venv
 
 $(VENV)/.installed: tools/requirements.txt
 	python3 -m venv $(VENV)

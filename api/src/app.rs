@@ -94,6 +94,7 @@ pub struct Application {
     port: u16,
     pool: DbPool,
     blobs: crate::storage::blobs::BlobStore,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -121,8 +122,9 @@ impl Application {
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, pool.clone(), metrics, blobs.clone(), config)?;
-        Ok(Self { server, port, pool, blobs })
+        let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
+        let server = serve(listener, pool.clone(), metrics, blobs.clone(), config, shutting_down)?;
+        Ok(Self { server, port, pool, blobs, shutdown })
     }
 
     /// The port the server listens on (useful when bound to port 0).
@@ -145,10 +147,48 @@ impl Application {
         &self.blobs
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
+    /// Serves until stopped through [`Application::handle`] (what the tests do).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Held while serving: the alert streams take a dropped sender for a shutdown.
+        let _shutdown = self.shutdown;
         self.server.await
     }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting, ends the live alert streams and lets in-flight
+    /// requests finish (for up to `SHUTDOWN_TIMEOUT_SECS`). What `vigil serve` runs.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown;
+        let signals = tokio::spawn(async move {
+            if let Err(error) = termination_signal().await {
+                log::error!("cannot listen for termination signals: {error}");
+                return;
+            }
+            log::info!("shutting down: no new connections; ending alert streams, finishing requests in flight");
+            shutdown.send_replace(true);
+            handle.stop(true).await;
+        });
+        let outcome = self.server.await;
+        signals.abort();
+        outcome
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+#[cfg(unix)]
+async fn termination_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn termination_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
 }
 
 /// Applies pending migrations on a blocking thread; the error says which database could not be reached.
@@ -187,12 +227,13 @@ fn serve(
     metrics: Metrics,
     blobs: crate::storage::blobs::BlobStore,
     config: Config,
+    shutting_down: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec();
     let known_routes = web::Data::new(crate::http::routes_table::KnownRoutes::from_spec(&spec));
     let metrics = web::Data::new(metrics);
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
-    let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url));
+    let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url, shutting_down));
     let pool = web::Data::new(pool);
     let blobs = web::Data::new(blobs);
     let signer = web::Data::new(crate::storage::links::LinkSigner::new(&config.jwt_secret));
@@ -204,6 +245,10 @@ fn serve(
             config.web_dir.display()
         ),
     }
+    let rate_limit = crate::http::rate_limit::RateLimit::new(config.rate_limit_per_minute).map(web::Data::new);
+    if let Some(limit) = &rate_limit {
+        crate::http::rate_limit::prune_forever(limit.clone());
+    }
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let workers = config.workers;
     let config = web::Data::new(config);
@@ -212,7 +257,7 @@ fn serve(
         if let Some(web_app) = &web_app {
             app = app.app_data(web_app.clone());
         }
-        app
+        let app = app
             // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
             .service(web::redirect("/api/docs", "/api/docs/"))
@@ -231,7 +276,13 @@ fn serve(
             .app_data(extract::query_config())
             .configure(routes)
             .into_app()
-            .default_service(web::to(crate::http::routes_table::no_route))
+            .default_service(web::to(crate::http::routes_table::no_route));
+        let app = match &rate_limit {
+            Some(limit) => app.app_data(limit.clone()),
+            None => app,
+        };
+        // The limit sits inside CORS so that a browser can read its 429.
+        app.wrap(from_fn(crate::http::rate_limit::rate_limit))
             // Outside CORS, so that its refusals become problem+json like every other error.
             .wrap(cors(&config))
             .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))
@@ -239,6 +290,8 @@ fn serve(
             .wrap(from_fn(observe::observe))
     })
     .shutdown_timeout(shutdown_timeout)
+    // Signals are handled in `run_until_signalled`, which also ends the alert streams.
+    .disable_signals()
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);

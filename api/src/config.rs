@@ -92,6 +92,8 @@ pub struct Config {
     pub alert_sweep_interval: Duration,
     /// Sign-ups allowed from one client address per hour.
     pub signups_per_address_per_hour: i64,
+    /// Requests one client (user, API key, agent or address) may make per minute; zero: no limit.
+    pub rate_limit_per_minute: u32,
     /// Days a PAST_DUE company keeps its tier before FREE limits apply.
     pub billing_grace_days: i64,
     pub workers: Option<usize>,
@@ -225,6 +227,7 @@ impl Config {
                 3600,
                 0..=7 * 86_400,
             )?),
+            rate_limit_per_minute: number(source, "RATE_LIMIT_PER_MINUTE", 600, 0..=1_000_000)?,
             workers: source.get("WORKERS").map(|_| number(source, "WORKERS", 2, 1..=256)).transpose()?,
         })
     }

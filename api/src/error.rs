@@ -75,7 +75,34 @@ pub enum ApiError {
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// An unexpected failure is a 500, unless somewhere in its chain the database went away: then it is the
+/// outage it really is (503 with `Retry-After`), whichever layer wrapped it.
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        let outage = error.chain().any(|cause| {
+            cause.downcast_ref::<diesel::r2d2::PoolError>().is_some()
+                || cause.downcast_ref::<diesel::result::Error>().is_some_and(is_database_outage)
+        });
+        if outage { Self::DatabaseUnavailable(error) } else { Self::Internal(error) }
+    }
+}
+
+/// Whether a diesel error means the database (or the connection to it) is gone rather than the query
+/// being wrong: a connection that died mid-query, a transaction that could not be rolled back because of
+/// that, a server that is restarting.
+fn is_database_outage(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => true,
+        Error::DatabaseError(_, info) => crate::db::is_unavailability_message(info.message()),
+        Error::RollbackErrorOnCommit { commit_error, rollback_error } => {
+            is_database_outage(commit_error) || is_database_outage(rollback_error)
+        }
+        other => crate::db::is_unavailability_message(&other.to_string()),
+    }
 }
 
 /// The problem+json body. `errors` appears only on validation failures.
@@ -296,19 +323,12 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info) => {
                 Self::Internal(anyhow::anyhow!("unexpected unique violation: {}", info.message()))
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                Self::DatabaseUnavailable(anyhow::anyhow!("connection closed: {}", info.message()))
-            }
             // PostgreSQL cannot store NUL in text (SQLite can); input that slipped past the body check, e.g. in
             // a query string, is the client's mistake, not ours.
             Error::DatabaseError(_, ref info) if info.message().contains("0x00") => {
                 Self::BadRequest("Text must not contain NUL characters.".to_owned())
             }
-            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
-                if crate::db::is_unavailability_message(info.message()) =>
-            {
-                Self::DatabaseUnavailable(anyhow::Error::new(error))
-            }
+            ref outage if is_database_outage(outage) => Self::DatabaseUnavailable(anyhow::Error::new(error)),
             other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }
@@ -317,5 +337,75 @@ impl From<diesel::result::Error> for ApiError {
 impl From<validator::ValidationErrors> for ApiError {
     fn from(errors: validator::ValidationErrors) -> Self {
         Self::Validation(crate::http::validation::field_errors(&errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+
+    use super::ApiError;
+
+    struct Message(&'static str);
+
+    impl DatabaseErrorInformation for Message {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn database_error(kind: DatabaseErrorKind, message: &'static str) -> Error {
+        Error::DatabaseError(kind, Box::new(Message(message)))
+    }
+
+    #[test]
+    fn a_connection_that_dies_mid_query_is_an_outage_not_a_bug() {
+        let died = || {
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally",
+            )
+        };
+        let lost =
+            database_error(DatabaseErrorKind::Unknown, "could not receive data from server: Connection reset by peer");
+        let cases = [
+            died(),
+            lost,
+            database_error(DatabaseErrorKind::ClosedConnection, "connection closed"),
+            Error::BrokenTransactionManager,
+            Error::RollbackErrorOnCommit { commit_error: Box::new(died()), rollback_error: Box::new(died()) },
+        ];
+        for error in cases {
+            let shown = format!("{error:?}");
+            assert_eq!(ApiError::from(error).status_code().as_u16(), 503, "{shown}");
+        }
+        let wrapped = anyhow::Error::new(died()).context("Failed to record the event");
+        assert_eq!(ApiError::from(wrapped).code(), "database_unavailable");
+    }
+
+    #[test]
+    fn a_wrong_query_stays_a_500() {
+        let wrong = database_error(DatabaseErrorKind::Unknown, "column \"nope\" does not exist");
+        assert_eq!(ApiError::from(wrong).status_code().as_u16(), 500);
+        assert_eq!(ApiError::from(anyhow::anyhow!("a bug")).code(), "internal_error");
     }
 }

@@ -94,7 +94,7 @@ async fn serve() -> anyhow::Result<()> {
     let (backend, url) = (config.database_url.backend(), config.database_url.to_string());
     let app = Application::build(config).await?;
     log::info!("Vigil listening on http://{bind} (port {}), database {backend:?} at {url}", app.port());
-    app.run_until_stopped().await.context("The server stopped with an error")
+    app.run_until_signalled().await.context("The server stopped with an error")
 }
 
 async fn migrate() -> anyhow::Result<()> {

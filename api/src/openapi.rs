@@ -75,7 +75,7 @@ struct ProblemResponse {
     detail: &'static str,
 }
 
-const PROBLEMS: [ProblemResponse; 9] = [
+const PROBLEMS: [ProblemResponse; 10] = [
     ProblemResponse {
         name: "Unauthenticated",
         status: 401,
@@ -126,6 +126,13 @@ const PROBLEMS: [ProblemResponse; 9] = [
         detail: "The request body failed validation.",
     },
     ProblemResponse {
+        name: "RateLimited",
+        status: 429,
+        description: "Too many requests from this client (`RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds",
+        code: "rate_limited",
+        detail: "Too many requests.",
+    },
+    ProblemResponse {
         name: "InternalError",
         status: 500,
         description: "An unexpected error; it is logged with the request id",
@@ -156,7 +163,7 @@ fn problem_response(problem: &ProblemResponse) -> Response {
     let content =
         ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).example(Some(example)).build();
     let mut response = ResponseBuilder::new().description(problem.description).content(PROBLEM_JSON, content);
-    if problem.status == 503 {
+    if problem.status == 503 || problem.status == 429 {
         response = response.header("Retry-After", Header::new(u32::schema()));
     }
     response.build()
@@ -196,9 +203,10 @@ fn add_path_parameters(path: &str, operation: &mut Operation) {
 }
 
 /// Completes every operation from its shape, so that no route can forget it: its path parameters, and the
-/// error responses that follow from them. Every `/api/v1` operation may fail with 500 and 503; one with a
-/// body or path parameters with 400; one with a body with 413, 415 and 422; one with query parameters with
-/// 422; one that needs credentials with 401 and 403; one with path parameters with 404.
+/// error responses that follow from them. Every `/api/v1` operation may fail with 429 (but Stripe's webhook),
+/// 500 and 503; one with a
+/// body, path or query parameters with 400; one with a body with 413, 415 and 422; one with query parameters
+/// with 422; one that needs credentials with 401 and 403; one with path parameters with 404.
 fn add_error_responses(doc: &mut OpenApiDoc) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.security_schemes.insert(
@@ -223,7 +231,9 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
         components.responses.insert(problem.name.to_owned(), RefOr::T(problem_response(problem)));
     }
     for (path, item) in doc.paths.paths.iter_mut() {
-        let uses_database = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+        // The legacy webhook path sits outside /api/v1 but records events like the current one.
+        let uses_database =
+            (path.starts_with("/api/v1/") && path != "/api/v1/openapi.json") || path.starts_with("/api/stripe/");
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
             add_path_parameters(path, operation);
@@ -237,7 +247,8 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
                 .flatten()
                 .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
             if has_query {
-                wanted.push("ValidationFailed");
+                // A value of the wrong type is 422; a NUL character anywhere in the query string is 400.
+                wanted.extend(["ValidationFailed", "MalformedRequest"]);
             }
             if operation.security.as_ref().is_some_and(|requirements| !requirements.is_empty()) {
                 wanted.extend(["Unauthenticated", "Forbidden"]);
@@ -247,6 +258,9 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
             }
             if uses_database {
                 wanted.extend(["InternalError", "ServiceUnavailable"]);
+            }
+            if path.starts_with("/api/v1/") && !crate::http::rate_limit::is_exempt(path) {
+                wanted.push("RateLimited");
             }
             add_responses(operation, &wanted);
         }

@@ -136,15 +136,19 @@ pub struct SignupRequest {
         custom(function = "crate::http::validation::not_blank"),
         length(max = 200, message = "must be at most 200 characters long")
     )]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub company_name: String,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 200, message = "must be at most 200 characters long")
     )]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     #[validate(length(min = PASSWORD_MIN_LEN, max = PASSWORD_MAX_LEN, message = "must be between 10 and 256 characters long"))]
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
     /// Also return the refresh token in the body (for integrators); browsers use the cookie.
     #[serde(default)]
@@ -156,8 +160,10 @@ pub struct SignupRequest {
 #[schema(example = json!({"email": "ada@acme.test", "password": "correct horse battery"}))]
 pub struct LoginRequest {
     #[validate(length(min = 1, max = 254, message = "is required"))]
+    #[schema(min_length = 1, max_length = 254)]
     pub email: String,
     #[validate(length(min = 1, max = PASSWORD_MAX_LEN, message = "is required"))]
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
     /// Also return the refresh token in the body (for integrators); browsers use the cookie.
     #[serde(default)]
@@ -169,6 +175,7 @@ pub struct LoginRequest {
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 pub struct RefreshRequest {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub refresh_token: Option<String>,
     /// Also return the new refresh token in the body.
     #[serde(default)]
@@ -203,15 +210,18 @@ pub struct Me {
 #[schema(example = json!({"email": "grace@acme.test", "name": "Grace Hopper", "role": "MANAGER"}))]
 pub struct CreateUserRequest {
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 200, message = "must be at most 200 characters long")
     )]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     pub role: Role,
     /// The initial password; when omitted a temporary one is generated and returned once.
     #[validate(length(min = PASSWORD_MIN_LEN, max = PASSWORD_MAX_LEN, message = "must be between 10 and 256 characters long"))]
+    #[schema(min_length = 10, max_length = 256)]
     pub password: Option<String>,
 }
 
@@ -229,8 +239,10 @@ pub struct CreatedUser {
 #[schema(example = json!({"current_password": "correct horse battery", "new_password": "a much longer passphrase"}))]
 pub struct ChangePasswordRequest {
     #[validate(length(min = 1, max = PASSWORD_MAX_LEN, message = "is required"))]
+    #[schema(min_length = 1, max_length = 256)]
     pub current_password: String,
     #[validate(length(min = PASSWORD_MIN_LEN, max = PASSWORD_MAX_LEN, message = "must be between 10 and 256 characters long"))]
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 
@@ -245,5 +257,6 @@ pub struct UpdateUserRequest {
         custom(function = "crate::http::validation::not_blank"),
         length(max = 200, message = "must be at most 200 characters long")
     )]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
 }

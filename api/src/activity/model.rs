@@ -118,7 +118,7 @@ pub struct ActivityRow {
 #[into_params(parameter_in = Query)]
 pub struct DayQuery {
     /// The day, in the employee's local calendar (default: today there).
-    #[param(value_type = Option<String>, format = Date, example = "2026-11-25")]
+    #[param(value_type = Option<String>, format = Date, max_length = 10, example = "2026-11-25")]
     pub date: Option<NaiveDate>,
     /// The employee's offset from UTC in minutes (default 0, i.e. a UTC day).
     #[param(minimum = -840, maximum = 840, example = 60)]

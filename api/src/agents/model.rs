@@ -141,9 +141,11 @@ impl From<EnrollmentTokenRow> for EnrollmentToken {
 pub struct CreateEnrollmentTokenRequest {
     /// Hours until the token expires (default 72).
     #[validate(range(min = 1, max = 720, message = "must be between 1 and 720 hours"))]
+    #[schema(minimum = 1, maximum = 720)]
     pub expires_in_hours: Option<u32>,
     /// How many agents may enroll with it (default 1).
     #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_uses: Option<u32>,
 }
 
@@ -161,24 +163,29 @@ pub struct CreatedEnrollmentToken {
 #[schema(example = json!({"enrollment_token": "vigil_enr_…", "hostname": "ada-laptop", "os": "macOS 15.1", "agent_version": "2.4.0", "employee_email": "ada@acme.test"}))]
 pub struct EnrollRequest {
     #[validate(length(min = 1, max = 200, message = "is required"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub enrollment_token: String,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 255, message = "must be at most 255 characters long")
     )]
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     pub hostname: String,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 100, message = "must be at most 100 characters long")
     )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub os: String,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 50, message = "must be at most 50 characters long")
     )]
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub agent_version: String,
     /// Links the agent to this employee of the company.
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub employee_email: Option<String>,
 }
 
@@ -200,6 +207,7 @@ pub struct HeartbeatRequest {
     pub policy_version: Option<i64>,
     /// Reported when the agent updated itself.
     #[validate(length(min = 1, max = 50, message = "must be between 1 and 50 characters long"))]
+    #[schema(min_length = 1, max_length = 50)]
     pub agent_version: Option<String>,
 }
 

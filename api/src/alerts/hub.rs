@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::db::DatabaseUrl;
@@ -19,20 +19,29 @@ pub const EVERYONE: &str = "*";
 #[derive(Clone)]
 pub struct AlertHub {
     sender: broadcast::Sender<String>,
+    /// Becomes `true` when the server starts shutting down: every stream ends then, so that open streams do
+    /// not hold the shutdown until its timeout.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl AlertHub {
     /// The hub for this database. On PostgreSQL it starts this instance's listener (call within the server's
     /// runtime).
-    pub fn start(url: &DatabaseUrl) -> Self {
+    pub fn start(url: &DatabaseUrl, shutdown: watch::Receiver<bool>) -> Self {
         match url {
-            DatabaseUrl::Sqlite(_) => Self { sender: local_channel().clone() },
+            DatabaseUrl::Sqlite(_) => Self { sender: local_channel().clone(), shutdown },
             DatabaseUrl::Postgres(url) => {
                 let sender = broadcast::channel(1024).0;
                 tokio::spawn(listen(url.clone(), sender.clone()));
-                Self { sender }
+                Self { sender, shutdown }
             }
         }
+    }
+
+    /// Resolves when the server starts shutting down.
+    pub async fn shutting_down(&self) {
+        let mut shutdown = self.shutdown.clone();
+        let _ = shutdown.wait_for(|closing| *closing).await;
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<String> {

@@ -120,9 +120,11 @@ pub async fn create_stream_ticket(
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// A ticket from `POST /api/v1/alerts/stream-tickets`.
+    #[param(max_length = 200)]
     pub ticket: Option<String>,
     /// Resume after this alert id: what a browser passes when it reopens the stream with a new ticket
-    /// (the `Last-Event-ID` header works too).
+    /// (the `Last-Event-ID` header works too). Anything that is not an alert id is ignored.
+    #[param(max_length = 100)]
     pub last_event_id: Option<String>,
 }
 

@@ -28,7 +28,14 @@ pub fn open(
     last_event_id: Option<String>,
 ) -> impl actix_web::Responder {
     let (sender, receiver) = mpsc::channel(16);
-    tokio::spawn(pump(pool, hub, company, user, last_event_id, sender));
+    tokio::spawn(async move {
+        // Ending the pump drops the sender, which ends the response: the browser sees the stream close and
+        // reconnects (to another instance) after the retry duration.
+        tokio::select! {
+            () = pump(pool, hub.clone(), company, user, last_event_id, sender) => {}
+            () = hub.shutting_down() => {}
+        }
+    });
     sse::Sse::from_infallible_receiver(receiver).with_keep_alive(KEEP_ALIVE).with_retry_duration(Duration::from_secs(3))
 }
 

@@ -89,6 +89,7 @@ pub struct CreateApiKeyRequest {
         custom(function = "crate::http::validation::not_blank"),
         length(max = 100, message = "must be at most 100 characters long")
     )]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     pub scope: ApiKeyScope,
 }

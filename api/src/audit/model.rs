@@ -159,14 +159,18 @@ impl From<AuditRow> for AuditLogEntry {
 }
 
 /// Filters of `GET /api/v1/audit-logs`.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, validator::Validate)]
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only this action, e.g. `user.created`.
+    #[param(max_length = 100)]
+    #[validate(length(max = 100, message = "must be at most 100 characters long"))]
     pub action: Option<String>,
     /// Only this kind of actor.
     pub actor_type: Option<ActorType>,
     /// Only this actor (a user or API key id).
+    #[param(max_length = 100)]
+    #[validate(length(max = 100, message = "must be at most 100 characters long"))]
     pub actor_id: Option<String>,
     /// Entries at or after this time (RFC 3339).
     pub from: Option<chrono::DateTime<chrono::Utc>>,
@@ -175,8 +179,9 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    /// Refuses a time range that ends before it starts.
+    /// Refuses overlong values and a time range that ends before it starts.
     pub fn check(&self) -> Result<(), crate::error::ApiError> {
+        validator::Validate::validate(self)?;
         match (self.from, self.to) {
             (Some(from), Some(to)) if from > to => {
                 Err(crate::error::ApiError::invalid_field("from", "must not be after `to`"))

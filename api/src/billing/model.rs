@@ -444,11 +444,13 @@ pub struct TaxId {
         custom(function = "crate::http::validation::not_blank"),
         length(max = 20, message = "must be at most 20 characters long")
     )]
+    #[schema(min_length = 1, max_length = 20, pattern = "\\S")]
     pub kind: String,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 64, message = "must be at most 64 characters long")
     )]
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub value: String,
 }
 
@@ -466,6 +468,7 @@ pub struct BillingSettingsRequest {
     /// False cancels at the end of the period; true resumes.
     pub auto_renewal: Option<bool>,
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub billing_email: Option<String>,
 }
 

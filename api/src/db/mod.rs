@@ -121,11 +121,18 @@ where
 
 /// Whether a database error message means "the server went away" rather than "the query was wrong".
 pub fn is_unavailability_message(message: &str) -> bool {
-    const SIGNS: [&str; 6] = [
+    const SIGNS: [&str; 13] = [
         "server closed the connection",
         "connection refused",
+        "connection reset",
         "could not connect",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server was lost",
+        "ssl connection has been closed unexpectedly",
+        "broken pipe",
         "terminating connection",
+        "the database system is shutting down",
         "no connection to the server",
         "database is locked",
     ];

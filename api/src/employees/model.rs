@@ -75,15 +75,19 @@ impl From<EmployeeRow> for Employee {
 #[schema(example = json!({"email": "grace@acme.test", "name": "Grace Hopper", "department": "Engineering", "job_title": "Rear Admiral"}))]
 pub struct CreateEmployeeRequest {
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 200, message = "must be at most 200 characters long")
     )]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     #[validate(length(max = 100, message = "must be at most 100 characters long"))]
+    #[schema(max_length = 100)]
     pub department: Option<String>,
     #[validate(length(max = 100, message = "must be at most 100 characters long"))]
+    #[schema(max_length = 100)]
     pub job_title: Option<String>,
 }
 
@@ -92,29 +96,35 @@ pub struct CreateEmployeeRequest {
 #[schema(example = json!({"department": "Research"}))]
 pub struct UpdateEmployeeRequest {
     #[validate(email(message = "must be a valid email address"), length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     #[validate(
         custom(function = "crate::http::validation::not_blank"),
         length(max = 200, message = "must be at most 200 characters long")
     )]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters long"))]
     pub department: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::http::extract::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters long"))]
     pub job_title: Option<Option<String>>,
 }
 
 /// Filters of `GET /api/v1/employees`.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 pub struct EmployeeFilter {
     pub status: Option<EmployeeStatus>,
     /// Exact department name.
+    #[param(max_length = 100)]
+    #[validate(length(max = 100, message = "must be at most 100 characters long"))]
     pub department: Option<String>,
     /// Part of the name or email, case-insensitive.
+    #[param(max_length = 200)]
+    #[validate(length(max = 200, message = "must be at most 200 characters long"))]
     pub q: Option<String>,
 }

@@ -28,6 +28,7 @@ pub async fn list_employees(
 ) -> Result<web::Json<Page<Employee>>, ApiError> {
     let page = page.into_inner().resolve()?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
+    validator::Validate::validate(&filter)?;
     Ok(web::Json(db::run(&pool, move |conn| service::list(conn, &company, &filter, page)).await?))
 }
 

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pagination;
 pub mod principal;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes_table;
 pub mod validation;

@@ -246,7 +246,7 @@ fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std
 }
 
 /// The bearer token of a request, if any.
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())

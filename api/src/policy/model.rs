@@ -13,6 +13,7 @@ pub struct PolicySettings {
     /// Take screenshots (PRO and above).
     pub screenshots_enabled: bool,
     #[validate(range(min = 60, max = 3600, message = "must be between 60 and 3600 seconds"))]
+    #[schema(minimum = 60, maximum = 3600)]
     pub screenshot_interval_secs: u32,
     /// Record visited websites (PRO and above).
     pub website_tracking_enabled: bool,
@@ -20,12 +21,15 @@ pub struct PolicySettings {
     pub activity_tracking_enabled: bool,
     /// No input for this long counts as idle.
     #[validate(range(min = 60, max = 3600, message = "must be between 60 and 3600 seconds"))]
+    #[schema(minimum = 60, maximum = 3600)]
     pub idle_threshold_secs: u32,
     /// An agent silent for this long is OFFLINE (and raises an alert).
     #[validate(range(min = 120, max = 86400, message = "must be between 120 and 86400 seconds"))]
+    #[schema(minimum = 120, maximum = 86400)]
     pub offline_threshold_secs: u32,
     /// How often agents beat.
     #[validate(range(min = 15, max = 600, message = "must be between 15 and 600 seconds"))]
+    #[schema(minimum = 15, maximum = 600)]
     pub heartbeat_interval_secs: u32,
 }
 

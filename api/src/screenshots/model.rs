@@ -48,8 +48,8 @@ pub struct ScreenshotUpload {
     /// When it was taken.
     #[schema(value_type = String, format = DateTime)]
     pub taken_at: String,
-    /// The image: PNG, JPEG or WebP.
-    #[schema(value_type = String, format = Binary, content_media_type = "image/png")]
+    /// The image: PNG, JPEG or WebP, at most `SCREENSHOT_MAX_BYTES` (5 MiB unless configured; never over 64 MiB).
+    #[schema(value_type = String, format = Binary, content_media_type = "image/png", max_length = 67108864)]
     pub file: Vec<u8>,
 }
 
@@ -97,6 +97,6 @@ pub struct Screenshot {
 #[into_params(parameter_in = Query)]
 pub struct ScreenshotFilter {
     /// Only this UTC day.
-    #[param(value_type = Option<String>, format = Date, example = "2026-11-25")]
+    #[param(value_type = Option<String>, format = Date, max_length = 10, example = "2026-11-25")]
     pub date: Option<NaiveDate>,
 }

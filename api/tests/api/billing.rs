@@ -26,6 +26,7 @@ backend_tests!(
     past_due_keeps_the_tier_for_the_grace_period_then_free_applies,
     checkout_sends_stripe_the_fields_its_api_requires,
     the_portal_session_returns_to_the_billing_settings,
+    no_client_input_steers_where_stripe_sends_the_browser_back,
     a_declined_card_is_a_402_with_stripes_message,
     stripe_down_is_a_503_and_nothing_changes,
     a_transient_stripe_failure_is_retried_with_the_same_idempotency_key,
@@ -482,6 +483,55 @@ async fn the_portal_session_returns_to_the_billing_settings(backend: Backend) {
     let fields = form(&requests[0]);
     assert_eq!(field(&fields, "customer"), Some("cus_mock"));
     assert_eq!(field(&fields, "return_url"), Some("https://app.vigil.test/billing/settings"));
+}
+
+/// Return URLs come from `PUBLIC_URL` alone: a client's body fields, `Host`, `Origin`, `Referer` or
+/// forwarding headers never reach Stripe, so a link cannot send a customer back to another site.
+async fn no_client_input_steers_where_stripe_sends_the_browser_back(backend: Backend) {
+    let (app, double, owner) = with_stripe_double(backend).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cs_test_2", "object": "checkout.session", "url": "https://checkout.stripe.com/c/pay/cs_test_2"})))
+        .mount(&double)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/billing_portal/sessions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "bps_2", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/bps_2"})))
+        .mount(&double)
+        .await;
+    let hostile = |path: &str, body: Value| {
+        app.client
+            .post(app.url(path))
+            .bearer_auth(&owner.access_token)
+            .header("host", "evil.example")
+            .header("origin", "https://evil.example")
+            .header("referer", "https://evil.example/phish")
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-proto", "http")
+            .json(&body)
+            .send()
+    };
+    let steering = json!({"success_url": "https://evil.example/s", "cancel_url": "https://evil.example/c",
+        "return_url": "https://evil.example/r", "public_url": "https://evil.example"});
+    let mut checkout_body = steering.clone();
+    checkout_body["tier"] = json!("PRO");
+
+    let checkout = hostile("/api/v1/billing/checkout-session", checkout_body).await.expect("checkout");
+    let portal = hostile("/api/v1/billing/portal-session", steering).await.expect("portal");
+
+    assert_eq!(checkout.status(), StatusCode::OK);
+    assert_eq!(portal.status(), StatusCode::OK);
+    let requests = double.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 2, "one checkout and one portal session");
+    for request in &requests {
+        let fields = form(request);
+        let urls: Vec<&str> =
+            fields.iter().filter(|(key, _)| key.ends_with("_url")).map(|(_, value)| value.as_str()).collect();
+        assert!(!urls.is_empty(), "{fields:?}");
+        for url in urls {
+            assert!(url.starts_with("https://app.vigil.test/"), "a return URL left PUBLIC_URL: {url}");
+        }
+    }
 }
 
 /// Puts a live PRO subscription `sub_mock` with item `si_mock` in the mirror of the double's company.

@@ -14,6 +14,7 @@ backend_tests!(
     simultaneous_creates_at_the_limit_cannot_both_succeed,
     viewers_and_read_keys_read_but_only_managers_and_read_write_keys_change,
     invalid_employee_input_gets_field_messages,
+    overlong_search_terms_are_refused_by_name,
 );
 
 async fn an_employee_is_created_read_updated_and_deleted(backend: Backend) {
@@ -221,4 +222,22 @@ async fn invalid_employee_input_gets_field_messages(backend: Backend) {
         assert!(body["errors"][field].is_array(), "{field}: {body}");
     }
     assert_eq!(problem(bad_id, StatusCode::BAD_REQUEST).await["code"], "bad_request");
+}
+
+async fn overlong_search_terms_are_refused_by_name(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+
+    let search = app.get(&format!("/api/v1/employees?q={}", "a".repeat(201)), &owner.access_token).await;
+    let department = app.get(&format!("/api/v1/employees?department={}", "d".repeat(101)), &owner.access_token).await;
+    let action = app.get(&format!("/api/v1/audit-logs?action={}", "x".repeat(101)), &owner.access_token).await;
+    let longest = app.get(&format!("/api/v1/employees?q={}", "a".repeat(200)), &owner.access_token).await;
+
+    let body = problem(search, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"]["q"], json!(["must be at most 200 characters long"]));
+    let body = problem(department, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"]["department"], json!(["must be at most 100 characters long"]));
+    let body = problem(action, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"]["action"], json!(["must be at most 100 characters long"]));
+    assert_eq!(longest.status(), StatusCode::OK);
 }

@@ -282,3 +282,47 @@ async fn only_configured_origins_may_call_the_api_from_a_browser() {
         assert_eq!(refused.headers()["content-type"], "application/problem+json", "a refusal is a problem too");
     }
 }
+
+/// Past `RATE_LIMIT_PER_MINUTE`, a client gets 429 `rate_limited` with `Retry-After`; clients are users (by
+/// token) or addresses (through trusted proxies), so one client's burst does not throttle another, and
+/// probes and Stripe's webhooks are never limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_the_general_rate_limit_gets_429_with_retry_after() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_PER_MINUTE", "5"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let ada = app.signup("Limited").await;
+    let bob = app.signup("Other").await;
+    let anonymous =
+        |address: &'static str| app.client.get(app.url("/api/v1/tiers")).header("x-forwarded-for", address).send();
+
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(app.get("/api/v1/me", &ada.access_token).await.status());
+    }
+    let over = app.get("/api/v1/me", &ada.access_token).await;
+    let other_user = app.get("/api/v1/me", &bob.access_token).await;
+    let mut from_one_address = Vec::new();
+    for _ in 0..6 {
+        from_one_address.push(anonymous("203.0.113.9").await.expect("tiers").status());
+    }
+    let other_address = anonymous("198.51.100.4").await.expect("tiers");
+    let mut exempt = Vec::new();
+    for path in ["/healthz", "/readyz", "/metrics"].repeat(3) {
+        exempt.push(app.client.get(app.url(path)).send().await.expect("probe").status());
+    }
+    for _ in 0..6 {
+        let hook = app.client.post(app.url("/api/v1/stripe/webhook")).body("{}").send().await.expect("hook");
+        exempt.push(hook.status());
+    }
+
+    assert_eq!(statuses[..5], [StatusCode::OK; 5]);
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = over.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=12).contains(&retry_after), "one request's share of a minute: {retry_after}");
+    assert_eq!(problem(over, StatusCode::TOO_MANY_REQUESTS).await["code"], "rate_limited");
+    assert_eq!(other_user.status(), StatusCode::OK, "another user has a budget of their own");
+    assert_eq!(from_one_address[..5], [StatusCode::OK; 5]);
+    assert_eq!(from_one_address[5], StatusCode::TOO_MANY_REQUESTS, "anonymous clients are limited by address");
+    assert_eq!(other_address.status(), StatusCode::OK, "another address behind the proxy has its own budget");
+    assert!(!exempt.contains(&StatusCode::TOO_MANY_REQUESTS), "probes and webhooks are never limited: {exempt:?}");
+}

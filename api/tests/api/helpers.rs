@@ -16,6 +16,14 @@ pub enum Backend {
     Postgres,
 }
 
+/// The `host:port` of the PostgreSQL server the tests use.
+pub fn postgres_address() -> String {
+    let url = admin_url();
+    let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let authority = after_scheme.split('/').next().unwrap_or(after_scheme);
+    authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_owned()
+}
+
 /// Where PostgreSQL tests create their databases.
 fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
@@ -116,6 +124,8 @@ fn base_settings(database_url: &str, data_dir: &str) -> HashMap<String, String> 
         ("WORKERS".to_owned(), "2".to_owned()),
         ("ALERT_SWEEP_INTERVAL_SECS".to_owned(), "0".to_owned()),
         ("DB_POOL_SIZE".to_owned(), "4".to_owned()),
+        // Off, so that tests are not throttled; the rate limit's own tests turn it on.
+        ("RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
     ])
 }
 
@@ -129,9 +139,22 @@ impl TestApp {
 
     /// Starts a server with extra settings (`("DB_POOL_SIZE", "1")`, …).
     pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> Self {
+        Self::spawn_reaching_database(backend, settings, |url| url.to_owned()).await
+    }
+
+    /// Starts a server that reaches its fresh database through the URL `route` makes of the real one (a
+    /// PostgreSQL URL pointing at a proxy, say); the test harness itself uses the real URL.
+    pub async fn spawn_reaching_database(
+        backend: Backend,
+        settings: &[(&str, &str)],
+        route: impl FnOnce(&str) -> String,
+    ) -> Self {
         let (database, database_url) =
             tokio::task::spawn_blocking(move || TestDatabase::create(backend)).await.expect("join");
-        let running = start(&database_url, settings).await;
+        let mut settings = settings.to_vec();
+        let routed = route(&database_url);
+        settings.push(("DATABASE_URL", &routed));
+        let running = start(&database_url, &settings).await;
         Self {
             address: running.address,
             config: running.config,

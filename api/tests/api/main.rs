@@ -18,6 +18,7 @@ mod foundation;
 mod migrations;
 mod openapi;
 mod operations;
+mod outage;
 mod policy;
 mod stripe_fake;
 mod tenancy;

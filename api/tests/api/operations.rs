@@ -181,3 +181,117 @@ async fn a_full_flow_logs_no_secret_and_sigterm_exits_cleanly() {
         assert!(!text.contains(secret), "the log contains a secret: {secret}");
     }
 }
+
+/// SIGTERM during a slow upload and with a live alert stream open: the server stops accepting at once,
+/// ends the stream cleanly, finishes the upload's request, and exits 0 well within its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_in_flight_ends_streams_and_exits_cleanly() {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let server = vigil()
+        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("v.db").display()))
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("JWT_SECRET", "x".repeat(40))
+        .env("SHUTDOWN_TIMEOUT_SECS", "20")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigil serve");
+    let mut server = KillOnDrop(Some(server));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let session: Value = client
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"company_name": "Draining Co", "name": "Ann", "email": "ann@drain.test", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("signup")
+        .json()
+        .await
+        .expect("json");
+    let token = session["access_token"].as_str().expect("token").to_owned();
+    let ticket: Value = client
+        .post(format!("{base}/api/v1/alerts/stream-tickets"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("ticket")
+        .json()
+        .await
+        .expect("json");
+    let stream = client
+        .get(format!("{base}/api/v1/alerts/stream?ticket={}", ticket["ticket"].as_str().expect("ticket")))
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut stream = stream.bytes_stream();
+    let mut opening = String::new();
+    while !opening.contains("connected") {
+        let chunk = stream.next().await.expect("the stream opens").expect("bytes");
+        opening.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // A client that sends its request body slowly: the head and half the body now, the rest after SIGTERM.
+    let body = json!({"email": "slow@drain.test", "name": "Slow Upload"}).to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let request = format!(
+        "POST /api/v1/employees HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    );
+    slow.write_all(request.as_bytes()).await.expect("head");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let signalled = std::time::Instant::now();
+    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let newcomer = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+    let stream_end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            chunk?;
+        }
+        Ok::<_, reqwest::Error>(())
+    })
+    .await;
+    slow.write_all(tail.as_bytes()).await.expect("the rest of the body");
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.expect("the answer");
+    let mut child = server.0.take().expect("the server");
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("exit status");
+    let took = signalled.elapsed();
+
+    assert!(newcomer.is_err(), "new connections are refused once shutdown starts");
+    assert!(matches!(stream_end, Ok(Ok(()))), "the alert stream ends cleanly, not cut: {stream_end:?}");
+    assert!(answer.starts_with("HTTP/1.1 201"), "the request in flight completes: {answer}");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}; streams must not hold it to the timeout");
+}
+
+/// A server process that is killed if the test fails before it is waited for.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

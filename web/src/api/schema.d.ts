@@ -1211,6 +1211,7 @@ export interface components {
     BillingSettingsRequest: {
       /** @description False cancels at the end of the period; true resumes. */
       auto_renewal?: boolean | null;
+      /** Format: email */
       billing_email?: string | null;
     };
     /**
@@ -1258,6 +1259,7 @@ export interface components {
      *     }
      */
     CreateEmployeeRequest: {
+      /** Format: email */
       email: string;
       name: string;
       department?: string | null;
@@ -1291,6 +1293,7 @@ export interface components {
      *     }
      */
     CreateUserRequest: {
+      /** Format: email */
       email: string;
       name: string;
       role: components["schemas"]["Role"];
@@ -1378,7 +1381,10 @@ export interface components {
       hostname: string;
       os: string;
       agent_version: string;
-      /** @description Links the agent to this employee of the company. */
+      /**
+       * Format: email
+       * @description Links the agent to this employee of the company.
+       */
       employee_email?: string | null;
     };
     /** @description The agent's identity and credentials: store the secret; it cannot be shown again. */
@@ -1996,7 +2002,7 @@ export interface components {
       taken_at: string;
       /**
        * Format: binary
-       * @description The image: PNG, JPEG or WebP.
+       * @description The image: PNG, JPEG or WebP, at most `SCREENSHOT_MAX_BYTES` (5 MiB unless configured; never over 64 MiB).
        */
       file: string;
     };
@@ -2039,6 +2045,7 @@ export interface components {
     SignupRequest: {
       company_name: string;
       name: string;
+      /** Format: email */
       email: string;
       password: string;
       /** @description Also return the refresh token in the body (for integrators); browsers use the cookie. */
@@ -2207,6 +2214,7 @@ export interface components {
      *     }
      */
     UpdateEmployeeRequest: {
+      /** Format: email */
       email?: string | null;
       name?: string | null;
       department?: string | null;
@@ -2367,6 +2375,26 @@ export interface components {
          *       "status": 413,
          *       "title": "Payload Too Large",
          *       "type": "https://docs.vigil.dev/problems/payload_too_large"
+         *     }
+         */
+        "application/problem+json": components["schemas"]["Problem"];
+      };
+    };
+    /** @description Too many requests from this client (`RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds */
+    RateLimited: {
+      headers: {
+        "Retry-After"?: number;
+        [name: string]: unknown;
+      };
+      content: {
+        /**
+         * @example {
+         *       "code": "rate_limited",
+         *       "detail": "Too many requests.",
+         *       "request_id": "0b9c3f1e-5d1c-4f7e-9f3a-7f5d8e2c1a00",
+         *       "status": 429,
+         *       "title": "Too Many Requests",
+         *       "type": "https://docs.vigil.dev/problems/rate_limited"
          *     }
          */
         "application/problem+json": components["schemas"]["Problem"];
@@ -2570,6 +2598,8 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
     };
   };
   signup: {
@@ -2704,6 +2734,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -2733,6 +2764,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -2757,6 +2789,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -2831,9 +2864,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_User"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -2875,6 +2910,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -2904,6 +2940,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -2949,6 +2986,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -2982,9 +3020,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_ApiKey"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3017,6 +3057,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3044,6 +3085,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3087,9 +3129,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_AuditLogEntry"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3112,6 +3156,7 @@ export interface operations {
           "application/json": components["schemas"]["Tier"][];
         };
       };
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3136,6 +3181,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3160,6 +3206,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3210,6 +3257,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`); nothing changed */
       502: {
@@ -3261,9 +3309,11 @@ export interface operations {
           "application/json": components["schemas"]["InvoicePage"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3293,6 +3343,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3334,6 +3385,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`); nothing changed */
       502: {
@@ -3375,6 +3427,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
       502: {
@@ -3425,6 +3478,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
       502: {
@@ -3475,6 +3529,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
       502: {
@@ -3533,6 +3588,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
       502: {
@@ -3582,6 +3638,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
       502: {
@@ -3621,6 +3678,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
       502: {
@@ -3721,9 +3779,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_StripeEvent"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3763,9 +3823,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_Alert"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3790,6 +3852,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3814,6 +3877,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3838,6 +3902,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3849,7 +3914,7 @@ export interface operations {
         ticket?: string;
         /**
          * @description Resume after this alert id: what a browser passes when it reopens the stream with a new ticket
-         *     (the `Last-Event-ID` header works too).
+         *     (the `Last-Event-ID` header works too). Anything that is not an alert id is ignored.
          */
         last_event_id?: string;
       };
@@ -3871,6 +3936,7 @@ export interface operations {
           "text/event-stream": string;
         };
       };
+      400: components["responses"]["MalformedRequest"];
       /** @description Missing, used or expired ticket (`unauthenticated`) */
       401: {
         headers: {
@@ -3881,6 +3947,7 @@ export interface operations {
         };
       };
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3910,6 +3977,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3939,6 +4007,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -3977,9 +4046,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_Employee"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4029,6 +4100,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4058,6 +4130,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4085,6 +4158,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4130,6 +4204,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4159,6 +4234,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4196,6 +4272,7 @@ export interface operations {
         };
       };
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4231,9 +4308,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_Agent"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4263,6 +4342,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4292,6 +4372,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4325,9 +4406,11 @@ export interface operations {
           "application/json": components["schemas"]["Page_EnrollmentToken"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4360,6 +4443,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4387,6 +4471,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4435,6 +4520,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4468,6 +4554,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4508,6 +4595,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4549,6 +4637,7 @@ export interface operations {
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4614,6 +4703,7 @@ export interface operations {
         };
       };
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4660,6 +4750,7 @@ export interface operations {
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4689,6 +4780,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4716,6 +4808,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4761,6 +4854,7 @@ export interface operations {
       };
       404: components["responses"]["NotFound"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4785,6 +4879,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
@@ -4825,6 +4920,7 @@ export interface operations {
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
     };
