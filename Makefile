@@ -4,6 +4,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL
+# Where cargo puts binaries (CARGO_TARGET_DIR when set); the tests that run the real binary take it from here.
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 # The web app's packages, installed again only when web/package-lock.json changes.
 WEB_INSTALLED := web/node_modules/.installed
 
@@ -37,11 +39,11 @@ unit: ## All Rust tests (unit and integration, SQLite and PostgreSQL)
 FUZZ_SEED ?= 1
 fuzz-check: tools ## Fuzz every operation from the OpenAPI document (bounded, fixed seed)
 	$(CARGO) build --locked --bin vigil
-	$(VENV)/bin/python tools/fuzz/fuzz.py --binary target/debug/vigil --examples 15 --seed $(FUZZ_SEED)
+	$(VENV)/bin/python tools/fuzz/fuzz.py --binary $(TARGET_DIR)/debug/vigil --examples 15 --seed $(FUZZ_SEED)
 
 fuzz: tools ## A long Schemathesis run (300 examples per operation)
 	$(CARGO) build --locked --bin vigil
-	$(VENV)/bin/python tools/fuzz/fuzz.py --binary target/debug/vigil --examples 300 --seed $(FUZZ_SEED)
+	$(VENV)/bin/python tools/fuzz/fuzz.py --binary $(TARGET_DIR)/debug/vigil --examples 300 --seed $(FUZZ_SEED)
 
 # cargo-deny's offline checks against deny.toml. Installed once when missing (it takes a few minutes to
 # compile on 2 cores); the version is pinned so every machine judges alike.
@@ -81,7 +83,7 @@ web: $(WEB_INSTALLED) ## Install the web app's packages when needed and build it
 web-test: system-deps tools chromium web ## The web app: ESLint, Prettier, typecheck, client freshness, Vitest, and the browser tests
 	cd web && npm run lint && npm run typecheck && npm run gen:check && npm test
 	$(CARGO) build --bin vigil
-	cd web && npm run e2e
+	cd web && VIGIL_BIN=$(TARGET_DIR)/debug/vigil npm run e2e
 
 # Debian's Chromium for the browser tests (Playwright's own browser download cannot work offline).
 chromium:
@@ -114,7 +116,6 @@ postgres-check:
 		exit 1; \
 	fi
 
-TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 bench: system-deps bench-deps postgres-check ## Load-test the hot paths on PostgreSQL and SQLite; writes bench/results/latest.json and BENCHMARKS.md
 	$(CARGO) build --release --locked --bin vigil
