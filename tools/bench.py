@@ -346,6 +346,11 @@ class Server:
             "SIGNUPS_PER_ADDRESS_PER_HOUR": "1000",
             # The offline sweep would mark agents and raise alerts in the middle of a measurement.
             "ALERT_SWEEP_INTERVAL_SECS": "0",
+            # One measured owner sends thousands of requests a second: the per-client limit (600 a minute by
+            # default) would measure its 429s. The limiter's own cost is in the heartbeat and ingest rows,
+            # whose agents each stay under it.
+            "RATE_LIMIT_PER_MINUTE": "0",
+            "RETENTION_SWEEP_INTERVAL_SECS": "0",
             # The access log of every request would measure the terminal; warnings and errors still show.
             "RUST_LOG": "warn",
         }
