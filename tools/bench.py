@@ -347,8 +347,7 @@ class Server:
             # The offline sweep would mark agents and raise alerts in the middle of a measurement.
             "ALERT_SWEEP_INTERVAL_SECS": "0",
             # One measured owner sends thousands of requests a second: the per-client limit (600 a minute by
-            # default) would measure its 429s. The limiter's own cost is in the heartbeat and ingest rows,
-            # whose agents each stay under it.
+            # default) would measure its 429s, so the limiter is off and its cost is not in these figures.
             "RATE_LIMIT_PER_MINUTE": "0",
             "RETENTION_SWEEP_INTERVAL_SECS": "0",
             # The access log of every request would measure the terminal; warnings and errors still show.
