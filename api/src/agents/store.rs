@@ -213,3 +213,11 @@ pub fn find_live_by_secret(
         .first(conn)
         .optional()
 }
+
+/// Sets when an agent was last heard from (the demo's history; no request does this).
+pub fn set_last_seen(conn: &mut DbConn, company: &CompanyId, id: &AgentId, when: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(agents::table.filter(agents::company_id.eq(company.as_str())).filter(agents::id.eq(id.as_str())))
+        .set(agents::last_seen_at.eq(when))
+        .execute(conn)
+        .map(drop)
+}

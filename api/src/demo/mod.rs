@@ -2,7 +2,7 @@
 //! offline, activity and screenshots, invoices in every status, alerts of every type — built through the
 //! same services the API uses, so the data obeys every rule the product has.
 
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, Utc};
 use diesel::prelude::*;
 
 use crate::accounts::model::{CreateUserRequest, Role, SignupRequest};
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::db::{self, DbConn, DbPool};
 use crate::employees::model::CreateEmployeeRequest;
 use crate::error::ApiError;
-use crate::ids::{AgentId, CompanyId};
+use crate::ids::CompanyId;
 use crate::storage::blobs::BlobStore;
 
 /// The demo owner's sign-in.
@@ -164,19 +164,11 @@ fn workforce(conn: &mut DbConn, actor: &AuditActor, company: &CompanyId) -> Resu
         )?;
         agents.push(crate::agents::service::authenticate(conn, &enrollment.agent_secret)?);
     }
+    // Three agents went quiet hours ago: history no request can produce.
     for agent in agents.iter().skip(7) {
-        backdate_contact(conn, &agent.agent, now - Duration::hours(3))?;
+        crate::agents::store::set_last_seen(conn, company, &agent.agent, now - Duration::hours(3))?;
     }
     Ok(agents)
-}
-
-/// An agent last heard from at `when`: history no request can produce, so it is written directly.
-fn backdate_contact(conn: &mut DbConn, agent: &AgentId, when: NaiveDateTime) -> Result<(), ApiError> {
-    use crate::db::schema::agents;
-    diesel::update(agents::table.filter(agents::id.eq(agent.as_str())))
-        .set(agents::last_seen_at.eq(when))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// Today's working hours so far for one agent (or yesterday's, early in the UTC day): spans in a few
