@@ -1,7 +1,7 @@
 //! The live alert stream of one browser tab: Server-Sent Events, woken by the hub, resuming after
 //! `Last-Event-ID`, with keep-alive comments so proxies keep it open.
 
-use std::collections::VecDeque;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use actix_web_lab::sse;
@@ -42,8 +42,6 @@ pub fn open(
 /// How far behind the newest alert sent the stream looks again: an alert's id is made when it is inserted,
 /// not when it commits, so one from a longer transaction (or another instance's clock) can appear behind it.
 const LOOK_BACK_MS: u64 = 10_000;
-/// Alert ids remembered as sent, to send each once despite looking back.
-const REMEMBERED: usize = 1_000;
 
 /// The smallest UUIDv7 of `look_back` milliseconds before the one given (ids sort by their time).
 fn look_back_from(id: &str) -> String {
@@ -72,8 +70,9 @@ async fn pump(
             }
         }
     };
-    // What the client already has (up to its starting point) counts as sent.
-    let mut sent: VecDeque<String> = VecDeque::new();
+    // What the client already has (up to its starting point) counts as sent. Only ids inside the look-back
+    // window are remembered: older ones can never be read again.
+    let mut sent: BTreeSet<String> = BTreeSet::new();
     let mut last = starting_point.clone();
     if !starting_point.is_empty() {
         let (company, user, from) = (company.clone(), user.clone(), look_back_from(&starting_point));
@@ -86,38 +85,47 @@ async fn pump(
         return;
     }
     loop {
-        let (query_company, query_user, from) = (company.clone(), user.clone(), look_back_from(&last));
-        match db::run(&pool, move |conn| Ok(store::newer_than(conn, &query_company, &query_user, &from, BATCH)?)).await
-        {
-            Ok(rows) => {
-                let full = rows.len() as i64 == BATCH;
-                for row in rows {
-                    if sent.contains(&row.id) {
-                        continue;
-                    }
-                    let id = row.id.clone();
-                    let Ok(data) = sse::Data::new_json(Alert::from(row)) else { continue };
-                    if sender.send(sse::Event::Data(data.id(id.clone()).event("alert"))).await.is_err() {
-                        return;
-                    }
-                    if id > last {
-                        last = id.clone();
-                    }
-                    sent.push_back(id);
-                    if sent.len() > REMEMBERED {
-                        sent.pop_front();
-                    }
-                }
-                if full {
+        // One round reads the look-back window once, page by page. The cursor moves past every row read,
+        // sent before or not, so a window holding more than a page of sent alerts cannot make it spin.
+        let mut cursor = look_back_from(&last);
+        loop {
+            if sender.is_closed() {
+                return;
+            }
+            let (query_company, query_user, from) = (company.clone(), user.clone(), cursor.clone());
+            let rows = match db::run(&pool, move |conn| {
+                Ok(store::newer_than(conn, &query_company, &query_user, &from, BATCH)?)
+            })
+            .await
+            {
+                Ok(rows) => rows,
+                Err(_) => {
+                    // The database is busy or away: try again shortly rather than wait for the next wake-up.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
+            };
+            let full = rows.len() as i64 == BATCH;
+            for row in rows {
+                cursor.clone_from(&row.id);
+                if sent.contains(&row.id) {
+                    continue;
+                }
+                let id = row.id.clone();
+                let Ok(data) = sse::Data::new_json(Alert::from(row)) else { continue };
+                if sender.send(sse::Event::Data(data.id(id.clone()).event("alert"))).await.is_err() {
+                    return;
+                }
+                if id > last {
+                    last.clone_from(&id);
+                }
+                sent.insert(id);
             }
-            Err(_) => {
-                // The database is busy or away: try again shortly rather than wait for the next wake-up.
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+            if !full {
+                break;
             }
         }
+        sent = sent.split_off(&look_back_from(&last));
         // Wait for news of this company (or for everyone), or notice the browser left.
         loop {
             tokio::select! {

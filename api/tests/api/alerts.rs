@@ -17,6 +17,7 @@ backend_tests!(
     a_cancelled_subscription_and_an_expiring_one_are_alerted,
     alerts_are_read_per_person_filtered_and_resolved_for_everyone,
     the_stream_pushes_new_alerts_and_resumes_after_the_last_event,
+    a_burst_of_a_thousand_alerts_reaches_every_open_stream_once_and_in_order,
     the_unread_page_and_count_read_only_the_unread_index,
 );
 
@@ -427,5 +428,49 @@ async fn the_unread_page_and_count_read_only_the_unread_index(backend: Backend) 
         let plan = app.query_plan(&query).await;
         assert!(plan.contains("alerts_unread_idx"), "{query}\n{plan}");
         assert!(!plan.contains("TEMP B-TREE") && !plan.contains("Sort"), "no sort for the page: {plan}");
+    }
+}
+
+/// An office outage raises hundreds of alerts per recipient at once. Every open tab gets each of them once,
+/// in order, and the server keeps answering other requests meanwhile (the stream used to re-read the same
+/// first 100 rows forever).
+async fn a_burst_of_a_thousand_alerts_reaches_every_open_stream_once_and_in_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let response = open_stream(&app.address, &app.client, &owner, &app, None).await;
+        streams.push((response.bytes_stream(), String::new()));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let burst: Vec<String> = (0..1000).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let values = burst.iter().map(|id| format!("('{id}')")).collect::<Vec<_>>().join(", ");
+    app.execute_sql(&format!(
+        "INSERT INTO alerts (id, company_id, recipient_user_id, alert_type, severity, title, message, \
+         related_data, dedup_key, created_at) SELECT v.column1, '{company}', '{user}', 'AGENT_OFFLINE', 'warning', \
+         'Agent offline', 'An agent went silent', '{{}}', v.column1, CURRENT_TIMESTAMP FROM (VALUES {values}) v",
+        company = owner.company_id,
+        user = owner.user_id,
+    ))
+    .await;
+    // One more alert, raised through the API, wakes the streams the way the sweep's commit would.
+    change_policy(&app, &owner, 240).await;
+
+    for (stream, buffer) in &mut streams {
+        let mut received = Vec::new();
+        while let Some((id, _)) = next_alert(stream, buffer, Duration::from_secs(5)).await {
+            received.push(id);
+            if received.len() == burst.len() + 1 {
+                break;
+            }
+        }
+        assert_eq!(received.len(), burst.len() + 1, "every alert of the burst and the one after it");
+        assert_eq!(&received[..burst.len()], &burst[..], "the burst in order, each once");
+        let others = app.get("/api/v1/alerts?limit=1", &owner.access_token).await;
+        assert_eq!(others.status(), StatusCode::OK, "the pool serves other requests while streams catch up");
+    }
+    for (stream, buffer) in &mut streams {
+        assert!(next_alert(stream, buffer, Duration::from_millis(300)).await.is_none(), "nothing is sent twice");
     }
 }
