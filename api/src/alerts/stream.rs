@@ -8,14 +8,15 @@ use actix_web_lab::sse;
 use tokio::sync::mpsc;
 
 use super::hub::{AlertHub, EVERYONE};
-use super::model::Alert;
+use super::model::{Alert, AlertRow};
 use super::store;
 use crate::db::{self, DbPool};
+use crate::error::ApiError;
 use crate::ids::{CompanyId, UserId};
 
 /// How often an idle stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Alerts sent per wake-up at most; the rest follow on the next round.
+/// Alerts read per query; a wake-up reads the look-back window page by page.
 const BATCH: i64 = 100;
 
 /// Opens the stream for a user, starting after `last_event_id` (a reconnecting browser) or after the newest
@@ -51,6 +52,17 @@ fn look_back_from(id: &str) -> String {
     format!("{}-{}-0000-0000-000000000000", &floor[..8], &floor[8..])
 }
 
+/// One page of the user's alerts after `cursor`, oldest first.
+async fn page_after(
+    pool: &DbPool,
+    company: &CompanyId,
+    user: &UserId,
+    cursor: &str,
+) -> Result<Vec<AlertRow>, ApiError> {
+    let (company, user, cursor) = (company.clone(), user.clone(), cursor.to_owned());
+    db::run(pool, move |conn| Ok(store::newer_than(conn, &company, &user, &cursor, BATCH)?)).await
+}
+
 async fn pump(
     pool: DbPool,
     hub: AlertHub,
@@ -75,10 +87,19 @@ async fn pump(
     let mut sent: BTreeSet<String> = BTreeSet::new();
     let mut last = starting_point.clone();
     if !starting_point.is_empty() {
-        let (company, user, from) = (company.clone(), user.clone(), look_back_from(&starting_point));
-        if let Ok(rows) = db::run(&pool, move |conn| Ok(store::newer_than(conn, &company, &user, &from, BATCH)?)).await
-        {
-            sent.extend(rows.into_iter().map(|row| row.id).filter(|id| *id <= starting_point));
+        let mut cursor = look_back_from(&starting_point);
+        'seed: while let Ok(rows) = page_after(&pool, &company, &user, &cursor).await {
+            let full = rows.len() as i64 == BATCH;
+            for row in rows {
+                if row.id > starting_point {
+                    break 'seed;
+                }
+                cursor.clone_from(&row.id);
+                sent.insert(row.id);
+            }
+            if !full {
+                break;
+            }
         }
     }
     if sender.send(sse::Event::Comment("connected".into())).await.is_err() {
@@ -92,12 +113,7 @@ async fn pump(
             if sender.is_closed() {
                 return;
             }
-            let (query_company, query_user, from) = (company.clone(), user.clone(), cursor.clone());
-            let rows = match db::run(&pool, move |conn| {
-                Ok(store::newer_than(conn, &query_company, &query_user, &from, BATCH)?)
-            })
-            .await
-            {
+            let rows = match page_after(&pool, &company, &user, &cursor).await {
                 Ok(rows) => rows,
                 Err(_) => {
                     // The database is busy or away: try again shortly rather than wait for the next wake-up.
@@ -121,11 +137,13 @@ async fn pump(
                 }
                 sent.insert(id);
             }
+            // Ids behind the window cannot be read again: forgetting them page by page keeps the memory of
+            // a stream replaying a long history to one window's worth.
+            sent = sent.split_off(&look_back_from(&last));
             if !full {
                 break;
             }
         }
-        sent = sent.split_off(&look_back_from(&last));
         // Wait for news of this company (or for everyone), or notice the browser left.
         loop {
             tokio::select! {

@@ -457,6 +457,7 @@ async fn a_burst_of_a_thousand_alerts_reaches_every_open_stream_once_and_in_orde
     // One more alert, raised through the API, wakes the streams the way the sweep's commit would.
     change_policy(&app, &owner, 240).await;
 
+    let mut last_seen = String::new();
     for (stream, buffer) in &mut streams {
         let mut received = Vec::new();
         while let Some((id, _)) = next_alert(stream, buffer, Duration::from_secs(5)).await {
@@ -467,10 +468,22 @@ async fn a_burst_of_a_thousand_alerts_reaches_every_open_stream_once_and_in_orde
         }
         assert_eq!(received.len(), burst.len() + 1, "every alert of the burst and the one after it");
         assert_eq!(&received[..burst.len()], &burst[..], "the burst in order, each once");
+        last_seen = received.pop().unwrap_or_default();
         let others = app.get("/api/v1/alerts?limit=1", &owner.access_token).await;
         assert_eq!(others.status(), StatusCode::OK, "the pool serves other requests while streams catch up");
     }
     for (stream, buffer) in &mut streams {
         assert!(next_alert(stream, buffer, Duration::from_millis(300)).await.is_none(), "nothing is sent twice");
     }
+
+    // A tab that reconnects right after the burst (a deploy) resumes after what it had, and is sent none of
+    // the burst again, however many of it lie in the look-back window.
+    drop(streams);
+    let resumed = open_stream(&app.address, &app.client, &owner, &app, Some(&last_seen)).await;
+    let mut resumed = resumed.bytes_stream();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    change_policy(&app, &owner, 250).await;
+    let (_, next) = next_alert(&mut resumed, &mut String::new(), Duration::from_secs(5)).await.expect("the new alert");
+    assert_eq!(next["type"], "POLICY_CHANGED", "the first alert after resuming is the new one, not the burst again");
+    assert_eq!(next["related_data"]["version"], 3);
 }
