@@ -117,7 +117,12 @@ impl Application {
         let blobs = crate::storage::blobs::BlobStore::open(&config.object_store_url)?;
         if !config.retention_sweep_interval.is_zero() {
             let interval = config.retention_sweep_interval;
-            tokio::spawn(crate::storage::retention::run_forever(pool.clone(), blobs.clone(), interval));
+            tokio::spawn(crate::storage::retention::run_forever(
+                pool.clone(),
+                blobs.clone(),
+                interval,
+                config.retention_hold_days,
+            ));
         }
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;

@@ -96,6 +96,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Days a PAST_DUE company keeps its tier before FREE limits apply.
     pub billing_grace_days: i64,
+    /// Days data beyond a shortened retention is kept before it is deleted (`RETENTION_HOLD_DAYS`).
+    pub retention_hold_days: i64,
     pub workers: Option<usize>,
 }
 
@@ -218,6 +220,7 @@ impl Config {
             db_acquire_timeout: Duration::from_millis(number(source, "DB_ACQUIRE_TIMEOUT_MS", 2000, 50..=60_000)?),
             shutdown_timeout: Duration::from_secs(number(source, "SHUTDOWN_TIMEOUT_SECS", 30, 1..=3600)?),
             billing_grace_days: number(source, "BILLING_GRACE_DAYS", 7, 0..=90)?,
+            retention_hold_days: number(source, "RETENTION_HOLD_DAYS", 30, 0..=3650)?,
             alert_sweep_interval: Duration::from_secs(number(source, "ALERT_SWEEP_INTERVAL_SECS", 30, 0..=86_400)?),
             signups_per_address_per_hour: number(source, "SIGNUPS_PER_ADDRESS_PER_HOUR", 10, 1..=100_000)?,
             screenshot_max_bytes: number(source, "SCREENSHOT_MAX_BYTES", 5 * 1024 * 1024, 1024..=64 * 1024 * 1024)?,

@@ -58,11 +58,21 @@ pub struct Agent {
     pub enrolled_at: chrono::DateTime<chrono::Utc>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// True while the company is over its plan's agent limit and this agent is past it (the agents enrolled
+    /// first keep recording): its heartbeats and uploads are refused with `plan_limit_reached`.
+    pub suspended: bool,
 }
 
 impl Agent {
-    /// The agent with its status as of `online_since` (agents seen since then are ONLINE).
-    pub fn from_row(row: AgentRow, online_since: NaiveDateTime) -> Self {
+    /// The agent with its status as of `online_since` (agents seen since then are ONLINE); live agents
+    /// enrolled at or after `suspended_from` (`(enrolled at, id)`) are suspended.
+    pub fn from_row(
+        row: AgentRow,
+        online_since: NaiveDateTime,
+        suspended_from: Option<&(NaiveDateTime, String)>,
+    ) -> Self {
+        let suspended = row.revoked_at.is_none()
+            && suspended_from.is_some_and(|(at, id)| (row.enrolled_at, row.id.as_str()) >= (*at, id.as_str()));
         let status = match (row.revoked_at, row.last_seen_at >= online_since) {
             (Some(_), _) => AgentStatus::Revoked,
             (None, true) => AgentStatus::Online,
@@ -78,6 +88,7 @@ impl Agent {
             last_seen_at: row.last_seen_at.and_utc(),
             enrolled_at: row.enrolled_at.and_utc(),
             revoked_at: row.revoked_at.map(|t| t.and_utc()),
+            suspended,
         }
     }
 }

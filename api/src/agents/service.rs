@@ -34,6 +34,14 @@ fn online_since(conn: &mut DbConn, company: &CompanyId, now: NaiveDateTime) -> R
     Ok(now - Duration::seconds(i64::from(policy.settings.offline_threshold_secs)))
 }
 
+/// Where suspension starts: the first live agent past the agent limit of the plan that applies.
+fn first_suspended(conn: &mut DbConn, company: &CompanyId) -> Result<Option<(NaiveDateTime, String)>, ApiError> {
+    match crate::billing::service::effective_tier(conn, company)?.max_agents {
+        Some(max) => Ok(store::first_suspended(conn, company, max)?),
+        None => Ok(None),
+    }
+}
+
 pub fn list_agents(
     conn: &mut DbConn,
     company: &CompanyId,
@@ -41,14 +49,20 @@ pub fn list_agents(
     page: PageRequest,
 ) -> Result<Page<Agent>, ApiError> {
     let since = online_since(conn, company, now())?;
+    let suspended_from = first_suspended(conn, company)?;
     let (rows, total) = store::list_agents(conn, company, filter, since, page)?;
-    Ok(Page::new(rows.into_iter().map(|row| Agent::from_row(row, since)).collect(), page, total))
+    Ok(Page::new(
+        rows.into_iter().map(|row| Agent::from_row(row, since, suspended_from.as_ref())).collect(),
+        page,
+        total,
+    ))
 }
 
 pub fn get_agent(conn: &mut DbConn, company: &CompanyId, id: &AgentId) -> Result<Agent, ApiError> {
     let since = online_since(conn, company, now())?;
+    let suspended_from = first_suspended(conn, company)?;
     let row = store::find_agent(conn, company, id)?.ok_or(ApiError::NotFound("agent"))?;
-    Ok(Agent::from_row(row, since))
+    Ok(Agent::from_row(row, since, suspended_from.as_ref()))
 }
 
 /// Revokes an agent: its secret stops working with its next call. Revoking twice is harmless.
@@ -168,7 +182,7 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
                 "The enrollment token has been used as many times as allowed.",
             ));
         }
-        let tier = crate::billing::service::effective_tier(conn, &company)?;
+        let tier = crate::billing::service::limiting_tier(conn, &company)?;
         let live = store::count_live_agents(conn, &company)?;
         crate::billing::service::check_limit(conn, &tier, LimitKind::MaxAgents, live, 1)?;
         let employee_id = match &request.employee_email {
@@ -219,25 +233,27 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
 }
 
 /// Records an agent's contact and answers with the policy version (and the policy when the agent's copy
-/// is stale). One indexed write that also authenticates, then one read: no transaction, no hashing beyond
-/// one SHA-256, nothing per employee or alert.
+/// is stale), or 403 `plan_limit_reached` when the agent is suspended. One indexed write that also
+/// authenticates, one indexed read for the suspension, then one read of the policy: no transaction, no
+/// hashing beyond one SHA-256, nothing per employee or alert.
 pub fn heartbeat(conn: &mut DbConn, secret: &str, request: &HeartbeatRequest) -> Result<HeartbeatResponse, ApiError> {
     let hash = sha256_hex(secret);
     let now = now();
-    let company = match store::touch_agent(conn, &hash, now, request.agent_version.as_deref())? {
-        Some((_agent, company)) => CompanyId::from_db(company),
+    let (agent, company, enrolled_at) = match store::touch_agent(conn, &hash, now, request.agent_version.as_deref())? {
+        Some(found) => found,
         // Not a live agent that is online: either one coming back after an offline alert (rare, so the
         // extra writes are fine here), or no agent at all.
         None => write_transaction(conn, |conn| {
-            let (agent, company) = store::touch_returning_agent(conn, &hash, now, request.agent_version.as_deref())?
-                .ok_or_else(|| {
+            let found =
+                store::touch_returning_agent(conn, &hash, now, request.agent_version.as_deref())?.ok_or_else(|| {
                     ApiError::Unauthenticated("The agent secret is invalid or the agent has been revoked.".to_owned())
                 })?;
-            let company = CompanyId::from_db(company);
-            crate::alerts::sweep::agent_back(conn, &company, &agent)?;
-            Ok::<_, ApiError>(company)
+            crate::alerts::sweep::agent_back(conn, &CompanyId::from_db(found.1.clone()), &found.0)?;
+            Ok::<_, ApiError>(found)
         })?,
     };
+    let company = CompanyId::from_db(company);
+    ensure_recording(conn, &company, &agent, enrolled_at)?;
     if let Some(known) = request.policy_version {
         let current = crate::policy::store::find_version(conn, &company)?;
         if known == current {
@@ -256,14 +272,59 @@ pub struct AgentIdentity {
     pub employee: Option<crate::ids::EmployeeId>,
 }
 
-/// Resolves an agent secret for the upload endpoints; a revoked or unknown secret is 401.
+/// Resolves an agent secret for the upload endpoints; a revoked or unknown secret is 401, a suspended agent
+/// 403 `plan_limit_reached`.
 pub fn authenticate(conn: &mut DbConn, secret: &str) -> Result<AgentIdentity, ApiError> {
-    let (agent, company, employee) = store::find_live_by_secret(conn, &sha256_hex(secret))?.ok_or_else(|| {
-        ApiError::Unauthenticated("The agent secret is invalid or the agent has been revoked.".to_owned())
-    })?;
+    let (agent, company, employee, enrolled_at) =
+        store::find_live_by_secret(conn, &sha256_hex(secret))?.ok_or_else(|| {
+            ApiError::Unauthenticated("The agent secret is invalid or the agent has been revoked.".to_owned())
+        })?;
+    let company = CompanyId::from_db(company);
+    ensure_recording(conn, &company, &agent, enrolled_at)?;
     Ok(AgentIdentity {
         agent: AgentId::from_db(agent),
-        company: CompanyId::from_db(company),
+        company,
         employee: employee.map(crate::ids::EmployeeId::from_db),
+    })
+}
+
+/// Refuses an agent that is suspended: while the company is over the agent limit of the plan that applies,
+/// the agents enrolled first (by enrolment time, then id) up to the limit keep recording and the rest get
+/// 403 `plan_limit_reached`. Computed from the current state on every call, so revoking agents, removing
+/// what is over or upgrading lifts a suspension at once, and nothing stored can go stale. One indexed read.
+fn ensure_recording(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    agent: &str,
+    enrolled_at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let standing = store::recording_standing(conn, company, agent, enrolled_at)?;
+    let status = crate::billing::model::SubscriptionStatus::parse(&standing.status);
+    let max = match crate::billing::service::keeps_subscribed_tier(status, standing.grace_period_ends_at, now()) {
+        true => standing.subscribed_max_agents,
+        false => standing.free_max_agents,
+    };
+    match max.map(i64::from) {
+        Some(max) if standing.enrolled_before >= max => Err(suspended(conn, company)?),
+        _ => Ok(()),
+    }
+}
+
+/// The refusal of a suspended agent: the agent limit, the company's agents, and the tier that allows them.
+fn suspended(conn: &mut DbConn, company: &CompanyId) -> Result<ApiError, ApiError> {
+    let tier = crate::billing::service::effective_tier(conn, company)?;
+    let live = store::count_live_agents(conn, company)?;
+    Ok(match crate::billing::service::check_limit(conn, &tier, LimitKind::MaxAgents, live, 0) {
+        Err(ApiError::PlanLimitReached(mut limit)) => {
+            limit.detail =
+                format!("This agent is suspended. {} Revoke agents or upgrade to resume recording.", limit.detail);
+            ApiError::PlanLimitReached(limit)
+        }
+        Err(other) => other,
+        // The limit moved since the check (a revocation or an upgrade committed): ask the agent to retry.
+        Ok(()) => ApiError::Conflict {
+            code: "plan_changed",
+            detail: "The company's plan or agents changed while this call was checked; send it again.".to_owned(),
+        },
     })
 }

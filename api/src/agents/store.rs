@@ -5,14 +5,18 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{AgentFilter, AgentRow, AgentStatus, EnrollmentTokenRow};
+use crate::billing::model::TierCode;
 use crate::db::DbConn;
-use crate::db::schema::{agents, enrollment_tokens};
+use crate::db::schema::{agents, enrollment_tokens, subscriptions, tiers};
 use crate::http::pagination::PageRequest;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId};
 
 pub fn insert_agent(conn: &mut DbConn, row: &AgentRow) -> QueryResult<()> {
     diesel::insert_into(agents::table).values(row).execute(conn).map(drop)
 }
+
+/// A live agent as its own calls find it: `(agent, company, enrolled at)`.
+pub type LiveAgent = (String, String, NaiveDateTime);
 
 /// The heartbeat's one statement: records the contact of a live agent that is not marked offline, and says
 /// whose it is.
@@ -21,12 +25,12 @@ pub fn touch_agent(
     secret_hash: &str,
     now: NaiveDateTime,
     agent_version: Option<&str>,
-) -> QueryResult<Option<(String, String)>> {
+) -> QueryResult<Option<LiveAgent>> {
     let live = agents::table
         .filter(agents::secret_hash.eq(secret_hash))
         .filter(agents::revoked_at.is_null())
         .filter(agents::offline_alerted.eq(false));
-    let returning = (agents::id, agents::company_id);
+    let returning = (agents::id, agents::company_id, agents::enrolled_at);
     match agent_version {
         Some(version) => diesel::update(live)
             .set((agents::last_seen_at.eq(now), agents::agent_version.eq(version)))
@@ -43,14 +47,14 @@ pub fn touch_returning_agent(
     secret_hash: &str,
     now: NaiveDateTime,
     agent_version: Option<&str>,
-) -> QueryResult<Option<(String, String)>> {
+) -> QueryResult<Option<LiveAgent>> {
     let returning = agents::table
         .filter(agents::secret_hash.eq(secret_hash))
         .filter(agents::revoked_at.is_null())
         .filter(agents::offline_alerted.eq(true));
-    let (agent, company): (String, String) = match diesel::update(returning)
+    let (agent, company, enrolled_at): LiveAgent = match diesel::update(returning)
         .set((agents::last_seen_at.eq(now), agents::offline_alerted.eq(false)))
-        .returning((agents::id, agents::company_id))
+        .returning((agents::id, agents::company_id, agents::enrolled_at))
         .get_result(conn)
         .optional()?
     {
@@ -62,7 +66,7 @@ pub fn touch_returning_agent(
             .set(agents::agent_version.eq(version))
             .execute(conn)?;
     }
-    Ok(Some((agent, company)))
+    Ok(Some((agent, company, enrolled_at)))
 }
 
 pub fn find_agent(conn: &mut DbConn, company: &CompanyId, id: &AgentId) -> QueryResult<Option<AgentRow>> {
@@ -107,6 +111,68 @@ pub fn list_agents(
         .select(AgentRow::as_select())
         .load(conn)?;
     Ok((rows, total))
+}
+
+/// What decides whether a live agent may record, in one statement: the subscription's status and grace
+/// period, the agent limit of the subscribed tier and of FREE, and how many live agents of the company were
+/// enrolled before this one (`agents_company_enrolled_idx`).
+pub struct RecordingStanding {
+    pub status: String,
+    pub grace_period_ends_at: Option<NaiveDateTime>,
+    pub subscribed_max_agents: Option<i32>,
+    pub free_max_agents: Option<i32>,
+    pub enrolled_before: i64,
+}
+
+pub fn recording_standing(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    agent: &str,
+    enrolled_at: NaiveDateTime,
+) -> QueryResult<RecordingStanding> {
+    let free = diesel::alias!(tiers as free_tier);
+    let before = agents::table
+        .filter(agents::company_id.eq(company.as_str()))
+        .filter(agents::revoked_at.is_null())
+        .filter(agents::enrolled_at.lt(enrolled_at).or(agents::enrolled_at.eq(enrolled_at).and(agents::id.lt(agent))))
+        .select(diesel::dsl::count_star())
+        .single_value();
+    let (status, grace_period_ends_at, subscribed_max_agents, free_max_agents, enrolled_before) = subscriptions::table
+        .inner_join(tiers::table.on(tiers::code.eq(subscriptions::tier_code)))
+        .inner_join(free.on(free.field(tiers::code).eq(TierCode::Free.as_str())))
+        .filter(subscriptions::company_id.eq(company.as_str()))
+        .select((
+            subscriptions::status,
+            subscriptions::grace_period_ends_at,
+            tiers::max_agents,
+            free.field(tiers::max_agents),
+            before,
+        ))
+        .first::<(String, Option<NaiveDateTime>, Option<i32>, Option<i32>, Option<i64>)>(conn)?;
+    Ok(RecordingStanding {
+        status,
+        grace_period_ends_at,
+        subscribed_max_agents,
+        free_max_agents,
+        enrolled_before: enrolled_before.unwrap_or(0),
+    })
+}
+
+/// The first live agent past the first `limit` by enrolment, `(enrolled at, id)`: it and every live agent
+/// enrolled after it are suspended. `None` when the company has `limit` live agents or fewer.
+pub fn first_suspended(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    limit: i64,
+) -> QueryResult<Option<(NaiveDateTime, String)>> {
+    agents::table
+        .filter(agents::company_id.eq(company.as_str()))
+        .filter(agents::revoked_at.is_null())
+        .order((agents::enrolled_at.asc(), agents::id.asc()))
+        .offset(limit)
+        .select((agents::enrolled_at, agents::id))
+        .first(conn)
+        .optional()
 }
 
 /// Agents that count against the plan: every one not revoked.
@@ -200,16 +266,16 @@ pub fn revoke_token(
     .execute(conn)
 }
 
-/// The live agent a secret belongs to: `(agent, company, employee)`. Uploads authenticate with this one
-/// indexed read; only the heartbeat records contact.
+/// The live agent a secret belongs to: `(agent, company, employee, enrolled at)`. Uploads authenticate with
+/// this one indexed read; only the heartbeat records contact.
 pub fn find_live_by_secret(
     conn: &mut DbConn,
     secret_hash: &str,
-) -> QueryResult<Option<(String, String, Option<String>)>> {
+) -> QueryResult<Option<(String, String, Option<String>, NaiveDateTime)>> {
     agents::table
         .filter(agents::secret_hash.eq(secret_hash))
         .filter(agents::revoked_at.is_null())
-        .select((agents::id, agents::company_id, agents::employee_id))
+        .select((agents::id, agents::company_id, agents::employee_id, agents::enrolled_at))
         .first(conn)
         .optional()
 }

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::schema::alerts;
 use crate::ids::{AlertId, EmployeeId};
 
-/// The seven kinds of alert.
+/// The kinds of alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AlertType {
@@ -19,6 +19,10 @@ pub enum AlertType {
     SubscriptionCancelled,
     UsageHigh,
     PolicyChanged,
+    /// Usage is above the limits of the plan that applies now; the agents past the limit are suspended.
+    OverPlanLimit,
+    /// Data kept past a shortened retention will be deleted soon (7 days ahead).
+    DataDeletionScheduled,
 }
 
 /// How urgent an alert is.
@@ -41,7 +45,7 @@ impl Severity {
 }
 
 impl AlertType {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::AgentOffline,
         Self::PaymentFailed,
         Self::PaymentRecovered,
@@ -49,6 +53,8 @@ impl AlertType {
         Self::SubscriptionCancelled,
         Self::UsageHigh,
         Self::PolicyChanged,
+        Self::OverPlanLimit,
+        Self::DataDeletionScheduled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +66,8 @@ impl AlertType {
             Self::SubscriptionCancelled => "SUBSCRIPTION_CANCELLED",
             Self::UsageHigh => "USAGE_HIGH",
             Self::PolicyChanged => "POLICY_CHANGED",
+            Self::OverPlanLimit => "OVER_PLAN_LIMIT",
+            Self::DataDeletionScheduled => "DATA_DELETION_SCHEDULED",
         }
     }
 
@@ -70,7 +78,9 @@ impl AlertType {
     /// Each type's fixed severity.
     pub fn severity(self) -> Severity {
         match self {
-            Self::PaymentFailed | Self::SubscriptionCancelled => Severity::Critical,
+            Self::PaymentFailed | Self::SubscriptionCancelled | Self::OverPlanLimit | Self::DataDeletionScheduled => {
+                Severity::Critical
+            }
             Self::AgentOffline | Self::SubscriptionExpiring | Self::UsageHigh => Severity::Warning,
             Self::PaymentRecovered | Self::PolicyChanged => Severity::Info,
         }
@@ -80,7 +90,12 @@ impl AlertType {
     pub fn is_billing(self) -> bool {
         matches!(
             self,
-            Self::PaymentFailed | Self::PaymentRecovered | Self::SubscriptionExpiring | Self::SubscriptionCancelled
+            Self::PaymentFailed
+                | Self::PaymentRecovered
+                | Self::SubscriptionExpiring
+                | Self::SubscriptionCancelled
+                | Self::OverPlanLimit
+                | Self::DataDeletionScheduled
         )
     }
 }

@@ -128,10 +128,20 @@ pub fn payment_recovered(
 }
 
 /// Raises USAGE_HIGH for each limit of the tier that applies now used at 80% or more, and resolves it for
-/// the others. Call on every change of employees or agents and on plan changes.
+/// the others; raises OVER_PLAN_LIMIT while usage exceeds a limit (once per episode: it stays open until
+/// usage is within the limits again, which resolves it). Call on every change of employees or agents and on
+/// every change of the plan that applies.
 pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
     let tier = crate::billing::service::effective_tier(conn, company)?;
     let usage = crate::billing::service::usage(conn, company, &tier)?;
+    match crate::billing::model::OverLimit::of(&usage, &tier) {
+        Some(over) => {
+            raise(conn, company, over_plan_limit(&over))?;
+        }
+        None => {
+            resolve(conn, company, OVER_PLAN_LIMIT_KEY)?;
+        }
+    }
     for (kind, item) in usage.items() {
         let key = format!("usage_high:{}", kind.as_str());
         match (item.limit, item.percent) {
@@ -160,6 +170,27 @@ pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(),
         }
     }
     Ok(())
+}
+
+const OVER_PLAN_LIMIT_KEY: &str = "over_plan_limit";
+
+fn over_plan_limit(over: &crate::billing::model::OverLimit) -> NewAlert {
+    let suspended = match over.suspended_agents {
+        0 => String::new(),
+        1 => " Until then the agent enrolled last is suspended and records nothing.".to_owned(),
+        n => format!(" Until then the {n} agents enrolled last are suspended and record nothing."),
+    };
+    NewAlert {
+        kind: AlertType::OverPlanLimit,
+        title: over.summary.clone(),
+        message: format!(
+            "The company has {}: remove them or upgrade the plan. Until then nothing more can be added.{suspended}",
+            over.summary
+        ),
+        employee: None,
+        data: serde_json::json!({"tier": over.tier, "excess": over.excess, "suspended_agents": over.suspended_agents}),
+        dedup_key: OVER_PLAN_LIMIT_KEY.to_owned(),
+    }
 }
 
 pub fn list(

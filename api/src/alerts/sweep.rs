@@ -21,6 +21,7 @@ const EXPIRING_NOTICE_DAYS: i64 = 30;
 pub struct SweepReport {
     pub agents_offline: usize,
     pub subscriptions_expiring: usize,
+    pub grace_periods_ended: usize,
 }
 
 /// Runs every detector once.
@@ -30,6 +31,7 @@ pub async fn sweep(pool: &DbPool) -> Result<SweepReport, ApiError> {
         Ok(SweepReport {
             agents_offline: agents_offline(conn, now)?,
             subscriptions_expiring: subscriptions_expiring(conn, now)?,
+            grace_periods_ended: grace_periods_ended(conn, now)?,
         })
     })
     .await
@@ -157,4 +159,25 @@ pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<u
         })?;
     }
     Ok(raised)
+}
+
+/// How long after a grace period ends the sweep still checks the company: no event marks the moment, so
+/// the sweep does (usage changes check it too, at any time).
+const GRACE_ENDED_WINDOW_HOURS: i64 = 24;
+
+/// Checks usage (OVER_PLAN_LIMIT, USAGE_HIGH) of PAST_DUE companies whose grace period ended lately: FREE's
+/// limits apply to them now. Raising is idempotent (an open alert is not raised twice), so several
+/// instances may run this at once. Returns how many companies were checked.
+pub fn grace_periods_ended(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
+    let lapsed: Vec<String> = subscriptions::table
+        .filter(subscriptions::status.eq(SubscriptionStatus::PastDue.as_str()))
+        .filter(subscriptions::grace_period_ends_at.le(now))
+        .filter(subscriptions::grace_period_ends_at.gt(now - Duration::hours(GRACE_ENDED_WINDOW_HOURS)))
+        .select(subscriptions::company_id)
+        .load(conn)?;
+    for company in &lapsed {
+        let company = CompanyId::from_db(company.clone());
+        write_transaction(conn, |conn| service::check_current_usage(conn, &company))?;
+    }
+    Ok(lapsed.len())
 }

@@ -5,12 +5,12 @@ use chrono::Utc;
 
 use super::mirror::{self, Applied};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, RedirectUrl, Subscription, SubscriptionRow, SubscriptionStatus, TaxId,
-    Tier, TierCode,
+    BillingDashboard, BillingSettingsRequest, OverLimit, RedirectUrl, Subscription, SubscriptionRow,
+    SubscriptionStatus, TaxId, Tier, TierCode,
 };
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
-use crate::db::{self, DbPool, write_transaction};
+use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::ids::CompanyId;
 use crate::stripe::objects::StripeSubscription;
@@ -160,6 +160,7 @@ async fn mirror_and_audit(
                 Applied::Changed { after, .. } => after,
                 Applied::Stale => store::find_subscription(conn, &company)?,
             };
+            store::set_plan_change(conn, &company, None)?;
             crate::audit::record(conn, &audit, event.target("subscription", subscription.id.clone()))?;
             if row.auto_renew {
                 crate::alerts::service::resolve_all_of(
@@ -168,28 +169,44 @@ async fn mirror_and_audit(
                     crate::alerts::model::AlertType::SubscriptionExpiring,
                 )?;
             }
-            crate::alerts::service::check_current_usage(conn, &company)?;
             Ok(service::subscription_view(&row, now.naive_utc()))
         })
     })
     .await
 }
 
-/// The limits of `target` that the company's current usage would exceed, as sentences.
-async fn limits_exceeded(pool: &DbPool, company: &CompanyId, target: TierCode) -> Result<Vec<String>, ApiError> {
-    let company = company.clone();
-    db::run(pool, move |conn| {
+/// How long a plan change may be in flight at Stripe before the limits it reserved lapse (Stripe's calls
+/// time out well before).
+const PLAN_CHANGE_SECS: i64 = 120;
+
+/// Under the company lock: refuses a change to `target` that current usage would exceed, naming what is
+/// over, and otherwise marks the change in flight, so that nothing added before Stripe answers can exceed
+/// the new limits (`service::limiting_tier`).
+fn reserve_plan_change(conn: &mut DbConn, company: &CompanyId, target: TierCode) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        crate::db::lock_company(conn, company)?;
         let tier: Tier = store::find_tier(conn, target)?.into();
-        let usage = service::usage(conn, &company, &tier)?;
-        let mut over = Vec::new();
-        for (kind, item) in usage.items() {
-            if let Some(limit) = item.limit.filter(|limit| item.used > *limit) {
-                over.push(format!("{} {} (the {} plan allows {limit})", item.used, kind.noun(), tier.name));
-            }
+        let usage = service::usage(conn, company, &tier)?;
+        if let Some(over) = OverLimit::of(&usage, &tier) {
+            let listed: Vec<String> = over
+                .excess
+                .iter()
+                .map(|e| {
+                    format!("{} (the {} plan allows {})", e.limit.quantity(e.used), tier.name, e.limit.quantity(e.max))
+                })
+                .collect();
+            return Err(ApiError::Conflict {
+                code: "downgrade_exceeds_limits",
+                detail: format!(
+                    "The company uses more than the {} plan allows: {}.",
+                    target.as_str(),
+                    listed.join("; ")
+                ),
+            });
         }
-        Ok(over)
+        let until = crate::db::now() + chrono::Duration::seconds(PLAN_CHANGE_SECS);
+        Ok(store::set_plan_change(conn, company, Some((target, until)))?)
     })
-    .await
 }
 
 /// Moves the subscription to another tier with proration. Going to FREE cancels at the end of the period;
@@ -215,19 +232,22 @@ pub async fn change_plan(
     if current == tier {
         return Ok(service::subscription_view(&row, crate::db::now()));
     }
-    let over = limits_exceeded(pool, &actor.company, tier).await?;
-    if !over.is_empty() {
-        return Err(ApiError::Conflict {
-            code: "downgrade_exceeds_limits",
-            detail: format!("The company uses more than the {} plan allows: {}.", tier.as_str(), over.join("; ")),
-        });
-    }
     let (Some(subscription), Some(item), Some(price)) =
         (row.stripe_subscription_id.as_deref(), row.stripe_item_id.as_deref(), setup.price_of(tier))
     else {
         return Err(no_subscription());
     };
-    let updated = gateway.change_price(subscription, item, price, &operation_key("plan", &actor.company)).await?;
+    let company = actor.company.clone();
+    db::run(pool, move |conn| reserve_plan_change(conn, &company, tier)).await?;
+    let updated = gateway.change_price(subscription, item, price, &operation_key("plan", &actor.company)).await;
+    let updated = match updated {
+        Ok(updated) => updated,
+        Err(failure) => {
+            let company = actor.company.clone();
+            db::run(pool, move |conn| Ok(store::set_plan_change(conn, &company, None)?)).await?;
+            return Err(failure.into());
+        }
+    };
     let event = AuditEvent::new("billing.plan_changed").details(serde_json::json!({"from": current, "to": tier}));
     mirror_and_audit(pool, setup, actor, updated, event).await
 }
@@ -302,8 +322,8 @@ pub async fn update_settings(
         Some(false) => drop(cancel(pool, setup, actor).await?),
         None => {}
     }
-    let (company, configured) = (actor.company.clone(), setup.is_configured());
-    db::run(pool, move |conn| service::dashboard(conn, &company, configured)).await
+    let (company, configured, hold) = (actor.company.clone(), setup.is_configured(), setup.retention_hold_days);
+    db::run(pool, move |conn| service::dashboard(conn, &company, configured, hold)).await
 }
 
 /// Sets the company's tax id (replacing any previous one) at Stripe and locally.

@@ -114,7 +114,16 @@ pub fn apply_subscription(
         ..before.clone()
     };
     store::save_subscription(conn, company, &after)?;
+    plan_may_have_changed(conn, setup, company)?;
     Ok(Applied::Changed { before: Some(before), after })
+}
+
+/// What follows from a change of the plan that applies, whatever caused it (the API, the Billing Portal,
+/// a payment): the retention in force (a hold when it shortens), and the usage alerts, OVER_PLAN_LIMIT
+/// among them.
+fn plan_may_have_changed(conn: &mut DbConn, setup: &StripeSetup, company: &CompanyId) -> Result<(), ApiError> {
+    super::retention::reconcile(conn, company, setup.retention_hold_days, crate::db::now())?;
+    crate::alerts::service::check_current_usage(conn, company)
 }
 
 /// Applies an invoice as Stripe reported it at `stripe_time`, inserting it the first time.
@@ -206,12 +215,14 @@ pub fn mark_past_due(
     row.grace_period_ends_at = Some(timestamp(stripe_time).unwrap_or(now) + Duration::days(setup.grace_days));
     row.stripe_updated_at = Some(stripe_time);
     row.updated_at = now;
-    Ok(store::save_subscription(conn, company, &row)?)
+    store::save_subscription(conn, company, &row)?;
+    plan_may_have_changed(conn, setup, company)
 }
 
 /// A successful payment of a PAST_DUE subscription makes it ACTIVE again.
 pub fn mark_paid_up(
     conn: &mut DbConn,
+    setup: &StripeSetup,
     company: &CompanyId,
     subscription: &str,
     stripe_time: i64,
@@ -227,5 +238,6 @@ pub fn mark_paid_up(
     row.grace_period_ends_at = None;
     row.stripe_updated_at = Some(stripe_time);
     row.updated_at = crate::db::now();
-    Ok(store::save_subscription(conn, company, &row)?)
+    store::save_subscription(conn, company, &row)?;
+    plan_may_have_changed(conn, setup, company)
 }

@@ -4,6 +4,7 @@ pub mod changes;
 pub mod mirror;
 pub mod model;
 pub mod resync;
+pub mod retention;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -402,6 +402,75 @@ impl Usage {
     }
 }
 
+/// One limit that current usage exceeds.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Excess {
+    pub limit: LimitKind,
+    pub used: i64,
+    /// The limit of the plan that applies now (bytes for storage).
+    pub max: i64,
+    /// How much to remove to be within the limit.
+    pub over_by: i64,
+}
+
+/// Usage above the limits of the plan that applies now (after a downgrade, a cancellation, the end of a grace
+/// period). Writes that add usage are refused and the agents past the agent limit are suspended until the
+/// company removes what is over or upgrades.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"summary": "3 employees and 2 agents over the Free plan's limits", "tier": "FREE",
+    "excess": [{"limit": "max_employees", "used": 8, "max": 5, "over_by": 3}, {"limit": "max_agents", "used": 7, "max": 5, "over_by": 2}],
+    "suspended_agents": 2}))]
+pub struct OverLimit {
+    /// What to remove, as the dashboard says it.
+    pub summary: String,
+    pub tier: TierCode,
+    pub excess: Vec<Excess>,
+    /// Agents past the agent limit, which record nothing until the company is within it.
+    pub suspended_agents: i64,
+}
+
+impl LimitKind {
+    /// An amount over this limit, as in "3 employees": a count for people and agents, GB for storage.
+    pub fn excess_phrase(self, amount: i64) -> String {
+        let plural = if amount == 1 { "" } else { "s" };
+        match self {
+            Self::MaxEmployees => format!("{amount} employee{plural}"),
+            Self::MaxAgents => format!("{amount} agent{plural}"),
+            Self::MaxStorageGb => self.quantity(amount),
+        }
+    }
+}
+
+impl OverLimit {
+    /// The limits of `tier` that `usage` exceeds; `None` when it is within all of them.
+    pub fn of(usage: &Usage, tier: &Tier) -> Option<Self> {
+        let excess: Vec<Excess> = usage
+            .items()
+            .into_iter()
+            .filter_map(|(limit, item)| {
+                let max = item.limit.filter(|max| item.used > *max)?;
+                Some(Excess { limit, used: item.used, max, over_by: item.used - max })
+            })
+            .collect();
+        if excess.is_empty() {
+            return None;
+        }
+        let phrases: Vec<String> = excess.iter().map(|e| e.limit.excess_phrase(e.over_by)).collect();
+        let listed = match phrases.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        let suspended_agents = excess.iter().find(|e| e.limit == LimitKind::MaxAgents).map_or(0, |e| e.over_by);
+        Some(Self {
+            summary: format!("{listed} over the {} plan's limits", tier.name),
+            tier: tier.code,
+            excess,
+            suspended_agents,
+        })
+    }
+}
+
 /// The PAST_DUE grace period.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GracePeriod {
@@ -427,6 +496,10 @@ pub struct BillingDashboard {
     pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
     pub grace_period: Option<GracePeriod>,
     pub usage: Usage,
+    /// How long activity and screenshots are kept, and when a deletion after a shortened retention is due.
+    pub retention: super::retention::Retention,
+    /// Set while usage is above the limits of the plan that applies now: what to remove.
+    pub over_limit: Option<OverLimit>,
     pub recent_invoices: Vec<Invoice>,
     pub billing_email: Option<String>,
     pub tax_id: Option<TaxId>,

@@ -44,8 +44,8 @@ pub async fn get_billing(
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
 ) -> Result<web::Json<BillingDashboard>, ApiError> {
-    let (company, configured) = (auth.company_id().clone(), stripe.is_configured());
-    Ok(web::Json(db::run(&pool, move |conn| service::dashboard(conn, &company, configured)).await?))
+    let (company, configured, hold) = (auth.company_id().clone(), stripe.is_configured(), stripe.retention_hold_days);
+    Ok(web::Json(db::run(&pool, move |conn| service::dashboard(conn, &company, configured, hold)).await?))
 }
 
 /// The subscription mirror, for integrators.

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 
 use super::model::{
-    BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, LimitKind, Subscription,
-    SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode, Usage, UsageItem,
+    BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, LimitKind, OverLimit,
+    Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode, Usage, UsageItem,
 };
 use super::store;
 use crate::db::DbConn;
@@ -19,11 +19,22 @@ const DASHBOARD_INVOICES: i64 = 5;
 /// The tier whose limits apply at `now`: the subscribed tier while ACTIVE, and while PAST_DUE until the
 /// grace period ends; FREE otherwise.
 pub fn effective_tier_code(row: &SubscriptionRow, now: NaiveDateTime) -> TierCode {
-    let subscribed = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
-    match SubscriptionStatus::parse(&row.status) {
-        SubscriptionStatus::Active => subscribed,
-        SubscriptionStatus::PastDue if row.grace_period_ends_at.is_some_and(|ends| ends > now) => subscribed,
-        _ => TierCode::Free,
+    match keeps_subscribed_tier(SubscriptionStatus::parse(&row.status), row.grace_period_ends_at, now) {
+        true => TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free),
+        false => TierCode::Free,
+    }
+}
+
+/// Whether a subscription of this status (and grace period) has its tier's limits at `now`.
+pub fn keeps_subscribed_tier(
+    status: SubscriptionStatus,
+    grace_ends: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> bool {
+    match status {
+        SubscriptionStatus::Active => true,
+        SubscriptionStatus::PastDue => grace_ends.is_some_and(|ends| ends > now),
+        SubscriptionStatus::Inactive | SubscriptionStatus::Cancelled => false,
     }
 }
 
@@ -32,6 +43,16 @@ pub fn effective_tier(conn: &mut DbConn, company: &CompanyId) -> Result<Tier, Ap
     let subscription = store::find_subscription(conn, company)?;
     let code = effective_tier_code(&subscription, crate::db::now());
     Ok(store::find_tier(conn, code)?.into())
+}
+
+/// The tier whose limits additions (employees, agents) are checked against: the effective tier, or the
+/// lower tier of a plan change in flight at Stripe, so that a downgrade checked before the call still holds
+/// when Stripe's answer is applied.
+pub fn limiting_tier(conn: &mut DbConn, company: &CompanyId) -> Result<Tier, ApiError> {
+    let tier = effective_tier(conn, company)?;
+    let Some(changing_to) = store::plan_change_in_flight(conn, company, crate::db::now())? else { return Ok(tier) };
+    let changing_to: Tier = store::find_tier(conn, changing_to)?.into();
+    Ok(if changing_to.display_order < tier.display_order { changing_to } else { tier })
 }
 
 /// The subscription as the API shows it.
@@ -72,11 +93,13 @@ pub fn usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<Usag
     })
 }
 
-/// Everything the billing dashboard shows, in one round of queries.
+/// Everything the billing dashboard shows, in one round of queries; `hold_days` is how long a shortened
+/// retention is held off (shown as the date of the deletion).
 pub fn dashboard(
     conn: &mut DbConn,
     company: &CompanyId,
     billing_configured: bool,
+    hold_days: i64,
 ) -> Result<BillingDashboard, ApiError> {
     let now = crate::db::now();
     let row = store::find_subscription(conn, company)?;
@@ -96,7 +119,9 @@ pub fn dashboard(
         renews_at: if paid && subscription.auto_renew { subscription.current_period_end } else { None },
         ends_at: if paid && !subscription.auto_renew { subscription.current_period_end } else { None },
         grace_period,
+        over_limit: OverLimit::of(&usage, &tier),
         usage,
+        retention: super::retention::current(conn, company, hold_days, now)?,
         recent_invoices: invoices.into_iter().map(Into::into).collect(),
         billing_email: company_row.billing_email,
         tax_id: company_row.tax_id_type.zip(company_row.tax_id_value).map(|(kind, value)| TaxId { kind, value }),

@@ -194,3 +194,57 @@ pub fn companies_for_resync(conn: &mut DbConn, only: Option<&CompanyId>) -> Quer
         .map(|(id, customer, email)| (CompanyId::from_db(id), customer, email))
         .collect())
 }
+
+/// The retention last seen in force for the company, and its hold: `(in force, hold until, held days)`.
+pub fn find_retention(
+    conn: &mut DbConn,
+    company: &CompanyId,
+) -> QueryResult<(Option<i32>, Option<NaiveDateTime>, Option<i32>)> {
+    companies::table
+        .find(company.as_str())
+        .select((companies::retention_days_in_force, companies::retention_hold_until, companies::retention_held_days))
+        .first(conn)
+}
+
+pub fn save_retention(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    (in_force, hold_until, held_days): (Option<i32>, Option<NaiveDateTime>, Option<i32>),
+) -> QueryResult<()> {
+    diesel::update(companies::table.find(company.as_str()))
+        .set((
+            companies::retention_days_in_force.eq(in_force),
+            companies::retention_hold_until.eq(hold_until),
+            companies::retention_held_days.eq(held_days),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Marks a plan change to `tier` as in flight at Stripe until `until` (`None`: no change in flight).
+pub fn set_plan_change(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    change: Option<(TierCode, NaiveDateTime)>,
+) -> QueryResult<()> {
+    diesel::update(companies::table.find(company.as_str()))
+        .set((
+            companies::plan_change_tier.eq(change.map(|(tier, _)| tier.as_str())),
+            companies::plan_change_until.eq(change.map(|(_, until)| until)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The tier of a plan change in flight at `now`, if any.
+pub fn plan_change_in_flight(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    now: NaiveDateTime,
+) -> QueryResult<Option<TierCode>> {
+    let (tier, until) = companies::table
+        .find(company.as_str())
+        .select((companies::plan_change_tier, companies::plan_change_until))
+        .first::<(Option<String>, Option<NaiveDateTime>)>(conn)?;
+    Ok(tier.filter(|_| until.is_some_and(|until| until > now)).as_deref().and_then(TierCode::parse))
+}

@@ -12,6 +12,11 @@ diesel::table! {
         tax_id_value -> Nullable<Text>,
         stripe_tax_id -> Nullable<Text>,
         storage_bytes -> BigInt,
+        retention_days_in_force -> Nullable<Integer>,
+        retention_hold_until -> Nullable<Timestamp>,
+        retention_held_days -> Nullable<Integer>,
+        plan_change_tier -> Nullable<Text>,
+        plan_change_until -> Nullable<Timestamp>,
     }
 }
 

@@ -35,7 +35,7 @@ fn find(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Emplo
 
 /// Refuses one more ACTIVE employee when the tier's limit is reached. Call under the company lock.
 fn check_room_for_one_more(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
-    let tier = crate::billing::service::effective_tier(conn, company)?;
+    let tier = crate::billing::service::limiting_tier(conn, company)?;
     let active = store::count_active(conn, company)?;
     crate::billing::service::check_limit(conn, &tier, LimitKind::MaxEmployees, active, 1)
 }

@@ -1,5 +1,5 @@
-//! Deleting what the plan no longer keeps: activity and screenshots older than the effective tier's
-//! retention, blobs included, with the metered bytes updated in the same transaction. Safe when several
+//! Deleting what the plan no longer keeps: activity and screenshots older than the retention in force (the
+//! effective tier's, or the longer one held after it shortened: `billing::retention`), blobs included, with the metered bytes updated in the same transaction. Safe when several
 //! instances sweep at once: each row is deleted by one `DELETE … RETURNING`, so its bytes are released once;
 //! a blob is deleted after the row's transaction commits, from a queue, so a crash leaves a blob to retry
 //! and never a row that points at nothing.
@@ -26,13 +26,13 @@ pub struct RetentionReport {
     pub blobs_deleted: usize,
 }
 
-/// Runs the sweep once over every company.
-pub async fn sweep(pool: &DbPool, blobs: &BlobStore) -> Result<RetentionReport, ApiError> {
-    let mut report = db::run(pool, |conn| {
+/// Runs the sweep once over every company; `hold_days` is how long a shortened retention is held off.
+pub async fn sweep(pool: &DbPool, blobs: &BlobStore, hold_days: i64) -> Result<RetentionReport, ApiError> {
+    let mut report = db::run(pool, move |conn| {
         let companies: Vec<String> = companies::table.select(companies::id).load(conn)?;
         let mut report = RetentionReport::default();
         for company in companies {
-            purge_company(conn, &CompanyId::from_db(company), crate::db::now(), &mut report)?;
+            purge_company(conn, &CompanyId::from_db(company), hold_days, crate::db::now(), &mut report)?;
         }
         Ok(report)
     })
@@ -42,11 +42,11 @@ pub async fn sweep(pool: &DbPool, blobs: &BlobStore) -> Result<RetentionReport, 
 }
 
 /// Sweeps forever, every `interval`; started by each instance.
-pub async fn run_forever(pool: DbPool, blobs: BlobStore, interval: std::time::Duration) {
+pub async fn run_forever(pool: DbPool, blobs: BlobStore, interval: std::time::Duration, hold_days: i64) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        match sweep(&pool, &blobs).await {
+        match sweep(&pool, &blobs, hold_days).await {
             Ok(report) if report != RetentionReport::default() => log::info!("retention sweep: {report:?}"),
             Ok(_) => {}
             Err(error) => log::warn!("retention sweep failed: {error}"),
@@ -58,13 +58,16 @@ pub async fn run_forever(pool: DbPool, blobs: BlobStore, interval: std::time::Du
 fn purge_company(
     conn: &mut DbConn,
     company: &CompanyId,
+    hold_days: i64,
     now: NaiveDateTime,
     report: &mut RetentionReport,
 ) -> Result<(), ApiError> {
     loop {
         let (activity, screenshots) = write_transaction(conn, |conn| {
+            crate::db::lock_company(conn, company)?;
             let tier = crate::billing::service::effective_tier(conn, company)?;
-            let cutoff = now - Duration::days(tier.retention_days);
+            let kept_days = crate::billing::retention::reconcile(conn, company, hold_days, now)?;
+            let cutoff = now - Duration::days(kept_days);
             let (activity, activity_bytes) = crate::activity::store::delete_older_than(conn, company, cutoff, BATCH)?;
             let (screenshots, screenshot_bytes) =
                 crate::screenshots::store::delete_older_than(conn, company, cutoff, BATCH, now)?;
@@ -78,7 +81,7 @@ fn purge_company(
                         "activity_records": activity,
                         "screenshots": screenshots,
                         "bytes": bytes,
-                        "retention_days": tier.retention_days,
+                        "retention_days": kept_days,
                         "older_than": cutoff.and_utc(),
                     })),
                 )?;

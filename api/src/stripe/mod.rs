@@ -13,13 +13,15 @@ use crate::error::ApiError;
 pub use gateway::{StripeFailure, StripeGateway};
 
 /// Stripe as this server is set up for it: the gateway when keys are configured, the price of each paid
-/// tier, and the grace period of a PAST_DUE subscription.
+/// tier, the grace period of a PAST_DUE subscription, and the hold on data after retention shortens.
 #[derive(Clone)]
 pub struct StripeSetup {
     gateway: Option<StripeGateway>,
     price_pro: Option<String>,
     price_enterprise: Option<String>,
     pub grace_days: i64,
+    /// Days data beyond a shortened retention is kept (see `billing::retention`).
+    pub retention_hold_days: i64,
     /// Endpoint secrets accepted on webhooks (several while one is rolled).
     pub webhook_secrets: Vec<crate::config::Secret>,
     /// How old a webhook signature's timestamp may be.
@@ -37,6 +39,7 @@ impl StripeSetup {
             price_pro: config.stripe.price_pro.clone(),
             price_enterprise: config.stripe.price_enterprise.clone(),
             grace_days: config.billing_grace_days,
+            retention_hold_days: config.retention_hold_days,
             webhook_secrets: config.stripe.webhook_secrets.clone(),
             webhook_tolerance_secs: config.stripe.webhook_tolerance_secs,
         })

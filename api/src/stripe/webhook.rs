@@ -215,7 +215,8 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
 }
 
 /// The alerts a subscription change raises or resolves: SUBSCRIPTION_CANCELLED when it ends, the end of
-/// SUBSCRIPTION_EXPIRING when it renews again, and usage against the tier that now applies.
+/// SUBSCRIPTION_EXPIRING when it renews again. (Usage against the tier that now applies is checked by the
+/// mirror, on every path that changes it.)
 fn subscription_alerts(
     conn: &mut DbConn,
     company: &CompanyId,
@@ -241,7 +242,7 @@ fn subscription_alerts(
     if after.auto_renew || after.status == SubscriptionStatus::Cancelled.as_str() {
         crate::alerts::service::resolve_all_of(conn, company, AlertType::SubscriptionExpiring)?;
     }
-    crate::alerts::service::check_current_usage(conn, company)
+    Ok(())
 }
 
 fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
@@ -274,7 +275,7 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
             }
             ("invoice.paid" | "invoice.payment_succeeded", subscription) => {
                 if let Some(subscription) = subscription {
-                    mirror::mark_paid_up(conn, &company, subscription, event.created)?;
+                    mirror::mark_paid_up(conn, setup, &company, subscription, event.created)?;
                 }
                 crate::alerts::service::payment_recovered(
                     conn,

@@ -17,7 +17,7 @@ backend_tests!(
     screenshots_need_the_plan_the_policy_and_a_real_image,
     the_storage_limit_refuses_uploads_and_eighty_percent_raises_usage_high,
     retention_deletes_old_rows_and_blobs_and_releases_their_bytes,
-    a_downgrade_applies_the_shorter_retention,
+    a_downgrade_applies_the_shorter_retention_after_the_hold,
     another_company_sees_none_of_the_uploads,
     a_deleted_screenshot_takes_its_image_and_bytes_with_it,
 );
@@ -60,7 +60,7 @@ async fn set_policy(app: &TestApp, tenant: &Tenant, changes: Value) {
     assert_eq!(response.status(), StatusCode::OK, "policy change");
 }
 
-fn record(id: &str, minutes_ago: i64, minutes: i64, application: &str, url: Option<&str>) -> Value {
+pub(crate) fn record(id: &str, minutes_ago: i64, minutes: i64, application: &str, url: Option<&str>) -> Value {
     let start = Utc::now() - Duration::minutes(minutes_ago);
     json!({
         "id": id,
@@ -73,16 +73,16 @@ fn record(id: &str, minutes_ago: i64, minutes: i64, application: &str, url: Opti
     })
 }
 
-async fn upload(app: &TestApp, agent: &EnrolledAgent, records: Vec<Value>) -> reqwest::Response {
+pub(crate) async fn upload(app: &TestApp, agent: &EnrolledAgent, records: Vec<Value>) -> reqwest::Response {
     app.request(Method::POST, "/api/v1/agent/activity", Some(&agent.secret), Some(json!({"records": records}))).await
 }
 
-async fn stored_bytes(app: &TestApp, session: &Session) -> i64 {
+pub(crate) async fn stored_bytes(app: &TestApp, session: &Session) -> i64 {
     let billing: Value = app.get("/api/v1/billing", &session.access_token).await.json().await.expect("json");
     billing["usage"]["storage_bytes"]["used"].as_i64().expect("storage_bytes.used")
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, sql: &str) -> i64 {
     app.execute_sql_text(&format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM {sql}")).await.parse().expect("count")
 }
 
@@ -426,8 +426,8 @@ async fn retention_deletes_old_rows_and_blobs_and_releases_their_bytes(backend: 
 
     // Two instances sweep at the same moment: each row's bytes are released once.
     let (first, second) = tokio::join!(
-        vigil::storage::retention::sweep(&app.pool, &blobs),
-        vigil::storage::retention::sweep(&app.pool, &blobs)
+        vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days),
+        vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days)
     );
     let (first, second) = (first.expect("sweep"), second.expect("sweep"));
 
@@ -453,7 +453,7 @@ async fn retention_deletes_old_rows_and_blobs_and_releases_their_bytes(backend: 
     assert_eq!(audit["data"][0]["details"]["screenshots"], 1, "{audit}");
 }
 
-async fn a_downgrade_applies_the_shorter_retention(backend: Backend) {
+async fn a_downgrade_applies_the_shorter_retention_after_the_hold(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let t = tenant(&app, "Downgrade").await;
     on_pro_with(&app, &t, json!({})).await;
@@ -465,7 +465,7 @@ async fn a_downgrade_applies_the_shorter_retention(backend: Backend) {
     .await;
     let blobs = vigil::storage::blobs::BlobStore::open(&app.config.object_store_url).expect("store");
 
-    vigil::storage::retention::sweep(&app.pool, &blobs).await.expect("sweep");
+    vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
     assert_eq!(count(&app, "activity_records").await, 1, "PRO keeps 180 days");
 
     app.execute_sql(&format!(
@@ -473,8 +473,16 @@ async fn a_downgrade_applies_the_shorter_retention(backend: Backend) {
         t.owner.company_id
     ))
     .await;
-    vigil::storage::retention::sweep(&app.pool, &blobs).await.expect("sweep");
-    assert_eq!(count(&app, "activity_records").await, 0, "FREE keeps 30 days");
+    vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+    assert_eq!(count(&app, "activity_records").await, 1, "what PRO kept is held after the downgrade");
+
+    app.execute_sql(&format!(
+        "UPDATE companies SET retention_hold_until = '2020-01-01 00:00:00' WHERE id = '{}'",
+        t.owner.company_id
+    ))
+    .await;
+    vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+    assert_eq!(count(&app, "activity_records").await, 0, "FREE keeps 30 days once the hold ends");
     assert_eq!(stored_bytes(&app, &t.owner).await, 0);
 }
 

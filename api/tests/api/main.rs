@@ -19,6 +19,7 @@ mod migrations;
 mod openapi;
 mod operations;
 mod outage;
+mod plan_changes;
 mod policy;
 mod stripe_fake;
 mod tenancy;

@@ -118,7 +118,7 @@ async fn a_late_failure_of_a_paid_invoice_raises_no_alert(backend: Backend) {
 pub const WEBHOOK_SECRET: &str = "whsec_test_vigil";
 
 /// A server with Stripe on localstripe and a webhook secret.
-async fn spawn(backend: Backend) -> TestApp {
+pub(crate) async fn spawn(backend: Backend) -> TestApp {
     let mut settings = localstripe().settings();
     settings.push(("STRIPE_WEBHOOK_SECRET", format!("whsec_old_secret,{WEBHOOK_SECRET}")));
     let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -143,35 +143,35 @@ async fn deliver(app: &TestApp, event: &Value) -> reqwest::Response {
     deliver_signed(app, "/api/v1/stripe/webhook", event, WEBHOOK_SECRET, chrono::Utc::now().timestamp()).await
 }
 
-async fn delivered(app: &TestApp, event: &Value) -> String {
+pub(crate) async fn delivered(app: &TestApp, event: &Value) -> String {
     let response = deliver(app, event).await;
     assert_eq!(response.status(), StatusCode::OK, "delivery of {}", event["type"]);
     response.json::<Value>().await.expect("json")["outcome"].as_str().unwrap_or_default().to_owned()
 }
 
-fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
+pub(crate) fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
     json!({"id": id, "object": "event", "type": kind, "api_version": "2024-06-20", "created": created,
         "livemode": false, "data": {"object": object}})
 }
 
-fn subscription(id: &str, customer: &str, price: &str, status: &str, cancel_at_period_end: bool) -> Value {
+pub(crate) fn subscription(id: &str, customer: &str, price: &str, status: &str, cancel_at_period_end: bool) -> Value {
     json!({"id": id, "object": "subscription", "customer": customer, "status": status, "cancel_at_period_end": cancel_at_period_end,
         "current_period_start": 1_790_000_000, "current_period_end": 1_792_600_000, "created": 1_790_000_000,
         "items": {"object": "list", "data": [{"id": format!("si_{id}"), "price": {"id": price}}]}})
 }
 
-fn invoice(id: &str, customer: &str, subscription: &str, status: &str, paid: i64) -> Value {
+pub(crate) fn invoice(id: &str, customer: &str, subscription: &str, status: &str, paid: i64) -> Value {
     json!({"id": id, "object": "invoice", "customer": customer, "subscription": subscription, "status": status,
         "amount_due": 2900, "amount_paid": paid, "currency": "usd", "created": 1_790_000_000, "number": "VIG-0001",
         "hosted_invoice_url": format!("https://invoice.stripe.com/i/{id}"), "invoice_pdf": format!("https://pay.stripe.com/invoice/{id}/pdf")})
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A company linked to a (made-up) Stripe customer.
-async fn customer_company(app: &TestApp) -> (Session, String) {
+pub(crate) async fn customer_company(app: &TestApp) -> (Session, String) {
     let owner = app.signup("Hooked Co").await;
     let customer = unique("cus");
     app.execute_sql(&format!(
