@@ -27,4 +27,14 @@ export const ALERT_TYPES: Record<AlertType, { label: string; color: string; mean
   },
   USAGE_HIGH: { label: "Usage high", color: "orange", meaning: "Usage is close to a plan limit." },
   POLICY_CHANGED: { label: "Policy changed", color: "indigo", meaning: "The monitoring policy was edited." },
+  OVER_PLAN_LIMIT: {
+    label: "Over plan limit",
+    color: "red",
+    meaning: "Usage exceeds the plan's limits; agents past the limit are suspended.",
+  },
+  DATA_DELETION_SCHEDULED: {
+    label: "Deletion scheduled",
+    color: "grape",
+    meaning: "Data kept past a shortened retention will be deleted on the date given.",
+  },
 };

@@ -5,6 +5,7 @@ import { PageHeader } from "../components/PageHeader";
 import { QueryState } from "../components/QueryState";
 import { InvoiceTable } from "./InvoiceTable";
 import { PlanCard } from "./PlanCard";
+import { PlanStanding } from "./PlanStanding";
 import { useBilling } from "./queries";
 import { UsageBars } from "./UsageBars";
 import { useIsAdmin } from "../auth/AuthContext";
@@ -24,6 +25,7 @@ export function BillingPage() {
                 Free plan.
               </Alert>
             )}
+            <PlanStanding billing={data} />
             <SimpleGrid cols={{ base: 1, md: 3 }}>
               <div style={{ gridColumn: "span 2" }}>
                 <PlanCard billing={data} />

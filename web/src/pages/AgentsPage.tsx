@@ -26,12 +26,19 @@ import { formatDateTime, fromNow } from "../lib/format";
 
 const PER_PAGE = 20;
 
-export function AgentStatusBadge({ status }: { status: Agent["status"] }) {
+export function AgentStatusBadge({ status, suspended = false }: { status: Agent["status"]; suspended?: boolean }) {
   const color = status === "ONLINE" ? "teal" : status === "OFFLINE" ? "orange" : "gray";
   return (
-    <Badge color={color} variant={status === "ONLINE" ? "filled" : "light"}>
-      {status === "ONLINE" ? "Online" : status === "OFFLINE" ? "Offline" : "Revoked"}
-    </Badge>
+    <Group gap={4} wrap="nowrap">
+      <Badge color={color} variant={status === "ONLINE" ? "filled" : "light"}>
+        {status === "ONLINE" ? "Online" : status === "OFFLINE" ? "Offline" : "Revoked"}
+      </Badge>
+      {suspended && (
+        <Badge color="red" variant="outline" title="Past the plan's agent limit: records nothing">
+          Suspended
+        </Badge>
+      )}
+    </Group>
   );
 }
 
@@ -261,7 +268,7 @@ export function AgentsPage() {
                           </Text>
                         </Table.Td>
                         <Table.Td>
-                          <AgentStatusBadge status={agent.status} />
+                          <AgentStatusBadge status={agent.status} suspended={agent.suspended} />
                         </Table.Td>
                         <Table.Td title={formatDateTime(agent.last_seen_at)}>
                           {fromNow(agent.last_seen_at)}

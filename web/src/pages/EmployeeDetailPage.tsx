@@ -106,7 +106,7 @@ export function EmployeeDetailPage() {
                               </Text>
                             </Table.Td>
                             <Table.Td>
-                              <AgentStatusBadge status={agent.status} />
+                              <AgentStatusBadge status={agent.status} suspended={agent.suspended} />
                             </Table.Td>
                             <Table.Td title={formatDateTime(agent.last_seen_at)}>
                               {fromNow(agent.last_seen_at)}

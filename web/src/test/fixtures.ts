@@ -83,6 +83,7 @@ export function billing(overrides: Partial<BillingDashboard> = {}): BillingDashb
       agents: { used: 1, limit: 5, percent: 20 },
       storage_bytes: { used: 0, limit: 1_000_000_000, percent: 0 },
     },
+    retention: { plan_days: 30, kept_days: 30 },
     recent_invoices: [],
     billing_configured: true,
     ...overrides,
