@@ -54,6 +54,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(billing::routes::remove_tax_id)
             .service(stripe::routes::receive_stripe_webhook)
             .service(stripe::routes::list_stripe_events)
+            .service(stripe::routes::replay_stripe_event)
             .service(alerts::routes::list_alerts)
             .service(alerts::routes::unread_count)
             .service(alerts::routes::mark_all_read)

@@ -83,8 +83,11 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
     if let Err(error) = &outcome {
         log::error!("Stripe event {} ({}) failed: {error}", event.id, event.event_type);
         let description = format!("{}: {}", error.code(), error.problem().detail);
-        let recorded =
-            db::run(pool, move |conn| Ok(events::record_failure(conn, &event, &description, crate::db::now())?)).await;
+        let recorded = db::run(pool, move |conn| {
+            let company = company_named_by(conn, &event.object);
+            Ok(events::record_failure(conn, &event, company.as_ref(), &description, crate::db::now())?)
+        })
+        .await;
         if let Err(not_recorded) = recorded {
             log::error!("the failure could not be recorded either: {not_recorded}");
         }
@@ -144,6 +147,25 @@ fn resolve_company(
         billing_store::link_customer(conn, &company, customer)?;
     }
     Ok(Some(company))
+}
+
+/// The company an event's object names, found without writing anything: for recording a failed event
+/// (after its processing rolled back) where that company's admins will see it.
+fn company_named_by(conn: &mut DbConn, object: &serde_json::Value) -> Option<CompanyId> {
+    let customer = match object["object"].as_str() {
+        Some("customer") => object["id"].as_str(),
+        _ => object["customer"].as_str().or_else(|| object["customer"]["id"].as_str()),
+    };
+    if let Some(customer) = customer
+        && let Ok(Some(company)) = billing_store::company_of_customer(conn, customer)
+    {
+        return Some(company);
+    }
+    let claimed = object["client_reference_id"]
+        .as_str()
+        .or_else(|| object["metadata"]["company_id"].as_str())
+        .and_then(CompanyId::parse)?;
+    crate::accounts::store::find_company(conn, &claimed).ok().map(|_| claimed)
 }
 
 fn handle(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
@@ -385,6 +407,46 @@ pub async fn replay(pool: &DbPool, setup: &StripeSetup, which: Replay) -> Result
         report.count(&process(pool, setup, event).await);
     }
     Ok(report)
+}
+
+/// Processes one of the company's failed events again, at an admin's request, and returns it as it stands
+/// afterwards: processed, or failed again with the new reason.
+pub async fn replay_for_company(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: AuditActor,
+    event_id: String,
+) -> Result<events::StripeEvent, ApiError> {
+    let company = actor.company_id.clone().ok_or(ApiError::NotFound("Stripe event"))?;
+    let (scope, id) = (company.clone(), event_id.clone());
+    let event = db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let recorded = events::find(conn, &scope, &id)?.ok_or(ApiError::NotFound("Stripe event"))?;
+            if recorded.outcome != Outcome::Failed {
+                return Err(ApiError::Conflict {
+                    code: "event_not_failed",
+                    detail: format!(
+                        "Event {id} was {}; only a failed event can be replayed.",
+                        recorded.outcome.as_str()
+                    ),
+                });
+            }
+            crate::audit::record(
+                conn,
+                &actor,
+                AuditEvent::new("stripe.event_replayed")
+                    .target("stripe_event", &id)
+                    .details(serde_json::json!({"type": recorded.event_type, "attempts": recorded.attempts})),
+            )?;
+            events::requeue(conn, &id)?.ok_or(ApiError::NotFound("Stripe event"))
+        })
+    })
+    .await?;
+    if let Err(error) = process(pool, setup, event).await {
+        // Recorded on the event by `process`; the caller sees it in the event's `error`.
+        log::warn!("replay of Stripe event {event_id} failed again: {error}");
+    }
+    db::run(pool, move |conn| events::find(conn, &company, &event_id)?.ok_or(ApiError::NotFound("Stripe event"))).await
 }
 
 /// Lists Stripe's events since the newest one recorded and processes those never received.
