@@ -15,6 +15,9 @@ import { theme } from "./theme";
 // Each page is its own chunk, loaded when first visited: the first load carries only the shell.
 const AlertsPage = lazy(() => import("./alerts/AlertsPage").then((m) => ({ default: m.AlertsPage })));
 const BillingPage = lazy(() => import("./billing/BillingPage").then((m) => ({ default: m.BillingPage })));
+const StripeEventsPage = lazy(() =>
+  import("./billing/StripeEventsPage").then((m) => ({ default: m.StripeEventsPage })),
+);
 const BillingSettingsPage = lazy(() =>
   import("./billing/BillingSettingsPage").then((m) => ({ default: m.BillingSettingsPage })),
 );
@@ -75,6 +78,7 @@ export function AppRoutes() {
         <Route path="billing/success" element={<BillingSuccessPage />} />
         <Route path="billing/payment-history" element={<PaymentHistoryPage />} />
         <Route path="billing/settings" element={<BillingSettingsPage />} />
+        <Route path="billing/events" element={<StripeEventsPage />} />
         <Route path="users" element={<UsersPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />
         <Route path="audit-log" element={<AuditLogPage />} />

@@ -26,6 +26,7 @@ import {
   IconListDetails,
   IconLogout,
   IconReceipt,
+  IconPlugConnected,
   IconRocket,
   IconSettings,
   IconShieldCheck,
@@ -68,6 +69,7 @@ const SECTIONS: { title: string; items: Item[] }[] = [
       { to: "/billing/upgrade", label: "Plans", icon: IconRocket },
       { to: "/billing/payment-history", label: "Payment history", icon: IconReceipt },
       { to: "/billing/settings", label: "Billing settings", icon: IconSettings, adminOnly: true },
+      { to: "/billing/events", label: "Stripe events", icon: IconPlugConnected, adminOnly: true },
     ],
   },
   {
