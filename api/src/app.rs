@@ -230,7 +230,7 @@ fn serve(
     config: Config,
     shutting_down: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Server> {
-    let spec = crate::openapi::spec();
+    let spec = crate::openapi::spec(routes);
     let known_routes = web::Data::new(crate::http::routes_table::KnownRoutes::from_spec(&spec));
     let metrics = web::Data::new(metrics);
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
@@ -298,4 +298,20 @@ fn serve(
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::http::routes_table::KnownRoutes;
+
+    #[test]
+    fn templates_match_paths_with_ids() {
+        let routes = KnownRoutes::from_spec(&crate::openapi::spec(super::routes));
+        assert_eq!(
+            routes.methods_for("/api/v1/users/0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b"),
+            Some(&["GET", "PATCH"][..])
+        );
+        assert_eq!(routes.methods_for("/api/v1/auth/signup"), Some(&["POST"][..]));
+        assert_eq!(routes.methods_for("/api/v1/nothing"), None);
+    }
 }

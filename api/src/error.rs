@@ -97,12 +97,33 @@ fn is_database_outage(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => true,
-        Error::DatabaseError(_, info) => crate::db::is_unavailability_message(info.message()),
+        Error::DatabaseError(_, info) => is_unavailability_message(info.message()),
         Error::RollbackErrorOnCommit { commit_error, rollback_error } => {
             is_database_outage(commit_error) || is_database_outage(rollback_error)
         }
-        other => crate::db::is_unavailability_message(&other.to_string()),
+        other => is_unavailability_message(&other.to_string()),
     }
+}
+
+/// Whether a database error message means "the server went away" rather than "the query was wrong".
+fn is_unavailability_message(message: &str) -> bool {
+    const SIGNS: [&str; 13] = [
+        "server closed the connection",
+        "connection refused",
+        "connection reset",
+        "could not connect",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server was lost",
+        "ssl connection has been closed unexpectedly",
+        "broken pipe",
+        "terminating connection",
+        "the database system is shutting down",
+        "no connection to the server",
+        "database is locked",
+    ];
+    let message = message.to_ascii_lowercase();
+    SIGNS.iter().any(|sign| message.contains(sign))
 }
 
 /// The problem+json body. `errors` appears only on validation failures.
@@ -250,7 +271,7 @@ impl ApiError {
                 Self::PlanLimitReached(limit) | Self::StorageLimitReached(limit) => Some(limit.clone()),
                 _ => None,
             },
-            request_id: crate::http::request_id::current(),
+            request_id: crate::request_id::current(),
         }
     }
 }
@@ -336,7 +357,59 @@ impl From<diesel::result::Error> for ApiError {
 
 impl From<validator::ValidationErrors> for ApiError {
     fn from(errors: validator::ValidationErrors) -> Self {
-        Self::Validation(crate::http::validation::field_errors(&errors))
+        Self::Validation(field_errors(&errors))
+    }
+}
+
+/// Flattens nested validation errors into `field` / `parent.child` / `list[0].field` keys.
+fn field_errors(errors: &validator::ValidationErrors) -> FieldErrors {
+    let mut fields = FieldErrors::new();
+    collect(errors, "", &mut fields);
+    fields
+}
+
+fn collect(errors: &validator::ValidationErrors, prefix: &str, out: &mut FieldErrors) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        match kind {
+            validator::ValidationErrorsKind::Field(list) => {
+                let messages = out.entry(path).or_default();
+                messages.extend(list.iter().map(|error| match &error.message {
+                    Some(message) => message.to_string(),
+                    None => default_message(error),
+                }));
+            }
+            validator::ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            validator::ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// A readable sentence for validator's built-in codes, so a rule without a custom message still explains
+/// itself.
+fn default_message(error: &validator::ValidationError) -> String {
+    let param = |name: &str| error.params.get(name).map(ToString::to_string);
+    match error.code.as_ref() {
+        "email" => "must be a valid email address".to_owned(),
+        "url" => "must be a valid URL".to_owned(),
+        "required" => "is required".to_owned(),
+        "length" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max} characters long"),
+            (Some(min), None) => format!("must be at least {min} characters long"),
+            (None, Some(max)) => format!("must be at most {max} characters long"),
+            (None, None) => "has an invalid length".to_owned(),
+        },
+        "range" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            (None, None) => "is out of range".to_owned(),
+        },
+        other => format!("is invalid ({other})"),
     }
 }
 

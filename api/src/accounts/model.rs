@@ -9,36 +9,7 @@ use validator::Validate;
 use crate::db::schema::{companies, users};
 use crate::ids::{CompanyId, UserId};
 
-/// What a user may do in their company, from most to least powerful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Role {
-    Owner,
-    Admin,
-    Manager,
-    Viewer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "OWNER",
-            Self::Admin => "ADMIN",
-            Self::Manager => "MANAGER",
-            Self::Viewer => "VIEWER",
-        }
-    }
-
-    /// Parses the stored form; the CHECK constraint guarantees one of the four.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Owner, Self::Admin, Self::Manager, Self::Viewer].into_iter().find(|role| role.as_str() == text)
-    }
-
-    /// Owners and admins manage users, keys and billing.
-    pub fn is_admin(self) -> bool {
-        matches!(self, Self::Owner | Self::Admin)
-    }
-}
+pub use crate::auth::Role;
 
 /// A normalised email address: trimmed and lower-cased, so that one person has one account.
 pub fn normalize_email(email: &str) -> String {

@@ -16,11 +16,11 @@ use super::store::{self, RefreshTokenRow};
 use super::throttle::{self, Rule};
 use super::tokens::{self, AccessClaims};
 use crate::audit::model::{AuditActor, AuditEvent};
+use crate::auth::Actor;
 use crate::config::Secret;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
-use crate::http::principal::Actor;
 use crate::ids::{CompanyId, UserId};
 
 /// Failed logins for one email: 5 per 15 minutes.

@@ -68,7 +68,8 @@ pub fn revoke_agent(
                     .target("agent", id)
                     .details(serde_json::json!({"hostname": row.hostname})),
             )?;
-            crate::alerts::service::check_current_usage(conn, company)?;
+            let tier = crate::billing::service::effective_tier(conn, company)?;
+            crate::billing::usage::check_current_usage(conn, company, &tier)?;
             crate::alerts::sweep::agent_back(conn, company, id.as_str())?;
         }
         get_agent(conn, company, id)
@@ -170,7 +171,7 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
         }
         let tier = crate::billing::service::effective_tier(conn, &company)?;
         let live = store::count_live_agents(conn, &company)?;
-        crate::billing::service::check_limit(conn, &tier, LimitKind::MaxAgents, live, 1)?;
+        crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxAgents, live, 1)?;
         let employee_id = match &request.employee_email {
             Some(email) => Some(
                 crate::employees::store::find_by_email(conn, &company, &normalize_email(email))?
@@ -207,7 +208,8 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
                 "enrollment_token_id": token.id,
             })),
         )?;
-        crate::alerts::service::check_current_usage(conn, &company)?;
+        let tier = crate::billing::service::effective_tier(conn, &company)?;
+        crate::billing::usage::check_current_usage(conn, &company, &tier)?;
         let policy = crate::policy::store::find(conn, &company)?;
         Ok(Enrollment {
             agent_id: AgentId::from_db(row.id),

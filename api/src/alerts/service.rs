@@ -5,14 +5,12 @@ use chrono::Duration;
 
 use super::model::{Alert, AlertFilter, AlertRow, AlertType, MarkedRead, NewAlert, StreamTicket, UnreadCount};
 use super::store;
-use crate::accounts::model::Role;
+use crate::auth::Role;
 use crate::db::{DbConn, notify};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::ids::{AlertId, CompanyId, UserId};
 
-/// Share of a limit at which USAGE_HIGH is raised.
-pub const USAGE_HIGH_PERCENT: i64 = 80;
 /// Lifetime of a stream ticket.
 const TICKET_TTL_SECS: i64 = 30;
 
@@ -76,7 +74,7 @@ pub fn payment_failed(
     currency: &str,
     reason: Option<&str>,
 ) -> Result<usize, ApiError> {
-    let amount_text = format!("{}.{:02} {}", amount / 100, amount % 100, currency.to_uppercase());
+    let amount_text = crate::money::format_money(amount, currency);
     raise(
         conn,
         company,
@@ -114,10 +112,8 @@ pub fn payment_recovered(
             kind: AlertType::PaymentRecovered,
             title: "The payment went through".to_owned(),
             message: format!(
-                "The payment of {}.{:02} {} succeeded after an earlier failure.",
-                amount / 100,
-                amount % 100,
-                currency.to_uppercase()
+                "The payment of {} succeeded after an earlier failure.",
+                crate::money::format_money(amount, currency)
             ),
             employee: None,
             data: serde_json::json!({"reference": reference, "amount": amount, "currency": currency}),
@@ -125,41 +121,6 @@ pub fn payment_recovered(
         },
     )
     .map(drop)
-}
-
-/// Raises USAGE_HIGH for each limit of the tier that applies now used at 80% or more, and resolves it for
-/// the others. Call on every change of employees or agents and on plan changes.
-pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
-    let tier = crate::billing::service::effective_tier(conn, company)?;
-    let usage = crate::billing::service::usage(conn, company, &tier)?;
-    for (kind, item) in usage.items() {
-        let key = format!("usage_high:{}", kind.as_str());
-        match (item.limit, item.percent) {
-            (Some(limit), Some(percent)) if percent >= USAGE_HIGH_PERCENT => {
-                raise(
-                    conn,
-                    company,
-                    NewAlert {
-                        kind: AlertType::UsageHigh,
-                        title: format!("{percent}% of the plan's {} used", kind.noun()),
-                        message: format!(
-                            "The company has {} of {} allowed on the {} plan.",
-                            kind.quantity(item.used),
-                            kind.quantity(limit),
-                            tier.name
-                        ),
-                        employee: None,
-                        data: serde_json::json!({"limit": kind, "used": item.used, "max": limit, "percent": percent, "tier": tier.code}),
-                        dedup_key: key,
-                    },
-                )?;
-            }
-            _ => {
-                resolve(conn, company, &key)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 pub fn list(

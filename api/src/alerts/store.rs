@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Timestamp};
 
 use super::model::{AlertFilter, AlertRow, AlertType};
-use crate::accounts::model::Role;
+use crate::auth::Role;
 use crate::db::DbConn;
 use crate::db::schema::{alerts, stream_tickets, users};
 use crate::http::pagination::PageRequest;

@@ -12,28 +12,7 @@ use crate::ids::ApiKeyId;
 /// Every key starts with this, so a leaked key is recognisable (and secret scanners can find it).
 pub const API_KEY_PREFIX: &str = "vigil_sk_";
 
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ApiKeyScope {
-    /// Read every tenant resource.
-    Read,
-    /// Read and change tenant resources (never users or keys).
-    ReadWrite,
-}
-
-impl ApiKeyScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::ReadWrite => "read_write",
-        }
-    }
-
-    pub fn parse(text: &str) -> Self {
-        if text == "read_write" { Self::ReadWrite } else { Self::Read }
-    }
-}
+pub use crate::auth::ApiKeyScope;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]

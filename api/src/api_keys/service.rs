@@ -3,10 +3,10 @@
 use super::model::{API_KEY_PREFIX, ApiKey, ApiKeyRow, ApiKeyScope, CreateApiKeyRequest, CreatedApiKey};
 use super::store;
 use crate::audit::model::{AuditActor, AuditEvent};
+use crate::auth::Actor;
 use crate::db::{DbConn, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
-use crate::http::principal::Actor;
 use crate::ids::{ApiKeyId, CompanyId, UserId};
 
 /// Random characters after the prefix: 40 alphanumerics, about 238 bits.

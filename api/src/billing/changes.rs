@@ -5,8 +5,7 @@ use chrono::Utc;
 
 use super::mirror::{self, Applied};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, RedirectUrl, Subscription, SubscriptionRow, SubscriptionStatus, TaxId,
-    Tier, TierCode,
+    BillingDashboard, BillingSettingsRequest, RedirectUrl, Subscription, SubscriptionRow, TaxId, Tier, TierCode,
 };
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
@@ -25,11 +24,6 @@ pub struct BillingActor {
 /// A fresh idempotency key for one operation; retries of that operation reuse it.
 fn operation_key(operation: &str, company: &CompanyId) -> String {
     format!("vigil-{operation}-{company}-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn is_live(row: &SubscriptionRow) -> bool {
-    row.stripe_subscription_id.is_some()
-        && matches!(SubscriptionStatus::parse(&row.status), SubscriptionStatus::Active | SubscriptionStatus::PastDue)
 }
 
 fn no_subscription() -> ApiError {
@@ -93,7 +87,7 @@ pub async fn start_checkout(
     let gateway = setup.gateway()?;
     let price =
         setup.price_of(tier).ok_or_else(|| ApiError::invalid_field("tier", "choose a paid tier: PRO or ENTERPRISE"))?;
-    if is_live(&subscription_row(pool, &actor.company).await?) {
+    if subscription_row(pool, &actor.company).await?.has_live_stripe_subscription() {
         return Err(ApiError::Conflict {
             code: "subscription_exists",
             detail:
@@ -168,7 +162,8 @@ async fn mirror_and_audit(
                     crate::alerts::model::AlertType::SubscriptionExpiring,
                 )?;
             }
-            crate::alerts::service::check_current_usage(conn, &company)?;
+            let tier = crate::billing::service::effective_tier(conn, &company)?;
+            crate::billing::usage::check_current_usage(conn, &company, &tier)?;
             Ok(service::subscription_view(&row, now.naive_utc()))
         })
     })
@@ -180,7 +175,7 @@ async fn limits_exceeded(pool: &DbPool, company: &CompanyId, target: TierCode) -
     let company = company.clone();
     db::run(pool, move |conn| {
         let tier: Tier = store::find_tier(conn, target)?.into();
-        let usage = service::usage(conn, &company, &tier)?;
+        let usage = super::usage::usage(conn, &company, &tier)?;
         let mut over = Vec::new();
         for (kind, item) in usage.items() {
             if let Some(limit) = item.limit.filter(|limit| item.used > *limit) {
@@ -203,12 +198,12 @@ pub async fn change_plan(
     let gateway = setup.gateway()?;
     let row = subscription_row(pool, &actor.company).await?;
     if tier == TierCode::Free {
-        return match is_live(&row) {
+        return match row.has_live_stripe_subscription() {
             true => cancel(pool, setup, actor).await,
             false => Ok(service::subscription_view(&row, crate::db::now())),
         };
     }
-    if !is_live(&row) {
+    if !row.has_live_stripe_subscription() {
         return Err(no_subscription());
     }
     let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
@@ -240,7 +235,8 @@ async fn set_renewal(
 ) -> Result<Subscription, ApiError> {
     let gateway = setup.gateway()?;
     let row = subscription_row(pool, &actor.company).await?;
-    let Some(subscription) = row.stripe_subscription_id.as_deref().filter(|_| is_live(&row)) else {
+    let Some(subscription) = row.stripe_subscription_id.as_deref().filter(|_| row.has_live_stripe_subscription())
+    else {
         return Err(no_subscription());
     };
     let operation = if renew { "resume" } else { "cancel" };
@@ -271,7 +267,7 @@ pub async fn update_settings(
     // Refuse what cannot be done before changing anything.
     if request.auto_renewal.is_some() {
         setup.gateway()?;
-        if !is_live(&subscription_row(pool, &actor.company).await?) {
+        if !subscription_row(pool, &actor.company).await?.has_live_stripe_subscription() {
             return Err(no_subscription());
         }
     }

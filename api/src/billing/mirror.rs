@@ -40,10 +40,6 @@ pub enum News {
     Fetched,
 }
 
-fn is_live(status: SubscriptionStatus) -> bool {
-    matches!(status, SubscriptionStatus::Active | SubscriptionStatus::PastDue)
-}
-
 /// Applies a subscription as Stripe reported it at `stripe_time` (epoch seconds). Older news than what the
 /// mirror holds is ignored, and so is news of another, finished subscription while a live one is mirrored.
 pub fn apply_subscription(
@@ -67,10 +63,9 @@ pub fn apply_subscription(
     }
     // News of another subscription: older than what the mirror holds, or the end of an old one while a
     // live one is mirrored, changes nothing.
-    let other_live =
-        !same && before.stripe_subscription_id.is_some() && is_live(SubscriptionStatus::parse(&before.status));
+    let other_live = !same && before.has_live_stripe_subscription();
     let other_older = !same && before.stripe_updated_at.is_some_and(|seen| seen > stripe_time);
-    if other_older || other_live && !is_live(status) {
+    if other_older || other_live && !status.is_live() {
         return Ok(Applied::Stale);
     }
     let now = crate::db::now();

@@ -1,4 +1,4 @@
-//! Billing: tiers, each company's subscription, and the limits a tier sets.
+//! Billing: tiers, each company's subscription, and the limits a tier sets (counted in [`usage`]).
 
 pub mod changes;
 pub mod mirror;
@@ -7,3 +7,4 @@ pub mod resync;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod usage;

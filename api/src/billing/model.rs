@@ -185,6 +185,13 @@ impl SubscriptionStatus {
             _ => Self::Inactive,
         }
     }
+
+    /// Whether a subscription in this status is still running at Stripe (ACTIVE, or PAST_DUE while Stripe
+    /// retries the payment): it can be changed or cancelled, and it wins over a finished one. Which tier
+    /// applies is another question: `billing::service::effective_tier_code`.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Active | Self::PastDue)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -206,6 +213,13 @@ pub struct SubscriptionRow {
     pub cancelled_at: Option<chrono::NaiveDateTime>,
     pub grace_period_ends_at: Option<chrono::NaiveDateTime>,
     pub stripe_updated_at: Option<i64>,
+}
+
+impl SubscriptionRow {
+    /// Whether the company has a paid subscription running at Stripe: one is linked and its status is live.
+    pub fn has_live_stripe_subscription(&self) -> bool {
+        self.stripe_subscription_id.is_some() && SubscriptionStatus::parse(&self.status).is_live()
+    }
 }
 
 /// The company's subscription as mirrored from Stripe.

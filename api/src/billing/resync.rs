@@ -27,10 +27,7 @@ fn system_actor(company: &CompanyId) -> AuditActor {
 
 /// The subscription that describes the company now: a live one if any (the newest), else the newest.
 fn current(subscriptions: Vec<StripeSubscription>) -> Option<StripeSubscription> {
-    let live = |s: &StripeSubscription| {
-        matches!(SubscriptionStatus::from_stripe(&s.status), SubscriptionStatus::Active | SubscriptionStatus::PastDue)
-    };
-    subscriptions.into_iter().max_by_key(|s| (live(s), s.created))
+    subscriptions.into_iter().max_by_key(|s| (SubscriptionStatus::from_stripe(&s.status).is_live(), s.created))
 }
 
 /// Resyncs every company linked to Stripe, or only `only`.

@@ -1,15 +1,15 @@
-//! Which tier applies to a company, its usage against the tier's limits, the dashboard and the invoices.
-//! (Changes that go through Stripe are in `billing::stripe_flow`.)
+//! Which tier applies to a company, the dashboard and the invoices. (Usage against the tier's limits is
+//! in `billing::usage`; changes that go through Stripe are in `billing::changes`.)
 
 use chrono::NaiveDateTime;
 
 use super::model::{
-    BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, LimitKind, Subscription,
-    SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode, Usage, UsageItem,
+    BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, Subscription, SubscriptionRow,
+    SubscriptionStatus, TaxId, Tier, TierCode,
 };
 use super::store;
 use crate::db::DbConn;
-use crate::error::{ApiError, PlanLimit};
+use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
 use crate::ids::{CompanyId, InvoiceId};
 
@@ -58,20 +58,6 @@ pub fn get_subscription(conn: &mut DbConn, company: &CompanyId) -> Result<Subscr
     Ok(subscription_view(&store::find_subscription(conn, company)?, crate::db::now()))
 }
 
-/// What the company uses, against the limits of `tier`.
-pub fn usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<Usage, ApiError> {
-    let employees = crate::employees::store::count_active(conn, company)?;
-    let agents = crate::agents::store::count_live_agents(conn, company)?;
-    Ok(Usage {
-        active_employees: UsageItem::new(employees, tier.max_employees),
-        agents: UsageItem::new(agents, tier.max_agents),
-        storage_bytes: UsageItem::new(
-            crate::storage::meter::stored_bytes(conn, company)?,
-            LimitKind::MaxStorageGb.of(tier),
-        ),
-    })
-}
-
 /// Everything the billing dashboard shows, in one round of queries.
 pub fn dashboard(
     conn: &mut DbConn,
@@ -83,7 +69,7 @@ pub fn dashboard(
     let subscription = subscription_view(&row, now);
     let tier: Tier = store::find_tier(conn, subscription.effective_tier)?.into();
     let subscribed: Tier = store::find_tier(conn, subscription.tier)?.into();
-    let usage = usage(conn, company, &tier)?;
+    let usage = super::usage::usage(conn, company, &tier)?;
     let invoices = store::recent_invoices(conn, company, DASHBOARD_INVOICES)?;
     let company_row = crate::accounts::store::find_company(conn, company)?;
     let paid = subscription.stripe_subscription_id.is_some() && subscription.status != SubscriptionStatus::Cancelled;
@@ -130,38 +116,6 @@ pub fn get_invoice(conn: &mut DbConn, company: &CompanyId, id: &InvoiceId) -> Re
 /// All tiers, cheapest first.
 pub fn list_tiers(conn: &mut DbConn) -> Result<Vec<Tier>, ApiError> {
     Ok(store::list_tiers(conn)?.into_iter().map(Into::into).collect())
-}
-
-/// Refuses adding `adding` more to `usage` when that would pass the tier's limit, naming the smallest tier
-/// that would allow it.
-pub fn check_limit(conn: &mut DbConn, tier: &Tier, kind: LimitKind, usage: i64, adding: i64) -> Result<(), ApiError> {
-    let Some(limit) = kind.of(tier) else { return Ok(()) };
-    if usage + adding <= limit {
-        return Ok(());
-    }
-    let upgrade = list_tiers(conn)?
-        .into_iter()
-        .filter(|candidate| candidate.display_order > tier.display_order)
-        .find(|candidate| kind.of(candidate).is_none_or(|max| usage + adding <= max))
-        .map(|candidate| candidate.code);
-    let reached = PlanLimit {
-        limit: kind,
-        max: limit,
-        current_usage: usage,
-        tier: tier.code,
-        upgrade_tier: upgrade,
-        detail: format!(
-            "The {} plan allows {}; the company has {}.{}",
-            tier.name,
-            kind.quantity(limit),
-            kind.quantity(usage),
-            upgrade.map(|t| format!(" Upgrade to {} for more.", t.as_str())).unwrap_or_default()
-        ),
-    };
-    Err(match kind {
-        LimitKind::MaxStorageGb => ApiError::StorageLimitReached(reached),
-        _ => ApiError::PlanLimitReached(reached),
-    })
 }
 
 /// The smallest tier whose features satisfy `wanted`, for upgrade hints.

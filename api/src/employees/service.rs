@@ -37,7 +37,7 @@ fn find(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Emplo
 fn check_room_for_one_more(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
     let tier = crate::billing::service::effective_tier(conn, company)?;
     let active = store::count_active(conn, company)?;
-    crate::billing::service::check_limit(conn, &tier, LimitKind::MaxEmployees, active, 1)
+    crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxEmployees, active, 1)
 }
 
 pub fn list(
@@ -87,7 +87,8 @@ pub fn create(
                 .target("employee", &row.id)
                 .details(serde_json::json!({"email": row.email, "name": row.name})),
         )?;
-        crate::alerts::service::check_current_usage(conn, company)?;
+        let tier = crate::billing::service::effective_tier(conn, company)?;
+        crate::billing::usage::check_current_usage(conn, company, &tier)?;
         Ok(row.into())
     })
 }
@@ -168,7 +169,8 @@ pub fn set_status(
             EmployeeStatus::Inactive => "employee.deactivated",
         };
         crate::audit::record(conn, actor, AuditEvent::new(action).target("employee", id))?;
-        crate::alerts::service::check_current_usage(conn, company)?;
+        let tier = crate::billing::service::effective_tier(conn, company)?;
+        crate::billing::usage::check_current_usage(conn, company, &tier)?;
         Ok(row.into())
     })
 }
@@ -185,7 +187,8 @@ pub fn delete(conn: &mut DbConn, actor: &AuditActor, company: &CompanyId, id: &E
                 .target("employee", id)
                 .details(serde_json::json!({"email": row.email, "name": row.name})),
         )?;
-        crate::alerts::service::check_current_usage(conn, company)?;
+        let tier = crate::billing::service::effective_tier(conn, company)?;
+        crate::billing::usage::check_current_usage(conn, company, &tier)?;
         Ok(())
     })
 }

@@ -1,5 +1,6 @@
-//! HTTP plumbing shared by every route: request ids, metrics and access logs, JSON extraction with
-//! validation, and the problem+json fallback for errors raised outside our handlers.
+//! HTTP plumbing shared by every route: stamping the request id (kept in `crate::request_id`, which the
+//! database and error layers read too), metrics and access logs, JSON extraction with validation, the
+//! `Principal` extractor, and the problem+json fallback for errors raised outside our handlers.
 
 pub mod extract;
 pub mod headers;
@@ -8,6 +9,5 @@ pub mod observe;
 pub mod pagination;
 pub mod principal;
 pub mod rate_limit;
-pub mod request_id;
 pub mod routes_table;
 pub mod validation;

@@ -13,22 +13,15 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::accounts::model::Role;
 use crate::accounts::{service, tokens};
-use crate::api_keys::model::{API_KEY_PREFIX, ApiKeyScope};
+use crate::api_keys::model::API_KEY_PREFIX;
 use crate::audit::model::{ActorType, AuditActor};
+use crate::auth::{Actor, ApiKeyScope, Role};
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::http::observe::RequestId;
-use crate::ids::{ApiKeyId, CompanyId, UserId};
-
-/// Who is acting.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    User { id: UserId, role: Role },
-    ApiKey { id: ApiKeyId, scope: ApiKeyScope },
-}
+use crate::ids::{CompanyId, UserId};
 
 /// An authenticated caller and the company it acts for.
 #[derive(Debug, Clone)]
@@ -306,6 +299,7 @@ async fn authenticate(pool: &DbPool, config: &Config, token: String) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::ApiKeyId;
 
     fn principal(actor: Actor) -> Principal {
         Principal { company_id: CompanyId::generate(), actor, client_ip: None, request_id: None }

@@ -51,7 +51,7 @@ fn stripe_actor(company: &CompanyId, event: &IncomingEvent) -> AuditActor {
         actor_type: ActorType::Stripe,
         actor_id: Some(event.id.clone()),
         client_ip: None,
-        request_id: crate::http::request_id::current(),
+        request_id: crate::request_id::current(),
     }
 }
 
@@ -263,7 +263,8 @@ fn subscription_alerts(
     if after.auto_renew || after.status == SubscriptionStatus::Cancelled.as_str() {
         crate::alerts::service::resolve_all_of(conn, company, AlertType::SubscriptionExpiring)?;
     }
-    crate::alerts::service::check_current_usage(conn, company)
+    let tier = crate::billing::service::effective_tier(conn, company)?;
+    crate::billing::usage::check_current_usage(conn, company, &tier)
 }
 
 fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {

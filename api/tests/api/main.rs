@@ -10,6 +10,7 @@ mod agent_data;
 mod agents;
 mod alerts;
 mod api_keys;
+mod architecture;
 mod audit;
 mod billing;
 mod demo;
