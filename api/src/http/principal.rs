@@ -172,6 +172,29 @@ impl Access for SignedInUser {
     }
 }
 
+/// Every access rule, for questions asked of all of them at once.
+const ALL_RULES: [fn(&Principal) -> Result<(), ApiError>; 7] = [
+    Member::check,
+    Supervisor::check,
+    Manager::check,
+    Admin::check,
+    AdminReader::check,
+    AdminUser::check,
+    SignedInUser::check,
+];
+
+/// Whether a user with `role` may do everything a key of `scope` may: every rule that admits such a key
+/// also admits the user. A key must never reach further than a person its creator still is, so a key whose
+/// creator's role no longer covers its scope is revoked. Derived from the rules themselves, so a changed rule
+/// changes what a scope needs. Today both scopes need OWNER or ADMIN: a `read` key reads the audit log
+/// (`AdminReader`) and a `read_write` key changes billing (`Admin`), neither of which a MANAGER may.
+pub fn role_covers_scope(role: Role, scope: ApiKeyScope) -> bool {
+    let probe = |actor| Principal { company_id: CompanyId::generate(), actor, client_ip: None, request_id: None };
+    let user = probe(Actor::User { id: UserId::generate(), role });
+    let key = probe(Actor::ApiKey { id: ApiKeyId::generate(), scope });
+    ALL_RULES.iter().all(|rule| rule(&key).is_err() || rule(&user).is_ok())
+}
+
 /// An authenticated principal that passed the route's access rule `A`.
 pub struct Auth<A: Access> {
     principal: Principal,
@@ -335,6 +358,16 @@ mod tests {
         assert!(Admin::check(&read_write).is_ok());
         assert!(AdminUser::check(&read_write).is_err());
         assert!(SignedInUser::check(&read_write).is_err());
+    }
+
+    #[test]
+    fn both_scopes_need_an_owner_or_admin() {
+        for scope in [ApiKeyScope::Read, ApiKeyScope::ReadWrite] {
+            assert!(role_covers_scope(Role::Owner, scope));
+            assert!(role_covers_scope(Role::Admin, scope));
+            assert!(!role_covers_scope(Role::Manager, scope), "{scope:?}");
+            assert!(!role_covers_scope(Role::Viewer, scope), "{scope:?}");
+        }
     }
 
     #[test]

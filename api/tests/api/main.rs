@@ -12,6 +12,7 @@ mod alerts;
 mod api_keys;
 mod audit;
 mod billing;
+mod credentials;
 mod demo;
 mod employees;
 mod foundation;
