@@ -14,12 +14,11 @@ pub fn insert(conn: &mut DbConn, row: &ApiKeyRow) -> QueryResult<()> {
     diesel::insert_into(api_keys::table).values(row).execute(conn).map(drop)
 }
 
+/// A key and its creator's columns, while that user exists.
+pub type KeyWithCreator = (ApiKeyRow, Option<CreatorColumns>);
+
 /// One page of the company's keys, each with its creator while that user exists.
-pub fn list(
-    conn: &mut DbConn,
-    company: &CompanyId,
-    page: PageRequest,
-) -> QueryResult<(Vec<(ApiKeyRow, Option<CreatorColumns>)>, i64)> {
+pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryResult<(Vec<KeyWithCreator>, i64)> {
     let scoped = || api_keys::table.filter(api_keys::company_id.eq(company.as_str()));
     let total = scoped().count().get_result(conn)?;
     let rows =

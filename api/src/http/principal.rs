@@ -172,8 +172,11 @@ impl Access for SignedInUser {
     }
 }
 
+/// An access rule's check.
+type Rule = fn(&Principal) -> Result<(), ApiError>;
+
 /// Every access rule, for questions asked of all of them at once.
-const ALL_RULES: [fn(&Principal) -> Result<(), ApiError>; 7] = [
+const ALL_RULES: [Rule; 7] = [
     Member::check,
     Supervisor::check,
     Manager::check,
