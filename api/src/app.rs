@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(accounts::routes::create_user)
             .service(accounts::routes::get_user)
             .service(accounts::routes::update_user)
+            .service(accounts::routes::delete_user)
             .service(api_keys::routes::list_api_keys)
             .service(api_keys::routes::create_api_key)
             .service(api_keys::routes::revoke_api_key)

@@ -38,6 +38,17 @@ impl Role {
     pub fn is_admin(self) -> bool {
         matches!(self, Self::Owner | Self::Admin)
     }
+
+    /// Whether a user with this role may do everything a key of `scope` may. A key must never reach
+    /// further than its creator still does, so a key whose creator's role stops covering its scope is
+    /// revoked. Both scopes need OWNER or ADMIN: a `read` key reads the audit log and a `read_write` key
+    /// changes billing, neither of which a MANAGER may. `http::principal`'s tests derive the same answer
+    /// from the access rules themselves.
+    pub fn covers_scope(self, scope: ApiKeyScope) -> bool {
+        match scope {
+            ApiKeyScope::Read | ApiKeyScope::ReadWrite => self.is_admin(),
+        }
+    }
 }
 
 /// What a key may do.

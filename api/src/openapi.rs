@@ -80,7 +80,7 @@ const PROBLEMS: [ProblemResponse; 10] = [
     ProblemResponse {
         name: "Unauthenticated",
         status: 401,
-        description: "No valid access token or API key",
+        description: "No valid access token or API key (`account_disabled` for the token of a user disabled since)",
         code: "unauthenticated",
         detail: "The access token is invalid or has expired.",
     },

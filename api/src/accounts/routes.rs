@@ -1,7 +1,7 @@
 //! Sign-up, sessions, the current user, users and API keys.
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
 use super::model::{
     ChangePasswordRequest, CreateUserRequest, CreatedUser, LoginRequest, Me, RefreshRequest, Session, SignupRequest,
@@ -258,7 +258,8 @@ pub async fn get_user(
 }
 
 /// Changes a user's role, name, or disables/enables the account. Only owners change owners or make new
-/// ones; the last active owner can be neither demoted nor disabled.
+/// ones; the last active owner can be neither demoted nor disabled. Disabling a user revokes the API keys
+/// they created; a new role revokes those whose scope it does not cover (both scopes need OWNER or ADMIN).
 #[utoipa::path(
     tag = "users",
     operation_id = "update_user",
@@ -292,4 +293,32 @@ pub async fn update_user(
     })
     .await?;
     Ok(web::Json(user))
+}
+
+/// Removes a user: they can no longer sign in, their sessions end and the API keys they created are revoked
+/// (the owners get an `API_KEYS_REVOKED` alert naming them). Only owners remove owners; the last active owner
+/// stays; nobody removes themselves. The audit log keeps their entries.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "delete_user",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 409, description = "`last_owner` or `cannot_remove_self`", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/users/{user_id}")]
+pub async fn delete_user(
+    auth: Auth<AdminUser>,
+    user_id: web::Path<UserId>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = auth.into_principal();
+    let (acting_user, role) = principal.acting_user()?;
+    let target = user_id.into_inner();
+    db::run(&pool, move |conn| {
+        service::remove_user(conn, &principal.audit_actor(), &acting_user, role, principal.company_id(), &target)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

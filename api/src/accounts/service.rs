@@ -15,6 +15,8 @@ use super::password::{hash_off_thread, verify_off_thread};
 use super::store::{self, RefreshTokenRow};
 use super::throttle::{self, Rule};
 use super::tokens::{self, AccessClaims};
+use crate::api_keys::model::Person;
+use crate::api_keys::service::CreatorChange;
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::auth::Actor;
 use crate::config::Secret;
@@ -225,6 +227,12 @@ fn open_session(
     })
 }
 
+/// A disabled user's still-unexpired access token: refused at once, with a code of its own so the client
+/// can say why instead of trying to refresh.
+fn account_disabled() -> ApiError {
+    ApiError::CredentialRejected { code: "account_disabled", detail: "This account has been disabled.".to_owned() }
+}
+
 fn session_expired() -> ApiError {
     ApiError::Unauthenticated("The session has ended; sign in again.".to_owned())
 }
@@ -348,7 +356,7 @@ pub fn authenticate_user(conn: &mut DbConn, claims: &AccessClaims) -> Result<(Co
         Err(other) => return Err(other.into()),
     };
     if user.disabled_at.is_some() {
-        return Err(ApiError::Unauthenticated("This account has been disabled.".to_owned()));
+        return Err(account_disabled());
     }
     let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
     Ok((claims.company_id.clone(), Actor::User { id: claims.user_id.clone(), role }))
@@ -456,6 +464,24 @@ pub fn update_user(
         let name = request.name.as_deref().map(str::trim).unwrap_or(&current.name).to_owned();
         let disabled_at = if active { None } else { current.disabled_at.or(Some(now)) };
         store::update_user(conn, company, target, new_role, &name, disabled_at, now)?;
+        // The keys they made must not reach further than they now may: all of them when disabled, those whose
+        // scope the new role does not cover when the role changed.
+        let key_change = match (was_active, active) {
+            (true, false) => Some(CreatorChange::Disabled),
+            (_, true) if new_role != current_role => Some(CreatorChange::Demoted(new_role)),
+            _ => None,
+        };
+        if let Some(change) = key_change {
+            let caused_by = store::find_user(conn, company, acting_user)?;
+            crate::api_keys::service::revoke_for_creator(
+                conn,
+                actor,
+                company,
+                &person(&current),
+                &person(&caused_by),
+                change,
+            )?;
+        }
         if new_role != current_role {
             crate::audit::record(
                 conn,
@@ -483,4 +509,65 @@ pub fn update_user(
         }
         Ok(store::find_user(conn, company, target)?.into())
     })
+}
+
+/// Removes a user from the company, keeping the role rules of [`update_user`]: only owners remove owners,
+/// the last active owner stays, and nobody removes themselves. In one transaction the keys they created are
+/// revoked (audited, owners alerted), they are forgotten as a creator and lose their sessions and alerts, and
+/// the user row goes; the audit log keeps what they did under their id.
+pub fn remove_user(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    acting_user: &UserId,
+    acting_role: Role,
+    company: &CompanyId,
+    target: &UserId,
+) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        crate::db::lock_company(conn, company)?;
+        let current = store::find_user(conn, company, target).map_err(|e| not_found_as("user", e))?;
+        let role = Role::parse(&current.role).unwrap_or(Role::Viewer);
+        if target == acting_user {
+            return Err(ApiError::Conflict {
+                code: "cannot_remove_self",
+                detail: "You cannot remove your own account.".to_owned(),
+            });
+        }
+        if role == Role::Owner && acting_role != Role::Owner {
+            return Err(ApiError::Forbidden("Only an owner can remove an owner.".to_owned()));
+        }
+        if role == Role::Owner && current.disabled_at.is_none() && store::count_active_owners(conn, company)? <= 1 {
+            return Err(ApiError::Conflict {
+                code: "last_owner",
+                detail: "A company needs at least one active owner; make someone else an owner first.".to_owned(),
+            });
+        }
+        let caused_by = store::find_user(conn, company, acting_user)?;
+        let removed = person(&current);
+        crate::api_keys::service::revoke_for_creator(
+            conn,
+            actor,
+            company,
+            &removed,
+            &person(&caused_by),
+            CreatorChange::Removed,
+        )?;
+        crate::api_keys::store::forget_creator(conn, company, target)?;
+        crate::agents::store::forget_token_creator(conn, company, target)?;
+        crate::alerts::store::forget_recipient(conn, company, target)?;
+        store::delete_user(conn, company, target)?;
+        crate::audit::record(
+            conn,
+            actor,
+            AuditEvent::new("user.removed")
+                .target("user", target)
+                .details(serde_json::json!({"email": removed.email, "name": removed.name, "role": role})),
+        )?;
+        Ok(())
+    })
+}
+
+/// A user as revocations and alerts name them.
+fn person(user: &UserRow) -> Person {
+    Person { id: UserId::from_db(user.id.clone()), name: user.name.clone(), email: user.email.clone() }
 }

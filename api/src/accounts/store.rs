@@ -168,3 +168,16 @@ pub fn revoke_user_refresh_tokens(
     .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)
 }
+
+/// Deletes a user and their sessions. The caller first revokes their keys and forgets them as a creator
+/// elsewhere; the audit log keeps their id as text.
+pub fn delete_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> QueryResult<usize> {
+    diesel::delete(
+        refresh_tokens::table
+            .filter(refresh_tokens::company_id.eq(company.as_str()))
+            .filter(refresh_tokens::user_id.eq(user.as_str())),
+    )
+    .execute(conn)?;
+    diesel::delete(users::table.filter(users::company_id.eq(company.as_str())).filter(users::id.eq(user.as_str())))
+        .execute(conn)
+}

@@ -5,10 +5,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::accounts::model::Role;
 use crate::db::schema::alerts;
 use crate::ids::{AlertId, EmployeeId};
 
-/// The seven kinds of alert.
+/// The kinds of alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AlertType {
@@ -19,6 +20,8 @@ pub enum AlertType {
     SubscriptionCancelled,
     UsageHigh,
     PolicyChanged,
+    /// A user was disabled, removed or demoted, which revoked API keys they had created.
+    ApiKeysRevoked,
 }
 
 /// How urgent an alert is.
@@ -41,7 +44,7 @@ impl Severity {
 }
 
 impl AlertType {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::AgentOffline,
         Self::PaymentFailed,
         Self::PaymentRecovered,
@@ -49,6 +52,7 @@ impl AlertType {
         Self::SubscriptionCancelled,
         Self::UsageHigh,
         Self::PolicyChanged,
+        Self::ApiKeysRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl AlertType {
             Self::SubscriptionCancelled => "SUBSCRIPTION_CANCELLED",
             Self::UsageHigh => "USAGE_HIGH",
             Self::PolicyChanged => "POLICY_CHANGED",
+            Self::ApiKeysRevoked => "API_KEYS_REVOKED",
         }
     }
 
@@ -71,13 +76,24 @@ impl AlertType {
     pub fn severity(self) -> Severity {
         match self {
             Self::PaymentFailed | Self::SubscriptionCancelled => Severity::Critical,
-            Self::AgentOffline | Self::SubscriptionExpiring | Self::UsageHigh => Severity::Warning,
+            Self::AgentOffline | Self::SubscriptionExpiring | Self::UsageHigh | Self::ApiKeysRevoked => {
+                Severity::Warning
+            }
             Self::PaymentRecovered | Self::PolicyChanged => Severity::Info,
         }
     }
 
-    /// Billing alerts go to owners and admins; agent, usage and policy alerts to managers as well.
-    pub fn is_billing(self) -> bool {
+    /// Who is told: revoked keys go to the owners (an admin's keys may be the ones revoked); billing alerts to
+    /// owners and admins; agent, usage and policy alerts to managers as well.
+    pub fn recipients(self) -> &'static [Role] {
+        match self {
+            Self::ApiKeysRevoked => &[Role::Owner],
+            kind if kind.is_billing() => &[Role::Owner, Role::Admin],
+            _ => &[Role::Owner, Role::Admin, Role::Manager],
+        }
+    }
+
+    fn is_billing(self) -> bool {
         matches!(
             self,
             Self::PaymentFailed | Self::PaymentRecovered | Self::SubscriptionExpiring | Self::SubscriptionCancelled

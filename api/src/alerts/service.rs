@@ -5,7 +5,6 @@ use chrono::Duration;
 
 use super::model::{Alert, AlertFilter, AlertRow, AlertType, MarkedRead, NewAlert, StreamTicket, UnreadCount};
 use super::store;
-use crate::auth::Role;
 use crate::db::{DbConn, notify};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
@@ -17,8 +16,7 @@ const TICKET_TTL_SECS: i64 = 30;
 /// Raises an alert for its recipients, unless its condition is already open for them. Returns how many
 /// recipients got a new alert. Call inside the transaction of the change that caused it.
 pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<usize, ApiError> {
-    let roles: &[Role] =
-        if alert.kind.is_billing() { &[Role::Owner, Role::Admin] } else { &[Role::Owner, Role::Admin, Role::Manager] };
+    let roles = alert.kind.recipients();
     let now = crate::db::now();
     let mut raised = 0;
     for recipient in store::recipients(conn, company, roles)? {

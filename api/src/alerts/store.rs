@@ -221,3 +221,21 @@ pub fn redeem_ticket(
     .get_result(conn)
     .optional()
 }
+
+/// Deletes a user's own alerts and stream tickets, before the user row is removed. Alerts are per recipient,
+/// so nobody else loses anything.
+pub fn forget_recipient(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> QueryResult<()> {
+    diesel::delete(
+        alerts::table
+            .filter(alerts::company_id.eq(company.as_str()))
+            .filter(alerts::recipient_user_id.eq(user.as_str())),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        stream_tickets::table
+            .filter(stream_tickets::company_id.eq(company.as_str()))
+            .filter(stream_tickets::user_id.eq(user.as_str())),
+    )
+    .execute(conn)
+    .map(drop)
+}

@@ -52,7 +52,7 @@ diesel::table! {
         prefix -> Text,
         key_hash -> Text,
         scope -> Text,
-        created_by_user_id -> Text,
+        created_by_user_id -> Nullable<Text>,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,

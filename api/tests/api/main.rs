@@ -13,6 +13,7 @@ mod api_keys;
 mod architecture;
 mod audit;
 mod billing;
+mod credentials;
 mod demo;
 mod employees;
 mod foundation;

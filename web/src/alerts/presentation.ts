@@ -27,4 +27,9 @@ export const ALERT_TYPES: Record<AlertType, { label: string; color: string; mean
   },
   USAGE_HIGH: { label: "Usage high", color: "orange", meaning: "Usage is close to a plan limit." },
   POLICY_CHANGED: { label: "Policy changed", color: "indigo", meaning: "The monitoring policy was edited." },
+  API_KEYS_REVOKED: {
+    label: "API keys revoked",
+    color: "red",
+    meaning: "A user was disabled, removed or demoted, so the API keys they created stopped working.",
+  },
 };

@@ -209,12 +209,18 @@ export interface paths {
     get: operations["get_user"];
     put?: never;
     post?: never;
-    delete?: never;
+    /**
+     * Removes a user: they can no longer sign in, their sessions end and the API keys they created are revoked
+     *     (the owners get an `API_KEYS_REVOKED` alert naming them). Only owners remove owners; the last active owner
+     *     stays; nobody removes themselves. The audit log keeps their entries.
+     */
+    delete: operations["delete_user"];
     options?: never;
     head?: never;
     /**
      * Changes a user's role, name, or disables/enables the account. Only owners change owners or make new
-     *     ones; the last active owner can be neither demoted nor disabled.
+     *     ones; the last active owner can be neither demoted nor disabled. Disabling a user revokes the API keys
+     *     they created; a new role revokes those whose scope it does not cover (both scopes need OWNER or ADMIN).
      */
     patch: operations["update_user"];
     trace?: never;
@@ -1120,7 +1126,7 @@ export interface components {
      */
     AlertId: string;
     /**
-     * @description The seven kinds of alert.
+     * @description The kinds of alert.
      * @enum {string}
      */
     AlertType:
@@ -1130,7 +1136,8 @@ export interface components {
       | "SUBSCRIPTION_EXPIRING"
       | "SUBSCRIPTION_CANCELLED"
       | "USAGE_HIGH"
-      | "POLICY_CHANGED";
+      | "POLICY_CHANGED"
+      | "API_KEYS_REVOKED";
     /** @description A key as listed: never the secret. */
     ApiKey: {
       id: components["schemas"]["ApiKeyId"];
@@ -1141,9 +1148,13 @@ export interface components {
        */
       prefix: string;
       scope: components["schemas"]["ApiKeyScope"];
+      created_by?: components["schemas"]["Person"] | null;
       /** Format: date-time */
       created_at: string;
-      /** Format: date-time */
+      /**
+       * Format: date-time
+       * @description When the key last authenticated a request, to the minute: it is written at most once a minute.
+       */
       last_used_at?: string | null;
       /** Format: date-time */
       revoked_at?: string | null;
@@ -1666,9 +1677,13 @@ export interface components {
          */
         prefix: string;
         scope: components["schemas"]["ApiKeyScope"];
+        created_by?: components["schemas"]["Person"] | null;
         /** Format: date-time */
         created_at: string;
-        /** Format: date-time */
+        /**
+         * Format: date-time
+         * @description When the key last authenticated a request, to the minute: it is written at most once a minute.
+         */
         last_used_at?: string | null;
         /** Format: date-time */
         revoked_at?: string | null;
@@ -1839,6 +1854,12 @@ export interface components {
        * @description How many items the whole list holds.
        */
       total: number;
+    };
+    /** @description A user as keys name them: a key's creator in lists; the creator and whoever caused it in a revocation. */
+    Person: {
+      id: components["schemas"]["UserId"];
+      name: string;
+      email: string;
     };
     /**
      * @description The details of a `plan_limit_reached` problem.
@@ -2441,7 +2462,7 @@ export interface components {
         "application/problem+json": components["schemas"]["Problem"];
       };
     };
-    /** @description No valid access token or API key */
+    /** @description No valid access token or API key (`account_disabled` for the token of a user disabled since) */
     Unauthenticated: {
       headers: {
         [name: string]: unknown;
@@ -2961,6 +2982,43 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  delete_user: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the user */
+        user_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Removed */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      /** @description `last_owner` or `cannot_remove_self` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
