@@ -1,6 +1,8 @@
 //! HTTP plumbing shared by every route: request ids, metrics and access logs, JSON extraction with
 //! validation, and the problem+json fallback for errors raised outside our handlers.
 
+pub mod bounds;
+pub mod catch_panic;
 pub mod extract;
 pub mod headers;
 pub mod metrics;

@@ -14,6 +14,7 @@ mod audit;
 mod billing;
 mod demo;
 mod employees;
+mod faults;
 mod foundation;
 mod migrations;
 mod openapi;
