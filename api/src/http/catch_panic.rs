@@ -11,36 +11,34 @@ use std::panic::AssertUnwindSafe;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::web;
 use futures_util::FutureExt;
 
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
 
-/// Catches a panic of the inner service and answers 500 `internal_error` in its place.
+/// Catches a panic of the inner service and fails the request with 500 `internal_error` in its place; the
+/// outer `observe` middleware renders it as problem+json with the request id, like any middleware error.
 pub async fn catch_panic(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request = req.request().clone();
+    // Only what is cheap to hold: the request itself must stay unshared for the handlers.
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let route = format!("{} {}", req.method(), req.path());
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
-        Ok(outcome) => outcome.map(ServiceResponse::map_into_left_body),
+        Ok(outcome) => outcome,
         Err(payload) => {
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|text| (*text).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic without a message".to_owned());
-            if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
+            if let Some(metrics) = metrics {
                 metrics.panic_caught();
             }
-            let error = ApiError::Internal(anyhow::anyhow!(
-                "the handler of {} {} panicked: {message}",
-                request.method(),
-                request.path()
-            ));
-            let response = error.error_response();
-            Ok(ServiceResponse::new(request, response).map_into_right_body())
+            log::error!("the handler of {route} panicked: {message}");
+            Err(ApiError::Internal(anyhow::anyhow!("the handler of {route} panicked: {message}")).into())
         }
     }
 }
@@ -64,13 +62,16 @@ mod tests {
                 .await;
 
         let panicked = crate::http::request_id::scope("req-42".to_owned(), async {
-            test::call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await
+            let failed = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
+            failed.err().map(|error| error.error_response())
         })
         .await;
+        let Some(panicked) = panicked else { panic!("the panic became a response") };
         assert_eq!(panicked.status().as_u16(), 500);
         let content_type = panicked.headers().get("content-type").and_then(|value| value.to_str().ok());
         assert_eq!(content_type, Some("application/problem+json"));
-        let body: serde_json::Value = test::read_body_json(panicked).await;
+        let body = actix_web::body::to_bytes(panicked.into_body()).await.unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         assert_eq!(body["code"], "internal_error");
         assert_eq!(body["request_id"], "req-42");
         assert!(!body["detail"].as_str().unwrap_or_default().contains("told to panic"), "{body}");
