@@ -283,8 +283,11 @@ fn serve(
             Some(limit) => app.app_data(limit.clone()),
             None => app,
         };
-        // The limit sits inside CORS so that a browser can read its 429.
-        app.wrap(from_fn(crate::http::rate_limit::rate_limit))
+        // Innermost, so the 500 it makes of a handler's panic still passes CORS, the security headers and
+        // the access log.
+        app.wrap(from_fn(crate::http::catch_panic::catch_panic))
+            // The limit sits inside CORS so that a browser can read its 429.
+            .wrap(from_fn(crate::http::rate_limit::rate_limit))
             // Outside CORS, so that its refusals become problem+json like every other error.
             .wrap(cors(&config))
             .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))

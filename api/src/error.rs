@@ -74,19 +74,30 @@ pub enum ApiError {
     NotReady(String),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
+    #[error("the object store is unavailable")]
+    ObjectStoreUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(anyhow::Error),
 }
 
-/// An unexpected failure is a 500, unless somewhere in its chain the database went away: then it is the
-/// outage it really is (503 with `Retry-After`), whichever layer wrapped it.
+/// An unexpected failure is a 500, unless somewhere in its chain the database or the object store went
+/// away: then it is the outage it really is (503 with `Retry-After`), whichever layer wrapped it. The blob
+/// store's keys are our own and a missing blob is not an error there, so whatever else the object store
+/// answers means it cannot serve us now (unreachable, refusing, out of space).
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         let outage = error.chain().any(|cause| {
             cause.downcast_ref::<diesel::r2d2::PoolError>().is_some()
                 || cause.downcast_ref::<diesel::result::Error>().is_some_and(is_database_outage)
         });
-        if outage { Self::DatabaseUnavailable(error) } else { Self::Internal(error) }
+        let object_store = error.chain().any(|cause| cause.downcast_ref::<object_store::Error>().is_some());
+        if outage {
+            Self::DatabaseUnavailable(error)
+        } else if object_store {
+            Self::ObjectStoreUnavailable(error)
+        } else {
+            Self::Internal(error)
+        }
     }
 }
 
@@ -200,6 +211,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::ObjectStoreUnavailable(_) => "object_store_unavailable",
             Self::NotReady(_) => "not_ready",
             Self::BillingNotConfigured => "billing_not_configured",
             Self::InvalidSignature(_) => "invalid_signature",
@@ -220,6 +232,9 @@ impl ApiError {
         match self {
             Self::Validation(_) => "The request body failed validation.".to_owned(),
             Self::DatabaseUnavailable(_) => "The service is temporarily unavailable. Please retry shortly.".to_owned(),
+            Self::ObjectStoreUnavailable(_) => {
+                "The image store cannot be reached right now; nothing was changed. Please retry shortly.".to_owned()
+            }
             Self::BillingNotConfigured => "Billing is not configured on this server: set STRIPE_SECRET_KEY, \
                 STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE (and STRIPE_WEBHOOK_SECRET for webhooks)."
                 .to_owned(),
@@ -301,6 +316,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable(_)
+            | Self::ObjectStoreUnavailable(_)
             | Self::NotReady(_)
             | Self::BillingNotConfigured
             | Self::StripeUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -314,6 +330,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => log::error!("internal error: {cause:#}"),
             Self::DatabaseUnavailable(cause) => log::warn!("database unavailable: {cause:#}"),
+            Self::ObjectStoreUnavailable(cause) => log::warn!("object store unavailable: {cause:#}"),
             Self::StripeUnavailable(cause) => log::warn!("Stripe unavailable: {cause:#}"),
             Self::StripeRejected(cause) => log::error!("Stripe refused a request: {cause:#}"),
             _ => {}
@@ -321,7 +338,10 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
-            Self::DatabaseUnavailable(_) | Self::NotReady(_) | Self::StripeUnavailable(_) => {
+            Self::DatabaseUnavailable(_)
+            | Self::ObjectStoreUnavailable(_)
+            | Self::NotReady(_)
+            | Self::StripeUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             Self::TooManyRequests { retry_after_secs } => {

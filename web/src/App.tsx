@@ -14,6 +14,9 @@ import { theme } from "./theme";
 
 // Each page is its own chunk, loaded when first visited: the first load carries only the shell.
 const AlertsPage = lazy(() => import("./alerts/AlertsPage").then((m) => ({ default: m.AlertsPage })));
+const ChangePasswordPage = lazy(() =>
+  import("./pages/ChangePasswordPage").then((m) => ({ default: m.ChangePasswordPage })),
+);
 const BillingPage = lazy(() => import("./billing/BillingPage").then((m) => ({ default: m.BillingPage })));
 const StripeEventsPage = lazy(() =>
   import("./billing/StripeEventsPage").then((m) => ({ default: m.StripeEventsPage })),
@@ -82,6 +85,7 @@ export function AppRoutes() {
         <Route path="users" element={<UsersPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />
         <Route path="audit-log" element={<AuditLogPage />} />
+        <Route path="account/password" element={<ChangePasswordPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -1,6 +1,7 @@
 //! The database: one connection type over SQLite and PostgreSQL, the pool, migrations, and the few places
 //! where the two backends must be told apart. No other module matches on the backend.
 
+pub mod listen;
 mod migrations;
 pub mod notify;
 mod pool;

@@ -285,6 +285,11 @@ diesel::table! {
     blob_deletions (object_key) {
         object_key -> Text,
         queued_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        parked_at -> Nullable<Timestamp>,
+        only_if_unreferenced -> Bool,
     }
 }
 

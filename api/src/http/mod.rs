@@ -2,6 +2,8 @@
 //! database and error layers read too), metrics and access logs, JSON extraction with validation, the
 //! `Principal` extractor, and the problem+json fallback for errors raised outside our handlers.
 
+pub mod bounds;
+pub mod catch_panic;
 pub mod extract;
 pub mod headers;
 pub mod metrics;

@@ -16,6 +16,7 @@ mod billing;
 mod credentials;
 mod demo;
 mod employees;
+mod faults;
 mod foundation;
 mod migrations;
 mod openapi;

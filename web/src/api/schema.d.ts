@@ -4738,7 +4738,7 @@ export interface operations {
     parameters: {
       query?: {
         /**
-         * @description The day, in the employee's local calendar (default: today there).
+         * @description The day, in the employee's local calendar (default: today there); 1970-01-01 to 9999-12-31.
          * @example 2026-11-25
          */
         date?: string;
@@ -4839,14 +4839,22 @@ export interface operations {
       422: components["responses"]["ValidationFailed"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
-      503: components["responses"]["ServiceUnavailable"];
+      /** @description The image store (`object_store_unavailable`) or the database (`database_unavailable`) cannot be reached; retry after `Retry-After` seconds */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   list_employee_screenshots: {
     parameters: {
       query?: {
         /**
-         * @description Only this UTC day.
+         * @description Only this UTC day (1970-01-01 to 9999-12-31).
          * @example 2026-11-25
          */
         date?: string;
@@ -4990,7 +4998,15 @@ export interface operations {
       422: components["responses"]["ValidationFailed"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
-      503: components["responses"]["ServiceUnavailable"];
+      /** @description The image store (`object_store_unavailable`) or the database (`database_unavailable`) cannot be reached; retry after `Retry-After` seconds */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   get_policy: {

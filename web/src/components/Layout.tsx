@@ -24,6 +24,7 @@ import {
   IconGauge,
   IconKey,
   IconListDetails,
+  IconLock,
   IconLogout,
   IconReceipt,
   IconPlugConnected,
@@ -172,6 +173,9 @@ export function Layout() {
                 <Menu.Label>
                   {me.user.email} · {me.user.role}
                 </Menu.Label>
+                <Menu.Item component={Link} to="/account/password" leftSection={<IconLock size={14} />}>
+                  Change password
+                </Menu.Item>
                 <Menu.Item
                   leftSection={<IconLogout size={14} />}
                   onClick={() => void logout().then(() => navigate("/login"))}
