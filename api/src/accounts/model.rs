@@ -11,10 +11,7 @@ use crate::ids::{CompanyId, UserId};
 
 pub use crate::auth::Role;
 
-/// A normalised email address: trimmed and lower-cased, so that one person has one account.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+pub use crate::ids::normalize_email;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = companies)]

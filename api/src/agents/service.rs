@@ -9,13 +9,13 @@ use super::model::{
     HeartbeatResponse,
 };
 use super::store;
-use crate::accounts::model::normalize_email;
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::model::LimitKind;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
+use crate::ids::normalize_email;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
 
 /// Random characters of an agent secret (about 285 bits) and of an enrollment token (about 238 bits).

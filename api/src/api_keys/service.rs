@@ -3,10 +3,10 @@
 
 use super::model::{API_KEY_PREFIX, ApiKey, ApiKeyRow, ApiKeyScope, CreateApiKeyRequest, CreatedApiKey, Person};
 use super::store;
-use crate::auth::Role;
 use crate::alerts::model::{AlertType, NewAlert};
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::auth::Actor;
+use crate::auth::Role;
 use crate::db::{DbConn, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};

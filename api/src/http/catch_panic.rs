@@ -61,7 +61,7 @@ mod tests {
             test::init_service(App::new().wrap(from_fn(catch_panic)).route("/{what}", web::get().to(sometimes_panics)))
                 .await;
 
-        let panicked = crate::http::request_id::scope("req-42".to_owned(), async {
+        let panicked = crate::request_id::scope("req-42".to_owned(), async {
             let failed = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
             failed.err().map(|error| error.error_response())
         })

@@ -856,7 +856,11 @@ async fn a_failed_event_shows_in_its_companys_log_with_the_reason_and_an_admin_c
 
     let done = problem(app.post(&replay, &owner.access_token, json!({})).await, StatusCode::CONFLICT).await;
     assert_eq!(done["code"], "event_not_failed");
-    let audit: Value =
-        app.get("/api/v1/audit-logs?action=stripe.event_replayed", &owner.access_token).await.json().await.expect("json");
+    let audit: Value = app
+        .get("/api/v1/audit-logs?action=stripe.event_replayed", &owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(audit["data"].as_array().map(Vec::len), Some(2), "{audit}");
 }
