@@ -6,6 +6,7 @@ pub mod headers;
 pub mod metrics;
 pub mod observe;
 pub mod pagination;
+pub mod precondition;
 pub mod principal;
 pub mod rate_limit;
 pub mod request_id;
