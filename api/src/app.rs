@@ -50,6 +50,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(billing::routes::change_plan)
             .service(billing::routes::cancel_subscription)
             .service(billing::routes::resume_subscription)
+            .service(billing::routes::get_billing_settings)
             .service(billing::routes::update_billing_settings)
             .service(billing::routes::set_tax_id)
             .service(billing::routes::remove_tax_id)

@@ -54,6 +54,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String },
+    #[error("the resource has changed since it was read")]
+    PreconditionFailed,
     #[error("the request body is larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
     #[error("unsupported media type: {0}")]
@@ -207,6 +209,7 @@ impl ApiError {
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict { code, .. } => code,
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "rate_limited",
@@ -245,6 +248,9 @@ impl ApiError {
                 "Stripe refused the request; nothing was changed. It has been logged; quote the request id when reporting it."
                     .to_owned()
             }
+            Self::PreconditionFailed => "The resource has changed since you read it: its ETag no longer matches If-Match. \
+                Read it again, reapply your change and retry."
+                .to_owned(),
             Self::Internal(_) => {
                 "An unexpected error occurred. It has been logged; quote the request id when reporting it.".to_owned()
             }
@@ -312,6 +318,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

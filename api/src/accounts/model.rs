@@ -40,6 +40,24 @@ pub struct UserRow {
     pub last_login_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Incremented by every write; the user's `ETag`.
+    pub version: i64,
+}
+
+impl UserRow {
+    /// The tag of this version of the user.
+    pub fn etag(&self) -> crate::http::precondition::ETag {
+        crate::http::precondition::ETag::from_version(self.version)
+    }
+}
+
+/// The columns one change of a user writes; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub role: Option<String>,
+    pub name: Option<String>,
+    pub disabled_at: Option<Option<NaiveDateTime>>,
 }
 
 /// A user as the API shows it.

@@ -9,7 +9,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{
     ChangePasswordRequest, Company, CompanyRow, CreateUserRequest, CreatedUser, LoginRequest, Me, Role, Session,
-    SignupRequest, UpdateUserRequest, User, UserRow, normalize_email,
+    SignupRequest, UpdateUserRequest, User, UserChanges, UserRow, normalize_email,
 };
 use super::password::{hash_off_thread, verify_off_thread};
 use super::store::{self, RefreshTokenRow};
@@ -23,6 +23,7 @@ use crate::config::Secret;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
+use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::{CompanyId, UserId};
 
 /// Failed logins for one email: 5 per 15 minutes.
@@ -110,6 +111,7 @@ fn create_company(
         last_login_at: Some(now),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     write_transaction(conn, |conn| {
         if store::email_taken(conn, &user.email)? {
@@ -373,8 +375,10 @@ pub fn list_users(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> 
     Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
 }
 
-pub fn get_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<User, ApiError> {
-    store::find_user(conn, company, user).map(Into::into).map_err(|e| not_found_as("user", e))
+pub fn get_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<Tagged<User>, ApiError> {
+    let row = store::find_user(conn, company, user).map_err(|e| not_found_as("user", e))?;
+    let etag = row.etag();
+    Ok(Tagged::new(row.into(), etag))
 }
 
 /// Adds a user to the company. Only an owner may create another owner.
@@ -403,6 +407,7 @@ pub async fn create_user(
         last_login_at: None,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
@@ -424,7 +429,9 @@ pub async fn create_user(
 }
 
 /// Changes a user's role, name or active state, keeping the company's role rules: only owners touch owners
-/// or make new ones, the last active owner stays an active owner, and nobody disables themselves.
+/// or make new ones, the last active owner stays an active owner, and nobody disables themselves. Only the
+/// fields that change are written; `if_match` is compared under the company's lock.
+#[expect(clippy::too_many_arguments, reason = "who acts, on what, with which precondition: each is needed")]
 pub fn update_user(
     conn: &mut DbConn,
     actor: &AuditActor,
@@ -433,13 +440,15 @@ pub fn update_user(
     company: &CompanyId,
     target: &UserId,
     request: &UpdateUserRequest,
-) -> Result<User, ApiError> {
+    if_match: &IfMatch,
+) -> Result<Tagged<User>, ApiError> {
     let now = now();
     write_transaction(conn, |conn| {
         // Serialises concurrent role changes in this company, so two owners demoting each other at the same
         // moment cannot both pass the last-owner check.
         crate::db::lock_company(conn, company)?;
         let current = store::find_user(conn, company, target).map_err(|e| not_found_as("user", e))?;
+        if_match.check(&current.etag())?;
         let current_role = Role::parse(&current.role).unwrap_or(Role::Viewer);
         let new_role = request.role.unwrap_or(current_role);
         let was_active = current.disabled_at.is_none();
@@ -462,8 +471,16 @@ pub fn update_user(
             });
         }
         let name = request.name.as_deref().map(str::trim).unwrap_or(&current.name).to_owned();
-        let disabled_at = if active { None } else { current.disabled_at.or(Some(now)) };
-        store::update_user(conn, company, target, new_role, &name, disabled_at, now)?;
+        let changes = UserChanges {
+            role: (new_role != current_role).then(|| new_role.as_str().to_owned()),
+            name: (name != current.name).then(|| name.clone()),
+            disabled_at: (active != was_active).then(|| if active { None } else { Some(now) }),
+        };
+        if changes.role.is_none() && changes.name.is_none() && changes.disabled_at.is_none() {
+            let etag = current.etag();
+            return Ok(Tagged::new(current.into(), etag));
+        }
+        store::update_user(conn, company, target, &changes, now)?;
         // The keys they made must not reach further than they now may: all of them when disabled, those whose
         // scope the new role does not cover when the role changed.
         let key_change = match (was_active, active) {
@@ -507,7 +524,9 @@ pub fn update_user(
                     .details(serde_json::json!({"from": current.name, "to": name})),
             )?;
         }
-        Ok(store::find_user(conn, company, target)?.into())
+        let after = store::find_user(conn, company, target)?;
+        let etag = after.etag();
+        Ok(Tagged::new(after.into(), etag))
     })
 }
 

@@ -11,6 +11,7 @@ use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::db::{self, DbPool, write_transaction};
 use crate::error::ApiError;
+use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::CompanyId;
 use crate::stripe::objects::StripeSubscription;
 use crate::stripe::{StripeFailure, StripeSetup};
@@ -258,12 +259,20 @@ pub async fn resume(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) ->
 }
 
 /// Auto-renewal and the billing email; the email is changed at Stripe first when a customer exists.
+///
+/// `If-Match` is compared before anything is sent to Stripe, and again under the company's lock when the
+/// email is written, so a change made meanwhile is refused rather than overwritten (Stripe's customer then
+/// has the refused email until the next change; the lock is never held across a call to Stripe). The
+/// renewal flag is Stripe's to keep: it is checked before the call only.
 pub async fn update_settings(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
     request: BillingSettingsRequest,
-) -> Result<BillingDashboard, ApiError> {
+    if_match: IfMatch,
+) -> Result<Tagged<BillingDashboard>, ApiError> {
+    let (company, expected) = (actor.company.clone(), if_match.clone());
+    db::run(pool, move |conn| expected.check(&service::settings(conn, &company)?.etag)).await?;
     // Refuse what cannot be done before changing anything.
     if request.auto_renewal.is_some() {
         setup.gateway()?;
@@ -282,6 +291,8 @@ pub async fn update_settings(
         let (company, audit) = (actor.company.clone(), actor.audit.clone());
         db::run(pool, move |conn| {
             write_transaction(conn, |conn| {
+                crate::db::lock_company(conn, &company)?;
+                if_match.check(&service::settings(conn, &company)?.etag)?;
                 store::set_billing_email(conn, &company, &email, crate::db::now())?;
                 crate::audit::record(
                     conn,
@@ -299,7 +310,11 @@ pub async fn update_settings(
         None => {}
     }
     let (company, configured) = (actor.company.clone(), setup.is_configured());
-    db::run(pool, move |conn| service::dashboard(conn, &company, configured)).await
+    db::run(pool, move |conn| {
+        let dashboard = service::dashboard(conn, &company, configured)?;
+        Ok(service::settings(conn, &company)?.map(|_| dashboard))
+    })
+    .await
 }
 
 /// Sets the company's tax id (replacing any previous one) at Stripe and locally.

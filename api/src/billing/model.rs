@@ -475,6 +475,15 @@ pub struct TierRequest {
     pub tier: TierCode,
 }
 
+/// `GET /api/v1/billing/settings`: what `PATCH /api/v1/billing/settings` changes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"auto_renewal": true, "billing_email": "billing@acme.test"}))]
+pub struct BillingSettings {
+    /// Whether the subscription renews at the end of the period (Stripe's `cancel_at_period_end`, negated).
+    pub auto_renewal: bool,
+    pub billing_email: Option<String>,
+}
+
 /// `PATCH /api/v1/billing/settings`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema, validator::Validate)]
 #[schema(example = json!({"auto_renewal": false, "billing_email": "billing@acme.test"}))]

@@ -4,13 +4,14 @@
 use chrono::NaiveDateTime;
 
 use super::model::{
-    BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, Subscription, SubscriptionRow,
-    SubscriptionStatus, TaxId, Tier, TierCode,
+    BillingDashboard, BillingSettings, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, Subscription,
+    SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode,
 };
 use super::store;
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
+use crate::http::precondition::{ETag, Tagged};
 use crate::ids::{CompanyId, InvoiceId};
 
 /// How many recent invoices the dashboard shows.
@@ -90,6 +91,16 @@ pub fn dashboard(
         tier,
         subscription,
     })
+}
+
+/// The billing settings and their tag: the billing email's version, and the renewal flag that Stripe's
+/// mirror keeps (a flag flipped and flipped back gives the same tag, and the same settings, so no change
+/// can be lost through it).
+pub fn settings(conn: &mut DbConn, company: &CompanyId) -> Result<Tagged<BillingSettings>, ApiError> {
+    let (billing_email, version) = store::find_billing_email(conn, company)?;
+    let auto_renewal = store::find_subscription(conn, company)?.auto_renew;
+    let etag = ETag::from_parts(&[&format!("v{version}"), if auto_renewal { "renews" } else { "ends" }]);
+    Ok(Tagged::new(BillingSettings { auto_renewal, billing_email }, etag))
 }
 
 pub fn list_invoices(

@@ -72,9 +72,18 @@ pub fn link_customer(conn: &mut DbConn, company: &CompanyId, stripe_customer: &s
         .ok_or(diesel::result::Error::NotFound)
 }
 
+/// The billing email and the version that each change of it increments.
+pub fn find_billing_email(conn: &mut DbConn, company: &CompanyId) -> QueryResult<(Option<String>, i64)> {
+    companies::table.find(company.as_str()).select((companies::billing_email, companies::billing_version)).first(conn)
+}
+
 pub fn set_billing_email(conn: &mut DbConn, company: &CompanyId, email: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(companies::table.find(company.as_str()))
-        .set((companies::billing_email.eq(email), companies::updated_at.eq(now)))
+        .set((
+            companies::billing_email.eq(email),
+            companies::billing_version.eq(companies::billing_version + 1),
+            companies::updated_at.eq(now),
+        ))
         .execute(conn)
         .map(drop)
 }

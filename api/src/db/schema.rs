@@ -12,6 +12,7 @@ diesel::table! {
         tax_id_value -> Nullable<Text>,
         stripe_tax_id -> Nullable<Text>,
         storage_bytes -> BigInt,
+        billing_version -> BigInt,
     }
 }
 
@@ -27,6 +28,7 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -205,6 +207,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 

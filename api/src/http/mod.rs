@@ -9,6 +9,7 @@ pub mod headers;
 pub mod metrics;
 pub mod observe;
 pub mod pagination;
+pub mod precondition;
 pub mod principal;
 pub mod rate_limit;
 pub mod routes_table;

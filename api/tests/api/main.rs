@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod outage;
 mod policy;
+mod preconditions;
 mod stripe_fake;
 mod tenancy;
 mod web_app;
