@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::schema::alerts;
 use crate::ids::{AlertId, EmployeeId};
 
-/// The seven kinds of alert.
+/// The kinds of alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AlertType {
@@ -19,6 +19,7 @@ pub enum AlertType {
     SubscriptionCancelled,
     UsageHigh,
     PolicyChanged,
+    DuplicateSubscriptionCancelled,
 }
 
 /// How urgent an alert is.
@@ -41,7 +42,7 @@ impl Severity {
 }
 
 impl AlertType {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::AgentOffline,
         Self::PaymentFailed,
         Self::PaymentRecovered,
@@ -49,6 +50,7 @@ impl AlertType {
         Self::SubscriptionCancelled,
         Self::UsageHigh,
         Self::PolicyChanged,
+        Self::DuplicateSubscriptionCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +62,7 @@ impl AlertType {
             Self::SubscriptionCancelled => "SUBSCRIPTION_CANCELLED",
             Self::UsageHigh => "USAGE_HIGH",
             Self::PolicyChanged => "POLICY_CHANGED",
+            Self::DuplicateSubscriptionCancelled => "DUPLICATE_SUBSCRIPTION_CANCELLED",
         }
     }
 
@@ -71,7 +74,10 @@ impl AlertType {
     pub fn severity(self) -> Severity {
         match self {
             Self::PaymentFailed | Self::SubscriptionCancelled => Severity::Critical,
-            Self::AgentOffline | Self::SubscriptionExpiring | Self::UsageHigh => Severity::Warning,
+            Self::AgentOffline
+            | Self::SubscriptionExpiring
+            | Self::UsageHigh
+            | Self::DuplicateSubscriptionCancelled => Severity::Warning,
             Self::PaymentRecovered | Self::PolicyChanged => Severity::Info,
         }
     }
@@ -80,7 +86,11 @@ impl AlertType {
     pub fn is_billing(self) -> bool {
         matches!(
             self,
-            Self::PaymentFailed | Self::PaymentRecovered | Self::SubscriptionExpiring | Self::SubscriptionCancelled
+            Self::PaymentFailed
+                | Self::PaymentRecovered
+                | Self::SubscriptionExpiring
+                | Self::SubscriptionCancelled
+                | Self::DuplicateSubscriptionCancelled
         )
     }
 }

@@ -16,6 +16,7 @@ mod demo;
 mod employees;
 mod foundation;
 mod migrations;
+mod one_subscription;
 mod openapi;
 mod operations;
 mod outage;
