@@ -22,6 +22,7 @@ pub enum AlertType {
     PolicyChanged,
     /// A user was disabled, removed or demoted, which revoked API keys they had created.
     ApiKeysRevoked,
+    DuplicateSubscriptionCancelled,
 }
 
 /// How urgent an alert is.
@@ -44,7 +45,7 @@ impl Severity {
 }
 
 impl AlertType {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::AgentOffline,
         Self::PaymentFailed,
         Self::PaymentRecovered,
@@ -53,6 +54,7 @@ impl AlertType {
         Self::UsageHigh,
         Self::PolicyChanged,
         Self::ApiKeysRevoked,
+        Self::DuplicateSubscriptionCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +67,7 @@ impl AlertType {
             Self::UsageHigh => "USAGE_HIGH",
             Self::PolicyChanged => "POLICY_CHANGED",
             Self::ApiKeysRevoked => "API_KEYS_REVOKED",
+            Self::DuplicateSubscriptionCancelled => "DUPLICATE_SUBSCRIPTION_CANCELLED",
         }
     }
 
@@ -76,9 +79,11 @@ impl AlertType {
     pub fn severity(self) -> Severity {
         match self {
             Self::PaymentFailed | Self::SubscriptionCancelled => Severity::Critical,
-            Self::AgentOffline | Self::SubscriptionExpiring | Self::UsageHigh | Self::ApiKeysRevoked => {
-                Severity::Warning
-            }
+            Self::AgentOffline
+            | Self::SubscriptionExpiring
+            | Self::UsageHigh
+            | Self::ApiKeysRevoked
+            | Self::DuplicateSubscriptionCancelled => Severity::Warning,
             Self::PaymentRecovered | Self::PolicyChanged => Severity::Info,
         }
     }
@@ -96,7 +101,11 @@ impl AlertType {
     fn is_billing(self) -> bool {
         matches!(
             self,
-            Self::PaymentFailed | Self::PaymentRecovered | Self::SubscriptionExpiring | Self::SubscriptionCancelled
+            Self::PaymentFailed
+                | Self::PaymentRecovered
+                | Self::SubscriptionExpiring
+                | Self::SubscriptionCancelled
+                | Self::DuplicateSubscriptionCancelled
         )
     }
 }

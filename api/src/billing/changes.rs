@@ -5,7 +5,8 @@ use chrono::Utc;
 
 use super::mirror::{self, Applied};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, RedirectUrl, Subscription, SubscriptionRow, TaxId, Tier, TierCode,
+    BillingDashboard, BillingSettingsRequest, CheckoutSessionRow, CheckoutStatus, RedirectUrl, Subscription,
+    SubscriptionRow, TaxId, Tier, TierCode,
 };
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
@@ -78,6 +79,8 @@ pub async fn ensure_customer(pool: &DbPool, setup: &StripeSetup, actor: &Billing
 }
 
 /// A Checkout Session for a paid tier; refused while a paid subscription is live (change the plan instead).
+/// One Checkout is open per company at a time: an open session for the same tier is handed out again, and
+/// one for another tier is expired at Stripe first, so two tabs or a double click cannot pay twice.
 pub async fn start_checkout(
     pool: &DbPool,
     setup: &StripeSetup,
@@ -89,14 +92,12 @@ pub async fn start_checkout(
     let price =
         setup.price_of(tier).ok_or_else(|| ApiError::invalid_field("tier", "choose a paid tier: PRO or ENTERPRISE"))?;
     if subscription_row(pool, &actor.company).await?.has_live_stripe_subscription() {
-        return Err(ApiError::Conflict {
-            code: "subscription_exists",
-            detail:
-                "The company already has a paid subscription; change the plan with PUT /api/v1/billing/subscription."
-                    .to_owned(),
-        });
+        return Err(subscription_exists());
     }
     let customer = ensure_customer(pool, setup, actor).await?;
+    if let Some(url) = settle_open_checkouts(pool, gateway, &actor.company, tier).await? {
+        return Ok(RedirectUrl { url });
+    }
     let company = actor.company.to_string();
     let success_url = format!("{public_url}/billing/success?session_id={{CHECKOUT_SESSION_ID}}");
     let cancel_url = format!("{public_url}/billing/upgrade?checkout=cancelled");
@@ -107,9 +108,91 @@ pub async fn start_checkout(
         success_url: &success_url,
         cancel_url: &cancel_url,
     };
-    let url = gateway.create_checkout_session(&request, &operation_key("checkout", &actor.company)).await?;
-    audit(pool, actor, AuditEvent::new("billing.checkout_started").details(serde_json::json!({"tier": tier}))).await?;
+    let session = gateway.create_checkout_session(&request, &operation_key("checkout", &actor.company)).await?;
+    let (company, audit, url) = (actor.company.clone(), actor.audit.clone(), session.url.clone());
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let now = crate::db::now();
+            let expires_at = session
+                .expires_at
+                .and_then(crate::stripe::objects::timestamp)
+                .unwrap_or(now + chrono::Duration::hours(24));
+            store::insert_checkout_session(
+                conn,
+                &CheckoutSessionRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    company_id: company.to_string(),
+                    stripe_session_id: session.id.clone(),
+                    tier_code: tier.as_str().to_owned(),
+                    url: session.url.clone(),
+                    status: CheckoutStatus::Open.as_str().to_owned(),
+                    expires_at,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            crate::audit::record(
+                conn,
+                &audit,
+                AuditEvent::new("billing.checkout_started")
+                    .target("checkout_session", session.id.clone())
+                    .details(serde_json::json!({"tier": tier})),
+            )?;
+            Ok::<_, ApiError>(())
+        })
+    })
+    .await?;
     Ok(RedirectUrl { url })
+}
+
+fn subscription_exists() -> ApiError {
+    ApiError::Conflict {
+        code: "subscription_exists",
+        detail: "The company already has a paid subscription; change the plan with PUT /api/v1/billing/subscription."
+            .to_owned(),
+    }
+}
+
+/// Deals with the company's open Checkout sessions before a new one: returns the URL of an open one for
+/// `tier`, after expiring at Stripe those for another tier. A session that completed meanwhile means a
+/// subscription is on its way: that is a conflict, not a second Checkout.
+async fn settle_open_checkouts(
+    pool: &DbPool,
+    gateway: &crate::stripe::StripeGateway,
+    company: &CompanyId,
+    tier: TierCode,
+) -> Result<Option<String>, ApiError> {
+    let scoped = company.clone();
+    let open = db::run(pool, move |conn| Ok(store::open_checkout_sessions(conn, &scoped, crate::db::now())?)).await?;
+    let mut reusable = None;
+    for session in open {
+        if session.tier_code == tier.as_str() && reusable.is_none() {
+            reusable = Some(session.url);
+            continue;
+        }
+        let key = format!("vigil-checkout-expire-{}", session.stripe_session_id);
+        let status = match gateway.expire_checkout_session(&session.stripe_session_id, &key).await {
+            Ok(_) => CheckoutStatus::Expired,
+            // Only an open session can be expired: see what became of it.
+            Err(StripeFailure::Rejected { .. }) => {
+                match gateway.retrieve_checkout_session(&session.stripe_session_id).await?.status.as_str() {
+                    "complete" => CheckoutStatus::Complete,
+                    "expired" => CheckoutStatus::Expired,
+                    _ => return Err(ApiError::StripeUnavailable(anyhow::anyhow!("could not expire an open Checkout"))),
+                }
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let (scoped, stripe_id) = (company.clone(), session.stripe_session_id.clone());
+        db::run(pool, move |conn| {
+            Ok(store::close_checkout_session(conn, &scoped, &stripe_id, status, crate::db::now())?)
+        })
+        .await?;
+        if status == CheckoutStatus::Complete {
+            return Err(subscription_exists());
+        }
+    }
+    Ok(reusable)
 }
 
 /// A Stripe Billing Portal session (payment method, invoices), returning to the billing settings.
@@ -126,30 +209,26 @@ pub async fn open_portal(
     Ok(RedirectUrl { url })
 }
 
-async fn audit(pool: &DbPool, actor: &BillingActor, event: AuditEvent<'static>) -> Result<(), ApiError> {
-    let audit = actor.audit.clone();
-    db::run(pool, move |conn| Ok(crate::audit::record(conn, &audit, event)?)).await
-}
-
-/// Mirrors what Stripe answered and records the change, in one transaction.
+/// Mirrors what Stripe answered and records the change, in one transaction under the company lock. The
+/// answer is stamped `read_at`, taken before the call: an event Stripe sent meanwhile is newer and wins.
 async fn mirror_and_audit(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
     subscription: StripeSubscription,
+    read_at: i64,
     event: AuditEvent<'static>,
 ) -> Result<Subscription, ApiError> {
     let (setup, company, audit) = (setup.clone(), actor.company.clone(), actor.audit.clone());
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
             crate::db::lock_company(conn, &company)?;
-            let now = Utc::now();
             let row = match mirror::apply_subscription(
                 conn,
                 &setup,
                 &company,
                 &subscription,
-                now.timestamp(),
+                read_at,
                 mirror::News::Fetched,
             )? {
                 Applied::Changed { after, .. } => after,
@@ -165,7 +244,7 @@ async fn mirror_and_audit(
             }
             let tier = crate::billing::service::effective_tier(conn, &company)?;
             crate::billing::usage::check_current_usage(conn, &company, &tier)?;
-            Ok(service::subscription_view(&row, now.naive_utc()))
+            Ok(service::subscription_view(&row, crate::db::now()))
         })
     })
     .await
@@ -223,9 +302,10 @@ pub async fn change_plan(
     else {
         return Err(no_subscription());
     };
+    let read_at = Utc::now().timestamp();
     let updated = gateway.change_price(subscription, item, price, &operation_key("plan", &actor.company)).await?;
     let event = AuditEvent::new("billing.plan_changed").details(serde_json::json!({"from": current, "to": tier}));
-    mirror_and_audit(pool, setup, actor, updated, event).await
+    mirror_and_audit(pool, setup, actor, updated, read_at, event).await
 }
 
 async fn set_renewal(
@@ -241,11 +321,18 @@ async fn set_renewal(
         return Err(no_subscription());
     };
     let operation = if renew { "resume" } else { "cancel" };
-    let updated =
-        gateway.set_cancel_at_period_end(subscription, !renew, &operation_key(operation, &actor.company)).await?;
+    let read_at = Utc::now().timestamp();
+    let updated = gateway
+        .set_cancel_at_period_end(
+            subscription,
+            !renew,
+            row.cancel_at.is_some(),
+            &operation_key(operation, &actor.company),
+        )
+        .await?;
     let action = if renew { "billing.subscription_resumed" } else { "billing.subscription_cancelled" };
     let event = AuditEvent::new(action).details(serde_json::json!({"at_period_end": !renew}));
-    mirror_and_audit(pool, setup, actor, updated, event).await
+    mirror_and_audit(pool, setup, actor, updated, read_at, event).await
 }
 
 /// Cancels at the end of the current period; the tier holds until then.

@@ -107,7 +107,8 @@ fn billing_actor(auth: &Auth<AdminUser>) -> BillingActor {
 }
 
 /// Starts a Stripe Checkout for a paid tier; the browser goes to the returned URL. Refused while a paid
-/// subscription is live.
+/// subscription is live. One Checkout is open per company: asking again for the same tier returns the open
+/// session's URL, and asking for another tier expires the open session at Stripe first.
 #[utoipa::path(
     tag = "billing",
     operation_id = "create_checkout_session",
@@ -115,7 +116,7 @@ fn billing_actor(auth: &Auth<AdminUser>) -> BillingActor {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Where to send the browser", body = RedirectUrl),
-        (status = 409, description = "A paid subscription exists (`subscription_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A paid subscription exists, or the open Checkout was just completed (`subscription_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 502, description = "Stripe refused the request (`stripe_error`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Billing is not configured (`billing_not_configured`), Stripe is unreachable (`stripe_unavailable`) or the database is (`database_unavailable`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),

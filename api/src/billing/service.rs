@@ -46,6 +46,7 @@ pub fn subscription_view(row: &SubscriptionRow, now: NaiveDateTime) -> Subscript
         current_period_start: row.current_period_start.map(|t| t.and_utc()),
         current_period_end: row.current_period_end.map(|t| t.and_utc()),
         auto_renew: row.auto_renew,
+        cancel_at: row.cancel_at.map(|t| t.and_utc()),
         default_payment_method: row.default_payment_method.clone(),
         cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
         grace_period_ends_at: (status == SubscriptionStatus::PastDue)
@@ -81,7 +82,11 @@ pub fn dashboard(
         price_minor: subscribed.monthly_price_minor,
         currency: subscribed.currency.clone(),
         renews_at: if paid && subscription.auto_renew { subscription.current_period_end } else { None },
-        ends_at: if paid && !subscription.auto_renew { subscription.current_period_end } else { None },
+        ends_at: if paid && !subscription.auto_renew {
+            subscription.cancel_at.or(subscription.current_period_end)
+        } else {
+            None
+        },
         grace_period,
         usage,
         recent_invoices: invoices.into_iter().map(Into::into).collect(),

@@ -118,6 +118,22 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         grace_period_ends_at -> Nullable<Timestamp>,
         stripe_updated_at -> Nullable<BigInt>,
+        cancel_at -> Nullable<Timestamp>,
+        stripe_subscription_created -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    checkout_sessions (id) {
+        id -> Text,
+        company_id -> Text,
+        stripe_session_id -> Text,
+        tier_code -> Text,
+        url -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -195,6 +211,7 @@ diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(audit_logs -> companies (company_id));
 diesel::joinable!(subscriptions -> companies (company_id));
 diesel::joinable!(subscriptions -> tiers (tier_code));
+diesel::joinable!(checkout_sessions -> companies (company_id));
 
 diesel::table! {
     employees (id) {
@@ -311,6 +328,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     tiers,
     subscriptions,
+    checkout_sessions,
     employees,
     enrollment_tokens,
     agents,

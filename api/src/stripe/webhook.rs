@@ -10,7 +10,7 @@ use super::events::{self, Claim, IncomingEvent, Outcome};
 use super::objects::{StripeInvoice, StripeSubscription};
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::mirror::{self, Applied};
-use crate::billing::model::{InvoiceStatus, SubscriptionStatus};
+use crate::billing::model::{CheckoutStatus, InvoiceStatus, SubscriptionStatus};
 use crate::billing::store as billing_store;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
@@ -33,15 +33,17 @@ struct Handled {
     /// A subscription to read from Stripe after the commit, when this event could not be ordered against
     /// another of the same second.
     refetch: Option<String>,
+    /// Two subscriptions of the company that may both be live: checked at Stripe after the commit.
+    rivals: Vec<String>,
 }
 
 impl Handled {
     fn ignored(company: Option<CompanyId>) -> Self {
-        Self { outcome: Outcome::Ignored, company, refetch: None }
+        Self { outcome: Outcome::Ignored, company, refetch: None, rivals: Vec::new() }
     }
 
     fn processed(company: CompanyId) -> Self {
-        Self { outcome: Outcome::Processed, company: Some(company), refetch: None }
+        Self { outcome: Outcome::Processed, company: Some(company), refetch: None, rivals: Vec::new() }
     }
 }
 
@@ -70,14 +72,19 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
                 Outcome::Ignored => Receipt::Ignored,
                 _ => Receipt::Processed,
             };
-            Ok((receipt, handled.company.zip(handled.refetch)))
+            Ok((receipt, handled.company.map(|company| (company, handled.refetch, handled.rivals))))
         })
     })
     .await;
-    if let Ok((_, Some((company, subscription)))) = &outcome {
-        // After the answer: Stripe wants a quick reply, and the mirror is right again a moment later.
-        let (pool, setup, company, subscription) = (pool.clone(), setup.clone(), company.clone(), subscription.clone());
-        tokio::spawn(async move { refetch_subscription(&pool, &setup, &company, &subscription).await });
+    if let Ok((_, Some((company, refetch, rivals)))) = &outcome {
+        // After the commit, never inside it or under the lock. The answer waits for these few calls to
+        // Stripe: should they outlast Stripe's patience, the redelivery is acknowledged as a duplicate.
+        if let Some(subscription) = refetch {
+            refetch_subscription(pool, setup, company, subscription).await;
+        }
+        if !rivals.is_empty() {
+            check_duplicates(pool, setup, company, rivals).await;
+        }
     }
     let outcome = outcome.map(|(receipt, _)| receipt);
     if let Err(error) = &outcome {
@@ -95,10 +102,13 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
     outcome
 }
 
-/// Reads a subscription from Stripe and applies it as the newest news, when two events of one second left
-/// its state in doubt. A failure only delays the repair to the next event or resync.
+/// Reads a subscription from Stripe and applies it, when two events of one second left its state in doubt
+/// or Checkout just created it. The read is stamped with the time taken before the request and applied
+/// under the company lock, so an event applied while the read was in flight is never overwritten by it. A
+/// failure only delays the repair to the next event or resync.
 async fn refetch_subscription(pool: &DbPool, setup: &StripeSetup, company: &CompanyId, subscription: &str) {
     let Ok(gateway) = setup.gateway() else { return };
+    let read_at = Utc::now().timestamp();
     let fetched = match gateway.retrieve_subscription(subscription).await {
         Ok(fetched) => fetched,
         Err(error) => {
@@ -106,14 +116,28 @@ async fn refetch_subscription(pool: &DbPool, setup: &StripeSetup, company: &Comp
             return;
         }
     };
-    let (setup, company) = (setup.clone(), company.clone());
+    let (setup_for_tx, company_for_tx) = (setup.clone(), company.clone());
     let applied = db::run(pool, move |conn| {
-        mirror::apply_subscription(conn, &setup, &company, &fetched, Utc::now().timestamp(), mirror::News::Fetched)
-            .map(drop)
+        write_transaction(conn, |conn| {
+            crate::db::lock_company(conn, &company_for_tx)?;
+            let rival = mirror::rival(conn, &company_for_tx, &fetched)?;
+            mirror::apply_subscription(conn, &setup_for_tx, &company_for_tx, &fetched, read_at, mirror::News::Fetched)?;
+            Ok::<_, ApiError>(rival.map(|rival| vec![rival, fetched.id.clone()]))
+        })
     })
     .await;
-    if let Err(error) = applied {
-        log::warn!("could not apply subscription {subscription} read from Stripe: {error}");
+    match applied {
+        Ok(Some(rivals)) => check_duplicates(pool, setup, company, &rivals).await,
+        Ok(None) => {}
+        Err(error) => log::warn!("could not apply subscription {subscription} read from Stripe: {error}"),
+    }
+}
+
+/// Keeps one live subscription of `rivals` (see `billing::duplicates`). A failure is repaired by the next
+/// event of the losing subscription or by the resync.
+async fn check_duplicates(pool: &DbPool, setup: &StripeSetup, company: &CompanyId, rivals: &[String]) {
+    if let Err(error) = crate::billing::duplicates::resolve(pool, setup, company, rivals).await {
+        log::warn!("could not check subscriptions {rivals:?} of company {company} for duplicates: {error}");
     }
 }
 
@@ -171,6 +195,7 @@ fn company_named_by(conn: &mut DbConn, object: &serde_json::Value) -> Option<Com
 fn handle(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
     match event.event_type.as_str() {
         "checkout.session.completed" => checkout_completed(conn, event),
+        "checkout.session.expired" => checkout_expired(conn, event),
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
             subscription_changed(conn, setup, event)
         }
@@ -195,10 +220,26 @@ fn checkout_completed(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handle
                 "subscription": session["subscription"],
             })),
     )?;
+    if let Some(id) = session["id"].as_str() {
+        billing_store::close_checkout_session(conn, &company, id, CheckoutStatus::Complete, crate::db::now())?;
+    }
     // The subscription Checkout created is read from Stripe right after, so the company shows its new plan
     // even before (or without) the subscription's own event.
     let subscription = session["subscription"].as_str().filter(|id| !id.is_empty()).map(str::to_owned);
     Ok(Handled { refetch: subscription, ..Handled::processed(company) })
+}
+
+/// An expired session can no longer be paid: the next Checkout opens a new one.
+fn checkout_expired(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    let session = &event.object;
+    let claimed = session["client_reference_id"].as_str().or_else(|| session["metadata"]["company_id"].as_str());
+    let Some(company) = company_of(conn, session["customer"].as_str(), claimed)? else {
+        return Ok(Handled::ignored(None));
+    };
+    if let Some(id) = session["id"].as_str() {
+        billing_store::close_checkout_session(conn, &company, id, CheckoutStatus::Expired, crate::db::now())?;
+    }
+    Ok(Handled::processed(company))
 }
 
 fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
@@ -213,10 +254,13 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
         _ => mirror::News::Updated,
     };
     let doubt = news == mirror::News::Updated && mirror::in_doubt(conn, &company, &subscription.id, event.created)?;
+    let rivals: Vec<String> =
+        mirror::rival(conn, &company, &subscription)?.into_iter().chain([subscription.id.clone()]).collect();
+    let rivals = if rivals.len() == 2 { rivals } else { Vec::new() };
     let Applied::Changed { before, after } =
         mirror::apply_subscription(conn, setup, &company, &subscription, event.created, news)?
     else {
-        return Ok(Handled::ignored(Some(company)));
+        return Ok(Handled { rivals, ..Handled::ignored(Some(company)) });
     };
     let was_cancelled = before.as_ref().is_some_and(|b| {
         b.status == SubscriptionStatus::Cancelled.as_str() && b.stripe_subscription_id == after.stripe_subscription_id
@@ -233,7 +277,7 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
         ),
     )?;
     subscription_alerts(conn, &company, &subscription, was_cancelled, &after)?;
-    Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), ..Handled::processed(company) })
+    Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), rivals, ..Handled::processed(company) })
 }
 
 /// The alerts a subscription change raises or resolves: SUBSCRIPTION_CANCELLED when it ends, the end of

@@ -19,6 +19,7 @@ mod employees;
 mod faults;
 mod foundation;
 mod migrations;
+mod one_subscription;
 mod openapi;
 mod operations;
 mod outage;

@@ -51,15 +51,16 @@ async fn late_news_of_an_ended_subscription_does_not_replace_the_new_one(backend
     let app = spawn(backend).await;
     let (owner, customer) = customer_company(&app).await;
     let (old, new) = (unique("sub"), unique("sub"));
+    // The old subscription was created (by Stripe's `created`) before the new one.
+    let old_subscription = |status: &str| {
+        let mut object = subscription(&old, &customer, PRICE_PRO, status, false);
+        object["created"] = json!(1_789_000_000);
+        object
+    };
 
     delivered(
         &app,
-        &event(
-            &unique("evt"),
-            "customer.subscription.deleted",
-            1_790_000_150,
-            subscription(&old, &customer, PRICE_PRO, "canceled", false),
-        ),
+        &event(&unique("evt"), "customer.subscription.deleted", 1_790_000_150, old_subscription("canceled")),
     )
     .await;
     delivered(
@@ -74,12 +75,7 @@ async fn late_news_of_an_ended_subscription_does_not_replace_the_new_one(backend
     .await;
     let late = delivered(
         &app,
-        &event(
-            &unique("evt"),
-            "customer.subscription.updated",
-            1_790_000_100,
-            subscription(&old, &customer, PRICE_PRO, "active", false),
-        ),
+        &event(&unique("evt"), "customer.subscription.updated", 1_790_000_100, old_subscription("active")),
     )
     .await;
 
