@@ -1,6 +1,6 @@
 //! Prometheus metrics: request counts and latency histograms per route pattern.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// The metrics of one application instance (a registry of its own, so test servers do not share one).
 #[derive(Clone)]
@@ -9,6 +9,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     statements: IntCounterVec,
+    streams_open: IntGauge,
 }
 
 const LABELS: [&str; 3] = ["method", "route", "status"];
@@ -26,10 +27,12 @@ impl Metrics {
             Opts::new("db_statements_total", "SQL statements sent to the database, by kind (read, write, ping)"),
             &["kind"],
         )?;
+        let streams_open = IntGauge::new("alert_streams_open", "Live alert streams whose task is running")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(statements.clone()))?;
-        Ok(Self { registry, requests, latency, statements })
+        registry.register(Box::new(streams_open.clone()))?;
+        Ok(Self { registry, requests, latency, statements, streams_open })
     }
 
     /// Records one request. `route` is the matched pattern (e.g. `/api/v1/users/{id}`), never the raw path,
@@ -44,6 +47,11 @@ impl Metrics {
     /// The counter the connection pool feeds, one increment per statement.
     pub fn statement_counter(&self) -> IntCounterVec {
         self.statements.clone()
+    }
+
+    /// The gauge of open alert streams, raised and lowered by each stream's task.
+    pub fn alert_streams_open(&self) -> IntGauge {
+        self.streams_open.clone()
     }
 
     /// The Prometheus text exposition of every metric.
