@@ -140,6 +140,25 @@ pub struct AlertRow {
     pub created_at: NaiveDateTime,
 }
 
+/// Where an alert stands in the order the live stream sends alerts in: `(created_at, id)`, the keyset the
+/// stream's cursor moves along. The derived order compares `created_at` first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AlertKey {
+    pub created_at: NaiveDateTime,
+    pub id: String,
+}
+
+impl AlertKey {
+    /// The first position at `created_at`: before every alert created at that instant or later.
+    pub fn at(created_at: NaiveDateTime) -> Self {
+        Self { created_at, id: String::new() }
+    }
+
+    pub fn of(row: &AlertRow) -> Self {
+        Self { created_at: row.created_at, id: row.id.clone() }
+    }
+}
+
 /// An alert as its recipient sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({"id": "0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b", "type": "PAYMENT_FAILED", "severity": "critical",

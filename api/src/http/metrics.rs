@@ -13,6 +13,7 @@ pub struct Metrics {
     statements: IntCounterVec,
     panics: IntCounter,
     parked_deletions: IntGauge,
+    streams_open: IntGauge,
 }
 
 const LABELS: [&str; 3] = ["method", "route", "status"];
@@ -30,6 +31,7 @@ impl Metrics {
             Opts::new("db_statements_total", "SQL statements sent to the database, by kind (read, write, ping)"),
             &["kind"],
         )?;
+        let streams_open = IntGauge::new("alert_streams_open", "Live alert streams whose task is running")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         let panics = IntCounter::new("http_handler_panics_total", "Handler panics answered with a 500")?;
@@ -40,7 +42,8 @@ impl Metrics {
         )?;
         registry.register(Box::new(panics.clone()))?;
         registry.register(Box::new(parked_deletions.clone()))?;
-        Ok(Self { registry, requests, latency, statements, panics, parked_deletions })
+        registry.register(Box::new(streams_open.clone()))?;
+        Ok(Self { registry, requests, latency, statements, panics, parked_deletions, streams_open })
     }
 
     /// Records one request. `route` is the matched pattern (e.g. `/api/v1/users/{id}`), never the raw path,
@@ -65,6 +68,11 @@ impl Metrics {
     /// The counter the connection pool feeds, one increment per statement.
     pub fn statement_counter(&self) -> IntCounterVec {
         self.statements.clone()
+    }
+
+    /// The gauge of open alert streams, raised and lowered by each stream's task.
+    pub fn alert_streams_open(&self) -> IntGauge {
+        self.streams_open.clone()
     }
 
     /// The Prometheus text exposition of every metric.
