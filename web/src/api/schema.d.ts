@@ -221,6 +221,7 @@ export interface paths {
      * Changes a user's role, name, or disables/enables the account. Only owners change owners or make new
      *     ones; the last active owner can be neither demoted nor disabled. Disabling a user revokes the API keys
      *     they created; a new role revokes those whose scope it does not cover (both scopes need OWNER or ADMIN).
+     *     Only the fields sent change; with `If-Match`, only if the user is still the version read.
      */
     patch: operations["update_user"];
     trace?: never;
@@ -377,7 +378,8 @@ export interface paths {
     put?: never;
     /**
      * Starts a Stripe Checkout for a paid tier; the browser goes to the returned URL. Refused while a paid
-     *     subscription is live.
+     *     subscription is live. One Checkout is open per company: asking again for the same tier returns the open
+     *     session's URL, and asking for another tier expires the open session at Stripe first.
      */
     post: operations["create_checkout_session"];
     delete?: never;
@@ -444,13 +446,17 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The settings `PATCH /api/v1/billing/settings` changes, with their `ETag`. */
+    get: operations["get_billing_settings"];
     put?: never;
     post?: never;
     delete?: never;
     options?: never;
     head?: never;
-    /** Auto-renewal and the billing email (synced to the Stripe customer). */
+    /**
+     * Auto-renewal and the billing email (synced to the Stripe customer): only the fields sent. With
+     *     `If-Match`, only if the settings are still the version read.
+     */
     patch: operations["update_billing_settings"];
     trace?: never;
   };
@@ -685,7 +691,10 @@ export interface paths {
     delete: operations["delete_employee"];
     options?: never;
     head?: never;
-    /** Changes an employee's details. */
+    /**
+     * Changes an employee's details: only the fields sent. With `If-Match`, only if the employee is still the
+     *     version read.
+     */
     patch: operations["update_employee"];
     trace?: never;
   };
@@ -967,7 +976,10 @@ export interface paths {
     };
     /** The company's agent policy and its version. */
     get: operations["get_policy"];
-    /** Replaces the policy. Agents pick it up with their next heartbeat; the version goes up by one. */
+    /**
+     * Replaces the policy. Agents pick it up with their next heartbeat; the version goes up by one. With
+     *     `If-Match`, only if the policy is still the version read.
+     */
     put: operations["update_policy"];
     post?: never;
     delete?: never;
@@ -1137,7 +1149,8 @@ export interface components {
       | "SUBSCRIPTION_CANCELLED"
       | "USAGE_HIGH"
       | "POLICY_CHANGED"
-      | "API_KEYS_REVOKED";
+      | "API_KEYS_REVOKED"
+      | "DUPLICATE_SUBSCRIPTION_CANCELLED";
     /** @description A key as listed: never the secret. */
     ApiKey: {
       id: components["schemas"]["ApiKeyId"];
@@ -1232,6 +1245,18 @@ export interface components {
       tax_id?: components["schemas"]["TaxId"] | null;
       /** @description False when the server has no Stripe keys: plan changes are unavailable. */
       billing_configured: boolean;
+    };
+    /**
+     * @description `GET /api/v1/billing/settings`: what `PATCH /api/v1/billing/settings` changes.
+     * @example {
+     *       "auto_renewal": true,
+     *       "billing_email": "billing@acme.test"
+     *     }
+     */
+    BillingSettings: {
+      /** @description Whether the subscription renews at the end of the period (Stripe's `cancel_at_period_end`, negated). */
+      auto_renewal: boolean;
+      billing_email?: string | null;
     };
     /**
      * @description `PATCH /api/v1/billing/settings`.
@@ -2137,8 +2162,13 @@ export interface components {
       current_period_start?: string | null;
       /** Format: date-time */
       current_period_end?: string | null;
-      /** @description False when the subscription ends at the end of the period. */
+      /** @description False when the subscription ends at the end of the period or on a set date (`cancel_at`). */
       auto_renew: boolean;
+      /**
+       * Format: date-time
+       * @description When the subscription is set to end on a date (in the Dashboard or the portal); it does not renew.
+       */
+      cancel_at?: string | null;
       default_payment_method?: string | null;
       /** Format: date-time */
       cancelled_at?: string | null;
@@ -2972,6 +3002,8 @@ export interface operations {
       /** @description The user */
       200: {
         headers: {
+          /** @description The user's version; send it back in `If-Match` to update them */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3027,7 +3059,14 @@ export interface operations {
   update_user: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path: {
         /** @description The id of the user */
         user_id: string;
@@ -3043,6 +3082,8 @@ export interface operations {
       /** @description The updated user */
       200: {
         headers: {
+          /** @description The user's new version */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3055,6 +3096,15 @@ export interface operations {
       404: components["responses"]["NotFound"];
       /** @description `last_owner` or `cannot_disable_self` */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The user changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };
@@ -3452,7 +3502,7 @@ export interface operations {
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
-      /** @description A paid subscription exists (`subscription_exists`) */
+      /** @description A paid subscription exists, or the open Checkout was just completed (`subscription_exists`) */
       409: {
         headers: {
           [name: string]: unknown;
@@ -3630,10 +3680,44 @@ export interface operations {
       };
     };
   };
-  update_billing_settings: {
+  get_billing_settings: {
     parameters: {
       query?: never;
       header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The billing settings */
+      200: {
+        headers: {
+          /** @description The settings' version; send it back in `If-Match` to change them */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["BillingSettings"];
+        };
+      };
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  update_billing_settings: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3646,6 +3730,8 @@ export interface operations {
       /** @description The dashboard after the change */
       200: {
         headers: {
+          /** @description The billing settings' new version (as on `GET /api/v1/billing/settings`) */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3657,6 +3743,15 @@ export interface operations {
       403: components["responses"]["Forbidden"];
       /** @description Auto-renewal without a paid subscription (`no_subscription`) */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The settings changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };
@@ -4254,6 +4349,8 @@ export interface operations {
       /** @description The employee */
       200: {
         headers: {
+          /** @description The employee's version; send it back in `If-Match` to update it */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4300,7 +4397,14 @@ export interface operations {
   update_employee: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path: {
         /** @description The id of the employee */
         employee_id: string;
@@ -4316,6 +4420,8 @@ export interface operations {
       /** @description The updated employee */
       200: {
         headers: {
+          /** @description The employee's new version */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4328,6 +4434,15 @@ export interface operations {
       404: components["responses"]["NotFound"];
       /** @description Another employee has this email (`employee_email_taken`) */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The employee changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };
@@ -5021,6 +5136,8 @@ export interface operations {
       /** @description The policy */
       200: {
         headers: {
+          /** @description The policy's version; send it back in `If-Match` to replace it */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -5037,7 +5154,14 @@ export interface operations {
   update_policy: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5050,6 +5174,8 @@ export interface operations {
       /** @description The new policy */
       200: {
         headers: {
+          /** @description The policy's new version */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -5060,6 +5186,15 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       /** @description The role or key scope does not allow this (`forbidden`), or a setting needs a higher plan (`feature_not_in_plan`, per setting in `errors`) */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The policy changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };
