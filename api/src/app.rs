@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(accounts::routes::create_user)
             .service(accounts::routes::get_user)
             .service(accounts::routes::update_user)
+            .service(accounts::routes::delete_user)
             .service(api_keys::routes::list_api_keys)
             .service(api_keys::routes::create_api_key)
             .service(api_keys::routes::revoke_api_key)
@@ -49,11 +50,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(billing::routes::change_plan)
             .service(billing::routes::cancel_subscription)
             .service(billing::routes::resume_subscription)
+            .service(billing::routes::get_billing_settings)
             .service(billing::routes::update_billing_settings)
             .service(billing::routes::set_tax_id)
             .service(billing::routes::remove_tax_id)
             .service(stripe::routes::receive_stripe_webhook)
             .service(stripe::routes::list_stripe_events)
+            .service(stripe::routes::replay_stripe_event)
             .service(alerts::routes::list_alerts)
             .service(alerts::routes::unread_count)
             .service(alerts::routes::mark_all_read)
@@ -234,7 +237,7 @@ fn serve(
     config: Config,
     shutting_down: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Server> {
-    let spec = crate::openapi::spec();
+    let spec = crate::openapi::spec(routes);
     let known_routes = web::Data::new(crate::http::routes_table::KnownRoutes::from_spec(&spec));
     let metrics = web::Data::new(metrics);
     let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
@@ -286,8 +289,11 @@ fn serve(
             Some(limit) => app.app_data(limit.clone()),
             None => app,
         };
-        // The limit sits inside CORS so that a browser can read its 429.
-        app.wrap(from_fn(crate::http::rate_limit::rate_limit))
+        // Innermost, so the 500 it makes of a handler's panic still passes CORS, the security headers and
+        // the access log.
+        app.wrap(from_fn(crate::http::catch_panic::catch_panic))
+            // The limit sits inside CORS so that a browser can read its 429.
+            .wrap(from_fn(crate::http::rate_limit::rate_limit))
             // Outside CORS, so that its refusals become problem+json like every other error.
             .wrap(cors(&config))
             .wrap(ErrorHandlers::new().default_handler(observe::problem_fallback))
@@ -302,4 +308,20 @@ fn serve(
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::http::routes_table::KnownRoutes;
+
+    #[test]
+    fn templates_match_paths_with_ids() {
+        let routes = KnownRoutes::from_spec(&crate::openapi::spec(super::routes));
+        assert_eq!(
+            routes.methods_for("/api/v1/users/0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b"),
+            Some(&["GET", "PATCH"][..])
+        );
+        assert_eq!(routes.methods_for("/api/v1/auth/signup"), Some(&["POST"][..]));
+        assert_eq!(routes.methods_for("/api/v1/nothing"), None);
+    }
 }

@@ -54,6 +54,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String },
+    #[error("the resource has changed since it was read")]
+    PreconditionFailed,
     #[error("the request body is larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
     #[error("unsupported media type: {0}")]
@@ -74,19 +76,30 @@ pub enum ApiError {
     NotReady(String),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
+    #[error("the object store is unavailable")]
+    ObjectStoreUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(anyhow::Error),
 }
 
-/// An unexpected failure is a 500, unless somewhere in its chain the database went away: then it is the
-/// outage it really is (503 with `Retry-After`), whichever layer wrapped it.
+/// An unexpected failure is a 500, unless somewhere in its chain the database or the object store went
+/// away: then it is the outage it really is (503 with `Retry-After`), whichever layer wrapped it. The blob
+/// store's keys are our own and a missing blob is not an error there, so whatever else the object store
+/// answers means it cannot serve us now (unreachable, refusing, out of space).
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         let outage = error.chain().any(|cause| {
             cause.downcast_ref::<diesel::r2d2::PoolError>().is_some()
                 || cause.downcast_ref::<diesel::result::Error>().is_some_and(is_database_outage)
         });
-        if outage { Self::DatabaseUnavailable(error) } else { Self::Internal(error) }
+        let object_store = error.chain().any(|cause| cause.downcast_ref::<object_store::Error>().is_some());
+        if outage {
+            Self::DatabaseUnavailable(error)
+        } else if object_store {
+            Self::ObjectStoreUnavailable(error)
+        } else {
+            Self::Internal(error)
+        }
     }
 }
 
@@ -97,12 +110,33 @@ fn is_database_outage(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
         Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => true,
-        Error::DatabaseError(_, info) => crate::db::is_unavailability_message(info.message()),
+        Error::DatabaseError(_, info) => is_unavailability_message(info.message()),
         Error::RollbackErrorOnCommit { commit_error, rollback_error } => {
             is_database_outage(commit_error) || is_database_outage(rollback_error)
         }
-        other => crate::db::is_unavailability_message(&other.to_string()),
+        other => is_unavailability_message(&other.to_string()),
     }
+}
+
+/// Whether a database error message means "the server went away" rather than "the query was wrong".
+fn is_unavailability_message(message: &str) -> bool {
+    const SIGNS: [&str; 13] = [
+        "server closed the connection",
+        "connection refused",
+        "connection reset",
+        "could not connect",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server was lost",
+        "ssl connection has been closed unexpectedly",
+        "broken pipe",
+        "terminating connection",
+        "the database system is shutting down",
+        "no connection to the server",
+        "database is locked",
+    ];
+    let message = message.to_ascii_lowercase();
+    SIGNS.iter().any(|sign| message.contains(sign))
 }
 
 /// The problem+json body. `errors` appears only on validation failures.
@@ -175,10 +209,12 @@ impl ApiError {
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict { code, .. } => code,
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::ObjectStoreUnavailable(_) => "object_store_unavailable",
             Self::NotReady(_) => "not_ready",
             Self::BillingNotConfigured => "billing_not_configured",
             Self::InvalidSignature(_) => "invalid_signature",
@@ -199,6 +235,9 @@ impl ApiError {
         match self {
             Self::Validation(_) => "The request body failed validation.".to_owned(),
             Self::DatabaseUnavailable(_) => "The service is temporarily unavailable. Please retry shortly.".to_owned(),
+            Self::ObjectStoreUnavailable(_) => {
+                "The image store cannot be reached right now; nothing was changed. Please retry shortly.".to_owned()
+            }
             Self::BillingNotConfigured => "Billing is not configured on this server: set STRIPE_SECRET_KEY, \
                 STRIPE_PRICE_PRO and STRIPE_PRICE_ENTERPRISE (and STRIPE_WEBHOOK_SECRET for webhooks)."
                 .to_owned(),
@@ -209,6 +248,9 @@ impl ApiError {
                 "Stripe refused the request; nothing was changed. It has been logged; quote the request id when reporting it."
                     .to_owned()
             }
+            Self::PreconditionFailed => "The resource has changed since you read it: its ETag no longer matches If-Match. \
+                Read it again, reapply your change and retry."
+                .to_owned(),
             Self::Internal(_) => {
                 "An unexpected error occurred. It has been logged; quote the request id when reporting it.".to_owned()
             }
@@ -250,7 +292,7 @@ impl ApiError {
                 Self::PlanLimitReached(limit) | Self::StorageLimitReached(limit) => Some(limit.clone()),
                 _ => None,
             },
-            request_id: crate::http::request_id::current(),
+            request_id: crate::request_id::current(),
         }
     }
 }
@@ -276,10 +318,12 @@ impl ResponseError for ApiError {
             Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable(_)
+            | Self::ObjectStoreUnavailable(_)
             | Self::NotReady(_)
             | Self::BillingNotConfigured
             | Self::StripeUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -293,6 +337,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => log::error!("internal error: {cause:#}"),
             Self::DatabaseUnavailable(cause) => log::warn!("database unavailable: {cause:#}"),
+            Self::ObjectStoreUnavailable(cause) => log::warn!("object store unavailable: {cause:#}"),
             Self::StripeUnavailable(cause) => log::warn!("Stripe unavailable: {cause:#}"),
             Self::StripeRejected(cause) => log::error!("Stripe refused a request: {cause:#}"),
             _ => {}
@@ -300,7 +345,10 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
-            Self::DatabaseUnavailable(_) | Self::NotReady(_) | Self::StripeUnavailable(_) => {
+            Self::DatabaseUnavailable(_)
+            | Self::ObjectStoreUnavailable(_)
+            | Self::NotReady(_)
+            | Self::StripeUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             Self::TooManyRequests { retry_after_secs } => {
@@ -336,7 +384,59 @@ impl From<diesel::result::Error> for ApiError {
 
 impl From<validator::ValidationErrors> for ApiError {
     fn from(errors: validator::ValidationErrors) -> Self {
-        Self::Validation(crate::http::validation::field_errors(&errors))
+        Self::Validation(field_errors(&errors))
+    }
+}
+
+/// Flattens nested validation errors into `field` / `parent.child` / `list[0].field` keys.
+fn field_errors(errors: &validator::ValidationErrors) -> FieldErrors {
+    let mut fields = FieldErrors::new();
+    collect(errors, "", &mut fields);
+    fields
+}
+
+fn collect(errors: &validator::ValidationErrors, prefix: &str, out: &mut FieldErrors) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        match kind {
+            validator::ValidationErrorsKind::Field(list) => {
+                let messages = out.entry(path).or_default();
+                messages.extend(list.iter().map(|error| match &error.message {
+                    Some(message) => message.to_string(),
+                    None => default_message(error),
+                }));
+            }
+            validator::ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            validator::ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// A readable sentence for validator's built-in codes, so a rule without a custom message still explains
+/// itself.
+fn default_message(error: &validator::ValidationError) -> String {
+    let param = |name: &str| error.params.get(name).map(ToString::to_string);
+    match error.code.as_ref() {
+        "email" => "must be a valid email address".to_owned(),
+        "url" => "must be a valid URL".to_owned(),
+        "required" => "is required".to_owned(),
+        "length" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max} characters long"),
+            (Some(min), None) => format!("must be at least {min} characters long"),
+            (None, Some(max)) => format!("must be at most {max} characters long"),
+            (None, None) => "has an invalid length".to_owned(),
+        },
+        "range" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            (None, None) => "is out of range".to_owned(),
+        },
+        other => format!("is invalid ({other})"),
     }
 }
 

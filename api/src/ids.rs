@@ -114,3 +114,8 @@ id_type!(
     /// A screenshot's metadata row (its blob is in the object store).
     from_request ScreenshotId
 );
+
+/// A normalised email address: trimmed and lower-cased, so that one person has one account.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}

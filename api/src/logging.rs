@@ -6,7 +6,7 @@ use std::io::Write;
 pub fn init() {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,actix_server=warn"))
         .format(|buf, record| {
-            let request_id = crate::http::request_id::current().unwrap_or_else(|| "-".to_owned());
+            let request_id = crate::request_id::current().unwrap_or_else(|| "-".to_owned());
             writeln!(
                 buf,
                 "{} {:<5} {} request_id={} {}",

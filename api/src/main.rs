@@ -170,11 +170,11 @@ fn backup(path: &std::path::Path) -> anyhow::Result<()> {
 
 fn openapi(output: Option<PathBuf>, check: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(path) = check {
-        vigil::openapi::check_snapshot(&path)?;
+        vigil::openapi::check_snapshot(&path, vigil::app::routes)?;
         println!("{} is up to date.", path.display());
         return Ok(());
     }
-    let json = vigil::openapi::spec_json()?;
+    let json = vigil::openapi::spec_json(vigil::app::routes)?;
     match output {
         Some(path) => std::fs::write(&path, json).with_context(|| format!("Failed to write {}", path.display())),
         None => {

@@ -14,6 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Header, OpenApi as OpenApiDoc, Ref, RefOr};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{PROBLEM_JSON, Problem, problem_type_uri};
 
@@ -43,24 +44,24 @@ use crate::error::{PROBLEM_JSON, Problem, problem_type_uri};
 )]
 struct ApiDoc;
 
-/// The complete OpenAPI document of the API.
-pub fn spec() -> OpenApiDoc {
-    let (_, mut doc) =
-        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::app::routes).split_for_parts();
+/// The complete OpenAPI document of the API whose routes `routes` registers (`app::routes`: this module
+/// is fed the route list rather than importing the app, which imports it).
+pub fn spec(routes: impl FnOnce(&mut ServiceConfig)) -> OpenApiDoc {
+    let (_, mut doc) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
     add_error_responses(&mut doc);
     doc
 }
 
 /// The document as committed: pretty JSON with a final newline.
-pub fn spec_json() -> anyhow::Result<String> {
-    Ok(spec().to_pretty_json()? + "\n")
+pub fn spec_json(routes: impl FnOnce(&mut ServiceConfig)) -> anyhow::Result<String> {
+    Ok(spec(routes).to_pretty_json()? + "\n")
 }
 
-/// Compares a committed snapshot with what the code generates now.
-pub fn check_snapshot(path: &Path) -> anyhow::Result<()> {
+/// Compares a committed snapshot with what the code generates now from `routes`.
+pub fn check_snapshot(path: &Path, routes: impl FnOnce(&mut ServiceConfig)) -> anyhow::Result<()> {
     let committed = std::fs::read_to_string(path)
         .map_err(|error| anyhow::anyhow!("cannot read {}: {error}; run `make openapi`", path.display()))?;
-    if committed != spec_json()? {
+    if committed != spec_json(routes)? {
         anyhow::bail!("{} is stale: the API changed; run `make openapi` and commit the result", path.display());
     }
     Ok(())
@@ -79,7 +80,7 @@ const PROBLEMS: [ProblemResponse; 10] = [
     ProblemResponse {
         name: "Unauthenticated",
         status: 401,
-        description: "No valid access token or API key",
+        description: "No valid access token or API key (`account_disabled` for the token of a user disabled since)",
         code: "unauthenticated",
         detail: "The access token is invalid or has expired.",
     },

@@ -14,7 +14,13 @@ import { theme } from "./theme";
 
 // Each page is its own chunk, loaded when first visited: the first load carries only the shell.
 const AlertsPage = lazy(() => import("./alerts/AlertsPage").then((m) => ({ default: m.AlertsPage })));
+const ChangePasswordPage = lazy(() =>
+  import("./pages/ChangePasswordPage").then((m) => ({ default: m.ChangePasswordPage })),
+);
 const BillingPage = lazy(() => import("./billing/BillingPage").then((m) => ({ default: m.BillingPage })));
+const StripeEventsPage = lazy(() =>
+  import("./billing/StripeEventsPage").then((m) => ({ default: m.StripeEventsPage })),
+);
 const BillingSettingsPage = lazy(() =>
   import("./billing/BillingSettingsPage").then((m) => ({ default: m.BillingSettingsPage })),
 );
@@ -75,9 +81,11 @@ export function AppRoutes() {
         <Route path="billing/success" element={<BillingSuccessPage />} />
         <Route path="billing/payment-history" element={<PaymentHistoryPage />} />
         <Route path="billing/settings" element={<BillingSettingsPage />} />
+        <Route path="billing/events" element={<StripeEventsPage />} />
         <Route path="users" element={<UsersPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />
         <Route path="audit-log" element={<AuditLogPage />} />
+        <Route path="account/password" element={<ChangePasswordPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

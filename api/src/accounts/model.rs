@@ -9,41 +9,9 @@ use validator::Validate;
 use crate::db::schema::{companies, users};
 use crate::ids::{CompanyId, UserId};
 
-/// What a user may do in their company, from most to least powerful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Role {
-    Owner,
-    Admin,
-    Manager,
-    Viewer,
-}
+pub use crate::auth::Role;
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "OWNER",
-            Self::Admin => "ADMIN",
-            Self::Manager => "MANAGER",
-            Self::Viewer => "VIEWER",
-        }
-    }
-
-    /// Parses the stored form; the CHECK constraint guarantees one of the four.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Owner, Self::Admin, Self::Manager, Self::Viewer].into_iter().find(|role| role.as_str() == text)
-    }
-
-    /// Owners and admins manage users, keys and billing.
-    pub fn is_admin(self) -> bool {
-        matches!(self, Self::Owner | Self::Admin)
-    }
-}
-
-/// A normalised email address: trimmed and lower-cased, so that one person has one account.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+pub use crate::ids::normalize_email;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = companies)]
@@ -72,6 +40,24 @@ pub struct UserRow {
     pub last_login_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Incremented by every write; the user's `ETag`.
+    pub version: i64,
+}
+
+impl UserRow {
+    /// The tag of this version of the user.
+    pub fn etag(&self) -> crate::http::precondition::ETag {
+        crate::http::precondition::ETag::from_version(self.version)
+    }
+}
+
+/// The columns one change of a user writes; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub role: Option<String>,
+    pub name: Option<String>,
+    pub disabled_at: Option<Option<NaiveDateTime>>,
 }
 
 /// A user as the API shows it.

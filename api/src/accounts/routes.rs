@@ -1,7 +1,7 @@
 //! Sign-up, sessions, the current user, users and API keys.
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
 use super::model::{
     ChangePasswordRequest, CreateUserRequest, CreatedUser, LoginRequest, Me, RefreshRequest, Session, SignupRequest,
@@ -14,6 +14,7 @@ use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::{OptionalJson, ValidatedJson};
 use crate::http::pagination::{Page, PageQuery};
+use crate::http::precondition::{IfMatch, IfMatchParam, Tagged};
 use crate::http::principal::{AdminUser, Auth, RequestOrigin, SignedInUser};
 use crate::ids::UserId;
 
@@ -244,42 +245,47 @@ pub async fn create_user(
     tag = "users",
     operation_id = "get_user",
     security(("bearer" = [])),
-    responses((status = 200, description = "The user", body = User)),
+    responses((status = 200, description = "The user", body = User, headers(("ETag" = String, description = "The user's version; send it back in `If-Match` to update them")))),
 )]
 #[get("/users/{user_id}")]
 pub async fn get_user(
     auth: Auth<AdminUser>,
     user_id: web::Path<UserId>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<User>, ApiError> {
+) -> Result<Tagged<User>, ApiError> {
     let company = auth.company_id().clone();
     let user_id = user_id.into_inner();
-    Ok(web::Json(db::run(&pool, move |conn| service::get_user(conn, &company, &user_id)).await?))
+    db::run(&pool, move |conn| service::get_user(conn, &company, &user_id)).await
 }
 
 /// Changes a user's role, name, or disables/enables the account. Only owners change owners or make new
-/// ones; the last active owner can be neither demoted nor disabled.
+/// ones; the last active owner can be neither demoted nor disabled. Disabling a user revokes the API keys
+/// they created; a new role revokes those whose scope it does not cover (both scopes need OWNER or ADMIN).
+/// Only the fields sent change; with `If-Match`, only if the user is still the version read.
 #[utoipa::path(
     tag = "users",
     operation_id = "update_user",
     request_body = UpdateUserRequest,
+    params(IfMatchParam),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The updated user", body = User),
+        (status = 200, description = "The updated user", body = User, headers(("ETag" = String, description = "The user's new version"))),
         (status = 409, description = "`last_owner` or `cannot_disable_self`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The user changed since the `If-Match` version was read (`precondition_failed`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/users/{user_id}")]
 pub async fn update_user(
     auth: Auth<AdminUser>,
     user_id: web::Path<UserId>,
+    if_match: IfMatch,
     body: ValidatedJson<UpdateUserRequest>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<User>, ApiError> {
+) -> Result<Tagged<User>, ApiError> {
     let principal = auth.into_principal();
     let (acting_user, role) = principal.acting_user()?;
     let (target, request) = (user_id.into_inner(), body.into_inner());
-    let user = db::run(&pool, move |conn| {
+    db::run(&pool, move |conn| {
         service::update_user(
             conn,
             &principal.audit_actor(),
@@ -288,8 +294,36 @@ pub async fn update_user(
             principal.company_id(),
             &target,
             &request,
+            &if_match,
         )
     })
+    .await
+}
+
+/// Removes a user: they can no longer sign in, their sessions end and the API keys they created are revoked
+/// (the owners get an `API_KEYS_REVOKED` alert naming them). Only owners remove owners; the last active owner
+/// stays; nobody removes themselves. The audit log keeps their entries.
+#[utoipa::path(
+    tag = "users",
+    operation_id = "delete_user",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 409, description = "`last_owner` or `cannot_remove_self`", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/users/{user_id}")]
+pub async fn delete_user(
+    auth: Auth<AdminUser>,
+    user_id: web::Path<UserId>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = auth.into_principal();
+    let (acting_user, role) = principal.acting_user()?;
+    let target = user_id.into_inner();
+    db::run(&pool, move |conn| {
+        service::remove_user(conn, &principal.audit_actor(), &acting_user, role, principal.company_id(), &target)
+    })
     .await?;
-    Ok(web::Json(user))
+    Ok(HttpResponse::NoContent().finish())
 }

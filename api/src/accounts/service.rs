@@ -9,18 +9,21 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{
     ChangePasswordRequest, Company, CompanyRow, CreateUserRequest, CreatedUser, LoginRequest, Me, Role, Session,
-    SignupRequest, UpdateUserRequest, User, UserRow, normalize_email,
+    SignupRequest, UpdateUserRequest, User, UserChanges, UserRow, normalize_email,
 };
 use super::password::{hash_off_thread, verify_off_thread};
 use super::store::{self, RefreshTokenRow};
 use super::throttle::{self, Rule};
 use super::tokens::{self, AccessClaims};
+use crate::api_keys::model::Person;
+use crate::api_keys::service::CreatorChange;
 use crate::audit::model::{AuditActor, AuditEvent};
+use crate::auth::Actor;
 use crate::config::Secret;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
-use crate::http::principal::Actor;
+use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::{CompanyId, UserId};
 
 /// Failed logins for one email: 5 per 15 minutes.
@@ -108,6 +111,7 @@ fn create_company(
         last_login_at: Some(now),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     write_transaction(conn, |conn| {
         if store::email_taken(conn, &user.email)? {
@@ -223,6 +227,12 @@ fn open_session(
         },
         refresh_token,
     })
+}
+
+/// A disabled user's still-unexpired access token: refused at once, with a code of its own so the client
+/// can say why instead of trying to refresh.
+fn account_disabled() -> ApiError {
+    ApiError::CredentialRejected { code: "account_disabled", detail: "This account has been disabled.".to_owned() }
 }
 
 fn session_expired() -> ApiError {
@@ -348,7 +358,7 @@ pub fn authenticate_user(conn: &mut DbConn, claims: &AccessClaims) -> Result<(Co
         Err(other) => return Err(other.into()),
     };
     if user.disabled_at.is_some() {
-        return Err(ApiError::Unauthenticated("This account has been disabled.".to_owned()));
+        return Err(account_disabled());
     }
     let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
     Ok((claims.company_id.clone(), Actor::User { id: claims.user_id.clone(), role }))
@@ -365,8 +375,10 @@ pub fn list_users(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> 
     Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
 }
 
-pub fn get_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<User, ApiError> {
-    store::find_user(conn, company, user).map(Into::into).map_err(|e| not_found_as("user", e))
+pub fn get_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<Tagged<User>, ApiError> {
+    let row = store::find_user(conn, company, user).map_err(|e| not_found_as("user", e))?;
+    let etag = row.etag();
+    Ok(Tagged::new(row.into(), etag))
 }
 
 /// Adds a user to the company. Only an owner may create another owner.
@@ -395,6 +407,7 @@ pub async fn create_user(
         last_login_at: None,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
@@ -416,7 +429,9 @@ pub async fn create_user(
 }
 
 /// Changes a user's role, name or active state, keeping the company's role rules: only owners touch owners
-/// or make new ones, the last active owner stays an active owner, and nobody disables themselves.
+/// or make new ones, the last active owner stays an active owner, and nobody disables themselves. Only the
+/// fields that change are written; `if_match` is compared under the company's lock.
+#[expect(clippy::too_many_arguments, reason = "who acts, on what, with which precondition: each is needed")]
 pub fn update_user(
     conn: &mut DbConn,
     actor: &AuditActor,
@@ -425,13 +440,15 @@ pub fn update_user(
     company: &CompanyId,
     target: &UserId,
     request: &UpdateUserRequest,
-) -> Result<User, ApiError> {
+    if_match: &IfMatch,
+) -> Result<Tagged<User>, ApiError> {
     let now = now();
     write_transaction(conn, |conn| {
         // Serialises concurrent role changes in this company, so two owners demoting each other at the same
         // moment cannot both pass the last-owner check.
         crate::db::lock_company(conn, company)?;
         let current = store::find_user(conn, company, target).map_err(|e| not_found_as("user", e))?;
+        if_match.check(&current.etag())?;
         let current_role = Role::parse(&current.role).unwrap_or(Role::Viewer);
         let new_role = request.role.unwrap_or(current_role);
         let was_active = current.disabled_at.is_none();
@@ -454,8 +471,34 @@ pub fn update_user(
             });
         }
         let name = request.name.as_deref().map(str::trim).unwrap_or(&current.name).to_owned();
-        let disabled_at = if active { None } else { current.disabled_at.or(Some(now)) };
-        store::update_user(conn, company, target, new_role, &name, disabled_at, now)?;
+        let changes = UserChanges {
+            role: (new_role != current_role).then(|| new_role.as_str().to_owned()),
+            name: (name != current.name).then(|| name.clone()),
+            disabled_at: (active != was_active).then(|| if active { None } else { Some(now) }),
+        };
+        if changes.role.is_none() && changes.name.is_none() && changes.disabled_at.is_none() {
+            let etag = current.etag();
+            return Ok(Tagged::new(current.into(), etag));
+        }
+        store::update_user(conn, company, target, &changes, now)?;
+        // The keys they made must not reach further than they now may: all of them when disabled, those whose
+        // scope the new role does not cover when the role changed.
+        let key_change = match (was_active, active) {
+            (true, false) => Some(CreatorChange::Disabled),
+            (_, true) if new_role != current_role => Some(CreatorChange::Demoted(new_role)),
+            _ => None,
+        };
+        if let Some(change) = key_change {
+            let caused_by = store::find_user(conn, company, acting_user)?;
+            crate::api_keys::service::revoke_for_creator(
+                conn,
+                actor,
+                company,
+                &person(&current),
+                &person(&caused_by),
+                change,
+            )?;
+        }
         if new_role != current_role {
             crate::audit::record(
                 conn,
@@ -481,6 +524,69 @@ pub fn update_user(
                     .details(serde_json::json!({"from": current.name, "to": name})),
             )?;
         }
-        Ok(store::find_user(conn, company, target)?.into())
+        let after = store::find_user(conn, company, target)?;
+        let etag = after.etag();
+        Ok(Tagged::new(after.into(), etag))
     })
+}
+
+/// Removes a user from the company, keeping the role rules of [`update_user`]: only owners remove owners,
+/// the last active owner stays, and nobody removes themselves. In one transaction the keys they created are
+/// revoked (audited, owners alerted), they are forgotten as a creator and lose their sessions and alerts, and
+/// the user row goes; the audit log keeps what they did under their id.
+pub fn remove_user(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    acting_user: &UserId,
+    acting_role: Role,
+    company: &CompanyId,
+    target: &UserId,
+) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        crate::db::lock_company(conn, company)?;
+        let current = store::find_user(conn, company, target).map_err(|e| not_found_as("user", e))?;
+        let role = Role::parse(&current.role).unwrap_or(Role::Viewer);
+        if target == acting_user {
+            return Err(ApiError::Conflict {
+                code: "cannot_remove_self",
+                detail: "You cannot remove your own account.".to_owned(),
+            });
+        }
+        if role == Role::Owner && acting_role != Role::Owner {
+            return Err(ApiError::Forbidden("Only an owner can remove an owner.".to_owned()));
+        }
+        if role == Role::Owner && current.disabled_at.is_none() && store::count_active_owners(conn, company)? <= 1 {
+            return Err(ApiError::Conflict {
+                code: "last_owner",
+                detail: "A company needs at least one active owner; make someone else an owner first.".to_owned(),
+            });
+        }
+        let caused_by = store::find_user(conn, company, acting_user)?;
+        let removed = person(&current);
+        crate::api_keys::service::revoke_for_creator(
+            conn,
+            actor,
+            company,
+            &removed,
+            &person(&caused_by),
+            CreatorChange::Removed,
+        )?;
+        crate::api_keys::store::forget_creator(conn, company, target)?;
+        crate::agents::store::forget_token_creator(conn, company, target)?;
+        crate::alerts::store::forget_recipient(conn, company, target)?;
+        store::delete_user(conn, company, target)?;
+        crate::audit::record(
+            conn,
+            actor,
+            AuditEvent::new("user.removed")
+                .target("user", target)
+                .details(serde_json::json!({"email": removed.email, "name": removed.name, "role": role})),
+        )?;
+        Ok(())
+    })
+}
+
+/// A user as revocations and alerts name them.
+fn person(user: &UserRow) -> Person {
+    Person { id: UserId::from_db(user.id.clone()), name: user.name.clone(), email: user.email.clone() }
 }

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{CompanyRow, Role, UserRow};
+use super::model::{CompanyRow, Role, UserChanges, UserRow};
 use crate::db::DbConn;
 use crate::db::schema::{companies, refresh_tokens, users};
 use crate::http::pagination::PageRequest;
@@ -61,29 +61,23 @@ pub fn count_active_owners(conn: &mut DbConn, company: &CompanyId) -> QueryResul
         .get_result(conn)
 }
 
+/// Applies `changes` (and only those columns) and increments the version.
 pub fn update_user(
     conn: &mut DbConn,
     company: &CompanyId,
     user: &UserId,
-    role: Role,
-    name: &str,
-    disabled_at: Option<NaiveDateTime>,
+    changes: &UserChanges,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(users::table.filter(users::company_id.eq(company.as_str())).filter(users::id.eq(user.as_str())))
-        .set((
-            users::role.eq(role.as_str()),
-            users::name.eq(name),
-            users::disabled_at.eq(disabled_at),
-            users::updated_at.eq(now),
-        ))
+        .set((changes, users::version.eq(users::version + 1), users::updated_at.eq(now)))
         .execute(conn)
         .map(drop)
 }
 
 pub fn touch_last_login(conn: &mut DbConn, company: &CompanyId, user: &UserId, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(users::table.filter(users::company_id.eq(company.as_str())).filter(users::id.eq(user.as_str())))
-        .set(users::last_login_at.eq(now))
+        .set((users::last_login_at.eq(now), users::version.eq(users::version + 1)))
         .execute(conn)
         .map(drop)
 }
@@ -96,7 +90,7 @@ pub fn set_password_hash(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(users::table.filter(users::company_id.eq(company.as_str())).filter(users::id.eq(user.as_str())))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .set((users::password_hash.eq(hash), users::version.eq(users::version + 1), users::updated_at.eq(now)))
         .execute(conn)
         .map(drop)
 }
@@ -167,4 +161,17 @@ pub fn revoke_user_refresh_tokens(
     )
     .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)
+}
+
+/// Deletes a user and their sessions. The caller first revokes their keys and forgets them as a creator
+/// elsewhere; the audit log keeps their id as text.
+pub fn delete_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> QueryResult<usize> {
+    diesel::delete(
+        refresh_tokens::table
+            .filter(refresh_tokens::company_id.eq(company.as_str()))
+            .filter(refresh_tokens::user_id.eq(user.as_str())),
+    )
+    .execute(conn)?;
+    diesel::delete(users::table.filter(users::company_id.eq(company.as_str())).filter(users::id.eq(user.as_str())))
+        .execute(conn)
 }

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::db::schema::activity_records;
+use crate::http::bounds::Day;
 use crate::ids::{AgentId, EmployeeId};
 
 /// The most records one batch may carry.
@@ -114,14 +115,15 @@ pub struct ActivityRow {
 }
 
 /// `GET /api/v1/employees/{id}/activity?date=2026-11-25&utc_offset_minutes=60`.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 pub struct DayQuery {
-    /// The day, in the employee's local calendar (default: today there).
+    /// The day, in the employee's local calendar (default: today there); 1970-01-01 to 9999-12-31.
     #[param(value_type = Option<String>, format = Date, max_length = 10, example = "2026-11-25")]
-    pub date: Option<NaiveDate>,
+    pub date: Option<Day>,
     /// The employee's offset from UTC in minutes (default 0, i.e. a UTC day).
     #[param(minimum = -840, maximum = 840, example = 60)]
+    #[validate(range(min = -840, max = 840, message = "must be between -840 and 840"))]
     pub utc_offset_minutes: Option<i32>,
 }
 

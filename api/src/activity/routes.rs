@@ -6,7 +6,7 @@ use super::model::{ActivityBatch, ActivityReceipt, DayActivity, DayQuery};
 use super::service;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
-use crate::http::extract::ValidatedJson;
+use crate::http::extract::{ValidatedJson, ValidatedQuery};
 use crate::http::principal::{AgentSecret, Auth, Supervisor};
 use crate::ids::EmployeeId;
 
@@ -50,7 +50,7 @@ pub async fn upload_activity(
 pub async fn get_employee_activity(
     auth: Auth<Supervisor>,
     employee_id: web::Path<EmployeeId>,
-    query: web::Query<DayQuery>,
+    query: ValidatedQuery<DayQuery>,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<DayActivity>, ApiError> {
     let (company, employee, query) = (auth.company_id().clone(), employee_id.into_inner(), query.into_inner());

@@ -114,12 +114,10 @@ pub fn day(
     query: &DayQuery,
 ) -> Result<DayActivity, ApiError> {
     crate::employees::service::get(conn, company, employee)?;
-    let offset = query.utc_offset_minutes.unwrap_or(0);
-    if !(-840..=840).contains(&offset) {
-        return Err(ApiError::invalid_field("utc_offset_minutes", "must be between -840 and 840"));
-    }
-    let offset = Duration::minutes(i64::from(offset));
-    let date = query.date.unwrap_or_else(|| (Utc::now() + offset).date_naive());
+    // The extractor has bounded the offset to ±14 h and the day to 1970–9999, so this arithmetic cannot
+    // overflow.
+    let offset = Duration::minutes(i64::from(query.utc_offset_minutes.unwrap_or(0)));
+    let date = query.date.map_or_else(|| (Utc::now() + offset).date_naive(), crate::http::bounds::Day::date);
     let from = date.and_hms_opt(0, 0, 0).unwrap_or_default() - offset;
     let to = from + Duration::days(1);
     let rows = store::overlapping(conn, company, employee, from, to)?;

@@ -9,13 +9,13 @@ use super::model::{
     HeartbeatResponse,
 };
 use super::store;
-use crate::accounts::model::normalize_email;
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::model::LimitKind;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
+use crate::ids::normalize_email;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
 
 /// Random characters of an agent secret (about 285 bits) and of an enrollment token (about 238 bits).
@@ -82,7 +82,8 @@ pub fn revoke_agent(
                     .target("agent", id)
                     .details(serde_json::json!({"hostname": row.hostname})),
             )?;
-            crate::alerts::service::check_current_usage(conn, company)?;
+            let tier = crate::billing::service::effective_tier(conn, company)?;
+            crate::billing::usage::check_current_usage(conn, company, &tier)?;
             crate::alerts::sweep::agent_back(conn, company, id.as_str())?;
         }
         get_agent(conn, company, id)
@@ -184,7 +185,7 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
         }
         let tier = crate::billing::service::limiting_tier(conn, &company)?;
         let live = store::count_live_agents(conn, &company)?;
-        crate::billing::service::check_limit(conn, &tier, LimitKind::MaxAgents, live, 1)?;
+        crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxAgents, live, 1)?;
         let employee_id = match &request.employee_email {
             Some(email) => Some(
                 crate::employees::store::find_by_email(conn, &company, &normalize_email(email))?
@@ -221,7 +222,8 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
                 "enrollment_token_id": token.id,
             })),
         )?;
-        crate::alerts::service::check_current_usage(conn, &company)?;
+        let tier = crate::billing::service::effective_tier(conn, &company)?;
+        crate::billing::usage::check_current_usage(conn, &company, &tier)?;
         let policy = crate::policy::store::find(conn, &company)?;
         Ok(Enrollment {
             agent_id: AgentId::from_db(row.id),

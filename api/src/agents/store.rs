@@ -9,7 +9,7 @@ use crate::billing::model::TierCode;
 use crate::db::DbConn;
 use crate::db::schema::{agents, enrollment_tokens, subscriptions, tiers};
 use crate::http::pagination::PageRequest;
-use crate::ids::{AgentId, CompanyId, EnrollmentTokenId};
+use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
 
 pub fn insert_agent(conn: &mut DbConn, row: &AgentRow) -> QueryResult<()> {
     diesel::insert_into(agents::table).values(row).execute(conn).map(drop)
@@ -286,4 +286,15 @@ pub fn set_last_seen(conn: &mut DbConn, company: &CompanyId, id: &AgentId, when:
         .set(agents::last_seen_at.eq(when))
         .execute(conn)
         .map(drop)
+}
+
+/// Forgets a user as the creator of enrollment tokens, before the user row is removed.
+pub fn forget_token_creator(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> QueryResult<usize> {
+    diesel::update(
+        enrollment_tokens::table
+            .filter(enrollment_tokens::company_id.eq(company.as_str()))
+            .filter(enrollment_tokens::created_by_user_id.eq(user.as_str())),
+    )
+    .set(enrollment_tokens::created_by_user_id.eq(None::<String>))
+    .execute(conn)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use crate::db::DatabaseUrl;
 use crate::db::notify::{ALERTS_CHANNEL, local_channel};
@@ -53,7 +53,7 @@ impl AlertHub {
 async fn listen(url: String, sender: broadcast::Sender<String>) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        match tokio_postgres::connect(&url, NoTls).await {
+        match crate::db::listen::connect(&url).await {
             Ok((client, mut connection)) => {
                 let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                 let listening = async {
@@ -89,7 +89,7 @@ async fn listen(url: String, sender: broadcast::Sender<String>) {
                     }
                 }
             }
-            Err(error) => log::warn!("alert listener cannot connect: {error}"),
+            Err(error) => log::warn!("alert listener cannot connect: {error:#}"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::accounts::model::Role;
 use crate::db::schema::alerts;
 use crate::ids::{AlertId, EmployeeId};
 
@@ -23,6 +24,9 @@ pub enum AlertType {
     OverPlanLimit,
     /// Data kept past a shortened retention will be deleted soon (7 days ahead).
     DataDeletionScheduled,
+    /// A user was disabled, removed or demoted, which revoked API keys they had created.
+    ApiKeysRevoked,
+    DuplicateSubscriptionCancelled,
 }
 
 /// How urgent an alert is.
@@ -45,7 +49,7 @@ impl Severity {
 }
 
 impl AlertType {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::AgentOffline,
         Self::PaymentFailed,
         Self::PaymentRecovered,
@@ -55,6 +59,8 @@ impl AlertType {
         Self::PolicyChanged,
         Self::OverPlanLimit,
         Self::DataDeletionScheduled,
+        Self::ApiKeysRevoked,
+        Self::DuplicateSubscriptionCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +74,8 @@ impl AlertType {
             Self::PolicyChanged => "POLICY_CHANGED",
             Self::OverPlanLimit => "OVER_PLAN_LIMIT",
             Self::DataDeletionScheduled => "DATA_DELETION_SCHEDULED",
+            Self::ApiKeysRevoked => "API_KEYS_REVOKED",
+            Self::DuplicateSubscriptionCancelled => "DUPLICATE_SUBSCRIPTION_CANCELLED",
         }
     }
 
@@ -81,13 +89,26 @@ impl AlertType {
             Self::PaymentFailed | Self::SubscriptionCancelled | Self::OverPlanLimit | Self::DataDeletionScheduled => {
                 Severity::Critical
             }
-            Self::AgentOffline | Self::SubscriptionExpiring | Self::UsageHigh => Severity::Warning,
+            Self::AgentOffline
+            | Self::SubscriptionExpiring
+            | Self::UsageHigh
+            | Self::ApiKeysRevoked
+            | Self::DuplicateSubscriptionCancelled => Severity::Warning,
             Self::PaymentRecovered | Self::PolicyChanged => Severity::Info,
         }
     }
 
-    /// Billing alerts go to owners and admins; agent, usage and policy alerts to managers as well.
-    pub fn is_billing(self) -> bool {
+    /// Who is told: revoked keys go to the owners (an admin's keys may be the ones revoked); billing alerts to
+    /// owners and admins; agent, usage and policy alerts to managers as well.
+    pub fn recipients(self) -> &'static [Role] {
+        match self {
+            Self::ApiKeysRevoked => &[Role::Owner],
+            kind if kind.is_billing() => &[Role::Owner, Role::Admin],
+            _ => &[Role::Owner, Role::Admin, Role::Manager],
+        }
+    }
+
+    fn is_billing(self) -> bool {
         matches!(
             self,
             Self::PaymentFailed
@@ -96,6 +117,7 @@ impl AlertType {
                 | Self::SubscriptionCancelled
                 | Self::OverPlanLimit
                 | Self::DataDeletionScheduled
+                | Self::DuplicateSubscriptionCancelled
         )
     }
 }
@@ -128,6 +150,25 @@ pub struct AlertRow {
     pub read_at: Option<NaiveDateTime>,
     pub resolved_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+}
+
+/// Where an alert stands in the order the live stream sends alerts in: `(created_at, id)`, the keyset the
+/// stream's cursor moves along. The derived order compares `created_at` first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AlertKey {
+    pub created_at: NaiveDateTime,
+    pub id: String,
+}
+
+impl AlertKey {
+    /// The first position at `created_at`: before every alert created at that instant or later.
+    pub fn at(created_at: NaiveDateTime) -> Self {
+        Self { created_at, id: String::new() }
+    }
+
+    pub fn of(row: &AlertRow) -> Self {
+        Self { created_at: row.created_at, id: row.id.clone() }
+    }
 }
 
 /// An alert as its recipient sees it.

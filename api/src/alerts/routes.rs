@@ -9,6 +9,7 @@ use super::model::{Alert, AlertFilter, MarkedRead, StreamTicket, UnreadCount};
 use super::{service, stream};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
+use crate::http::metrics::Metrics;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{Auth, SignedInUser};
 use crate::ids::AlertId;
@@ -145,6 +146,7 @@ pub async fn stream_alerts(
     query: web::Query<StreamQuery>,
     pool: web::Data<DbPool>,
     hub: web::Data<AlertHub>,
+    metrics: web::Data<Metrics>,
 ) -> Result<impl Responder, ApiError> {
     let query = query.into_inner();
     let resume_from = query.last_event_id;
@@ -160,5 +162,10 @@ pub async fn stream_alerts(
         .or(resume_from)
         .and_then(|id| AlertId::try_from(id).ok())
         .map(String::from);
-    Ok(stream::open(pool.get_ref().clone(), hub.get_ref().clone(), company, user, last_event_id))
+    let context = stream::StreamContext {
+        pool: pool.get_ref().clone(),
+        hub: hub.get_ref().clone(),
+        open_streams: metrics.alert_streams_open(),
+    };
+    Ok(stream::open(context, company, user, last_event_id))
 }

@@ -5,22 +5,18 @@ use chrono::Duration;
 
 use super::model::{Alert, AlertFilter, AlertRow, AlertType, MarkedRead, NewAlert, StreamTicket, UnreadCount};
 use super::store;
-use crate::accounts::model::Role;
 use crate::db::{DbConn, notify};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::ids::{AlertId, CompanyId, UserId};
 
-/// Share of a limit at which USAGE_HIGH is raised.
-pub const USAGE_HIGH_PERCENT: i64 = 80;
 /// Lifetime of a stream ticket.
 const TICKET_TTL_SECS: i64 = 30;
 
 /// Raises an alert for its recipients, unless its condition is already open for them. Returns how many
 /// recipients got a new alert. Call inside the transaction of the change that caused it.
 pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<usize, ApiError> {
-    let roles: &[Role] =
-        if alert.kind.is_billing() { &[Role::Owner, Role::Admin] } else { &[Role::Owner, Role::Admin, Role::Manager] };
+    let roles = alert.kind.recipients();
     let now = crate::db::now();
     let mut raised = 0;
     for recipient in store::recipients(conn, company, roles)? {
@@ -76,7 +72,7 @@ pub fn payment_failed(
     currency: &str,
     reason: Option<&str>,
 ) -> Result<usize, ApiError> {
-    let amount_text = format!("{}.{:02} {}", amount / 100, amount % 100, currency.to_uppercase());
+    let amount_text = crate::money::format_money(amount, currency);
     raise(
         conn,
         company,
@@ -114,10 +110,8 @@ pub fn payment_recovered(
             kind: AlertType::PaymentRecovered,
             title: "The payment went through".to_owned(),
             message: format!(
-                "The payment of {}.{:02} {} succeeded after an earlier failure.",
-                amount / 100,
-                amount % 100,
-                currency.to_uppercase()
+                "The payment of {} succeeded after an earlier failure.",
+                crate::money::format_money(amount, currency)
             ),
             employee: None,
             data: serde_json::json!({"reference": reference, "amount": amount, "currency": currency}),
@@ -125,72 +119,6 @@ pub fn payment_recovered(
         },
     )
     .map(drop)
-}
-
-/// Raises USAGE_HIGH for each limit of the tier that applies now used at 80% or more, and resolves it for
-/// the others; raises OVER_PLAN_LIMIT while usage exceeds a limit (once per episode: it stays open until
-/// usage is within the limits again, which resolves it). Call on every change of employees or agents and on
-/// every change of the plan that applies.
-pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
-    let tier = crate::billing::service::effective_tier(conn, company)?;
-    let usage = crate::billing::service::usage(conn, company, &tier)?;
-    match crate::billing::model::OverLimit::of(&usage, &tier) {
-        Some(over) => {
-            raise(conn, company, over_plan_limit(&over))?;
-        }
-        None => {
-            resolve(conn, company, OVER_PLAN_LIMIT_KEY)?;
-        }
-    }
-    for (kind, item) in usage.items() {
-        let key = format!("usage_high:{}", kind.as_str());
-        match (item.limit, item.percent) {
-            (Some(limit), Some(percent)) if percent >= USAGE_HIGH_PERCENT => {
-                raise(
-                    conn,
-                    company,
-                    NewAlert {
-                        kind: AlertType::UsageHigh,
-                        title: format!("{percent}% of the plan's {} used", kind.noun()),
-                        message: format!(
-                            "The company has {} of {} allowed on the {} plan.",
-                            kind.quantity(item.used),
-                            kind.quantity(limit),
-                            tier.name
-                        ),
-                        employee: None,
-                        data: serde_json::json!({"limit": kind, "used": item.used, "max": limit, "percent": percent, "tier": tier.code}),
-                        dedup_key: key,
-                    },
-                )?;
-            }
-            _ => {
-                resolve(conn, company, &key)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-const OVER_PLAN_LIMIT_KEY: &str = "over_plan_limit";
-
-fn over_plan_limit(over: &crate::billing::model::OverLimit) -> NewAlert {
-    let suspended = match over.suspended_agents {
-        0 => String::new(),
-        1 => " Until then the agent enrolled last is suspended and records nothing.".to_owned(),
-        n => format!(" Until then the {n} agents enrolled last are suspended and record nothing."),
-    };
-    NewAlert {
-        kind: AlertType::OverPlanLimit,
-        title: over.summary.clone(),
-        message: format!(
-            "The company has {}: remove them or upgrade the plan. Until then nothing more can be added.{suspended}",
-            over.summary
-        ),
-        employee: None,
-        data: serde_json::json!({"tier": over.tier, "excess": over.excess, "suspended_agents": over.suspended_agents}),
-        dedup_key: OVER_PLAN_LIMIT_KEY.to_owned(),
-    }
 }
 
 pub fn list(

@@ -3,10 +3,10 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text, Timestamp};
+use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
 
-use super::model::{AlertFilter, AlertRow, AlertType};
-use crate::accounts::model::Role;
+use super::model::{AlertFilter, AlertKey, AlertRow, AlertType};
+use crate::auth::Role;
 use crate::db::DbConn;
 use crate::db::schema::{alerts, stream_tickets, users};
 use crate::http::pagination::PageRequest;
@@ -158,31 +158,89 @@ pub fn mark_read(
     diesel::update(alerts::table.filter(alerts::id.eq_any(ids))).set(alerts::read_at.eq(now)).execute(conn)
 }
 
-/// The recipient's alerts newer than `after` (ids are time-ordered), oldest first, for the live stream.
-pub fn newer_than(
+/// A condition on alerts, boxed so the keyset comparisons below are written once.
+type Condition = Box<dyn BoxableExpression<alerts::table, <DbConn as Connection>::Backend, SqlType = Bool>>;
+
+/// Alerts after `key` in stream order.
+fn after_key(key: &AlertKey) -> Condition {
+    Box::new(
+        alerts::created_at
+            .gt(key.created_at)
+            .or(alerts::created_at.eq(key.created_at).and(alerts::id.gt(key.id.clone()))),
+    )
+}
+
+/// Alerts at or before `key` in stream order.
+fn upto_key(key: &AlertKey) -> Condition {
+    Box::new(
+        alerts::created_at
+            .lt(key.created_at)
+            .or(alerts::created_at.eq(key.created_at).and(alerts::id.le(key.id.clone()))),
+    )
+}
+
+/// The recipient's alerts after `after` in stream order (`(created_at, id)`), and at or before `upto` when
+/// given, oldest first: one page of the live stream. The index on `(recipient_user_id, created_at)` serves
+/// it.
+pub fn stream_page(
     conn: &mut DbConn,
     company: &CompanyId,
     recipient: &UserId,
-    after: &str,
+    after: &AlertKey,
+    upto: Option<&AlertKey>,
     limit: i64,
 ) -> QueryResult<Vec<AlertRow>> {
-    alerts::table
+    let mut query = alerts::table
         .filter(alerts::company_id.eq(company.as_str()))
         .filter(alerts::recipient_user_id.eq(recipient.as_str()))
-        .filter(alerts::id.gt(after))
-        .order(alerts::id.asc())
-        .limit(limit)
-        .select(AlertRow::as_select())
-        .load(conn)
+        .filter(after_key(after))
+        .into_boxed();
+    if let Some(upto) = upto {
+        query = query.filter(upto_key(upto));
+    }
+    query.order((alerts::created_at.asc(), alerts::id.asc())).limit(limit).select(AlertRow::as_select()).load(conn)
 }
 
-/// The id of the recipient's newest alert, where a fresh stream starts.
-pub fn newest_id(conn: &mut DbConn, company: &CompanyId, recipient: &UserId) -> QueryResult<Option<String>> {
+/// How many of the recipient's alerts lie after `after` and at or before `upto` in stream order: the live
+/// stream's check for alerts that committed behind its cursor, which transfers one number, not the rows.
+pub fn count_between(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    recipient: &UserId,
+    after: &AlertKey,
+    upto: &AlertKey,
+) -> QueryResult<i64> {
     alerts::table
         .filter(alerts::company_id.eq(company.as_str()))
         .filter(alerts::recipient_user_id.eq(recipient.as_str()))
-        .select(diesel::dsl::max(alerts::id))
-        .first(conn)
+        .filter(after_key(after))
+        .filter(upto_key(upto))
+        .count()
+        .get_result(conn)
+}
+
+/// The stream position of the recipient's newest alert, where a fresh stream starts.
+pub fn newest_key(conn: &mut DbConn, company: &CompanyId, recipient: &UserId) -> QueryResult<Option<AlertKey>> {
+    alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+        .order((alerts::created_at.desc(), alerts::id.desc()))
+        .select((alerts::created_at, alerts::id))
+        .first::<(NaiveDateTime, String)>(conn)
+        .optional()
+        .map(|key| key.map(|(created_at, id)| AlertKey { created_at, id }))
+}
+
+/// The stream position of one of the recipient's alerts (a reconnecting browser's `Last-Event-ID`).
+pub fn key_of(conn: &mut DbConn, company: &CompanyId, recipient: &UserId, id: &str) -> QueryResult<Option<AlertKey>> {
+    alerts::table
+        .filter(alerts::company_id.eq(company.as_str()))
+        .filter(alerts::recipient_user_id.eq(recipient.as_str()))
+        .filter(alerts::id.eq(id))
+        .select((alerts::created_at, alerts::id))
+        .first::<(NaiveDateTime, String)>(conn)
+        .optional()
+        .map(|key| key.map(|(created_at, id)| AlertKey { created_at, id }))
 }
 
 pub fn insert_ticket(
@@ -220,4 +278,22 @@ pub fn redeem_ticket(
     .returning((stream_tickets::company_id, stream_tickets::user_id))
     .get_result(conn)
     .optional()
+}
+
+/// Deletes a user's own alerts and stream tickets, before the user row is removed. Alerts are per recipient,
+/// so nobody else loses anything.
+pub fn forget_recipient(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> QueryResult<()> {
+    diesel::delete(
+        alerts::table
+            .filter(alerts::company_id.eq(company.as_str()))
+            .filter(alerts::recipient_user_id.eq(user.as_str())),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        stream_tickets::table
+            .filter(stream_tickets::company_id.eq(company.as_str()))
+            .filter(stream_tickets::user_id.eq(user.as_str())),
+    )
+    .execute(conn)
+    .map(drop)
 }

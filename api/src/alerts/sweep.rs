@@ -115,24 +115,32 @@ pub fn agent_back(conn: &mut DbConn, company: &CompanyId, agent: &str) -> Result
     service::resolve(conn, company, &format!("agent_offline:{agent}")).map(drop)
 }
 
-/// Raises SUBSCRIPTION_EXPIRING for subscriptions set not to renew whose period ends within 30 days.
+/// Raises SUBSCRIPTION_EXPIRING for subscriptions set not to renew whose end is within 30 days: the date set
+/// in the Dashboard or portal (`cancel_at`) when there is one, else the end of the period.
 pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
-    let ending: Vec<(String, Option<String>, Option<NaiveDateTime>, String)> = subscriptions::table
-        .filter(subscriptions::auto_renew.eq(false))
-        .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str()))
-        .filter(subscriptions::stripe_subscription_id.is_not_null())
-        .filter(subscriptions::current_period_end.gt(now))
-        .filter(subscriptions::current_period_end.le(now + Duration::days(EXPIRING_NOTICE_DAYS)))
-        .select((
-            subscriptions::company_id,
-            subscriptions::stripe_subscription_id,
-            subscriptions::current_period_end,
-            subscriptions::tier_code,
-        ))
-        .load(conn)?;
+    let notice = now + Duration::days(EXPIRING_NOTICE_DAYS);
+    let ending: Vec<(String, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>, String)> =
+        subscriptions::table
+            .filter(subscriptions::auto_renew.eq(false))
+            .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str()))
+            .filter(subscriptions::stripe_subscription_id.is_not_null())
+            .filter(
+                subscriptions::cancel_at.gt(now).and(subscriptions::cancel_at.le(notice)).or(subscriptions::cancel_at
+                    .is_null()
+                    .and(subscriptions::current_period_end.gt(now))
+                    .and(subscriptions::current_period_end.le(notice))),
+            )
+            .select((
+                subscriptions::company_id,
+                subscriptions::stripe_subscription_id,
+                subscriptions::cancel_at,
+                subscriptions::current_period_end,
+                subscriptions::tier_code,
+            ))
+            .load(conn)?;
     let mut raised = 0;
-    for (company, subscription, ends, tier) in ending {
-        let (Some(subscription), Some(ends)) = (subscription, ends) else { continue };
+    for (company, subscription, cancel_at, period_end, tier) in ending {
+        let (Some(subscription), Some(ends)) = (subscription, cancel_at.or(period_end)) else { continue };
         let company = CompanyId::from_db(company);
         let days = (ends - now).num_days();
         let key = format!("subscription_expiring:{subscription}:{}", ends.and_utc().timestamp());

@@ -7,33 +7,12 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::db::schema::api_keys;
-use crate::ids::ApiKeyId;
+use crate::ids::{ApiKeyId, UserId};
 
 /// Every key starts with this, so a leaked key is recognisable (and secret scanners can find it).
 pub const API_KEY_PREFIX: &str = "vigil_sk_";
 
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ApiKeyScope {
-    /// Read every tenant resource.
-    Read,
-    /// Read and change tenant resources (never users or keys).
-    ReadWrite,
-}
-
-impl ApiKeyScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::ReadWrite => "read_write",
-        }
-    }
-
-    pub fn parse(text: &str) -> Self {
-        if text == "read_write" { Self::ReadWrite } else { Self::Read }
-    }
-}
+pub use crate::auth::ApiKeyScope;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -44,7 +23,8 @@ pub struct ApiKeyRow {
     pub prefix: String,
     pub key_hash: String,
     pub scope: String,
-    pub created_by_user_id: String,
+    /// NULL when the creator is unknown: the user was removed (which revoked the key).
+    pub created_by_user_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
@@ -59,25 +39,47 @@ pub struct ApiKey {
     #[schema(example = "vigil_sk_Ab3dE9")]
     pub prefix: String,
     pub scope: ApiKeyScope,
+    /// Who created the key; `null` when unknown (that user has been removed, which revoked the key).
+    pub created_by: Option<Person>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When the key last authenticated a request, to the minute: it is written at most once a minute.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-impl From<ApiKeyRow> for ApiKey {
-    fn from(row: ApiKeyRow) -> Self {
+/// A creator as the list query reads it: id, name, email.
+pub type CreatorColumns = (String, String, String);
+
+impl ApiKey {
+    /// The listed form of a row and its creator (when still known).
+    pub fn new(row: ApiKeyRow, creator: Option<CreatorColumns>) -> Self {
         Self {
             id: ApiKeyId::from_db(row.id),
             name: row.name,
             prefix: row.prefix,
             scope: ApiKeyScope::parse(&row.scope),
+            created_by: creator.map(|(id, name, email)| Person { id: UserId::from_db(id), name, email }),
             created_at: row.created_at.and_utc(),
             last_used_at: row.last_used_at.map(|t| t.and_utc()),
             revoked_at: row.revoked_at.map(|t| t.and_utc()),
         }
+    }
+}
+
+/// A user as keys name them: a key's creator in lists; the creator and whoever caused it in a revocation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Person {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+}
+
+impl Person {
+    pub(crate) fn described(&self) -> String {
+        format!("{} <{}>", self.name, self.email)
     }
 }
 

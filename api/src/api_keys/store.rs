@@ -4,26 +4,72 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::ApiKeyRow;
+use super::model::{ApiKeyRow, CreatorColumns};
 use crate::db::DbConn;
-use crate::db::schema::api_keys;
+use crate::db::schema::{api_keys, users};
 use crate::http::pagination::PageRequest;
-use crate::ids::{ApiKeyId, CompanyId};
+use crate::ids::{ApiKeyId, CompanyId, UserId};
 
 pub fn insert(conn: &mut DbConn, row: &ApiKeyRow) -> QueryResult<()> {
     diesel::insert_into(api_keys::table).values(row).execute(conn).map(drop)
 }
 
-pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryResult<(Vec<ApiKeyRow>, i64)> {
+/// A key and its creator's columns, while that user exists.
+pub type KeyWithCreator = (ApiKeyRow, Option<CreatorColumns>);
+
+/// One page of the company's keys, each with its creator while that user exists.
+pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryResult<(Vec<KeyWithCreator>, i64)> {
     let scoped = || api_keys::table.filter(api_keys::company_id.eq(company.as_str()));
     let total = scoped().count().get_result(conn)?;
-    let rows = scoped()
-        .order((api_keys::created_at.desc(), api_keys::id.desc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(ApiKeyRow::as_select())
-        .load(conn)?;
+    let rows =
+        scoped()
+            .left_join(users::table.on(
+                users::id.nullable().eq(api_keys::created_by_user_id).and(users::company_id.eq(api_keys::company_id)),
+            ))
+            .order((api_keys::created_at.desc(), api_keys::id.desc()))
+            .limit(page.limit())
+            .offset(page.offset())
+            .select((ApiKeyRow::as_select(), (users::id, users::name, users::email).nullable()))
+            .load(conn)?;
     Ok((rows, total))
+}
+
+/// An active user of the company: id, role, name, email. Read under the company lock when a key is
+/// created, so the creator cannot be disabled or demoted in between.
+pub fn active_user(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    user: &UserId,
+) -> QueryResult<Option<(String, String, String, String)>> {
+    users::table
+        .filter(users::company_id.eq(company.as_str()))
+        .filter(users::id.eq(user.as_str()))
+        .filter(users::disabled_at.is_null())
+        .select((users::id, users::role, users::name, users::email))
+        .first(conn)
+        .optional()
+}
+
+/// The live keys a user created.
+pub fn live_created_by(conn: &mut DbConn, company: &CompanyId, creator: &UserId) -> QueryResult<Vec<ApiKeyRow>> {
+    api_keys::table
+        .filter(api_keys::company_id.eq(company.as_str()))
+        .filter(api_keys::created_by_user_id.eq(creator.as_str()))
+        .filter(api_keys::revoked_at.is_null())
+        .order((api_keys::created_at.asc(), api_keys::id.asc()))
+        .select(ApiKeyRow::as_select())
+        .load(conn)
+}
+
+/// Forgets a user as the creator of their keys, before the user row is deleted.
+pub fn forget_creator(conn: &mut DbConn, company: &CompanyId, creator: &UserId) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::company_id.eq(company.as_str()))
+            .filter(api_keys::created_by_user_id.eq(creator.as_str())),
+    )
+    .set(api_keys::created_by_user_id.eq(None::<String>))
+    .execute(conn)
 }
 
 pub fn find(conn: &mut DbConn, company: &CompanyId, id: &ApiKeyId) -> QueryResult<Option<ApiKeyRow>> {
@@ -57,11 +103,21 @@ pub fn find_live_by_hash(conn: &mut DbConn, key_hash: &str) -> QueryResult<Optio
         .optional()
 }
 
-pub fn touch_last_used(conn: &mut DbConn, company: &CompanyId, id: &ApiKeyId, now: NaiveDateTime) -> QueryResult<()> {
+/// Records a use unless one was recorded since `stale_before`. The condition is in the statement, so
+/// concurrent first uses within a minute write the row once rather than once each.
+pub fn touch_last_used(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    id: &ApiKeyId,
+    now: NaiveDateTime,
+    stale_before: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
-        api_keys::table.filter(api_keys::company_id.eq(company.as_str())).filter(api_keys::id.eq(id.as_str())),
+        api_keys::table
+            .filter(api_keys::company_id.eq(company.as_str()))
+            .filter(api_keys::id.eq(id.as_str()))
+            .filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(stale_before))),
     )
     .set(api_keys::last_used_at.eq(now))
     .execute(conn)
-    .map(drop)
 }

@@ -182,6 +182,11 @@ impl AuditFilter {
     /// Refuses overlong values and a time range that ends before it starts.
     pub fn check(&self) -> Result<(), crate::error::ApiError> {
         validator::Validate::validate(self)?;
+        for (field, time) in [("from", self.from), ("to", self.to)] {
+            if let Some(time) = time {
+                crate::http::bounds::instant(field, time)?;
+            }
+        }
         match (self.from, self.to) {
             (Some(from), Some(to)) if from > to => {
                 Err(crate::error::ApiError::invalid_field("from", "must not be after `to`"))

@@ -5,13 +5,14 @@ use chrono::Utc;
 
 use super::mirror::{self, Applied};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, OverLimit, RedirectUrl, Subscription, SubscriptionRow,
-    SubscriptionStatus, TaxId, Tier, TierCode,
+    BillingDashboard, BillingSettingsRequest, CheckoutSessionRow, CheckoutStatus, OverLimit, RedirectUrl,
+    Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode,
 };
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
+use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::CompanyId;
 use crate::stripe::objects::StripeSubscription;
 use crate::stripe::{StripeFailure, StripeSetup};
@@ -25,11 +26,6 @@ pub struct BillingActor {
 /// A fresh idempotency key for one operation; retries of that operation reuse it.
 fn operation_key(operation: &str, company: &CompanyId) -> String {
     format!("vigil-{operation}-{company}-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn is_live(row: &SubscriptionRow) -> bool {
-    row.stripe_subscription_id.is_some()
-        && matches!(SubscriptionStatus::parse(&row.status), SubscriptionStatus::Active | SubscriptionStatus::PastDue)
 }
 
 fn no_subscription() -> ApiError {
@@ -83,6 +79,8 @@ pub async fn ensure_customer(pool: &DbPool, setup: &StripeSetup, actor: &Billing
 }
 
 /// A Checkout Session for a paid tier; refused while a paid subscription is live (change the plan instead).
+/// One Checkout is open per company at a time: an open session for the same tier is handed out again, and
+/// one for another tier is expired at Stripe first, so two tabs or a double click cannot pay twice.
 pub async fn start_checkout(
     pool: &DbPool,
     setup: &StripeSetup,
@@ -93,15 +91,13 @@ pub async fn start_checkout(
     let gateway = setup.gateway()?;
     let price =
         setup.price_of(tier).ok_or_else(|| ApiError::invalid_field("tier", "choose a paid tier: PRO or ENTERPRISE"))?;
-    if is_live(&subscription_row(pool, &actor.company).await?) {
-        return Err(ApiError::Conflict {
-            code: "subscription_exists",
-            detail:
-                "The company already has a paid subscription; change the plan with PUT /api/v1/billing/subscription."
-                    .to_owned(),
-        });
+    if subscription_row(pool, &actor.company).await?.has_live_stripe_subscription() {
+        return Err(subscription_exists());
     }
     let customer = ensure_customer(pool, setup, actor).await?;
+    if let Some(url) = settle_open_checkouts(pool, gateway, &actor.company, tier).await? {
+        return Ok(RedirectUrl { url });
+    }
     let company = actor.company.to_string();
     let success_url = format!("{public_url}/billing/success?session_id={{CHECKOUT_SESSION_ID}}");
     let cancel_url = format!("{public_url}/billing/upgrade?checkout=cancelled");
@@ -112,9 +108,91 @@ pub async fn start_checkout(
         success_url: &success_url,
         cancel_url: &cancel_url,
     };
-    let url = gateway.create_checkout_session(&request, &operation_key("checkout", &actor.company)).await?;
-    audit(pool, actor, AuditEvent::new("billing.checkout_started").details(serde_json::json!({"tier": tier}))).await?;
+    let session = gateway.create_checkout_session(&request, &operation_key("checkout", &actor.company)).await?;
+    let (company, audit, url) = (actor.company.clone(), actor.audit.clone(), session.url.clone());
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let now = crate::db::now();
+            let expires_at = session
+                .expires_at
+                .and_then(crate::stripe::objects::timestamp)
+                .unwrap_or(now + chrono::Duration::hours(24));
+            store::insert_checkout_session(
+                conn,
+                &CheckoutSessionRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    company_id: company.to_string(),
+                    stripe_session_id: session.id.clone(),
+                    tier_code: tier.as_str().to_owned(),
+                    url: session.url.clone(),
+                    status: CheckoutStatus::Open.as_str().to_owned(),
+                    expires_at,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            crate::audit::record(
+                conn,
+                &audit,
+                AuditEvent::new("billing.checkout_started")
+                    .target("checkout_session", session.id.clone())
+                    .details(serde_json::json!({"tier": tier})),
+            )?;
+            Ok::<_, ApiError>(())
+        })
+    })
+    .await?;
     Ok(RedirectUrl { url })
+}
+
+fn subscription_exists() -> ApiError {
+    ApiError::Conflict {
+        code: "subscription_exists",
+        detail: "The company already has a paid subscription; change the plan with PUT /api/v1/billing/subscription."
+            .to_owned(),
+    }
+}
+
+/// Deals with the company's open Checkout sessions before a new one: returns the URL of an open one for
+/// `tier`, after expiring at Stripe those for another tier. A session that completed meanwhile means a
+/// subscription is on its way: that is a conflict, not a second Checkout.
+async fn settle_open_checkouts(
+    pool: &DbPool,
+    gateway: &crate::stripe::StripeGateway,
+    company: &CompanyId,
+    tier: TierCode,
+) -> Result<Option<String>, ApiError> {
+    let scoped = company.clone();
+    let open = db::run(pool, move |conn| Ok(store::open_checkout_sessions(conn, &scoped, crate::db::now())?)).await?;
+    let mut reusable = None;
+    for session in open {
+        if session.tier_code == tier.as_str() && reusable.is_none() {
+            reusable = Some(session.url);
+            continue;
+        }
+        let key = format!("vigil-checkout-expire-{}", session.stripe_session_id);
+        let status = match gateway.expire_checkout_session(&session.stripe_session_id, &key).await {
+            Ok(_) => CheckoutStatus::Expired,
+            // Only an open session can be expired: see what became of it.
+            Err(StripeFailure::Rejected { .. }) => {
+                match gateway.retrieve_checkout_session(&session.stripe_session_id).await?.status.as_str() {
+                    "complete" => CheckoutStatus::Complete,
+                    "expired" => CheckoutStatus::Expired,
+                    _ => return Err(ApiError::StripeUnavailable(anyhow::anyhow!("could not expire an open Checkout"))),
+                }
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let (scoped, stripe_id) = (company.clone(), session.stripe_session_id.clone());
+        db::run(pool, move |conn| {
+            Ok(store::close_checkout_session(conn, &scoped, &stripe_id, status, crate::db::now())?)
+        })
+        .await?;
+        if status == CheckoutStatus::Complete {
+            return Err(subscription_exists());
+        }
+    }
+    Ok(reusable)
 }
 
 /// A Stripe Billing Portal session (payment method, invoices), returning to the billing settings.
@@ -131,30 +209,26 @@ pub async fn open_portal(
     Ok(RedirectUrl { url })
 }
 
-async fn audit(pool: &DbPool, actor: &BillingActor, event: AuditEvent<'static>) -> Result<(), ApiError> {
-    let audit = actor.audit.clone();
-    db::run(pool, move |conn| Ok(crate::audit::record(conn, &audit, event)?)).await
-}
-
-/// Mirrors what Stripe answered and records the change, in one transaction.
+/// Mirrors what Stripe answered and records the change, in one transaction under the company lock. The
+/// answer is stamped `read_at`, taken before the call: an event Stripe sent meanwhile is newer and wins.
 async fn mirror_and_audit(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
     subscription: StripeSubscription,
+    read_at: i64,
     event: AuditEvent<'static>,
 ) -> Result<Subscription, ApiError> {
     let (setup, company, audit) = (setup.clone(), actor.company.clone(), actor.audit.clone());
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
             crate::db::lock_company(conn, &company)?;
-            let now = Utc::now();
             let row = match mirror::apply_subscription(
                 conn,
                 &setup,
                 &company,
                 &subscription,
-                now.timestamp(),
+                read_at,
                 mirror::News::Fetched,
             )? {
                 Applied::Changed { after, .. } => after,
@@ -169,7 +243,9 @@ async fn mirror_and_audit(
                     crate::alerts::model::AlertType::SubscriptionExpiring,
                 )?;
             }
-            Ok(service::subscription_view(&row, now.naive_utc()))
+            let tier = crate::billing::service::effective_tier(conn, &company)?;
+            crate::billing::usage::check_current_usage(conn, &company, &tier)?;
+            Ok(service::subscription_view(&row, crate::db::now()))
         })
     })
     .await
@@ -186,7 +262,7 @@ fn reserve_plan_change(conn: &mut DbConn, company: &CompanyId, target: TierCode)
     write_transaction(conn, |conn| {
         crate::db::lock_company(conn, company)?;
         let tier: Tier = store::find_tier(conn, target)?.into();
-        let usage = service::usage(conn, company, &tier)?;
+        let usage = super::usage::usage(conn, company, &tier)?;
         if let Some(over) = OverLimit::of(&usage, &tier) {
             let listed: Vec<String> = over
                 .excess
@@ -220,12 +296,12 @@ pub async fn change_plan(
     let gateway = setup.gateway()?;
     let row = subscription_row(pool, &actor.company).await?;
     if tier == TierCode::Free {
-        return match is_live(&row) {
+        return match row.has_live_stripe_subscription() {
             true => cancel(pool, setup, actor).await,
             false => Ok(service::subscription_view(&row, crate::db::now())),
         };
     }
-    if !is_live(&row) {
+    if !row.has_live_stripe_subscription() {
         return Err(no_subscription());
     }
     let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
@@ -239,6 +315,7 @@ pub async fn change_plan(
     };
     let company = actor.company.clone();
     db::run(pool, move |conn| reserve_plan_change(conn, &company, tier)).await?;
+    let read_at = Utc::now().timestamp();
     let updated = gateway.change_price(subscription, item, price, &operation_key("plan", &actor.company)).await;
     let updated = match updated {
         Ok(updated) => updated,
@@ -249,7 +326,7 @@ pub async fn change_plan(
         }
     };
     let event = AuditEvent::new("billing.plan_changed").details(serde_json::json!({"from": current, "to": tier}));
-    mirror_and_audit(pool, setup, actor, updated, event).await
+    mirror_and_audit(pool, setup, actor, updated, read_at, event).await
 }
 
 async fn set_renewal(
@@ -260,15 +337,23 @@ async fn set_renewal(
 ) -> Result<Subscription, ApiError> {
     let gateway = setup.gateway()?;
     let row = subscription_row(pool, &actor.company).await?;
-    let Some(subscription) = row.stripe_subscription_id.as_deref().filter(|_| is_live(&row)) else {
+    let Some(subscription) = row.stripe_subscription_id.as_deref().filter(|_| row.has_live_stripe_subscription())
+    else {
         return Err(no_subscription());
     };
     let operation = if renew { "resume" } else { "cancel" };
-    let updated =
-        gateway.set_cancel_at_period_end(subscription, !renew, &operation_key(operation, &actor.company)).await?;
+    let read_at = Utc::now().timestamp();
+    let updated = gateway
+        .set_cancel_at_period_end(
+            subscription,
+            !renew,
+            row.cancel_at.is_some(),
+            &operation_key(operation, &actor.company),
+        )
+        .await?;
     let action = if renew { "billing.subscription_resumed" } else { "billing.subscription_cancelled" };
     let event = AuditEvent::new(action).details(serde_json::json!({"at_period_end": !renew}));
-    mirror_and_audit(pool, setup, actor, updated, event).await
+    mirror_and_audit(pool, setup, actor, updated, read_at, event).await
 }
 
 /// Cancels at the end of the current period; the tier holds until then.
@@ -282,16 +367,24 @@ pub async fn resume(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) ->
 }
 
 /// Auto-renewal and the billing email; the email is changed at Stripe first when a customer exists.
+///
+/// `If-Match` is compared before anything is sent to Stripe, and again under the company's lock when the
+/// email is written, so a change made meanwhile is refused rather than overwritten (Stripe's customer then
+/// has the refused email until the next change; the lock is never held across a call to Stripe). The
+/// renewal flag is Stripe's to keep: it is checked before the call only.
 pub async fn update_settings(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
     request: BillingSettingsRequest,
-) -> Result<BillingDashboard, ApiError> {
+    if_match: IfMatch,
+) -> Result<Tagged<BillingDashboard>, ApiError> {
+    let (company, expected) = (actor.company.clone(), if_match.clone());
+    db::run(pool, move |conn| expected.check(&service::settings(conn, &company)?.etag)).await?;
     // Refuse what cannot be done before changing anything.
     if request.auto_renewal.is_some() {
         setup.gateway()?;
-        if !is_live(&subscription_row(pool, &actor.company).await?) {
+        if !subscription_row(pool, &actor.company).await?.has_live_stripe_subscription() {
             return Err(no_subscription());
         }
     }
@@ -306,6 +399,8 @@ pub async fn update_settings(
         let (company, audit) = (actor.company.clone(), actor.audit.clone());
         db::run(pool, move |conn| {
             write_transaction(conn, |conn| {
+                crate::db::lock_company(conn, &company)?;
+                if_match.check(&service::settings(conn, &company)?.etag)?;
                 store::set_billing_email(conn, &company, &email, crate::db::now())?;
                 crate::audit::record(
                     conn,
@@ -323,7 +418,11 @@ pub async fn update_settings(
         None => {}
     }
     let (company, configured, hold) = (actor.company.clone(), setup.is_configured(), setup.retention_hold_days);
-    db::run(pool, move |conn| service::dashboard(conn, &company, configured, hold)).await
+    db::run(pool, move |conn| {
+        let dashboard = service::dashboard(conn, &company, configured, hold)?;
+        Ok(service::settings(conn, &company)?.map(|_| dashboard))
+    })
+    .await
 }
 
 /// Sets the company's tax id (replacing any previous one) at Stripe and locally.

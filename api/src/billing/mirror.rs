@@ -40,12 +40,49 @@ pub enum News {
     Fetched,
 }
 
-fn is_live(status: SubscriptionStatus) -> bool {
-    matches!(status, SubscriptionStatus::Active | SubscriptionStatus::PastDue)
+/// Whether news of `subscription`, which is not the mirrored one, replaces the mirrored one. Of two
+/// subscriptions the newer by Stripe's `created` (then by id) wins, whatever order their events arrive in,
+/// except that a subscription that is not live (not started, or ended) never replaces a live one, and a
+/// live one read from Stripe just now replaces one that is not live.
+fn replaces_other(before: &SubscriptionRow, subscription: &StripeSubscription, stripe_time: i64, news: News) -> bool {
+    let Some(mirrored) = before.stripe_subscription_id.as_deref() else { return true };
+    let (mirrored_live, incoming_live) = (
+        SubscriptionStatus::parse(&before.status).is_live(),
+        SubscriptionStatus::from_stripe(&subscription.status).is_live(),
+    );
+    if mirrored_live && !incoming_live {
+        return false;
+    }
+    if !mirrored_live && incoming_live && news == News::Fetched {
+        return true;
+    }
+    match before.stripe_subscription_created {
+        Some(created) => (subscription.created, subscription.id.as_str()) > (created, mirrored),
+        // Mirrored before Vigil kept `created`: only the times of the news can order them.
+        None => before.stripe_updated_at.is_none_or(|seen| seen <= stripe_time),
+    }
 }
 
-/// Applies a subscription as Stripe reported it at `stripe_time` (epoch seconds). Older news than what the
-/// mirror holds is ignored, and so is news of another, finished subscription while a live one is mirrored.
+/// The mirrored subscription, when news of another live one arrives while it may still be live itself: the
+/// company may have two live subscriptions, which [`super::duplicates`] checks at Stripe and repairs.
+pub fn rival(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    subscription: &StripeSubscription,
+) -> Result<Option<String>, ApiError> {
+    if !SubscriptionStatus::from_stripe(&subscription.status).is_live() {
+        return Ok(None);
+    }
+    let row = store::find_subscription(conn, company)?;
+    let ended = SubscriptionStatus::parse(&row.status) == SubscriptionStatus::Cancelled;
+    Ok(row.stripe_subscription_id.filter(|mirrored| *mirrored != subscription.id && !ended))
+}
+
+/// Applies a subscription as Stripe reported it at `stripe_time` (epoch seconds): the event's `created`, or
+/// for a read from Stripe's API the time taken just before the request was sent (never the time of the
+/// write, which would let a snapshot overwrite an event applied while it was in flight). Older news than
+/// what the mirror holds is ignored, and so is news of another subscription that loses to the mirrored one
+/// (see [`replaces_other`]).
 pub fn apply_subscription(
     conn: &mut DbConn,
     setup: &StripeSetup,
@@ -65,12 +102,7 @@ pub fn apply_subscription(
             return Ok(Applied::Stale);
         }
     }
-    // News of another subscription: older than what the mirror holds, or the end of an old one while a
-    // live one is mirrored, changes nothing.
-    let other_live =
-        !same && before.stripe_subscription_id.is_some() && is_live(SubscriptionStatus::parse(&before.status));
-    let other_older = !same && before.stripe_updated_at.is_some_and(|seen| seen > stripe_time);
-    if other_older || other_live && !is_live(status) {
+    if !same && !replaces_other(&before, subscription, stripe_time, news) {
         return Ok(Applied::Stale);
     }
     let now = crate::db::now();
@@ -99,7 +131,15 @@ pub fn apply_subscription(
         stripe_price_id: subscription.price_id().map(str::to_owned),
         current_period_start: period_start.and_then(timestamp),
         current_period_end: period_end.and_then(timestamp),
-        auto_renew: !subscription.cancel_at_period_end && status != SubscriptionStatus::Cancelled,
+        // A date set in the Dashboard or portal (`cancel_at`) ends it as surely as `cancel_at_period_end`.
+        auto_renew: !subscription.cancel_at_period_end
+            && subscription.cancel_at.is_none()
+            && status != SubscriptionStatus::Cancelled,
+        cancel_at: subscription.cancel_at.and_then(timestamp).filter(|_| status != SubscriptionStatus::Cancelled),
+        stripe_subscription_created: match subscription.created {
+            0 => before.stripe_subscription_created.filter(|_| same),
+            created => Some(created),
+        },
         default_payment_method: subscription.default_payment_method.clone().or(before.default_payment_method.clone()),
         cancelled_at: match status {
             SubscriptionStatus::Cancelled => subscription.canceled_at.and_then(timestamp).or(Some(now)),
@@ -123,7 +163,8 @@ pub fn apply_subscription(
 /// among them.
 fn plan_may_have_changed(conn: &mut DbConn, setup: &StripeSetup, company: &CompanyId) -> Result<(), ApiError> {
     super::retention::reconcile(conn, company, setup.retention_hold_days, crate::db::now())?;
-    crate::alerts::service::check_current_usage(conn, company)
+    let tier = super::service::effective_tier(conn, company)?;
+    super::usage::check_current_usage(conn, company, &tier)
 }
 
 /// Applies an invoice as Stripe reported it at `stripe_time`, inserting it the first time.

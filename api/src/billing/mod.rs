@@ -1,6 +1,7 @@
-//! Billing: tiers, each company's subscription, and the limits a tier sets.
+//! Billing: tiers, each company's subscription, and the limits a tier sets (counted in [`usage`]).
 
 pub mod changes;
+pub mod duplicates;
 pub mod mirror;
 pub mod model;
 pub mod resync;
@@ -8,3 +9,4 @@ pub mod retention;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod usage;

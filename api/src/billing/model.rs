@@ -185,6 +185,13 @@ impl SubscriptionStatus {
             _ => Self::Inactive,
         }
     }
+
+    /// Whether a subscription in this status is still running at Stripe (ACTIVE, or PAST_DUE while Stripe
+    /// retries the payment): it can be changed or cancelled, and it wins over a finished one. Which tier
+    /// applies is another question: `billing::service::effective_tier_code`.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Active | Self::PastDue)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -206,6 +213,50 @@ pub struct SubscriptionRow {
     pub cancelled_at: Option<chrono::NaiveDateTime>,
     pub grace_period_ends_at: Option<chrono::NaiveDateTime>,
     pub stripe_updated_at: Option<i64>,
+    /// When the subscription ends by a date set in the Dashboard or portal (Stripe's `cancel_at`).
+    pub cancel_at: Option<chrono::NaiveDateTime>,
+    /// Stripe's `created` of the mirrored subscription: of two live ones, the newest is kept.
+    pub stripe_subscription_created: Option<i64>,
+}
+
+/// Where a Checkout session Vigil opened stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl CheckoutStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "OPEN",
+            Self::Complete => "COMPLETE",
+            Self::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// A Checkout session Vigil opened for a company.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::db::schema::checkout_sessions)]
+pub struct CheckoutSessionRow {
+    pub id: String,
+    pub company_id: String,
+    pub stripe_session_id: String,
+    pub tier_code: String,
+    pub url: String,
+    pub status: String,
+    pub expires_at: chrono::NaiveDateTime,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl SubscriptionRow {
+    /// Whether the company has a paid subscription running at Stripe: one is linked and its status is live.
+    pub fn has_live_stripe_subscription(&self) -> bool {
+        self.stripe_subscription_id.is_some() && SubscriptionStatus::parse(&self.status).is_live()
+    }
 }
 
 /// The company's subscription as mirrored from Stripe.
@@ -221,8 +272,11 @@ pub struct Subscription {
     pub current_period_start: Option<chrono::DateTime<chrono::Utc>>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub current_period_end: Option<chrono::DateTime<chrono::Utc>>,
-    /// False when the subscription ends at the end of the period.
+    /// False when the subscription ends at the end of the period or on a set date (`cancel_at`).
     pub auto_renew: bool,
+    /// When the subscription is set to end on a date (in the Dashboard or the portal); it does not renew.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancel_at: Option<chrono::DateTime<chrono::Utc>>,
     pub default_payment_method: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub cancelled_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -532,6 +586,15 @@ pub struct TaxId {
 #[schema(example = json!({"tier": "PRO"}))]
 pub struct TierRequest {
     pub tier: TierCode,
+}
+
+/// `GET /api/v1/billing/settings`: what `PATCH /api/v1/billing/settings` changes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"auto_renewal": true, "billing_email": "billing@acme.test"}))]
+pub struct BillingSettings {
+    /// Whether the subscription renews at the end of the period (Stripe's `cancel_at_period_end`, negated).
+    pub auto_renewal: bool,
+    pub billing_email: Option<String>,
 }
 
 /// `PATCH /api/v1/billing/settings`.

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 
+use super::duplicates;
 use super::mirror::{self, Applied};
 use super::model::SubscriptionStatus;
 use super::store;
@@ -25,12 +26,11 @@ fn system_actor(company: &CompanyId) -> AuditActor {
     AuditActor::system(company, "resync")
 }
 
-/// The subscription that describes the company now: a live one if any (the newest), else the newest.
+/// The subscription that describes the company now: a live one if any (the newest, the one
+/// [`duplicates::split_live`] keeps), else the newest.
 fn current(subscriptions: Vec<StripeSubscription>) -> Option<StripeSubscription> {
-    let live = |s: &StripeSubscription| {
-        matches!(SubscriptionStatus::from_stripe(&s.status), SubscriptionStatus::Active | SubscriptionStatus::PastDue)
-    };
-    subscriptions.into_iter().max_by_key(|s| (live(s), s.created))
+    let live = |s: &StripeSubscription| SubscriptionStatus::from_stripe(&s.status).is_live();
+    subscriptions.into_iter().max_by(|a, b| (live(a), a.created, &a.id).cmp(&(live(b), b.created, &b.id)))
 }
 
 /// Resyncs every company linked to Stripe, or only `only`.
@@ -49,15 +49,27 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
                 None => continue,
             },
         };
-        let subscription = current(gateway.list_subscriptions(&customer).await?);
+        // What is read is stamped with the time before the reads, never with the time of the write: an
+        // event applied while they were in flight is newer and is kept.
+        let read_at = Utc::now().timestamp();
+        let subscriptions = gateway.list_subscriptions(&customer).await?;
         let invoices = gateway.list_invoices(&customer).await?;
+        let (kept, losers) = duplicates::split_live(&subscriptions);
+        let cancelled = duplicates::cancel_losers(gateway, &losers).await?;
+        let kept = kept.cloned();
+        let subscription = current(subscriptions);
         let setup = setup.clone();
         let repairs = db::run(pool, move |conn| {
             write_transaction(conn, |conn| {
                 crate::db::lock_company(conn, &company)?;
-                let now = Utc::now().timestamp();
+                let now = read_at;
                 let actor = system_actor(&company);
                 let mut repairs = Vec::new();
+                if let Some(kept) = &kept {
+                    for loser in &cancelled {
+                        repairs.push(duplicates::record_cancelled(conn, &setup, &company, &actor, loser, kept)?);
+                    }
+                }
                 if let Some(subscription) = &subscription
                     && let Applied::Changed { before: Some(before), after } = mirror::apply_subscription(conn, &setup, &company, subscription, now, mirror::News::Fetched)?
                 {

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 
 use super::changes::{self, BillingActor};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, Invoice, InvoiceFilter, InvoicePage, RedirectUrl, Subscription, TaxId,
-    Tier, TierRequest,
+    BillingDashboard, BillingSettings, BillingSettingsRequest, Invoice, InvoiceFilter, InvoicePage, RedirectUrl,
+    Subscription, TaxId, Tier, TierRequest,
 };
 use super::service;
 use crate::config::Config;
@@ -13,6 +13,7 @@ use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::ValidatedJson;
 use crate::http::pagination::PageQuery;
+use crate::http::precondition::{IfMatch, IfMatchParam, Tagged};
 use crate::http::principal::{AdminReader, AdminUser, Auth};
 use crate::ids::InvoiceId;
 use crate::stripe::StripeSetup;
@@ -106,7 +107,8 @@ fn billing_actor(auth: &Auth<AdminUser>) -> BillingActor {
 }
 
 /// Starts a Stripe Checkout for a paid tier; the browser goes to the returned URL. Refused while a paid
-/// subscription is live.
+/// subscription is live. One Checkout is open per company: asking again for the same tier returns the open
+/// session's URL, and asking for another tier expires the open session at Stripe first.
 #[utoipa::path(
     tag = "billing",
     operation_id = "create_checkout_session",
@@ -114,7 +116,7 @@ fn billing_actor(auth: &Auth<AdminUser>) -> BillingActor {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Where to send the browser", body = RedirectUrl),
-        (status = 409, description = "A paid subscription exists (`subscription_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A paid subscription exists, or the open Checkout was just completed (`subscription_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 502, description = "Stripe refused the request (`stripe_error`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Billing is not configured (`billing_not_configured`), Stripe is unreachable (`stripe_unavailable`) or the database is (`database_unavailable`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -221,15 +223,34 @@ pub async fn resume_subscription(
     Ok(web::Json(changes::resume(&pool, &stripe, &billing_actor(&auth)).await?))
 }
 
-/// Auto-renewal and the billing email (synced to the Stripe customer).
+/// The settings `PATCH /api/v1/billing/settings` changes, with their `ETag`.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "get_billing_settings",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The billing settings", body = BillingSettings, headers(("ETag" = String, description = "The settings' version; send it back in `If-Match` to change them")))),
+)]
+#[get("/billing/settings")]
+pub async fn get_billing_settings(
+    auth: Auth<AdminReader>,
+    pool: web::Data<DbPool>,
+) -> Result<Tagged<BillingSettings>, ApiError> {
+    let company = auth.company_id().clone();
+    db::run(&pool, move |conn| service::settings(conn, &company)).await
+}
+
+/// Auto-renewal and the billing email (synced to the Stripe customer): only the fields sent. With
+/// `If-Match`, only if the settings are still the version read.
 #[utoipa::path(
     tag = "billing",
     operation_id = "update_billing_settings",
     request_body = BillingSettingsRequest,
+    params(IfMatchParam),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The dashboard after the change", body = BillingDashboard),
+        (status = 200, description = "The dashboard after the change", body = BillingDashboard, headers(("ETag" = String, description = "The billing settings' new version (as on `GET /api/v1/billing/settings`)"))),
         (status = 409, description = "Auto-renewal without a paid subscription (`no_subscription`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The settings changed since the `If-Match` version was read (`precondition_failed`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -237,11 +258,12 @@ pub async fn resume_subscription(
 #[patch("/billing/settings")]
 pub async fn update_billing_settings(
     auth: Auth<AdminUser>,
+    if_match: IfMatch,
     body: ValidatedJson<BillingSettingsRequest>,
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
-) -> Result<web::Json<BillingDashboard>, ApiError> {
-    Ok(web::Json(changes::update_settings(&pool, &stripe, &billing_actor(&auth), body.into_inner()).await?))
+) -> Result<Tagged<BillingDashboard>, ApiError> {
+    changes::update_settings(&pool, &stripe, &billing_actor(&auth), body.into_inner(), if_match).await
 }
 
 /// Sets the tax id shown on invoices (replacing the previous one).

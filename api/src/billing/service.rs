@@ -1,16 +1,17 @@
-//! Which tier applies to a company, its usage against the tier's limits, the dashboard and the invoices.
-//! (Changes that go through Stripe are in `billing::stripe_flow`.)
+//! Which tier applies to a company, the dashboard and the invoices. (Usage against the tier's limits is
+//! in `billing::usage`; changes that go through Stripe are in `billing::changes`.)
 
 use chrono::NaiveDateTime;
 
 use super::model::{
-    BillingDashboard, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, LimitKind, OverLimit,
-    Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode, Usage, UsageItem,
+    BillingDashboard, BillingSettings, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, OverLimit,
+    Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode,
 };
 use super::store;
 use crate::db::DbConn;
-use crate::error::{ApiError, PlanLimit};
+use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
+use crate::http::precondition::{ETag, Tagged};
 use crate::ids::{CompanyId, InvoiceId};
 
 /// How many recent invoices the dashboard shows.
@@ -66,6 +67,7 @@ pub fn subscription_view(row: &SubscriptionRow, now: NaiveDateTime) -> Subscript
         current_period_start: row.current_period_start.map(|t| t.and_utc()),
         current_period_end: row.current_period_end.map(|t| t.and_utc()),
         auto_renew: row.auto_renew,
+        cancel_at: row.cancel_at.map(|t| t.and_utc()),
         default_payment_method: row.default_payment_method.clone(),
         cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
         grace_period_ends_at: (status == SubscriptionStatus::PastDue)
@@ -77,20 +79,6 @@ pub fn subscription_view(row: &SubscriptionRow, now: NaiveDateTime) -> Subscript
 
 pub fn get_subscription(conn: &mut DbConn, company: &CompanyId) -> Result<Subscription, ApiError> {
     Ok(subscription_view(&store::find_subscription(conn, company)?, crate::db::now()))
-}
-
-/// What the company uses, against the limits of `tier`.
-pub fn usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<Usage, ApiError> {
-    let employees = crate::employees::store::count_active(conn, company)?;
-    let agents = crate::agents::store::count_live_agents(conn, company)?;
-    Ok(Usage {
-        active_employees: UsageItem::new(employees, tier.max_employees),
-        agents: UsageItem::new(agents, tier.max_agents),
-        storage_bytes: UsageItem::new(
-            crate::storage::meter::stored_bytes(conn, company)?,
-            LimitKind::MaxStorageGb.of(tier),
-        ),
-    })
 }
 
 /// Everything the billing dashboard shows, in one round of queries; `hold_days` is how long a shortened
@@ -106,7 +94,7 @@ pub fn dashboard(
     let subscription = subscription_view(&row, now);
     let tier: Tier = store::find_tier(conn, subscription.effective_tier)?.into();
     let subscribed: Tier = store::find_tier(conn, subscription.tier)?.into();
-    let usage = usage(conn, company, &tier)?;
+    let usage = super::usage::usage(conn, company, &tier)?;
     let invoices = store::recent_invoices(conn, company, DASHBOARD_INVOICES)?;
     let company_row = crate::accounts::store::find_company(conn, company)?;
     let paid = subscription.stripe_subscription_id.is_some() && subscription.status != SubscriptionStatus::Cancelled;
@@ -117,7 +105,11 @@ pub fn dashboard(
         price_minor: subscribed.monthly_price_minor,
         currency: subscribed.currency.clone(),
         renews_at: if paid && subscription.auto_renew { subscription.current_period_end } else { None },
-        ends_at: if paid && !subscription.auto_renew { subscription.current_period_end } else { None },
+        ends_at: if paid && !subscription.auto_renew {
+            subscription.cancel_at.or(subscription.current_period_end)
+        } else {
+            None
+        },
         grace_period,
         over_limit: OverLimit::of(&usage, &tier),
         usage,
@@ -129,6 +121,16 @@ pub fn dashboard(
         tier,
         subscription,
     })
+}
+
+/// The billing settings and their tag: the billing email's version, and the renewal flag that Stripe's
+/// mirror keeps (a flag flipped and flipped back gives the same tag, and the same settings, so no change
+/// can be lost through it).
+pub fn settings(conn: &mut DbConn, company: &CompanyId) -> Result<Tagged<BillingSettings>, ApiError> {
+    let (billing_email, version) = store::find_billing_email(conn, company)?;
+    let auto_renewal = store::find_subscription(conn, company)?.auto_renew;
+    let etag = ETag::from_parts(&[&format!("v{version}"), if auto_renewal { "renews" } else { "ends" }]);
+    Ok(Tagged::new(BillingSettings { auto_renewal, billing_email }, etag))
 }
 
 pub fn list_invoices(
@@ -155,38 +157,6 @@ pub fn get_invoice(conn: &mut DbConn, company: &CompanyId, id: &InvoiceId) -> Re
 /// All tiers, cheapest first.
 pub fn list_tiers(conn: &mut DbConn) -> Result<Vec<Tier>, ApiError> {
     Ok(store::list_tiers(conn)?.into_iter().map(Into::into).collect())
-}
-
-/// Refuses adding `adding` more to `usage` when that would pass the tier's limit, naming the smallest tier
-/// that would allow it.
-pub fn check_limit(conn: &mut DbConn, tier: &Tier, kind: LimitKind, usage: i64, adding: i64) -> Result<(), ApiError> {
-    let Some(limit) = kind.of(tier) else { return Ok(()) };
-    if usage + adding <= limit {
-        return Ok(());
-    }
-    let upgrade = list_tiers(conn)?
-        .into_iter()
-        .filter(|candidate| candidate.display_order > tier.display_order)
-        .find(|candidate| kind.of(candidate).is_none_or(|max| usage + adding <= max))
-        .map(|candidate| candidate.code);
-    let reached = PlanLimit {
-        limit: kind,
-        max: limit,
-        current_usage: usage,
-        tier: tier.code,
-        upgrade_tier: upgrade,
-        detail: format!(
-            "The {} plan allows {}; the company has {}.{}",
-            tier.name,
-            kind.quantity(limit),
-            kind.quantity(usage),
-            upgrade.map(|t| format!(" Upgrade to {} for more.", t.as_str())).unwrap_or_default()
-        ),
-    };
-    Err(match kind {
-        LimitKind::MaxStorageGb => ApiError::StorageLimitReached(reached),
-        _ => ApiError::PlanLimitReached(reached),
-    })
 }
 
 /// The smallest tier whose features satisfy `wanted`, for upgrade hints.

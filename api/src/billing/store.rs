@@ -5,9 +5,11 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::model::{InvoiceFilter, InvoiceRow, InvoiceStatus, SubscriptionRow, TierCode, TierRow};
+use super::model::{
+    CheckoutSessionRow, CheckoutStatus, InvoiceFilter, InvoiceRow, InvoiceStatus, SubscriptionRow, TierCode, TierRow,
+};
 use crate::db::DbConn;
-use crate::db::schema::{companies, invoices, subscriptions, tiers};
+use crate::db::schema::{checkout_sessions, companies, invoices, subscriptions, tiers};
 use crate::http::pagination::PageRequest;
 use crate::ids::{CompanyId, InvoiceId};
 
@@ -72,9 +74,18 @@ pub fn link_customer(conn: &mut DbConn, company: &CompanyId, stripe_customer: &s
         .ok_or(diesel::result::Error::NotFound)
 }
 
+/// The billing email and the version that each change of it increments.
+pub fn find_billing_email(conn: &mut DbConn, company: &CompanyId) -> QueryResult<(Option<String>, i64)> {
+    companies::table.find(company.as_str()).select((companies::billing_email, companies::billing_version)).first(conn)
+}
+
 pub fn set_billing_email(conn: &mut DbConn, company: &CompanyId, email: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(companies::table.find(company.as_str()))
-        .set((companies::billing_email.eq(email), companies::updated_at.eq(now)))
+        .set((
+            companies::billing_email.eq(email),
+            companies::billing_version.eq(companies::billing_version + 1),
+            companies::updated_at.eq(now),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -247,4 +258,42 @@ pub fn plan_change_in_flight(
         .select((companies::plan_change_tier, companies::plan_change_until))
         .first::<(Option<String>, Option<NaiveDateTime>)>(conn)?;
     Ok(tier.filter(|_| until.is_some_and(|until| until > now)).as_deref().and_then(TierCode::parse))
+}
+
+/// The company's Checkout sessions still open at `now`, oldest first.
+pub fn open_checkout_sessions(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<CheckoutSessionRow>> {
+    checkout_sessions::table
+        .filter(checkout_sessions::company_id.eq(company.as_str()))
+        .filter(checkout_sessions::status.eq(CheckoutStatus::Open.as_str()))
+        .filter(checkout_sessions::expires_at.gt(now))
+        .order((checkout_sessions::created_at.asc(), checkout_sessions::id.asc()))
+        .select(CheckoutSessionRow::as_select())
+        .load(conn)
+}
+
+pub fn insert_checkout_session(conn: &mut DbConn, row: &CheckoutSessionRow) -> QueryResult<()> {
+    diesel::insert_into(checkout_sessions::table).values(row).execute(conn).map(drop)
+}
+
+/// Records that a session of the company completed or expired (an open one only: both are final).
+pub fn close_checkout_session(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    stripe_session: &str,
+    status: CheckoutStatus,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        checkout_sessions::table
+            .filter(checkout_sessions::company_id.eq(company.as_str()))
+            .filter(checkout_sessions::stripe_session_id.eq(stripe_session))
+            .filter(checkout_sessions::status.eq(CheckoutStatus::Open.as_str())),
+    )
+    .set((checkout_sessions::status.eq(status.as_str()), checkout_sessions::updated_at.eq(now)))
+    .execute(conn)
+    .map(drop)
 }

@@ -1,6 +1,7 @@
 //! The database: one connection type over SQLite and PostgreSQL, the pool, migrations, and the few places
 //! where the two backends must be told apart. No other module matches on the backend.
 
+pub mod listen;
 mod migrations;
 pub mod notify;
 mod pool;
@@ -70,9 +71,9 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
-    let request_id = crate::http::request_id::current();
+    let request_id = crate::request_id::current();
     actix_web::web::block(move || {
-        crate::http::request_id::with_thread_request_id(request_id, || {
+        crate::request_id::with_thread_request_id(request_id, || {
             let mut conn = pool.get().map_err(|error| ApiError::DatabaseUnavailable(error.into()))?;
             work(&mut conn)
         })
@@ -117,27 +118,6 @@ where
             Err(error)
         }
     }
-}
-
-/// Whether a database error message means "the server went away" rather than "the query was wrong".
-pub fn is_unavailability_message(message: &str) -> bool {
-    const SIGNS: [&str; 13] = [
-        "server closed the connection",
-        "connection refused",
-        "connection reset",
-        "could not connect",
-        "could not receive data from server",
-        "could not send data to server",
-        "connection to server was lost",
-        "ssl connection has been closed unexpectedly",
-        "broken pipe",
-        "terminating connection",
-        "the database system is shutting down",
-        "no connection to the server",
-        "database is locked",
-    ];
-    let message = message.to_ascii_lowercase();
-    SIGNS.iter().any(|sign| message.contains(sign))
 }
 
 /// Checks that the database answers and that every migration has been applied, for `/readyz`.

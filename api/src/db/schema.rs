@@ -17,6 +17,7 @@ diesel::table! {
         retention_held_days -> Nullable<Integer>,
         plan_change_tier -> Nullable<Text>,
         plan_change_until -> Nullable<Timestamp>,
+        billing_version -> BigInt,
     }
 }
 
@@ -32,6 +33,7 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -57,7 +59,7 @@ diesel::table! {
         prefix -> Text,
         key_hash -> Text,
         scope -> Text,
-        created_by_user_id -> Text,
+        created_by_user_id -> Nullable<Text>,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
@@ -121,6 +123,22 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         grace_period_ends_at -> Nullable<Timestamp>,
         stripe_updated_at -> Nullable<BigInt>,
+        cancel_at -> Nullable<Timestamp>,
+        stripe_subscription_created -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    checkout_sessions (id) {
+        id -> Text,
+        company_id -> Text,
+        stripe_session_id -> Text,
+        tier_code -> Text,
+        url -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -198,6 +216,7 @@ diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(audit_logs -> companies (company_id));
 diesel::joinable!(subscriptions -> companies (company_id));
 diesel::joinable!(subscriptions -> tiers (tier_code));
+diesel::joinable!(checkout_sessions -> companies (company_id));
 
 diesel::table! {
     employees (id) {
@@ -210,6 +229,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -290,6 +310,11 @@ diesel::table! {
     blob_deletions (object_key) {
         object_key -> Text,
         queued_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        parked_at -> Nullable<Timestamp>,
+        only_if_unreferenced -> Bool,
     }
 }
 
@@ -308,6 +333,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     tiers,
     subscriptions,
+    checkout_sessions,
     employees,
     enrollment_tokens,
     agents,

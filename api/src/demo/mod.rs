@@ -123,10 +123,10 @@ fn workforce(conn: &mut DbConn, actor: &AuditActor, company: &CompanyId) -> Resu
     subscription.current_period_end = Some(now + Duration::days(18));
     crate::billing::store::save_subscription(conn, company, &subscription)?;
 
-    let mut policy = crate::policy::service::get(conn, company)?.settings;
+    let mut policy = crate::policy::service::get(conn, company)?.body.settings;
     policy.screenshots_enabled = true;
     policy.website_tracking_enabled = true;
-    crate::policy::service::update(conn, actor, company, &policy)?;
+    crate::policy::service::update(conn, actor, company, &policy, &crate::http::precondition::IfMatch::none())?;
 
     let mut employees = Vec::new();
     for index in 0..42 {

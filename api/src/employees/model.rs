@@ -38,6 +38,27 @@ pub struct EmployeeRow {
     pub status: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Incremented by every write; the employee's `ETag`.
+    pub version: i64,
+}
+
+impl EmployeeRow {
+    /// The tag of this version of the employee.
+    pub fn etag(&self) -> crate::http::precondition::ETag {
+        crate::http::precondition::ETag::from_version(self.version)
+    }
+}
+
+/// The columns one write changes; `None` leaves a column as it is, so that a write never puts back a value
+/// it read (a concurrent deactivation stays). The version goes up by one with every change.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = employees)]
+pub struct EmployeeChanges {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub department: Option<Option<String>>,
+    pub job_title: Option<Option<String>>,
+    pub status: Option<String>,
 }
 
 /// An employee as the API shows it.

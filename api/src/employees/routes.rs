@@ -8,6 +8,7 @@ use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::ValidatedJson;
 use crate::http::pagination::{Page, PageQuery};
+use crate::http::precondition::{IfMatch, IfMatchParam, Tagged};
 use crate::http::principal::{Auth, Manager, Member};
 use crate::ids::EmployeeId;
 
@@ -62,42 +63,45 @@ pub async fn create_employee(
     tag = "employees",
     operation_id = "get_employee",
     security(("bearer" = [])),
-    responses((status = 200, description = "The employee", body = Employee)),
+    responses((status = 200, description = "The employee", body = Employee, headers(("ETag" = String, description = "The employee's version; send it back in `If-Match` to update it")))),
 )]
 #[get("/employees/{employee_id}")]
 pub async fn get_employee(
     auth: Auth<Member>,
     employee_id: web::Path<EmployeeId>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Employee>, ApiError> {
+) -> Result<Tagged<Employee>, ApiError> {
     let (company, id) = (auth.company_id().clone(), employee_id.into_inner());
-    Ok(web::Json(db::run(&pool, move |conn| service::get(conn, &company, &id)).await?))
+    db::run(&pool, move |conn| service::get(conn, &company, &id)).await
 }
 
-/// Changes an employee's details.
+/// Changes an employee's details: only the fields sent. With `If-Match`, only if the employee is still the
+/// version read.
 #[utoipa::path(
     tag = "employees",
     operation_id = "update_employee",
     request_body = UpdateEmployeeRequest,
+    params(IfMatchParam),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The updated employee", body = Employee),
+        (status = 200, description = "The updated employee", body = Employee, headers(("ETag" = String, description = "The employee's new version"))),
         (status = 409, description = "Another employee has this email (`employee_email_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The employee changed since the `If-Match` version was read (`precondition_failed`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/employees/{employee_id}")]
 pub async fn update_employee(
     auth: Auth<Manager>,
     employee_id: web::Path<EmployeeId>,
+    if_match: IfMatch,
     body: ValidatedJson<UpdateEmployeeRequest>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Employee>, ApiError> {
+) -> Result<Tagged<Employee>, ApiError> {
     let (principal, id, request) = (auth.into_principal(), employee_id.into_inner(), body.into_inner());
-    let employee = db::run(&pool, move |conn| {
-        service::update(conn, &principal.audit_actor(), principal.company_id(), &id, &request)
+    db::run(&pool, move |conn| {
+        service::update(conn, &principal.audit_actor(), principal.company_id(), &id, &request, &if_match)
     })
-    .await?;
-    Ok(web::Json(employee))
+    .await
 }
 
 async fn set_status(
@@ -105,13 +109,10 @@ async fn set_status(
     id: EmployeeId,
     pool: &DbPool,
     status: EmployeeStatus,
-) -> Result<web::Json<Employee>, ApiError> {
+) -> Result<Tagged<Employee>, ApiError> {
     let principal = auth.into_principal();
-    let employee = db::run(pool, move |conn| {
-        service::set_status(conn, &principal.audit_actor(), principal.company_id(), &id, status)
-    })
-    .await?;
-    Ok(web::Json(employee))
+    db::run(pool, move |conn| service::set_status(conn, &principal.audit_actor(), principal.company_id(), &id, status))
+        .await
 }
 
 /// Deactivates an employee: they stop counting against the plan.
@@ -126,7 +127,7 @@ pub async fn deactivate_employee(
     auth: Auth<Manager>,
     employee_id: web::Path<EmployeeId>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Employee>, ApiError> {
+) -> Result<Tagged<Employee>, ApiError> {
     set_status(auth, employee_id.into_inner(), &pool, EmployeeStatus::Inactive).await
 }
 
@@ -145,7 +146,7 @@ pub async fn reactivate_employee(
     auth: Auth<Manager>,
     employee_id: web::Path<EmployeeId>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Employee>, ApiError> {
+) -> Result<Tagged<Employee>, ApiError> {
     set_status(auth, employee_id.into_inner(), &pool, EmployeeStatus::Active).await
 }
 

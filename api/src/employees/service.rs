@@ -4,7 +4,8 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::model::{
-    CreateEmployeeRequest, Employee, EmployeeFilter, EmployeeRow, EmployeeStatus, UpdateEmployeeRequest,
+    CreateEmployeeRequest, Employee, EmployeeChanges, EmployeeFilter, EmployeeRow, EmployeeStatus,
+    UpdateEmployeeRequest,
 };
 use super::store;
 use crate::accounts::model::normalize_email;
@@ -13,6 +14,7 @@ use crate::billing::model::LimitKind;
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
+use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::{CompanyId, EmployeeId};
 
 fn email_taken() -> ApiError {
@@ -37,7 +39,7 @@ fn find(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Emplo
 fn check_room_for_one_more(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
     let tier = crate::billing::service::limiting_tier(conn, company)?;
     let active = store::count_active(conn, company)?;
-    crate::billing::service::check_limit(conn, &tier, LimitKind::MaxEmployees, active, 1)
+    crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxEmployees, active, 1)
 }
 
 pub fn list(
@@ -50,8 +52,10 @@ pub fn list(
     Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
 }
 
-pub fn get(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Employee, ApiError> {
-    find(conn, company, id).map(Into::into)
+pub fn get(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Tagged<Employee>, ApiError> {
+    let row = find(conn, company, id)?;
+    let etag = row.etag();
+    Ok(Tagged::new(row.into(), etag))
 }
 
 /// Adds an ACTIVE employee, within the tier's limit.
@@ -72,6 +76,7 @@ pub fn create(
         status: EmployeeStatus::Active.as_str().to_owned(),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     write_transaction(conn, |conn| {
         lock_company(conn, company)?;
@@ -87,59 +92,63 @@ pub fn create(
                 .target("employee", &row.id)
                 .details(serde_json::json!({"email": row.email, "name": row.name})),
         )?;
-        crate::alerts::service::check_current_usage(conn, company)?;
+        let tier = crate::billing::service::effective_tier(conn, company)?;
+        crate::billing::usage::check_current_usage(conn, company, &tier)?;
         Ok(row.into())
     })
 }
 
-/// Changes the fields sent; the audit entry lists what changed.
+/// Changes the fields sent, and only those, under the company's lock (the lock every write of an employee
+/// takes, so a deactivation cannot land between this read and this write); the audit entry lists what
+/// changed. `if_match` is compared with the version read under that lock.
 pub fn update(
     conn: &mut DbConn,
     actor: &AuditActor,
     company: &CompanyId,
     id: &EmployeeId,
     request: &UpdateEmployeeRequest,
-) -> Result<Employee, ApiError> {
+    if_match: &IfMatch,
+) -> Result<Tagged<Employee>, ApiError> {
     write_transaction(conn, |conn| {
+        lock_company(conn, company)?;
         let before = find(conn, company, id)?;
-        let mut after = before.clone();
-        if let Some(email) = &request.email {
-            after.email = normalize_email(email);
-            if after.email != before.email && store::find_by_email(conn, company, &after.email)?.is_some() {
-                return Err(email_taken());
-            }
+        if_match.check(&before.etag())?;
+        let clean = |text: &Option<String>| text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        let changes = EmployeeChanges {
+            email: request.email.as_deref().map(normalize_email).filter(|email| *email != before.email),
+            name: request.name.as_deref().map(str::trim).filter(|name| *name != before.name).map(str::to_owned),
+            department: request.department.as_ref().map(clean).filter(|d| *d != before.department),
+            job_title: request.job_title.as_ref().map(clean).filter(|t| *t != before.job_title),
+            status: None,
+        };
+        if let Some(email) = &changes.email
+            && store::find_by_email(conn, company, email)?.is_some()
+        {
+            return Err(email_taken());
         }
-        if let Some(name) = &request.name {
-            after.name = name.trim().to_owned();
-        }
-        if let Some(department) = &request.department {
-            after.department = department.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned);
-        }
-        if let Some(job_title) = &request.job_title {
-            after.job_title = job_title.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
-        }
-        let mut changes = serde_json::Map::new();
+        let mut audited = serde_json::Map::new();
         for (field, old, new) in [
-            ("email", Some(&before.email), Some(&after.email)),
-            ("name", Some(&before.name), Some(&after.name)),
-            ("department", before.department.as_ref(), after.department.as_ref()),
-            ("job_title", before.job_title.as_ref(), after.job_title.as_ref()),
+            ("email", Some(&before.email), changes.email.as_ref().map(Some)),
+            ("name", Some(&before.name), changes.name.as_ref().map(Some)),
+            ("department", before.department.as_ref(), changes.department.as_ref().map(Option::as_ref)),
+            ("job_title", before.job_title.as_ref(), changes.job_title.as_ref().map(Option::as_ref)),
         ] {
-            if old != new {
-                changes.insert(field.to_owned(), serde_json::json!({"from": old, "to": new}));
+            if let Some(new) = new {
+                audited.insert(field.to_owned(), serde_json::json!({"from": old, "to": new}));
             }
         }
-        if changes.is_empty() {
-            return Ok(before.into());
+        if audited.is_empty() {
+            let etag = before.etag();
+            return Ok(Tagged::new(before.into(), etag));
         }
-        after.updated_at = crate::db::now();
-        store::update(conn, company, &after).map_err(on_unique_email)?;
+        let after = store::update(conn, company, id, &changes, crate::db::now()).map_err(on_unique_email)?;
         crate::audit::record(
             conn,
             actor,
-            AuditEvent::new("employee.updated").target("employee", id).details(serde_json::Value::Object(changes)),
+            AuditEvent::new("employee.updated").target("employee", id).details(serde_json::Value::Object(audited)),
         )?;
-        Ok(after.into())
+        let etag = after.etag();
+        Ok(Tagged::new(after.into(), etag))
     })
 }
 
@@ -150,26 +159,28 @@ pub fn set_status(
     company: &CompanyId,
     id: &EmployeeId,
     status: EmployeeStatus,
-) -> Result<Employee, ApiError> {
+) -> Result<Tagged<Employee>, ApiError> {
     write_transaction(conn, |conn| {
         lock_company(conn, company)?;
-        let mut row = find(conn, company, id)?;
+        let row = find(conn, company, id)?;
         if row.status == status.as_str() {
-            return Ok(row.into());
+            let etag = row.etag();
+            return Ok(Tagged::new(row.into(), etag));
         }
         if status == EmployeeStatus::Active {
             check_room_for_one_more(conn, company)?;
         }
-        row.status = status.as_str().to_owned();
-        row.updated_at = crate::db::now();
-        store::update(conn, company, &row)?;
+        let changes = EmployeeChanges { status: Some(status.as_str().to_owned()), ..EmployeeChanges::default() };
+        let row = store::update(conn, company, id, &changes, crate::db::now())?;
         let action = match status {
             EmployeeStatus::Active => "employee.reactivated",
             EmployeeStatus::Inactive => "employee.deactivated",
         };
         crate::audit::record(conn, actor, AuditEvent::new(action).target("employee", id))?;
-        crate::alerts::service::check_current_usage(conn, company)?;
-        Ok(row.into())
+        let tier = crate::billing::service::effective_tier(conn, company)?;
+        crate::billing::usage::check_current_usage(conn, company, &tier)?;
+        let etag = row.etag();
+        Ok(Tagged::new(row.into(), etag))
     })
 }
 
@@ -185,7 +196,8 @@ pub fn delete(conn: &mut DbConn, actor: &AuditActor, company: &CompanyId, id: &E
                 .target("employee", id)
                 .details(serde_json::json!({"email": row.email, "name": row.name})),
         )?;
-        crate::alerts::service::check_current_usage(conn, company)?;
+        let tier = crate::billing::service::effective_tier(conn, company)?;
+        crate::billing::usage::check_current_usage(conn, company, &tier)?;
         Ok(())
     })
 }

@@ -1,8 +1,9 @@
 //! Queries on employees. Every function takes the company whose employees it touches.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{EmployeeFilter, EmployeeRow, EmployeeStatus};
+use super::model::{EmployeeChanges, EmployeeFilter, EmployeeRow, EmployeeStatus};
 use crate::db::schema::employees;
 use crate::db::{DbConn, contains_pattern, lower};
 use crate::http::pagination::PageRequest;
@@ -74,20 +75,20 @@ pub fn count_active(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> 
         .get_result(conn)
 }
 
-pub fn update(conn: &mut DbConn, company: &CompanyId, row: &EmployeeRow) -> QueryResult<()> {
+/// Applies `changes` (and only those columns), increments the version and returns the row as written.
+pub fn update(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    id: &EmployeeId,
+    changes: &EmployeeChanges,
+    now: NaiveDateTime,
+) -> QueryResult<EmployeeRow> {
     diesel::update(
-        employees::table.filter(employees::company_id.eq(company.as_str())).filter(employees::id.eq(&row.id)),
+        employees::table.filter(employees::company_id.eq(company.as_str())).filter(employees::id.eq(id.as_str())),
     )
-    .set((
-        employees::email.eq(&row.email),
-        employees::name.eq(&row.name),
-        employees::department.eq(&row.department),
-        employees::job_title.eq(&row.job_title),
-        employees::status.eq(&row.status),
-        employees::updated_at.eq(row.updated_at),
-    ))
-    .execute(conn)
-    .map(drop)
+    .set((changes, employees::version.eq(employees::version + 1), employees::updated_at.eq(now)))
+    .execute(conn)?;
+    find(conn, company, id)?.ok_or(diesel::result::Error::NotFound)
 }
 
 pub fn delete(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> QueryResult<usize> {

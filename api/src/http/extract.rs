@@ -171,3 +171,34 @@ where
 {
     T::deserialize(deserializer).map(Some)
 }
+
+/// A query string parsed into `T` and checked with its `Validate` rules, with errors naming the parameter:
+/// `?date=+262142-12-31` → 422 `{"errors": {"date": ["must be a day …"]}}`.
+#[derive(Debug)]
+pub struct ValidatedQuery<T>(pub T);
+
+impl<T> ValidatedQuery<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + Validate> FromRequest for ValidatedQuery<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Self).map_err(Into::into))
+    }
+}
+
+fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let parsed: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let field = if field == "." { "query".to_owned() } else { field };
+        ApiError::invalid_field(&field, error.inner().to_string())
+    })?;
+    parsed.validate()?;
+    Ok(parsed)
+}

@@ -1,6 +1,8 @@
 //! Prometheus metrics: request counts and latency histograms per route pattern.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// The metrics of one application instance (a registry of its own, so test servers do not share one).
 #[derive(Clone)]
@@ -9,6 +11,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     statements: IntCounterVec,
+    panics: IntCounter,
+    parked_deletions: IntGauge,
+    streams_open: IntGauge,
 }
 
 const LABELS: [&str; 3] = ["method", "route", "status"];
@@ -26,10 +31,19 @@ impl Metrics {
             Opts::new("db_statements_total", "SQL statements sent to the database, by kind (read, write, ping)"),
             &["kind"],
         )?;
+        let streams_open = IntGauge::new("alert_streams_open", "Live alert streams whose task is running")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        let panics = IntCounter::new("http_handler_panics_total", "Handler panics answered with a 500")?;
         registry.register(Box::new(statements.clone()))?;
-        Ok(Self { registry, requests, latency, statements })
+        let parked_deletions = IntGauge::new(
+            "blob_deletions_parked",
+            "Blob deletions given up on after repeated failures; each needs an operator",
+        )?;
+        registry.register(Box::new(panics.clone()))?;
+        registry.register(Box::new(parked_deletions.clone()))?;
+        registry.register(Box::new(streams_open.clone()))?;
+        Ok(Self { registry, requests, latency, statements, panics, parked_deletions, streams_open })
     }
 
     /// Records one request. `route` is the matched pattern (e.g. `/api/v1/users/{id}`), never the raw path,
@@ -41,9 +55,24 @@ impl Metrics {
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
+    /// Counts one panic that [`crate::http::catch_panic`] turned into a 500.
+    pub fn panic_caught(&self) {
+        self.panics.inc();
+    }
+
+    /// How many blob deletions are parked, as of the latest look at the queue.
+    pub fn set_parked_blob_deletions(&self, parked: i64) {
+        self.parked_deletions.set(parked);
+    }
+
     /// The counter the connection pool feeds, one increment per statement.
     pub fn statement_counter(&self) -> IntCounterVec {
         self.statements.clone()
+    }
+
+    /// The gauge of open alert streams, raised and lowered by each stream's task.
+    pub fn alert_streams_open(&self) -> IntGauge {
+        self.streams_open.clone()
     }
 
     /// The Prometheus text exposition of every metric.

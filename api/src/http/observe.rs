@@ -11,8 +11,8 @@ use actix_web::middleware::{ErrorHandlerResponse, Next};
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 
 use super::metrics::Metrics;
-use super::request_id;
 use crate::error::{ApiError, PROBLEM_JSON};
+use crate::request_id;
 
 /// The request id of a request, stored in its extensions.
 #[derive(Debug, Clone)]

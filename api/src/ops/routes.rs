@@ -51,7 +51,13 @@ pub async fn readyz(pool: web::Data<DbPool>) -> Result<web::Json<HealthStatus>, 
         body = String, example = "vigil_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1")),
 )]
 #[get("/metrics")]
-pub async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
+    // The parked deletions are the queue's state, shared by every instance: read at each scrape. Without a
+    // database the gauge keeps its last value; the other metrics are served all the same.
+    match db::run(&pool, crate::storage::retention::parked_deletions).await {
+        Ok(parked) => metrics.set_parked_blob_deletions(parked),
+        Err(error) => log::warn!("metrics: cannot count parked blob deletions: {error}"),
+    }
     let text = metrics.render()?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text))
 }

@@ -6,10 +6,17 @@ use crate::audit::model::{AuditActor, AuditEvent};
 use crate::billing::model::TierFeatures;
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::{ApiError, FieldErrors};
+use crate::http::precondition::{ETag, IfMatch, Tagged};
 use crate::ids::CompanyId;
 
-pub fn get(conn: &mut DbConn, company: &CompanyId) -> Result<Policy, ApiError> {
-    Ok(store::find(conn, company)?)
+/// The tag of a policy: its version, which every change increments.
+fn tagged(policy: Policy) -> Tagged<Policy> {
+    let etag = ETag::from_version(policy.version);
+    Tagged::new(policy, etag)
+}
+
+pub fn get(conn: &mut DbConn, company: &CompanyId) -> Result<Tagged<Policy>, ApiError> {
+    Ok(tagged(store::find(conn, company)?))
 }
 
 /// A policy setting that needs a tier feature: its field name, whether it is on, whether a tier has it.
@@ -38,17 +45,20 @@ fn features_missing(
 }
 
 /// Replaces the settings, refusing features the tier lacks; an identical policy is not a change.
+/// `if_match` is compared with the version read under the company's lock.
 pub fn update(
     conn: &mut DbConn,
     actor: &AuditActor,
     company: &CompanyId,
     settings: &PolicySettings,
-) -> Result<Policy, ApiError> {
+    if_match: &IfMatch,
+) -> Result<Tagged<Policy>, ApiError> {
     write_transaction(conn, |conn| {
         lock_company(conn, company)?;
         let current = store::find(conn, company)?;
+        if_match.check(&ETag::from_version(current.version))?;
         if current.settings == *settings {
-            return Ok(current);
+            return Ok(tagged(current));
         }
         let tier = crate::billing::service::effective_tier(conn, company)?;
         let missing = features_missing(conn, settings, &tier.name, &tier.features)?;
@@ -80,6 +90,6 @@ pub fn update(
                 dedup_key: format!("policy_changed:{}", updated.version),
             },
         )?;
-        Ok(updated)
+        Ok(tagged(updated))
     })
 }

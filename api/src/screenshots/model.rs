@@ -1,6 +1,6 @@
 //! Screenshot rows and their API shapes.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -93,10 +93,10 @@ pub struct Screenshot {
 }
 
 /// Which screenshots to list.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams, validator::Validate)]
 #[into_params(parameter_in = Query)]
 pub struct ScreenshotFilter {
-    /// Only this UTC day.
+    /// Only this UTC day (1970-01-01 to 9999-12-31).
     #[param(value_type = Option<String>, format = Date, max_length = 10, example = "2026-11-25")]
-    pub date: Option<NaiveDate>,
+    pub date: Option<crate::http::bounds::Day>,
 }

@@ -10,6 +10,7 @@ use super::service;
 use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
+use crate::http::extract::ValidatedQuery;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{AgentSecret, Auth, Manager, Supervisor};
 use crate::ids::{EmployeeId, ScreenshotId};
@@ -29,6 +30,7 @@ use crate::storage::links::{LinkSigner, SignedQuery};
         (status = 403, description = "`feature_not_in_plan`, `screenshots_disabled` by the policy, or `storage_limit_reached`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The image is larger than SCREENSHOT_MAX_BYTES (`payload_too_large`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a multipart form, or the file is not a PNG, JPEG or WebP image", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The image store (`object_store_unavailable`) or the database (`database_unavailable`) cannot be reached; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/agent/screenshots")]
@@ -69,7 +71,7 @@ pub async fn upload_screenshot(
 pub async fn list_employee_screenshots(
     auth: Auth<Supervisor>,
     employee_id: web::Path<EmployeeId>,
-    filter: web::Query<ScreenshotFilter>,
+    filter: ValidatedQuery<ScreenshotFilter>,
     page: web::Query<PageQuery>,
     pool: web::Data<DbPool>,
     signer: web::Data<LinkSigner>,
@@ -126,6 +128,7 @@ pub async fn delete_screenshot(
     responses(
         (status = 200, description = "The image", content_type = "image/png"),
         (status = 403, description = "`invalid_link` or `link_expired`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The image store (`object_store_unavailable`) or the database (`database_unavailable`) cannot be reached; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/screenshots/{screenshot_id}/content")]

@@ -81,6 +81,9 @@ fn check_upload(
     match taken_at {
         None => fail("taken_at", "is required: an RFC 3339 time such as 2026-11-25T09:00:00Z"),
         Some(time) if time > now + Duration::minutes(5) => fail("taken_at", "must not be in the future"),
+        Some(time) if time.date_naive() < crate::http::bounds::FIRST_DAY => {
+            fail("taken_at", "must not be before 1970-01-01");
+        }
         Some(_) => {}
     }
     if image.as_ref().is_none_or(bytes::Bytes::is_empty) {
@@ -144,12 +147,55 @@ pub async fn upload(
         })
     })
     .await;
-    if !matches!(&stored, Ok(receipt) if !receipt.duplicate)
-        && let Err(error) = blobs.delete(&key).await
-    {
-        log::warn!("could not remove the blob of a refused upload: {error:#}");
+    match blob_fate(&stored) {
+        BlobFate::Keep => {}
+        BlobFate::Delete => {
+            if let Err(error) = blobs.delete(&key).await {
+                log::warn!("could not remove the blob of a refused upload: {error:#}");
+            }
+        }
+        BlobFate::DeleteIfUnreferenced => queue_verified_deletion(pool, key).await,
     }
     stored
+}
+
+/// What becomes of an uploaded blob once its row's transaction has ended.
+#[derive(Debug, PartialEq, Eq)]
+enum BlobFate {
+    /// A new row points at it.
+    Keep,
+    /// The transaction certainly did not commit (a refusal, a duplicate): nothing points at it.
+    Delete,
+    /// The connection failed, perhaps during COMMIT: the row may exist, so the blob goes only once it is
+    /// known that no row points at it.
+    DeleteIfUnreferenced,
+}
+
+fn blob_fate(stored: &Result<ScreenshotReceipt, ApiError>) -> BlobFate {
+    match stored {
+        Ok(receipt) if !receipt.duplicate => BlobFate::Keep,
+        Ok(_) => BlobFate::Delete,
+        Err(ApiError::DatabaseUnavailable(_) | ApiError::Internal(_)) => BlobFate::DeleteIfUnreferenced,
+        Err(_) => BlobFate::Delete,
+    }
+}
+
+/// How long a blob whose row's fate is unknown is left alone: longer than any transaction lives.
+const IN_DOUBT_GRACE_MINUTES: i64 = 10;
+
+/// Queues the deletion that checks for a row first. If even that cannot be written, the blob is left: an
+/// orphan costs storage, deleting a committed screenshot's image loses data.
+async fn queue_verified_deletion(pool: &DbPool, key: String) {
+    let queued = key.clone();
+    let outcome = db::run(pool, move |conn| {
+        let now = crate::db::now();
+        Ok(store::queue_unless_referenced(conn, &queued, now, now + Duration::minutes(IN_DOUBT_GRACE_MINUTES))?)
+    })
+    .await;
+    match outcome {
+        Ok(()) => log::warn!("upload of {key} ended without a known outcome; its blob goes if no row has it"),
+        Err(error) => log::error!("blob {key} may be an orphan: could not queue its verified deletion: {error}"),
+    }
 }
 
 /// The company's effective tier, if its plan and policy both allow screenshots.
@@ -189,7 +235,7 @@ pub fn list(
 ) -> Result<Page<Screenshot>, ApiError> {
     crate::employees::service::get(conn, company, employee)?;
     let window = filter.date.map(|date| {
-        let from = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        let from = date.date().and_hms_opt(0, 0, 0).unwrap_or_default();
         (from, from + Duration::days(1))
     });
     let (rows, total) = store::list_for_employee(conn, company, employee, window, page)?;
@@ -270,4 +316,25 @@ pub async fn content(
         db::run(pool, move |conn| store::find(conn, &company, &id)?.ok_or(ApiError::NotFound("screenshot"))).await?;
     let image = blobs.get(&row.object_key).await?.ok_or(ApiError::NotFound("screenshot"))?;
     Ok((row.content_type, image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BlobFate, blob_fate};
+    use crate::error::ApiError;
+    use crate::ids::ScreenshotId;
+    use crate::screenshots::model::ScreenshotReceipt;
+
+    #[test]
+    fn a_blob_is_deleted_at_once_only_when_its_row_certainly_was_not_committed() {
+        let receipt = |duplicate| Ok(ScreenshotReceipt { id: ScreenshotId::generate(), duplicate });
+        assert_eq!(blob_fate(&receipt(false)), BlobFate::Keep);
+        assert_eq!(blob_fate(&receipt(true)), BlobFate::Delete);
+        let refused = ApiError::Refused { code: "screenshots_disabled", detail: String::new() };
+        assert_eq!(blob_fate(&Err(refused)), BlobFate::Delete);
+        let lost = ApiError::DatabaseUnavailable(anyhow::anyhow!("server closed the connection unexpectedly"));
+        assert_eq!(blob_fate(&Err(lost)), BlobFate::DeleteIfUnreferenced);
+        let unknown = ApiError::Internal(anyhow::anyhow!("commit failed"));
+        assert_eq!(blob_fate(&Err(unknown)), BlobFate::DeleteIfUnreferenced);
+    }
 }

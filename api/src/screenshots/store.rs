@@ -146,11 +146,74 @@ pub fn delete_one(
     Ok(Some(DeletedScreenshot { employee_id, taken_at, size_bytes, object_key }))
 }
 
-/// Blobs waiting to be deleted, oldest first.
-pub fn queued_blob_deletions(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<String>> {
-    blob_deletions::table.order(blob_deletions::queued_at).select(blob_deletions::object_key).limit(limit).load(conn)
+/// A blob waiting to be deleted.
+#[derive(Debug, Queryable)]
+pub struct QueuedBlobDeletion {
+    pub object_key: String,
+    pub attempts: i32,
+    pub only_if_unreferenced: bool,
+}
+
+/// Blobs due for deletion now (not parked, not backing off), oldest first.
+pub fn due_blob_deletions(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<QueuedBlobDeletion>> {
+    blob_deletions::table
+        .filter(blob_deletions::parked_at.is_null())
+        .filter(blob_deletions::next_attempt_at.is_null().or(blob_deletions::next_attempt_at.le(now)))
+        .order((blob_deletions::queued_at, blob_deletions::object_key))
+        .select((blob_deletions::object_key, blob_deletions::attempts, blob_deletions::only_if_unreferenced))
+        .limit(limit)
+        .load(conn)
 }
 
 pub fn forget_blob_deletion(conn: &mut DbConn, key: &str) -> QueryResult<()> {
     diesel::delete(blob_deletions::table.filter(blob_deletions::object_key.eq(key))).execute(conn).map(drop)
+}
+
+/// What a failed deletion attempt leaves for the next one.
+pub struct DeletionFailure {
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    /// Set when the key is given up on.
+    pub parked_at: Option<NaiveDateTime>,
+    pub error: String,
+}
+
+pub fn record_blob_deletion_failure(conn: &mut DbConn, key: &str, failure: &DeletionFailure) -> QueryResult<()> {
+    diesel::update(blob_deletions::table.filter(blob_deletions::object_key.eq(key)))
+        .set((
+            blob_deletions::attempts.eq(failure.attempts),
+            blob_deletions::next_attempt_at.eq(failure.next_attempt_at),
+            blob_deletions::parked_at.eq(failure.parked_at),
+            blob_deletions::last_error.eq(failure.error.chars().take(1000).collect::<String>()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn parked_blob_deletions(conn: &mut DbConn) -> QueryResult<i64> {
+    blob_deletions::table.filter(blob_deletions::parked_at.is_not_null()).count().get_result(conn)
+}
+
+/// Queues a blob to be deleted only if no screenshot references it once `not_before` has passed: for an
+/// upload whose commit outcome is unknown, whose row may exist.
+pub fn queue_unless_referenced(
+    conn: &mut DbConn,
+    key: &str,
+    now: NaiveDateTime,
+    not_before: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(blob_deletions::table)
+        .values((
+            blob_deletions::object_key.eq(key),
+            blob_deletions::queued_at.eq(now),
+            blob_deletions::next_attempt_at.eq(not_before),
+            blob_deletions::only_if_unreferenced.eq(true),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Whether any screenshot (of any company: keys are unique) stores its image under `key`.
+pub fn blob_is_referenced(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(screenshots::table.filter(screenshots::object_key.eq(key)))).get_result(conn)
 }

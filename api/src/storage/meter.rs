@@ -4,15 +4,11 @@
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
 
 use crate::billing::model::{LimitKind, Tier};
+use crate::billing::usage;
 use crate::db::DbConn;
 use crate::db::schema::companies;
 use crate::error::ApiError;
 use crate::ids::CompanyId;
-
-/// The bytes the company stores now.
-pub fn stored_bytes(conn: &mut DbConn, company: &CompanyId) -> Result<i64, ApiError> {
-    Ok(companies::table.find(company.as_str()).select(companies::storage_bytes).first(conn)?)
-}
 
 /// Counts `bytes` more against the company's storage, or refuses with `storage_limit_reached` (changing
 /// nothing) when that would pass the limit of `tier`. Call inside the transaction that stores the data:
@@ -34,8 +30,8 @@ pub fn reserve(conn: &mut DbConn, company: &CompanyId, tier: &Tier, bytes: i64) 
         None => Some(diesel::update(row).set(grow).returning(companies::storage_bytes).get_result(conn)?),
     };
     let Some(after) = after else {
-        let used = stored_bytes(conn, company)?;
-        crate::billing::service::check_limit(conn, tier, LimitKind::MaxStorageGb, used, bytes)?;
+        let used = usage::stored_bytes(conn, company)?;
+        usage::check_limit(conn, tier, LimitKind::MaxStorageGb, used, bytes)?;
         // The limit moved between the two statements (a plan change committed); ask the client to retry.
         return Err(ApiError::Conflict {
             code: "storage_changed",
@@ -43,7 +39,7 @@ pub fn reserve(conn: &mut DbConn, company: &CompanyId, tier: &Tier, bytes: i64) 
         });
     };
     if crosses_usage_threshold(after - bytes, after, limit) {
-        crate::alerts::service::check_current_usage(conn, company)?;
+        usage::check_current_usage(conn, company, tier)?;
     }
     Ok(())
 }
@@ -58,7 +54,7 @@ pub fn release(conn: &mut DbConn, company: &CompanyId, tier: &Tier, bytes: i64) 
         .returning(companies::storage_bytes)
         .get_result(conn)?;
     if crosses_usage_threshold(after, after + bytes, LimitKind::MaxStorageGb.of(tier)) {
-        crate::alerts::service::check_current_usage(conn, company)?;
+        usage::check_current_usage(conn, company, tier)?;
     }
     Ok(())
 }
@@ -68,7 +64,7 @@ pub fn release(conn: &mut DbConn, company: &CompanyId, tier: &Tier, bytes: i64) 
 fn crosses_usage_threshold(low: i64, high: i64, limit: Option<i64>) -> bool {
     let Some(limit) = limit.filter(|limit| *limit > 0) else { return false };
     let percent = |bytes: i64| bytes.saturating_mul(100) / limit;
-    let threshold = crate::alerts::service::USAGE_HIGH_PERCENT;
+    let threshold = usage::USAGE_HIGH_PERCENT;
     percent(low) < threshold && percent(high) >= threshold
 }
 

@@ -12,6 +12,7 @@ use crate::db::schema::companies;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::ids::CompanyId;
+use crate::screenshots::store;
 use crate::storage::blobs::BlobStore;
 
 /// Rows deleted per transaction, so a sweep never holds a company's row for long.
@@ -97,28 +98,72 @@ fn purge_company(
     }
 }
 
-/// Deletes the blobs of deleted screenshots; one that fails stays queued for the next sweep.
+/// Failures after which a blob deletion is parked for an operator instead of retried.
+pub const MAX_DELETION_ATTEMPTS: i32 = 10;
+/// Keys fetched per round of the deletion queue.
+const DELETION_BATCH: i64 = 500;
+
+/// Deletes the blobs of deleted screenshots, each key on its own schedule: a key that fails is retried
+/// later with a growing backoff and parked after [`MAX_DELETION_ATTEMPTS`] failures, so one undeletable
+/// key never holds up the keys queued after it.
 async fn delete_queued_blobs(pool: &DbPool, blobs: &BlobStore) -> Result<usize, ApiError> {
     let mut deleted = 0;
     loop {
-        let keys = db::run(pool, |conn| Ok(crate::screenshots::store::queued_blob_deletions(conn, 500)?)).await?;
-        let batch = keys.len();
-        for key in keys {
-            match blobs.delete(&key).await {
-                Ok(()) => {
-                    let forgotten = key.clone();
-                    db::run(pool, move |conn| Ok(crate::screenshots::store::forget_blob_deletion(conn, &forgotten)?))
-                        .await?;
-                    deleted += 1;
+        let now = db::now();
+        let due = db::run(pool, move |conn| Ok(store::due_blob_deletions(conn, now, DELETION_BATCH)?)).await?;
+        let batch = due.len();
+        for entry in due {
+            let outcome = if entry.only_if_unreferenced && is_referenced(pool, &entry.object_key).await? {
+                // The row was committed after all: the blob is in use and stays.
+                Ok(false)
+            } else {
+                blobs.delete(&entry.object_key).await.map(|()| true)
+            };
+            let key = entry.object_key.clone();
+            match outcome {
+                Ok(removed) => {
+                    db::run(pool, move |conn| Ok(store::forget_blob_deletion(conn, &key)?)).await?;
+                    deleted += usize::from(removed);
                 }
                 Err(error) => {
-                    log::warn!("could not delete blob {key}: {error:#}; it stays queued");
-                    return Ok(deleted);
+                    let attempts = entry.attempts + 1;
+                    let message = format!("{error:#}");
+                    if attempts >= MAX_DELETION_ATTEMPTS {
+                        log::error!(
+                            "blob {key} could not be deleted in {attempts} attempts; parked \
+                             (vigil_blob_deletions_parked): {message}"
+                        );
+                    } else {
+                        log::warn!("could not delete blob {key} (attempt {attempts}); retrying later: {message}");
+                    }
+                    let failure = store::DeletionFailure {
+                        attempts,
+                        next_attempt_at: now + retry_delay(attempts),
+                        parked_at: (attempts >= MAX_DELETION_ATTEMPTS).then_some(now),
+                        error: message,
+                    };
+                    db::run(pool, move |conn| Ok(store::record_blob_deletion_failure(conn, &key, &failure)?)).await?;
                 }
             }
         }
-        if batch < 500 {
+        if i64::try_from(batch).unwrap_or(DELETION_BATCH) < DELETION_BATCH {
             return Ok(deleted);
         }
     }
+}
+
+async fn is_referenced(pool: &DbPool, key: &str) -> Result<bool, ApiError> {
+    let key = key.to_owned();
+    db::run(pool, move |conn| Ok(store::blob_is_referenced(conn, &key)?)).await
+}
+
+/// One minute after the first failure, doubling up to a day: ten failures span about seventeen hours.
+fn retry_delay(attempts: i32) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(1, 11) - 1).unwrap_or(0);
+    Duration::minutes(2_i64.pow(exponent)).min(Duration::days(1))
+}
+
+/// How many blob deletions are parked, for the `vigil_blob_deletions_parked` gauge.
+pub fn parked_deletions(conn: &mut DbConn) -> Result<i64, ApiError> {
+    Ok(store::parked_blob_deletions(conn)?)
 }

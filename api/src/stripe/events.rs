@@ -127,12 +127,21 @@ pub fn finish(
         .map(drop)
 }
 
-/// Records a failed processing, after its transaction rolled back, so it can be replayed.
-pub fn record_failure(conn: &mut DbConn, event: &IncomingEvent, error: &str, now: NaiveDateTime) -> QueryResult<()> {
+/// Records a failed processing, after its transaction rolled back, so it can be replayed. `company` is the
+/// company the event is about as far as it could be told, so that its admins see the failure in their log.
+/// The claim's count of attempts rolled back with the processing, so a repeated failure counts it here.
+pub fn record_failure(
+    conn: &mut DbConn,
+    event: &IncomingEvent,
+    company: Option<&CompanyId>,
+    error: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::sql_query(
-        "INSERT INTO stripe_events (id, event_id, event_type, api_version, stripe_created, received_at, outcome, error, attempts, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, 1, $8) \
-         ON CONFLICT (event_id) DO UPDATE SET outcome = 'failed', error = excluded.error, processed_at = NULL \
+        "INSERT INTO stripe_events (id, event_id, event_type, api_version, stripe_created, received_at, outcome, error, attempts, payload, company_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, 1, $8, $9) \
+         ON CONFLICT (event_id) DO UPDATE SET outcome = 'failed', error = excluded.error, processed_at = NULL, \
+         attempts = stripe_events.attempts + 1, company_id = COALESCE(excluded.company_id, stripe_events.company_id) \
          WHERE stripe_events.outcome NOT IN ('processed', 'ignored')",
     )
     .bind::<Text, _>(uuid::Uuid::now_v7().to_string())
@@ -143,6 +152,7 @@ pub fn record_failure(conn: &mut DbConn, event: &IncomingEvent, error: &str, now
     .bind::<Timestamp, _>(now)
     .bind::<Text, _>(error)
     .bind::<Text, _>(&event.payload)
+    .bind::<Nullable<Text>, _>(company.map(CompanyId::as_str))
     .execute(conn)
     .map(drop)
 }
@@ -205,6 +215,46 @@ pub struct StripeEvent {
 type EventColumns =
     (String, String, Option<String>, i64, NaiveDateTime, Option<NaiveDateTime>, String, Option<String>, i32);
 
+const EVENT_COLUMNS: (
+    stripe_events::event_id,
+    stripe_events::event_type,
+    stripe_events::api_version,
+    stripe_events::stripe_created,
+    stripe_events::received_at,
+    stripe_events::processed_at,
+    stripe_events::outcome,
+    stripe_events::error,
+    stripe_events::attempts,
+) = (
+    stripe_events::event_id,
+    stripe_events::event_type,
+    stripe_events::api_version,
+    stripe_events::stripe_created,
+    stripe_events::received_at,
+    stripe_events::processed_at,
+    stripe_events::outcome,
+    stripe_events::error,
+    stripe_events::attempts,
+);
+
+impl From<EventColumns> for StripeEvent {
+    fn from(
+        (event_id, event_type, api_version, created, received_at, processed_at, outcome, error, attempts): EventColumns,
+    ) -> Self {
+        Self {
+            event_id,
+            event_type,
+            api_version,
+            created: chrono::DateTime::from_timestamp(created, 0).unwrap_or_default(),
+            received_at: received_at.and_utc(),
+            processed_at: processed_at.map(|t| t.and_utc()),
+            outcome: Outcome::parse(&outcome),
+            error,
+            attempts,
+        }
+    }
+}
+
 /// The company's events, newest first.
 pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryResult<Page<StripeEvent>> {
     let scoped = || stripe_events::table.filter(stripe_events::company_id.eq(company.as_str()));
@@ -213,33 +263,18 @@ pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryR
         .order((stripe_events::received_at.desc(), stripe_events::id.desc()))
         .limit(page.limit())
         .offset(page.offset())
-        .select((
-            stripe_events::event_id,
-            stripe_events::event_type,
-            stripe_events::api_version,
-            stripe_events::stripe_created,
-            stripe_events::received_at,
-            stripe_events::processed_at,
-            stripe_events::outcome,
-            stripe_events::error,
-            stripe_events::attempts,
-        ))
+        .select(EVENT_COLUMNS)
         .load(conn)?;
-    let data = rows
-        .into_iter()
-        .map(|(event_id, event_type, api_version, created, received_at, processed_at, outcome, error, attempts)| {
-            StripeEvent {
-                event_id,
-                event_type,
-                api_version,
-                created: chrono::DateTime::from_timestamp(created, 0).unwrap_or_default(),
-                received_at: received_at.and_utc(),
-                processed_at: processed_at.map(|t| t.and_utc()),
-                outcome: Outcome::parse(&outcome),
-                error,
-                attempts,
-            }
-        })
-        .collect();
-    Ok(Page::new(data, page, total))
+    Ok(Page::new(rows.into_iter().map(StripeEvent::from).collect(), page, total))
+}
+
+/// One of the company's events.
+pub fn find(conn: &mut DbConn, company: &CompanyId, event_id: &str) -> QueryResult<Option<StripeEvent>> {
+    let row: Option<EventColumns> = stripe_events::table
+        .filter(stripe_events::company_id.eq(company.as_str()))
+        .filter(stripe_events::event_id.eq(event_id))
+        .select(EVENT_COLUMNS)
+        .first(conn)
+        .optional()?;
+    Ok(row.map(StripeEvent::from))
 }

@@ -10,15 +10,16 @@ use serde_json::Value;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::ListInvoice;
 use stripe_billing::subscription::{
-    ListSubscription, ListSubscriptionStatus, RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems,
-    UpdateSubscriptionProrationBehavior,
+    CancelSubscription, ListSubscription, ListSubscriptionStatus, RetrieveSubscription, UpdateSubscription,
+    UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
 };
 use stripe_billing::tax_id::{CreateCustomerTaxId, CreateCustomerTaxIdType, DeleteCustomerTaxId};
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
+    ExpireCheckoutSession, RetrieveCheckoutSession,
 };
-use stripe_client_core::RequestBuilder;
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::customer::{CreateCustomer, ListCustomer, UpdateCustomer};
 use stripe_core::event::ListEvent;
 
@@ -151,12 +152,12 @@ impl StripeGateway {
         self.send(|| UpdateCustomer::new(customer).email(email).build(), Some(key)).await.map(drop)
     }
 
-    /// A Checkout Session in subscription mode for one price; returns the page URL.
+    /// A Checkout Session in subscription mode for one price.
     pub async fn create_checkout_session(
         &self,
         checkout: &CheckoutRequest<'_>,
         key: &str,
-    ) -> Result<String, StripeFailure> {
+    ) -> Result<CheckoutSession, StripeFailure> {
         let metadata = HashMap::from([("company_id".to_owned(), checkout.company_id.to_owned())]);
         let build = || {
             let mut line = CreateCheckoutSessionLineItems::new();
@@ -175,7 +176,33 @@ impl StripeGateway {
                 .subscription_data(subscription_data)
                 .build()
         };
-        Self::string_field(&self.send(build, Some(key)).await?, "url")
+        Self::checkout_session(&self.send(build, Some(key)).await?)
+    }
+
+    fn checkout_session(value: &Value) -> Result<CheckoutSession, StripeFailure> {
+        Ok(CheckoutSession {
+            id: Self::string_field(value, "id")?,
+            url: value["url"].as_str().unwrap_or_default().to_owned(),
+            status: value["status"].as_str().unwrap_or("open").to_owned(),
+            expires_at: value["expires_at"].as_i64(),
+        })
+    }
+
+    /// Expires an open Checkout Session, so that it can no longer be paid.
+    pub async fn expire_checkout_session(&self, session: &str, key: &str) -> Result<CheckoutSession, StripeFailure> {
+        Self::checkout_session(&self.send(|| ExpireCheckoutSession::new(session).build(), Some(key)).await?)
+    }
+
+    pub async fn retrieve_checkout_session(&self, session: &str) -> Result<CheckoutSession, StripeFailure> {
+        Self::checkout_session(&self.send(|| RetrieveCheckoutSession::new(session).build(), None).await?)
+    }
+
+    /// Cancels a subscription now, crediting the unused time: `prorate` adds the credit for the rest of the
+    /// period and `invoice_now` puts it on a final invoice at once, so it reaches the customer's balance.
+    /// (DELETE is idempotent at Stripe; it takes no Idempotency-Key.)
+    pub async fn cancel_subscription_prorated(&self, subscription: &str) -> Result<StripeSubscription, StripeFailure> {
+        let build = || CancelSubscription::new(subscription).prorate(true).invoice_now(true).build();
+        Self::subscription(&self.send(build, None).await?)
     }
 
     /// A Billing Portal session; returns the page URL.
@@ -213,14 +240,21 @@ impl StripeGateway {
         Self::subscription(&self.send(build, Some(key)).await?)
     }
 
-    /// Ends the subscription at the end of the period (`true`) or keeps it renewing (`false`).
+    /// Ends the subscription at the end of the period (`true`) or keeps it renewing (`false`). Keeping it
+    /// renewing also clears a cancellation date set in the Dashboard or portal (`cancel_at`) when
+    /// `clear_cancel_at`: Stripe unsets a field sent empty, which the typed builder cannot express.
     pub async fn set_cancel_at_period_end(
         &self,
         subscription: &str,
         cancel: bool,
+        clear_cancel_at: bool,
         key: &str,
     ) -> Result<StripeSubscription, StripeFailure> {
-        let build = || UpdateSubscription::new(subscription).cancel_at_period_end(cancel).build();
+        let build = || match cancel || !clear_cancel_at {
+            true => UpdateSubscription::new(subscription).cancel_at_period_end(cancel).build(),
+            false => RequestBuilder::new(StripeMethod::Post, format!("/subscriptions/{subscription}"))
+                .form(&[("cancel_at_period_end", "false"), ("cancel_at", "")]),
+        };
         Self::subscription(&self.send(build, Some(key)).await?)
     }
 
@@ -288,6 +322,17 @@ impl StripeGateway {
         };
         self.send(build, None).await
     }
+}
+
+/// A Checkout Session as Stripe answered it.
+#[derive(Debug, Clone)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+    /// `open`, `complete` or `expired`.
+    pub status: String,
+    /// Epoch seconds; Stripe expires an unused session after 24 hours by default.
+    pub expires_at: Option<i64>,
 }
 
 /// What a Checkout Session is made of.

@@ -55,6 +55,8 @@ pub struct StripeSubscription {
     pub current_period_start: Option<i64>,
     pub current_period_end: Option<i64>,
     pub cancel_at_period_end: bool,
+    /// A date the subscription ends on, set in the Dashboard or the portal.
+    pub cancel_at: Option<i64>,
     pub canceled_at: Option<i64>,
     #[serde(deserialize_with = "deserialize_ref")]
     pub default_payment_method: Option<String>,

@@ -12,7 +12,7 @@ use super::webhook::{self, Receipt};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageQuery};
-use crate::http::principal::{AdminReader, Auth};
+use crate::http::principal::{Admin, AdminReader, Auth};
 
 /// The answer to a delivery.
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,4 +110,34 @@ pub async fn list_stripe_events(
     let page = page.into_inner().resolve()?;
     let company = auth.company_id().clone();
     Ok(web::Json(db::run(&pool, move |conn| Ok(events::list(conn, &company, page)?)).await?))
+}
+
+/// Processes a failed event again, once its cause is fixed (a Stripe outage, a bug fixed by a deploy). Only
+/// the company's own failed events; the replay is audited. Answers the event as it stands afterwards:
+/// `processed`, or `failed` again with the new reason in `error`.
+#[utoipa::path(
+    tag = "stripe",
+    operation_id = "replay_stripe_event",
+    params(("event_id" = String, Path, description = "Stripe's event id (`evt_…`)", max_length = 255)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event after the replay", body = StripeEvent),
+        (status = 403, description = "Needs the OWNER or ADMIN role, or a read_write API key (`forbidden`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event for this company (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The event did not fail (`event_not_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/stripe/events/{event_id}/replay")]
+pub async fn replay_stripe_event(
+    auth: Auth<Admin>,
+    event_id: web::Path<String>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<StripeEvent>, ApiError> {
+    let event_id = event_id.into_inner();
+    if event_id.is_empty() || event_id.len() > 255 {
+        return Err(ApiError::NotFound("Stripe event"));
+    }
+    let replayed = webhook::replay_for_company(&pool, &stripe, auth.audit_actor(), event_id).await?;
+    Ok(web::Json(replayed))
 }

@@ -10,7 +10,7 @@ use super::events::{self, Claim, IncomingEvent, Outcome};
 use super::objects::{StripeInvoice, StripeSubscription};
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::mirror::{self, Applied};
-use crate::billing::model::{InvoiceStatus, SubscriptionStatus};
+use crate::billing::model::{CheckoutStatus, InvoiceStatus, SubscriptionStatus};
 use crate::billing::store as billing_store;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
@@ -33,15 +33,17 @@ struct Handled {
     /// A subscription to read from Stripe after the commit, when this event could not be ordered against
     /// another of the same second.
     refetch: Option<String>,
+    /// Two subscriptions of the company that may both be live: checked at Stripe after the commit.
+    rivals: Vec<String>,
 }
 
 impl Handled {
     fn ignored(company: Option<CompanyId>) -> Self {
-        Self { outcome: Outcome::Ignored, company, refetch: None }
+        Self { outcome: Outcome::Ignored, company, refetch: None, rivals: Vec::new() }
     }
 
     fn processed(company: CompanyId) -> Self {
-        Self { outcome: Outcome::Processed, company: Some(company), refetch: None }
+        Self { outcome: Outcome::Processed, company: Some(company), refetch: None, rivals: Vec::new() }
     }
 }
 
@@ -51,7 +53,7 @@ fn stripe_actor(company: &CompanyId, event: &IncomingEvent) -> AuditActor {
         actor_type: ActorType::Stripe,
         actor_id: Some(event.id.clone()),
         client_ip: None,
-        request_id: crate::http::request_id::current(),
+        request_id: crate::request_id::current(),
     }
 }
 
@@ -70,21 +72,29 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
                 Outcome::Ignored => Receipt::Ignored,
                 _ => Receipt::Processed,
             };
-            Ok((receipt, handled.company.zip(handled.refetch)))
+            Ok((receipt, handled.company.map(|company| (company, handled.refetch, handled.rivals))))
         })
     })
     .await;
-    if let Ok((_, Some((company, subscription)))) = &outcome {
-        // After the answer: Stripe wants a quick reply, and the mirror is right again a moment later.
-        let (pool, setup, company, subscription) = (pool.clone(), setup.clone(), company.clone(), subscription.clone());
-        tokio::spawn(async move { refetch_subscription(&pool, &setup, &company, &subscription).await });
+    if let Ok((_, Some((company, refetch, rivals)))) = &outcome {
+        // After the commit, never inside it or under the lock. The answer waits for these few calls to
+        // Stripe: should they outlast Stripe's patience, the redelivery is acknowledged as a duplicate.
+        if let Some(subscription) = refetch {
+            refetch_subscription(pool, setup, company, subscription).await;
+        }
+        if !rivals.is_empty() {
+            check_duplicates(pool, setup, company, rivals).await;
+        }
     }
     let outcome = outcome.map(|(receipt, _)| receipt);
     if let Err(error) = &outcome {
         log::error!("Stripe event {} ({}) failed: {error}", event.id, event.event_type);
         let description = format!("{}: {}", error.code(), error.problem().detail);
-        let recorded =
-            db::run(pool, move |conn| Ok(events::record_failure(conn, &event, &description, crate::db::now())?)).await;
+        let recorded = db::run(pool, move |conn| {
+            let company = company_named_by(conn, &event.object);
+            Ok(events::record_failure(conn, &event, company.as_ref(), &description, crate::db::now())?)
+        })
+        .await;
         if let Err(not_recorded) = recorded {
             log::error!("the failure could not be recorded either: {not_recorded}");
         }
@@ -92,10 +102,13 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
     outcome
 }
 
-/// Reads a subscription from Stripe and applies it as the newest news, when two events of one second left
-/// its state in doubt. A failure only delays the repair to the next event or resync.
+/// Reads a subscription from Stripe and applies it, when two events of one second left its state in doubt
+/// or Checkout just created it. The read is stamped with the time taken before the request and applied
+/// under the company lock, so an event applied while the read was in flight is never overwritten by it. A
+/// failure only delays the repair to the next event or resync.
 async fn refetch_subscription(pool: &DbPool, setup: &StripeSetup, company: &CompanyId, subscription: &str) {
     let Ok(gateway) = setup.gateway() else { return };
+    let read_at = Utc::now().timestamp();
     let fetched = match gateway.retrieve_subscription(subscription).await {
         Ok(fetched) => fetched,
         Err(error) => {
@@ -103,14 +116,28 @@ async fn refetch_subscription(pool: &DbPool, setup: &StripeSetup, company: &Comp
             return;
         }
     };
-    let (setup, company) = (setup.clone(), company.clone());
+    let (setup_for_tx, company_for_tx) = (setup.clone(), company.clone());
     let applied = db::run(pool, move |conn| {
-        mirror::apply_subscription(conn, &setup, &company, &fetched, Utc::now().timestamp(), mirror::News::Fetched)
-            .map(drop)
+        write_transaction(conn, |conn| {
+            crate::db::lock_company(conn, &company_for_tx)?;
+            let rival = mirror::rival(conn, &company_for_tx, &fetched)?;
+            mirror::apply_subscription(conn, &setup_for_tx, &company_for_tx, &fetched, read_at, mirror::News::Fetched)?;
+            Ok::<_, ApiError>(rival.map(|rival| vec![rival, fetched.id.clone()]))
+        })
     })
     .await;
-    if let Err(error) = applied {
-        log::warn!("could not apply subscription {subscription} read from Stripe: {error}");
+    match applied {
+        Ok(Some(rivals)) => check_duplicates(pool, setup, company, &rivals).await,
+        Ok(None) => {}
+        Err(error) => log::warn!("could not apply subscription {subscription} read from Stripe: {error}"),
+    }
+}
+
+/// Keeps one live subscription of `rivals` (see `billing::duplicates`). A failure is repaired by the next
+/// event of the losing subscription or by the resync.
+async fn check_duplicates(pool: &DbPool, setup: &StripeSetup, company: &CompanyId, rivals: &[String]) {
+    if let Err(error) = crate::billing::duplicates::resolve(pool, setup, company, rivals).await {
+        log::warn!("could not check subscriptions {rivals:?} of company {company} for duplicates: {error}");
     }
 }
 
@@ -146,9 +173,29 @@ fn resolve_company(
     Ok(Some(company))
 }
 
+/// The company an event's object names, found without writing anything: for recording a failed event
+/// (after its processing rolled back) where that company's admins will see it.
+fn company_named_by(conn: &mut DbConn, object: &serde_json::Value) -> Option<CompanyId> {
+    let customer = match object["object"].as_str() {
+        Some("customer") => object["id"].as_str(),
+        _ => object["customer"].as_str().or_else(|| object["customer"]["id"].as_str()),
+    };
+    if let Some(customer) = customer
+        && let Ok(Some(company)) = billing_store::company_of_customer(conn, customer)
+    {
+        return Some(company);
+    }
+    let claimed = object["client_reference_id"]
+        .as_str()
+        .or_else(|| object["metadata"]["company_id"].as_str())
+        .and_then(CompanyId::parse)?;
+    crate::accounts::store::find_company(conn, &claimed).ok().map(|_| claimed)
+}
+
 fn handle(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
     match event.event_type.as_str() {
         "checkout.session.completed" => checkout_completed(conn, event),
+        "checkout.session.expired" => checkout_expired(conn, event),
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
             subscription_changed(conn, setup, event)
         }
@@ -173,10 +220,26 @@ fn checkout_completed(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handle
                 "subscription": session["subscription"],
             })),
     )?;
+    if let Some(id) = session["id"].as_str() {
+        billing_store::close_checkout_session(conn, &company, id, CheckoutStatus::Complete, crate::db::now())?;
+    }
     // The subscription Checkout created is read from Stripe right after, so the company shows its new plan
     // even before (or without) the subscription's own event.
     let subscription = session["subscription"].as_str().filter(|id| !id.is_empty()).map(str::to_owned);
     Ok(Handled { refetch: subscription, ..Handled::processed(company) })
+}
+
+/// An expired session can no longer be paid: the next Checkout opens a new one.
+fn checkout_expired(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    let session = &event.object;
+    let claimed = session["client_reference_id"].as_str().or_else(|| session["metadata"]["company_id"].as_str());
+    let Some(company) = company_of(conn, session["customer"].as_str(), claimed)? else {
+        return Ok(Handled::ignored(None));
+    };
+    if let Some(id) = session["id"].as_str() {
+        billing_store::close_checkout_session(conn, &company, id, CheckoutStatus::Expired, crate::db::now())?;
+    }
+    Ok(Handled::processed(company))
 }
 
 fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Result<Handled, ApiError> {
@@ -191,10 +254,13 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
         _ => mirror::News::Updated,
     };
     let doubt = news == mirror::News::Updated && mirror::in_doubt(conn, &company, &subscription.id, event.created)?;
+    let rivals: Vec<String> =
+        mirror::rival(conn, &company, &subscription)?.into_iter().chain([subscription.id.clone()]).collect();
+    let rivals = if rivals.len() == 2 { rivals } else { Vec::new() };
     let Applied::Changed { before, after } =
         mirror::apply_subscription(conn, setup, &company, &subscription, event.created, news)?
     else {
-        return Ok(Handled::ignored(Some(company)));
+        return Ok(Handled { rivals, ..Handled::ignored(Some(company)) });
     };
     let was_cancelled = before.as_ref().is_some_and(|b| {
         b.status == SubscriptionStatus::Cancelled.as_str() && b.stripe_subscription_id == after.stripe_subscription_id
@@ -211,7 +277,7 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
         ),
     )?;
     subscription_alerts(conn, &company, &subscription, was_cancelled, &after)?;
-    Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), ..Handled::processed(company) })
+    Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), rivals, ..Handled::processed(company) })
 }
 
 /// The alerts a subscription change raises or resolves: SUBSCRIPTION_CANCELLED when it ends, the end of
@@ -386,6 +452,46 @@ pub async fn replay(pool: &DbPool, setup: &StripeSetup, which: Replay) -> Result
         report.count(&process(pool, setup, event).await);
     }
     Ok(report)
+}
+
+/// Processes one of the company's failed events again, at an admin's request, and returns it as it stands
+/// afterwards: processed, or failed again with the new reason.
+pub async fn replay_for_company(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: AuditActor,
+    event_id: String,
+) -> Result<events::StripeEvent, ApiError> {
+    let company = actor.company_id.clone().ok_or(ApiError::NotFound("Stripe event"))?;
+    let (scope, id) = (company.clone(), event_id.clone());
+    let event = db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            let recorded = events::find(conn, &scope, &id)?.ok_or(ApiError::NotFound("Stripe event"))?;
+            if recorded.outcome != Outcome::Failed {
+                return Err(ApiError::Conflict {
+                    code: "event_not_failed",
+                    detail: format!(
+                        "Event {id} was {}; only a failed event can be replayed.",
+                        recorded.outcome.as_str()
+                    ),
+                });
+            }
+            crate::audit::record(
+                conn,
+                &actor,
+                AuditEvent::new("stripe.event_replayed")
+                    .target("stripe_event", &id)
+                    .details(serde_json::json!({"type": recorded.event_type, "attempts": recorded.attempts})),
+            )?;
+            events::requeue(conn, &id)?.ok_or(ApiError::NotFound("Stripe event"))
+        })
+    })
+    .await?;
+    if let Err(error) = process(pool, setup, event).await {
+        // Recorded on the event by `process`; the caller sees it in the event's `error`.
+        log::warn!("replay of Stripe event {event_id} failed again: {error}");
+    }
+    db::run(pool, move |conn| events::find(conn, &company, &event_id)?.ok_or(ApiError::NotFound("Stripe event"))).await
 }
 
 /// Lists Stripe's events since the newest one recorded and processes those never received.

@@ -434,15 +434,48 @@ async fn the_unread_page_and_count_read_only_the_unread_index(backend: Backend) 
 /// An office outage raises hundreds of alerts per recipient at once. Every open tab gets each of them once,
 /// in order, and the server keeps answering other requests meanwhile (the stream used to re-read the same
 /// first 100 rows forever).
+/// Reads the stream until its `connected` comment: its cursor is set, anything raised from now on reaches it.
+async fn until_connected(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffer: &mut String,
+) {
+    const CONNECTED: &str = ": connected\n\n";
+    while !buffer.contains(CONNECTED) {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+        let chunk = chunk.expect("connected in time").expect("open").expect("bytes");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let end = buffer.find(CONNECTED).unwrap_or_default() + CONNECTED.len();
+    buffer.drain(..end);
+}
+
+/// Polls `vigil_alert_streams_open` until it shows `expected`, for up to two seconds; returns what it showed.
+async fn streams_open_becomes(app: &TestApp, expected: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let open = app.metric("vigil_alert_streams_open").await;
+        if open == expected || tokio::time::Instant::now() > deadline {
+            return open;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn reads(app: &TestApp) -> f64 {
+    app.metric("vigil_db_statements_total{kind=\"read\"}").await
+}
+
 async fn a_burst_of_a_thousand_alerts_reaches_every_open_stream_once_and_in_order(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let owner = app.signup("Acme").await;
     let mut streams = Vec::new();
     for _ in 0..3 {
         let response = open_stream(&app.address, &app.client, &owner, &app, None).await;
-        streams.push((response.bytes_stream(), String::new()));
+        let (mut stream, mut buffer) = (response.bytes_stream(), String::new());
+        until_connected(&mut stream, &mut buffer).await;
+        streams.push((stream, buffer));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(streams_open_becomes(&app, 3.0).await, 3.0, "one task per open stream");
 
     let burst: Vec<String> = (0..1000).map(|_| uuid::Uuid::now_v7().to_string()).collect();
     let values = burst.iter().map(|id| format!("('{id}')")).collect::<Vec<_>>().join(", ");
@@ -476,14 +509,36 @@ async fn a_burst_of_a_thousand_alerts_reaches_every_open_stream_once_and_in_orde
         assert!(next_alert(stream, buffer, Duration::from_millis(300)).await.is_none(), "nothing is sent twice");
     }
 
-    // A tab that reconnects right after the burst (a deploy) resumes after what it had, and is sent none of
-    // the burst again, however many of it lie in the look-back window.
+    // The next wake-up costs each stream a count and a page, not another read of the burst it has sent.
+    let before = reads(&app).await;
+    change_policy(&app, &owner, 245).await;
+    for (stream, buffer) in &mut streams {
+        let (id, next) = next_alert(stream, buffer, Duration::from_secs(5)).await.expect("the next alert");
+        assert_eq!(next["related_data"]["version"], 3);
+        last_seen = id;
+    }
+    let with_streams = reads(&app).await - before;
+
     drop(streams);
+    assert_eq!(streams_open_becomes(&app, 0.0).await, 0.0, "closed streams end their tasks, idle or not");
+    let before = reads(&app).await;
+    change_policy(&app, &owner, 246).await;
+    let without_streams = reads(&app).await - before;
+    assert!(
+        with_streams - without_streams <= 3.0 * 2.0,
+        "one wake-up of three streams read {} statements beyond the change itself",
+        with_streams - without_streams
+    );
+    // A tab that reconnects right after the burst (a deploy) resumes after what it had: it is sent what was
+    // raised while it was away and none of the burst again, however much of it lies in the late-commit window.
     let resumed = open_stream(&app.address, &app.client, &owner, &app, Some(&last_seen)).await;
-    let mut resumed = resumed.bytes_stream();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut resumed, mut buffer) = (resumed.bytes_stream(), String::new());
+    let (_, missed) = next_alert(&mut resumed, &mut buffer, Duration::from_secs(5)).await.expect("the missed alert");
     change_policy(&app, &owner, 250).await;
-    let (_, next) = next_alert(&mut resumed, &mut String::new(), Duration::from_secs(5)).await.expect("the new alert");
-    assert_eq!(next["type"], "POLICY_CHANGED", "the first alert after resuming is the new one, not the burst again");
-    assert_eq!(next["related_data"]["version"], 3);
+    let (_, next) = next_alert(&mut resumed, &mut buffer, Duration::from_secs(5)).await.expect("the new alert");
+    assert_eq!(missed["type"], "POLICY_CHANGED", "the first alert after resuming is the missed one, not the burst");
+    assert_eq!(
+        (missed["related_data"]["version"].as_i64(), next["related_data"]["version"].as_i64()),
+        (Some(4), Some(5))
+    );
 }

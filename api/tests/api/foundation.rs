@@ -63,7 +63,7 @@ async fn a_wrong_method_on_a_known_path_is_a_405_with_allow(backend: Backend) {
 
     assert_eq!(response.headers()["allow"], "POST");
     assert_eq!(problem(response, StatusCode::METHOD_NOT_ALLOWED).await["code"], "method_not_allowed");
-    assert_eq!(with_id.headers()["allow"], "GET, PATCH");
+    assert_eq!(with_id.headers()["allow"], "GET, PATCH, DELETE");
 }
 
 async fn malformed_json_is_a_problem_400(backend: Backend) {

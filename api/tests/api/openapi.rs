@@ -13,7 +13,7 @@ fn committed_spec() -> PathBuf {
 
 #[test]
 fn the_committed_openapi_document_is_up_to_date() {
-    if let Err(error) = vigil::openapi::check_snapshot(&committed_spec()) {
+    if let Err(error) = vigil::openapi::check_snapshot(&committed_spec(), vigil::app::routes) {
         panic!("{error}");
     }
 }
@@ -22,17 +22,19 @@ fn the_committed_openapi_document_is_up_to_date() {
 fn the_drift_check_fails_on_a_stale_document() {
     let dir = tempfile::tempdir().expect("temp dir");
     let stale = dir.path().join("openapi.json");
-    let current = vigil::openapi::spec_json().expect("spec");
+    let current = vigil::openapi::spec_json(vigil::app::routes).expect("spec");
     std::fs::write(&stale, current.replace("\"list_users\"", "\"list_people\"")).expect("write");
 
-    let error = vigil::openapi::check_snapshot(&stale).err().map(|e| e.to_string()).unwrap_or_default();
+    let error =
+        vigil::openapi::check_snapshot(&stale, vigil::app::routes).err().map(|e| e.to_string()).unwrap_or_default();
 
     assert!(error.contains("stale") && error.contains("make openapi"), "{error}");
 }
 
 #[test]
 fn every_operation_documents_its_errors_and_has_an_id() {
-    let spec: Value = serde_json::from_str(&vigil::openapi::spec_json().expect("spec")).expect("json");
+    let spec: Value =
+        serde_json::from_str(&vigil::openapi::spec_json(vigil::app::routes).expect("spec")).expect("json");
     assert_eq!(spec["openapi"], "3.1.0");
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {
@@ -72,7 +74,8 @@ async fn the_served_document_is_the_generated_one() {
 
     assert_eq!(response.status(), StatusCode::OK);
     let served: Value = response.json().await.expect("json");
-    let generated: Value = serde_json::from_str(&vigil::openapi::spec_json().expect("spec")).expect("json");
+    let generated: Value =
+        serde_json::from_str(&vigil::openapi::spec_json(vigil::app::routes).expect("spec")).expect("json");
     assert_eq!(served, generated);
 }
 
@@ -80,7 +83,8 @@ async fn the_served_document_is_the_generated_one() {
 /// by the tests of each domain, in the code), so a new field cannot forget one.
 #[test]
 fn every_string_input_has_a_length_limit() {
-    let spec: Value = serde_json::from_str(&vigil::openapi::spec_json().expect("spec")).expect("json");
+    let spec: Value =
+        serde_json::from_str(&vigil::openapi::spec_json(vigil::app::routes).expect("spec")).expect("json");
     let mut unbounded = Vec::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {

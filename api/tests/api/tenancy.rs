@@ -57,6 +57,15 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         owner.company_id, agent.id
     ))
     .await;
+    // A Stripe event that failed for company A, as an admin would replay it.
+    app.execute_sql(&format!(
+        "INSERT INTO stripe_events (id, event_id, event_type, stripe_created, received_at, outcome, error, attempts, \
+         payload, company_id) VALUES ('{}', 'evt_company_a', 'invoice.paid', 1790000000, '2026-11-01 00:00:00', \
+         'failed', 'internal_error', 1, '{{}}', '{}')",
+        uuid::Uuid::now_v7(),
+        owner.company_id
+    ))
+    .await;
     let mut policy: Value = app.get("/api/v1/policy", &owner.access_token).await.json().await.expect("json");
     policy["settings"]["idle_threshold_secs"] = json!(240);
     let changed =
@@ -73,6 +82,7 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         ("enrollment_token_id", token_id.clone()),
         ("agent_id", agent.id.clone()),
         ("screenshot_id", screenshot_id.clone()),
+        ("event_id", "evt_company_a".to_owned()),
     ]);
     let secrets = vec![
         owner.company_id.clone(),
@@ -89,6 +99,7 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         agent.secret,
         invoice_id,
         "in_company_a".to_owned(),
+        "evt_company_a".to_owned(),
         alert_id,
         screenshot_id,
     ];
@@ -157,7 +168,8 @@ async fn every_route_needs_credentials_and_hides_other_companies(backend: Backen
     let b = app.signup("Company B").await;
     let (_, b_key) = app.api_key(&b, "read_write").await;
     let policy_before: Value = app.get("/api/v1/policy", &a.owner.access_token).await.json().await.expect("json");
-    let spec: Value = serde_json::from_str(&vigil::openapi::spec_json().expect("spec")).expect("json");
+    let spec: Value =
+        serde_json::from_str(&vigil::openapi::spec_json(vigil::app::routes).expect("spec")).expect("json");
     let walked = operations(&spec, &a);
 
     for op in &walked {

@@ -26,6 +26,7 @@ backend_tests!(
     late_news_of_an_ended_subscription_does_not_replace_the_new_one,
     a_late_failure_of_a_paid_invoice_raises_no_alert,
     a_completed_checkout_links_its_subscription,
+    a_failed_event_shows_in_its_companys_log_with_the_reason_and_an_admin_can_replay_it,
 );
 
 async fn a_completed_checkout_links_its_subscription(backend: Backend) {
@@ -50,15 +51,16 @@ async fn late_news_of_an_ended_subscription_does_not_replace_the_new_one(backend
     let app = spawn(backend).await;
     let (owner, customer) = customer_company(&app).await;
     let (old, new) = (unique("sub"), unique("sub"));
+    // The old subscription was created (by Stripe's `created`) before the new one.
+    let old_subscription = |status: &str| {
+        let mut object = subscription(&old, &customer, PRICE_PRO, status, false);
+        object["created"] = json!(1_789_000_000);
+        object
+    };
 
     delivered(
         &app,
-        &event(
-            &unique("evt"),
-            "customer.subscription.deleted",
-            1_790_000_150,
-            subscription(&old, &customer, PRICE_PRO, "canceled", false),
-        ),
+        &event(&unique("evt"), "customer.subscription.deleted", 1_790_000_150, old_subscription("canceled")),
     )
     .await;
     delivered(
@@ -73,12 +75,7 @@ async fn late_news_of_an_ended_subscription_does_not_replace_the_new_one(backend
     .await;
     let late = delivered(
         &app,
-        &event(
-            &unique("evt"),
-            "customer.subscription.updated",
-            1_790_000_100,
-            subscription(&old, &customer, PRICE_PRO, "active", false),
-        ),
+        &event(&unique("evt"), "customer.subscription.updated", 1_790_000_100, old_subscription("active")),
     )
     .await;
 
@@ -566,11 +563,9 @@ async fn an_older_event_never_overwrites_newer_state(backend: Backend) {
     assert_eq!(dashboard["recent_invoices"][0]["status"], "PAID");
 }
 
-async fn a_processing_failure_answers_5xx_is_recorded_and_replays_after_the_fix(backend: Backend) {
-    let app = spawn(backend).await;
-    let (owner, customer) = customer_company(&app).await;
-    let sub = unique("sub");
-    // A fault in the database for this one subscription, as a bug or a bad deploy would cause.
+/// A fault in the database for this one subscription, as a bug or a bad deploy would cause; returns the
+/// statement that removes it.
+async fn inject_subscription_fault(app: &TestApp, backend: Backend, sub: &str) -> String {
     let (create_fault, remove_fault) = match backend {
         Backend::Sqlite => (
             vec![format!(
@@ -591,6 +586,14 @@ async fn a_processing_failure_answers_5xx_is_recorded_and_replays_after_the_fix(
     for statement in &create_fault {
         app.execute_sql(statement).await;
     }
+    remove_fault
+}
+
+async fn a_processing_failure_answers_5xx_is_recorded_and_replays_after_the_fix(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, customer) = customer_company(&app).await;
+    let sub = unique("sub");
+    let remove_fault = inject_subscription_fault(&app, backend, &sub).await;
     let created = event(
         &unique("evt"),
         "customer.subscription.created",
@@ -803,4 +806,57 @@ async fn events_of_the_same_second_are_ordered_by_kind_or_read_again_from_stripe
         (Some("PRO"), Some("ACTIVE"), Some(true)),
         "read again from Stripe, where the subscription is PRO and active: {dashboard}"
     );
+}
+
+async fn a_failed_event_shows_in_its_companys_log_with_the_reason_and_an_admin_can_replay_it(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, customer) = customer_company(&app).await;
+    let other = app.signup("Other Co").await;
+    let viewer = app.add_user(&owner, "VIEWER").await;
+    let sub = unique("sub");
+    let remove_fault = inject_subscription_fault(&app, backend, &sub).await;
+    let created = event(
+        &unique("evt"),
+        "customer.subscription.created",
+        1_790_000_000,
+        subscription(&sub, &customer, PRICE_PRO, "active", false),
+    );
+    let event_id = created["id"].as_str().unwrap_or_default().to_owned();
+    assert!(deliver(&app, &created).await.status().is_server_error());
+
+    // The owner sees the failure and why; another company does not.
+    let log: Value = app.get("/api/v1/stripe/events", &owner.access_token).await.json().await.expect("json");
+    assert_eq!(log["data"][0]["event_id"], event_id.as_str(), "{log}");
+    assert_eq!(log["data"][0]["outcome"], "failed");
+    assert!(log["data"][0]["error"].as_str().is_some_and(|error| !error.is_empty()), "{log}");
+    let theirs: Value = app.get("/api/v1/stripe/events", &other.access_token).await.json().await.expect("json");
+    assert_eq!(theirs["data"].as_array().map(Vec::len), Some(0), "{theirs}");
+    let replay = format!("/api/v1/stripe/events/{event_id}/replay");
+    problem(app.post(&replay, &other.access_token, json!({})).await, StatusCode::NOT_FOUND).await;
+    let refused = problem(app.post(&replay, &viewer.access_token, json!({})).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(refused["code"], "forbidden");
+
+    // Replayed before the fix: failed again, and says so.
+    let again = app.post(&replay, &owner.access_token, json!({})).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!((again["outcome"].as_str(), again["attempts"].as_i64()), (Some("failed"), Some(2)), "{again}");
+    assert_eq!(billing(&app, &owner).await["tier"]["code"], "FREE");
+
+    app.execute_sql(&remove_fault).await;
+    let fixed = app.post(&replay, &owner.access_token, json!({})).await;
+    assert_eq!(fixed.status(), StatusCode::OK);
+    let fixed: Value = fixed.json().await.expect("json");
+    assert_eq!(fixed["outcome"], "processed", "{fixed}");
+    assert_eq!(billing(&app, &owner).await["tier"]["code"], "PRO");
+
+    let done = problem(app.post(&replay, &owner.access_token, json!({})).await, StatusCode::CONFLICT).await;
+    assert_eq!(done["code"], "event_not_failed");
+    let audit: Value = app
+        .get("/api/v1/audit-logs?action=stripe.event_replayed", &owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["data"].as_array().map(Vec::len), Some(2), "{audit}");
 }

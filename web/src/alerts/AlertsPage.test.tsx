@@ -59,4 +59,37 @@ describe("the alerts page", () => {
     expect(await screen.findByText("You have read every alert.")).toBeInTheDocument();
     expect(requests.at(-1)?.url.searchParams.get("unread")).toBe("true");
   });
+
+  it("filters to resolved or unresolved alerts", async () => {
+    const open = alert({ id: "a1", title: "Still open", resolved: false });
+    const closed = alert({
+      id: "a2",
+      title: "Dealt with",
+      resolved: true,
+      resolved_at: "2026-11-25T13:00:00Z",
+    });
+    const requests = stubApi({
+      "POST /api/v1/auth/refresh": () => json(session),
+      "POST /api/v1/alerts/stream-tickets": () => ({ ticket: "t", expires_in: 30 }),
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/alerts": (_, url) => {
+        const resolved = url.searchParams.get("resolved");
+        const data = resolved === null ? [open, closed] : resolved === "true" ? [closed] : [open];
+        return { data, page: 1, per_page: 20, total: data.length };
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/alerts");
+    expect(await screen.findAllByTestId("alert-row")).toHaveLength(2);
+
+    await user.click(screen.getByRole("radio", { name: "Resolved" }));
+    expect(await screen.findByText("Dealt with")).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByText("Still open")).not.toBeInTheDocument());
+    expect(requests.at(-1)?.url.searchParams.get("resolved")).toBe("true");
+
+    await user.click(screen.getByRole("radio", { name: "Unresolved" }));
+    expect(await screen.findByText("Still open")).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByText("Dealt with")).not.toBeInTheDocument());
+    expect(requests.at(-1)?.url.searchParams.get("resolved")).toBe("false");
+  });
 });

@@ -102,6 +102,7 @@ function Legend() {
 export function AlertsPage() {
   const queryClient = useQueryClient();
   const [show, setShow] = useState<"all" | "unread">("all");
+  const [status, setStatus] = useState<"any" | "unresolved" | "resolved">("any");
   const [type, setType] = useState<AlertType | null>(null);
   const [severity, setSeverity] = useState<Severity | null>(null);
   const [page, setPage] = useState(1);
@@ -111,6 +112,7 @@ export function AlertsPage() {
     page,
     per_page: PER_PAGE,
     unread: show === "unread" ? true : undefined,
+    resolved: status === "any" ? undefined : status === "resolved",
     type: type ?? undefined,
     severity: severity ?? undefined,
   };
@@ -174,6 +176,19 @@ export function AlertsPage() {
               setPage(1);
             }}
           />
+          <SegmentedControl
+            aria-label="Status"
+            data={[
+              { value: "any", label: "Any status" },
+              { value: "unresolved", label: "Unresolved" },
+              { value: "resolved", label: "Resolved" },
+            ]}
+            value={status}
+            onChange={(value) => {
+              setStatus(value);
+              setPage(1);
+            }}
+          />
           <Select
             aria-label="Type"
             placeholder="Any type"
@@ -212,7 +227,15 @@ export function AlertsPage() {
           query={alerts}
           label="alerts"
           isEmpty={(data) => data.total === 0}
-          empty={show === "unread" ? "You have read every alert." : "No alerts. All is quiet."}
+          empty={
+            show === "unread"
+              ? "You have read every alert."
+              : status === "resolved"
+                ? "No resolved alerts."
+                : status === "unresolved"
+                  ? "Nothing left to resolve."
+                  : "No alerts. All is quiet."
+          }
         >
           {(data) => (
             <Card withBorder radius="md" padding="sm">

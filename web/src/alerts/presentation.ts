@@ -37,4 +37,9 @@ export const ALERT_TYPES: Record<AlertType, { label: string; color: string; mean
     color: "grape",
     meaning: "Data kept past a shortened retention will be deleted on the date given.",
   },
+  API_KEYS_REVOKED: {
+    label: "API keys revoked",
+    color: "red",
+    meaning: "A user was disabled, removed or demoted, so the API keys they created stopped working.",
+  },
 };

@@ -209,12 +209,19 @@ export interface paths {
     get: operations["get_user"];
     put?: never;
     post?: never;
-    delete?: never;
+    /**
+     * Removes a user: they can no longer sign in, their sessions end and the API keys they created are revoked
+     *     (the owners get an `API_KEYS_REVOKED` alert naming them). Only owners remove owners; the last active owner
+     *     stays; nobody removes themselves. The audit log keeps their entries.
+     */
+    delete: operations["delete_user"];
     options?: never;
     head?: never;
     /**
      * Changes a user's role, name, or disables/enables the account. Only owners change owners or make new
-     *     ones; the last active owner can be neither demoted nor disabled.
+     *     ones; the last active owner can be neither demoted nor disabled. Disabling a user revokes the API keys
+     *     they created; a new role revokes those whose scope it does not cover (both scopes need OWNER or ADMIN).
+     *     Only the fields sent change; with `If-Match`, only if the user is still the version read.
      */
     patch: operations["update_user"];
     trace?: never;
@@ -371,7 +378,8 @@ export interface paths {
     put?: never;
     /**
      * Starts a Stripe Checkout for a paid tier; the browser goes to the returned URL. Refused while a paid
-     *     subscription is live.
+     *     subscription is live. One Checkout is open per company: asking again for the same tier returns the open
+     *     session's URL, and asking for another tier expires the open session at Stripe first.
      */
     post: operations["create_checkout_session"];
     delete?: never;
@@ -438,13 +446,17 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The settings `PATCH /api/v1/billing/settings` changes, with their `ETag`. */
+    get: operations["get_billing_settings"];
     put?: never;
     post?: never;
     delete?: never;
     options?: never;
     head?: never;
-    /** Auto-renewal and the billing email (synced to the Stripe customer). */
+    /**
+     * Auto-renewal and the billing email (synced to the Stripe customer): only the fields sent. With
+     *     `If-Match`, only if the settings are still the version read.
+     */
     patch: operations["update_billing_settings"];
     trace?: never;
   };
@@ -497,6 +509,27 @@ export interface paths {
     get: operations["list_stripe_events"];
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/stripe/events/{event_id}/replay": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Processes a failed event again, once its cause is fixed (a Stripe outage, a bug fixed by a deploy). Only
+     *     the company's own failed events; the replay is audited. Answers the event as it stands afterwards:
+     *     `processed`, or `failed` again with the new reason in `error`.
+     */
+    post: operations["replay_stripe_event"];
     delete?: never;
     options?: never;
     head?: never;
@@ -658,7 +691,10 @@ export interface paths {
     delete: operations["delete_employee"];
     options?: never;
     head?: never;
-    /** Changes an employee's details. */
+    /**
+     * Changes an employee's details: only the fields sent. With `If-Match`, only if the employee is still the
+     *     version read.
+     */
     patch: operations["update_employee"];
     trace?: never;
   };
@@ -940,7 +976,10 @@ export interface paths {
     };
     /** The company's agent policy and its version. */
     get: operations["get_policy"];
-    /** Replaces the policy. Agents pick it up with their next heartbeat; the version goes up by one. */
+    /**
+     * Replaces the policy. Agents pick it up with their next heartbeat; the version goes up by one. With
+     *     `If-Match`, only if the policy is still the version read.
+     */
     put: operations["update_policy"];
     post?: never;
     delete?: never;
@@ -1043,11 +1082,6 @@ export interface components {
       enrolled_at: string;
       /** Format: date-time */
       revoked_at?: string | null;
-      /**
-       * @description True while the company is over its plan's agent limit and this agent is past it (the agents enrolled
-       *     first keep recording): its heartbeats and uploads are refused with `plan_limit_reached`.
-       */
-      suspended: boolean;
     };
     /**
      * Format: uuid
@@ -1115,8 +1149,8 @@ export interface components {
       | "SUBSCRIPTION_CANCELLED"
       | "USAGE_HIGH"
       | "POLICY_CHANGED"
-      | "OVER_PLAN_LIMIT"
-      | "DATA_DELETION_SCHEDULED";
+      | "API_KEYS_REVOKED"
+      | "DUPLICATE_SUBSCRIPTION_CANCELLED";
     /** @description A key as listed: never the secret. */
     ApiKey: {
       id: components["schemas"]["ApiKeyId"];
@@ -1127,9 +1161,13 @@ export interface components {
        */
       prefix: string;
       scope: components["schemas"]["ApiKeyScope"];
+      created_by?: components["schemas"]["Person"] | null;
       /** Format: date-time */
       created_at: string;
-      /** Format: date-time */
+      /**
+       * Format: date-time
+       * @description When the key last authenticated a request, to the minute: it is written at most once a minute.
+       */
       last_used_at?: string | null;
       /** Format: date-time */
       revoked_at?: string | null;
@@ -1202,14 +1240,23 @@ export interface components {
       ends_at?: string | null;
       grace_period?: components["schemas"]["GracePeriod"] | null;
       usage: components["schemas"]["Usage"];
-      /** @description How long activity and screenshots are kept, and when a deletion after a shortened retention is due. */
-      retention: components["schemas"]["Retention"];
-      over_limit?: components["schemas"]["OverLimit"] | null;
       recent_invoices: components["schemas"]["Invoice"][];
       billing_email?: string | null;
       tax_id?: components["schemas"]["TaxId"] | null;
       /** @description False when the server has no Stripe keys: plan changes are unavailable. */
       billing_configured: boolean;
+    };
+    /**
+     * @description `GET /api/v1/billing/settings`: what `PATCH /api/v1/billing/settings` changes.
+     * @example {
+     *       "auto_renewal": true,
+     *       "billing_email": "billing@acme.test"
+     *     }
+     */
+    BillingSettings: {
+      /** @description Whether the subscription renews at the end of the period (Stripe's `cancel_at_period_end`, negated). */
+      auto_renewal: boolean;
+      billing_email?: string | null;
     };
     /**
      * @description `PATCH /api/v1/billing/settings`.
@@ -1427,22 +1474,6 @@ export interface components {
      * @example 0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b
      */
     EnrollmentTokenId: string;
-    /** @description One limit that current usage exceeds. */
-    Excess: {
-      limit: components["schemas"]["LimitKind"];
-      /** Format: int64 */
-      used: number;
-      /**
-       * Format: int64
-       * @description The limit of the plan that applies now (bytes for storage).
-       */
-      max: number;
-      /**
-       * Format: int64
-       * @description How much to remove to be within the limit.
-       */
-      over_by: number;
-    };
     /** @description The PAST_DUE grace period. */
     GracePeriod: {
       /** Format: date-time */
@@ -1604,41 +1635,6 @@ export interface components {
      * @enum {string}
      */
     Outcome: "processed" | "ignored" | "failed";
-    /**
-     * @description Usage above the limits of the plan that applies now (after a downgrade, a cancellation, the end of a grace
-     *     period). Writes that add usage are refused and the agents past the agent limit are suspended until the
-     *     company removes what is over or upgrades.
-     * @example {
-     *       "excess": [
-     *         {
-     *           "limit": "max_employees",
-     *           "max": 5,
-     *           "over_by": 3,
-     *           "used": 8
-     *         },
-     *         {
-     *           "limit": "max_agents",
-     *           "max": 5,
-     *           "over_by": 2,
-     *           "used": 7
-     *         }
-     *       ],
-     *       "summary": "3 employees and 2 agents over the Free plan's limits",
-     *       "suspended_agents": 2,
-     *       "tier": "FREE"
-     *     }
-     */
-    OverLimit: {
-      /** @description What to remove, as the dashboard says it. */
-      summary: string;
-      tier: components["schemas"]["TierCode"];
-      excess: components["schemas"]["Excess"][];
-      /**
-       * Format: int64
-       * @description Agents past the agent limit, which record nothing until the company is within it.
-       */
-      suspended_agents: number;
-    };
     /** @description One page of a list. */
     Page_Agent: {
       data: {
@@ -1654,11 +1650,6 @@ export interface components {
         enrolled_at: string;
         /** Format: date-time */
         revoked_at?: string | null;
-        /**
-         * @description True while the company is over its plan's agent limit and this agent is past it (the agents enrolled
-         *     first keep recording): its heartbeats and uploads are refused with `plan_limit_reached`.
-         */
-        suspended: boolean;
       }[];
       /** Format: int32 */
       page: number;
@@ -1711,9 +1702,13 @@ export interface components {
          */
         prefix: string;
         scope: components["schemas"]["ApiKeyScope"];
+        created_by?: components["schemas"]["Person"] | null;
         /** Format: date-time */
         created_at: string;
-        /** Format: date-time */
+        /**
+         * Format: date-time
+         * @description When the key last authenticated a request, to the minute: it is written at most once a minute.
+         */
         last_used_at?: string | null;
         /** Format: date-time */
         revoked_at?: string | null;
@@ -1885,6 +1880,12 @@ export interface components {
        */
       total: number;
     };
+    /** @description A user as keys name them: a key's creator in lists; the creator and whoever caused it in a revocation. */
+    Person: {
+      id: components["schemas"]["UserId"];
+      name: string;
+      email: string;
+    };
     /**
      * @description The details of a `plan_limit_reached` problem.
      * @example {
@@ -2026,25 +2027,6 @@ export interface components {
       /** @description Also return the new refresh token in the body. */
       return_refresh_token?: boolean;
     };
-    /** @description How long the company's data is kept, as the billing dashboard shows it. */
-    Retention: {
-      /**
-       * Format: int64
-       * @description Days the plan that applies now keeps data.
-       */
-      plan_days: number;
-      /**
-       * Format: int64
-       * @description Days data is kept now: the plan's, or the longer retention held after it shortened.
-       */
-      kept_days: number;
-      /**
-       * Format: date-time
-       * @description When data older than `plan_days` will be deleted, unless the company upgrades or pays first;
-       *     `null` when nothing is scheduled.
-       */
-      deletion_scheduled_at?: string | null;
-    };
     /**
      * @description What a user may do in their company, from most to least powerful.
      * @enum {string}
@@ -2180,8 +2162,13 @@ export interface components {
       current_period_start?: string | null;
       /** Format: date-time */
       current_period_end?: string | null;
-      /** @description False when the subscription ends at the end of the period. */
+      /** @description False when the subscription ends at the end of the period or on a set date (`cancel_at`). */
       auto_renew: boolean;
+      /**
+       * Format: date-time
+       * @description When the subscription is set to end on a date (in the Dashboard or the portal); it does not renew.
+       */
+      cancel_at?: string | null;
       default_payment_method?: string | null;
       /** Format: date-time */
       cancelled_at?: string | null;
@@ -2505,7 +2492,7 @@ export interface components {
         "application/problem+json": components["schemas"]["Problem"];
       };
     };
-    /** @description No valid access token or API key */
+    /** @description No valid access token or API key (`account_disabled` for the token of a user disabled since) */
     Unauthenticated: {
       headers: {
         [name: string]: unknown;
@@ -3015,6 +3002,8 @@ export interface operations {
       /** @description The user */
       200: {
         headers: {
+          /** @description The user's version; send it back in `If-Match` to update them */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3030,10 +3019,54 @@ export interface operations {
       503: components["responses"]["ServiceUnavailable"];
     };
   };
-  update_user: {
+  delete_user: {
     parameters: {
       query?: never;
       header?: never;
+      path: {
+        /** @description The id of the user */
+        user_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Removed */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      /** @description `last_owner` or `cannot_remove_self` */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  update_user: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path: {
         /** @description The id of the user */
         user_id: string;
@@ -3049,6 +3082,8 @@ export interface operations {
       /** @description The updated user */
       200: {
         headers: {
+          /** @description The user's new version */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3061,6 +3096,15 @@ export interface operations {
       404: components["responses"]["NotFound"];
       /** @description `last_owner` or `cannot_disable_self` */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The user changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };
@@ -3458,7 +3502,7 @@ export interface operations {
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
-      /** @description A paid subscription exists (`subscription_exists`) */
+      /** @description A paid subscription exists, or the open Checkout was just completed (`subscription_exists`) */
       409: {
         headers: {
           [name: string]: unknown;
@@ -3636,10 +3680,44 @@ export interface operations {
       };
     };
   };
-  update_billing_settings: {
+  get_billing_settings: {
     parameters: {
       query?: never;
       header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The billing settings */
+      200: {
+        headers: {
+          /** @description The settings' version; send it back in `If-Match` to change them */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["BillingSettings"];
+        };
+      };
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  update_billing_settings: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3652,6 +3730,8 @@ export interface operations {
       /** @description The dashboard after the change */
       200: {
         headers: {
+          /** @description The billing settings' new version (as on `GET /api/v1/billing/settings`) */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3663,6 +3743,15 @@ export interface operations {
       403: components["responses"]["Forbidden"];
       /** @description Auto-renewal without a paid subscription (`no_subscription`) */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The settings changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };
@@ -3868,6 +3957,61 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       422: components["responses"]["ValidationFailed"];
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  replay_stripe_event: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Stripe's event id (`evt_…`) */
+        event_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The event after the replay */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StripeEvent"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      /** @description Needs the OWNER or ADMIN role, or a read_write API key (`forbidden`) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such event for this company (`not_found`) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The event did not fail (`event_not_failed`) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -4205,6 +4349,8 @@ export interface operations {
       /** @description The employee */
       200: {
         headers: {
+          /** @description The employee's version; send it back in `If-Match` to update it */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4251,7 +4397,14 @@ export interface operations {
   update_employee: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path: {
         /** @description The id of the employee */
         employee_id: string;
@@ -4267,6 +4420,8 @@ export interface operations {
       /** @description The updated employee */
       200: {
         headers: {
+          /** @description The employee's new version */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4279,6 +4434,15 @@ export interface operations {
       404: components["responses"]["NotFound"];
       /** @description Another employee has this email (`employee_email_taken`) */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The employee changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };
@@ -4689,7 +4853,7 @@ export interface operations {
     parameters: {
       query?: {
         /**
-         * @description The day, in the employee's local calendar (default: today there).
+         * @description The day, in the employee's local calendar (default: today there); 1970-01-01 to 9999-12-31.
          * @example 2026-11-25
          */
         date?: string;
@@ -4790,14 +4954,22 @@ export interface operations {
       422: components["responses"]["ValidationFailed"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
-      503: components["responses"]["ServiceUnavailable"];
+      /** @description The image store (`object_store_unavailable`) or the database (`database_unavailable`) cannot be reached; retry after `Retry-After` seconds */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   list_employee_screenshots: {
     parameters: {
       query?: {
         /**
-         * @description Only this UTC day.
+         * @description Only this UTC day (1970-01-01 to 9999-12-31).
          * @example 2026-11-25
          */
         date?: string;
@@ -4941,7 +5113,15 @@ export interface operations {
       422: components["responses"]["ValidationFailed"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
-      503: components["responses"]["ServiceUnavailable"];
+      /** @description The image store (`object_store_unavailable`) or the database (`database_unavailable`) cannot be reached; retry after `Retry-After` seconds */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   get_policy: {
@@ -4956,6 +5136,8 @@ export interface operations {
       /** @description The policy */
       200: {
         headers: {
+          /** @description The policy's version; send it back in `If-Match` to replace it */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4972,7 +5154,14 @@ export interface operations {
   update_policy: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /**
+         * @description The `ETag` of the version you read, e.g. `"v3"` (quotes included); `*` matches any version. Optional:
+         *     without it the write applies to whatever the current version is. A stale tag is refused with 412
+         *     `precondition_failed` and nothing changes.
+         */
+        "If-Match"?: string | null;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4985,6 +5174,8 @@ export interface operations {
       /** @description The new policy */
       200: {
         headers: {
+          /** @description The policy's new version */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4995,6 +5186,15 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       /** @description The role or key scope does not allow this (`forbidden`), or a setting needs a higher plan (`feature_not_in_plan`, per setting in `errors`) */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The policy changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
+      412: {
         headers: {
           [name: string]: unknown;
         };

@@ -22,6 +22,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { formatDate } from "../lib/format";
+import { hasLivePaidPlan } from "./presentation";
 import { billingKeys, useBilling } from "./queries";
 import { redirect } from "./UpgradePage";
 
@@ -41,11 +42,6 @@ function useRefresh() {
   return () => queryClient.invalidateQueries({ queryKey: billingKeys.dashboard });
 }
 
-function isLive(billing: BillingDashboard): boolean {
-  const { status, tier } = billing.subscription;
-  return tier !== "FREE" && (status === "ACTIVE" || status === "PAST_DUE");
-}
-
 function AutoRenewal({ billing }: { billing: BillingDashboard }) {
   const refresh = useRefresh();
   const toggle = useMutation({
@@ -59,7 +55,7 @@ function AutoRenewal({ billing }: { billing: BillingDashboard }) {
       });
     },
   });
-  const live = isLive(billing);
+  const live = hasLivePaidPlan(billing.subscription);
   return (
     <Card withBorder radius="md" padding="lg">
       <Title order={2} fz="h4" mb="xs">
@@ -232,7 +228,7 @@ function DangerZone({ billing }: { billing: BillingDashboard }) {
       notifications.show({ color: "teal", message: "Your subscription renews again." });
     },
   });
-  const live = isLive(billing);
+  const live = hasLivePaidPlan(billing.subscription);
   return (
     <Card
       withBorder

@@ -38,7 +38,9 @@ export function PlanCard({ billing }: { billing: BillingDashboard }) {
       </Group>
       <Text size="sm" mt="sm">
         {billing.ends_at
-          ? `Ends on ${formatDate(billing.ends_at)}; it will not renew.`
+          ? subscription.cancel_at
+            ? `Ends on ${formatDate(billing.ends_at)}, the cancellation date set in the billing portal; it will not renew.`
+            : `Ends on ${formatDate(billing.ends_at)}; it will not renew.`
           : billing.renews_at
             ? `Renews on ${formatDate(billing.renews_at)}.`
             : "No renewal: the Free plan costs nothing."}

@@ -26,7 +26,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { formatDate, formatMoney } from "../lib/format";
-import { FEATURE_LABELS, limitText } from "./presentation";
+import { FEATURE_LABELS, hasLivePaidPlan, limitText } from "./presentation";
 import { billingKeys, useBilling, useTiers } from "./queries";
 
 /** Where the browser goes for Stripe Checkout; a function so tests can observe it. */
@@ -54,13 +54,6 @@ const FAQ = [
     a: "Yes, within the retention period of the plan you move to. A downgrade is refused while you use more than the smaller plan allows.",
   },
 ];
-
-function isPaidAndLive(billing: BillingDashboard): boolean {
-  const { subscription } = billing;
-  return (
-    subscription.tier !== "FREE" && (subscription.status === "ACTIVE" || subscription.status === "PAST_DUE")
-  );
-}
 
 /** What the rest of the period costs or credits: an estimate, as Stripe computes the exact amount. */
 function prorationEstimate(billing: BillingDashboard, target: Tier): string | null {
@@ -214,7 +207,7 @@ export function UpgradePage() {
           {(tierList) => (
             <QueryState query={billing} label="your plan">
               {(data) => {
-                const paid = isPaidAndLive(data);
+                const paid = hasLivePaidPlan(data.subscription);
                 const currentCode = paid ? data.subscription.tier : "FREE";
                 const actionFor = (tier: Tier) => {
                   if (tier.code === currentCode) {

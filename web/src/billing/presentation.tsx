@@ -44,3 +44,12 @@ export const FEATURE_LABELS: Record<keyof Tier["features"], string> = {
 export function limitText(value: number | null | undefined, unit = ""): string {
   return value === null || value === undefined ? "Unlimited" : `${value.toLocaleString("en-US")}${unit}`;
 }
+
+/**
+ * Whether the company pays for a plan that is still running at Stripe (ACTIVE, or PAST_DUE while Stripe
+ * retries): what the settings and upgrade pages offer to change or cancel. The server's counterpart is
+ * `SubscriptionStatus::is_live` (api/src/billing/model.rs).
+ */
+export function hasLivePaidPlan(subscription: Subscription): boolean {
+  return subscription.tier !== "FREE" && (subscription.status === "ACTIVE" || subscription.status === "PAST_DUE");
+}

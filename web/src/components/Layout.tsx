@@ -24,8 +24,10 @@ import {
   IconGauge,
   IconKey,
   IconListDetails,
+  IconLock,
   IconLogout,
   IconReceipt,
+  IconPlugConnected,
   IconRocket,
   IconSettings,
   IconShieldCheck,
@@ -68,6 +70,7 @@ const SECTIONS: { title: string; items: Item[] }[] = [
       { to: "/billing/upgrade", label: "Plans", icon: IconRocket },
       { to: "/billing/payment-history", label: "Payment history", icon: IconReceipt },
       { to: "/billing/settings", label: "Billing settings", icon: IconSettings, adminOnly: true },
+      { to: "/billing/events", label: "Stripe events", icon: IconPlugConnected, adminOnly: true },
     ],
   },
   {
@@ -170,6 +173,9 @@ export function Layout() {
                 <Menu.Label>
                   {me.user.email} · {me.user.role}
                 </Menu.Label>
+                <Menu.Item component={Link} to="/account/password" leftSection={<IconLock size={14} />}>
+                  Change password
+                </Menu.Item>
                 <Menu.Item
                   leftSection={<IconLogout size={14} />}
                   onClick={() => void logout().then(() => navigate("/login"))}

@@ -11,7 +11,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { SecretOnce } from "../components/SecretOnce";
-import { formatDate, fromNow } from "../lib/format";
+import { formatDate, formatDateTime, fromNow } from "../lib/format";
 
 const PER_PAGE = 20;
 
@@ -93,7 +93,7 @@ export function ApiKeysPage() {
     <>
       <PageHeader
         title="API keys"
-        description="Keys let your own systems call the Vigil API for your company."
+        description="Keys let your own systems call the Vigil API for your company. A key stops working when the person who created it is disabled, removed, or given a role that cannot do what the key does."
         actions={
           <Button leftSection={<IconPlus size={16} />} onClick={() => setAdding(true)}>
             Create key
@@ -111,6 +111,7 @@ export function ApiKeysPage() {
                     <Table.Th>Key</Table.Th>
                     <Table.Th>Scope</Table.Th>
                     <Table.Th>Created</Table.Th>
+                    <Table.Th>Created by</Table.Th>
                     <Table.Th>Last used</Table.Th>
                     <Table.Th />
                   </Table.Tr>
@@ -130,7 +131,20 @@ export function ApiKeysPage() {
                         </Badge>
                       </Table.Td>
                       <Table.Td>{formatDate(key.created_at)}</Table.Td>
-                      <Table.Td>{fromNow(key.last_used_at)}</Table.Td>
+                      <Table.Td>
+                        {key.created_by ? (
+                          <Text size="sm" title={key.created_by.email}>
+                            {key.created_by.name}
+                          </Text>
+                        ) : (
+                          <Text size="sm" c="dimmed" title="The user who created this key was removed.">
+                            Unknown
+                          </Text>
+                        )}
+                      </Table.Td>
+                      <Table.Td title={formatDateTime(key.last_used_at)}>
+                        {fromNow(key.last_used_at)}
+                      </Table.Td>
                       <Table.Td>
                         {key.revoked_at ? (
                           <Badge color="gray">Revoked</Badge>

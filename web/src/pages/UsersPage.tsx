@@ -92,6 +92,7 @@ export function UsersPage() {
   const queryClient = useQueryClient();
   const [page, setPage] = useState(1);
   const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<User | null>(null);
   const users = useQuery({
     queryKey: ["users", page],
     queryFn: () => call(api.GET("/api/v1/users", { params: { query: { page, per_page: PER_PAGE } } })),
@@ -108,6 +109,16 @@ export function UsersPage() {
     onSuccess: (user) => {
       void queryClient.invalidateQueries({ queryKey: ["users"] });
       notifications.show({ color: "teal", message: `${user.name} updated.` });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (user: User) =>
+      call(api.DELETE("/api/v1/users/{user_id}", { params: { path: { user_id: user.id } } })),
+    onSuccess: (_, user) => {
+      setRemoving(null);
+      void queryClient.invalidateQueries({ queryKey: ["users"] });
+      void queryClient.invalidateQueries({ queryKey: ["api-keys"] });
+      notifications.show({ color: "teal", message: `${user.name} removed.` });
     },
   });
   return (
@@ -167,14 +178,24 @@ export function UsersPage() {
                       </Table.Td>
                       <Table.Td>
                         {user.id !== me.user.id && (
-                          <Button
-                            size="compact-xs"
-                            variant="subtle"
-                            color={user.active ? "red" : undefined}
-                            onClick={() => update.mutate({ user, active: !user.active })}
-                          >
-                            {user.active ? "Disable" : "Enable"}
-                          </Button>
+                          <Group gap={4} wrap="nowrap">
+                            <Button
+                              size="compact-xs"
+                              variant="subtle"
+                              color={user.active ? "red" : undefined}
+                              onClick={() => update.mutate({ user, active: !user.active })}
+                            >
+                              {user.active ? "Disable" : "Enable"}
+                            </Button>
+                            <Button
+                              size="compact-xs"
+                              variant="subtle"
+                              color="red"
+                              onClick={() => setRemoving(user)}
+                            >
+                              Remove
+                            </Button>
+                          </Group>
                         )}
                       </Table.Td>
                     </Table.Tr>
@@ -194,6 +215,25 @@ export function UsersPage() {
       </QueryState>
       <Modal opened={adding} onClose={() => setAdding(false)} title="Add a user" centered>
         {adding && <NewUser onDone={() => setAdding(false)} />}
+      </Modal>
+      <Modal opened={removing !== null} onClose={() => setRemoving(null)} title="Remove this user?" centered>
+        {removing && (
+          <Stack>
+            <Text size="sm">
+              {removing.name} can no longer sign in, and the API keys they created stop working at once. The
+              audit log keeps what they did.
+            </Text>
+            {remove.isError && <ProblemAlert error={remove.error} />}
+            <Group justify="flex-end">
+              <Button variant="default" onClick={() => setRemoving(null)}>
+                Keep them
+              </Button>
+              <Button color="red" loading={remove.isPending} onClick={() => remove.mutate(removing)}>
+                Remove
+              </Button>
+            </Group>
+          </Stack>
+        )}
       </Modal>
     </>
   );

@@ -260,4 +260,30 @@ describe("the app", () => {
     expect(screen.getByTestId("plan-name")).toHaveTextContent("Pro");
     expect(polls).toBe(3);
   });
+
+  it("shows the cancellation date set in the billing portal instead of a renewal", async () => {
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/tiers": () => tiers,
+      "GET /api/v1/billing": () =>
+        billing({
+          tier: tiers[1]!,
+          price_minor: 2900,
+          renews_at: null,
+          ends_at: "2099-03-10T00:00:00Z",
+          subscription: {
+            tier: "PRO",
+            effective_tier: "PRO",
+            status: "ACTIVE",
+            auto_renew: false,
+            cancel_at: "2099-03-10T00:00:00Z",
+            current_period_end: "2099-04-01T00:00:00Z",
+          },
+        }),
+    });
+    renderApp("/billing");
+    expect(await screen.findByText(/the cancellation date set in the billing portal; it will not renew/)).toBeInTheDocument();
+    expect(screen.queryByText(/Renews on/)).not.toBeInTheDocument();
+  });
 });

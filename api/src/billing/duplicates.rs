@@ -1,0 +1,134 @@
+//! One live subscription per company. Two completed Checkouts (two tabs, a double click) give two billed
+//! subscriptions at Stripe; whenever Vigil sees that, the newest (by Stripe's `created`, then by id) is kept
+//! and the others are cancelled at once with the unused time credited, audited and alerted to the owners.
+//! Webhooks and the resync both come here; the decision is made on what Stripe says now, never on the
+//! order events arrived in.
+
+use chrono::Utc;
+
+use super::mirror::{self, Applied};
+use super::model::SubscriptionStatus;
+use crate::alerts::model::{AlertType, NewAlert};
+use crate::audit::model::{AuditActor, AuditEvent};
+use crate::db::{self, DbConn, DbPool, write_transaction};
+use crate::error::ApiError;
+use crate::ids::CompanyId;
+use crate::stripe::objects::StripeSubscription;
+use crate::stripe::{StripeFailure, StripeGateway, StripeSetup};
+
+fn is_live(subscription: &StripeSubscription) -> bool {
+    SubscriptionStatus::from_stripe(&subscription.status).is_live()
+}
+
+/// The live subscription to keep and the live ones to cancel: the newest by `created`, then by id, wins.
+pub fn split_live(subscriptions: &[StripeSubscription]) -> (Option<&StripeSubscription>, Vec<&StripeSubscription>) {
+    let mut live: Vec<&StripeSubscription> = subscriptions.iter().filter(|s| is_live(s)).collect();
+    live.sort_by(|a, b| (a.created, a.id.as_str()).cmp(&(b.created, b.id.as_str())));
+    let winner = live.pop();
+    (winner, live)
+}
+
+/// Cancels each loser at Stripe now, prorated; returns the cancelled subscriptions as Stripe answered. One
+/// that Stripe refuses to cancel (cancelled meanwhile by another instance, say) is skipped.
+pub async fn cancel_losers(
+    gateway: &StripeGateway,
+    losers: &[&StripeSubscription],
+) -> Result<Vec<StripeSubscription>, ApiError> {
+    let mut cancelled = Vec::new();
+    for loser in losers {
+        match gateway.cancel_subscription_prorated(&loser.id).await {
+            Ok(done) => cancelled.push(StripeSubscription { created: loser.created, ..done }),
+            Err(StripeFailure::Rejected { status, message }) => {
+                log::warn!("Stripe would not cancel the duplicate subscription {} ({status}): {message}", loser.id);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(cancelled)
+}
+
+/// Audits a cancelled duplicate and alerts the owners, in the caller's transaction; returns a one-line summary.
+pub fn record_cancelled(
+    conn: &mut DbConn,
+    setup: &StripeSetup,
+    company: &CompanyId,
+    actor: &AuditActor,
+    cancelled: &StripeSubscription,
+    kept: &StripeSubscription,
+) -> Result<String, ApiError> {
+    let tier = |s: &StripeSubscription| {
+        s.price_id().and_then(|price| setup.tier_of_price(price)).map(|tier| tier.as_str()).unwrap_or("unknown")
+    };
+    crate::audit::record(
+        conn,
+        actor,
+        AuditEvent::new("billing.duplicate_subscription_cancelled").target("subscription", &cancelled.id).details(
+            serde_json::json!({
+                "cancelled": {"subscription": cancelled.id, "tier": tier(cancelled), "created": cancelled.created},
+                "kept": {"subscription": kept.id, "tier": tier(kept), "created": kept.created},
+                "prorated": true,
+            }),
+        ),
+    )?;
+    crate::alerts::service::raise(
+        conn,
+        company,
+        NewAlert {
+            kind: AlertType::DuplicateSubscriptionCancelled,
+            title: "A duplicate subscription was cancelled".to_owned(),
+            message: format!(
+                "The company had two paid subscriptions. The older one ({}) was cancelled and its unused time credited; \
+                 the newer one ({}) is kept.",
+                tier(cancelled),
+                tier(kept)
+            ),
+            employee: None,
+            data: serde_json::json!({
+                "cancelled_subscription_id": cancelled.id,
+                "kept_subscription_id": kept.id,
+                "tier": tier(kept),
+            }),
+            dedup_key: format!("duplicate_subscription_cancelled:{}", cancelled.id),
+        },
+    )?;
+    Ok(format!("company {company}: cancelled the duplicate subscription {} and kept {}", cancelled.id, kept.id))
+}
+
+/// Reads `candidates` from Stripe and, if more than one is live, keeps the newest and cancels the others,
+/// then mirrors the kept one as read (stamped with the time before the read, under the company lock).
+pub async fn resolve(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    company: &CompanyId,
+    candidates: &[String],
+) -> Result<Vec<String>, ApiError> {
+    let gateway = setup.gateway()?;
+    let read_at = Utc::now().timestamp();
+    let mut subscriptions = Vec::new();
+    for id in candidates {
+        subscriptions.push(gateway.retrieve_subscription(id).await?);
+    }
+    let (Some(kept), losers) = split_live(&subscriptions) else { return Ok(Vec::new()) };
+    if losers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cancelled = cancel_losers(gateway, &losers).await?;
+    let (setup, company, kept) = (setup.clone(), company.clone(), kept.clone());
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            crate::db::lock_company(conn, &company)?;
+            let applied = mirror::apply_subscription(conn, &setup, &company, &kept, read_at, mirror::News::Fetched)?;
+            let actor = AuditActor::system(&company, "billing");
+            let mut lines = Vec::new();
+            for loser in &cancelled {
+                lines.push(record_cancelled(conn, &setup, &company, &actor, loser, &kept)?);
+            }
+            if let Applied::Changed { .. } = applied {
+                let tier = crate::billing::service::effective_tier(conn, &company)?;
+                crate::billing::usage::check_current_usage(conn, &company, &tier)?;
+            }
+            Ok(lines)
+        })
+    })
+    .await
+}

@@ -1,0 +1,17 @@
+CREATE TABLE api_keys_new (
+    id                 TEXT PRIMARY KEY,
+    company_id         TEXT NOT NULL REFERENCES companies (id),
+    name               TEXT NOT NULL,
+    prefix             TEXT NOT NULL,
+    key_hash           TEXT NOT NULL UNIQUE,
+    scope              TEXT NOT NULL CHECK (scope IN ('read', 'read_write')),
+    created_by_user_id TEXT NOT NULL REFERENCES users (id),
+    created_at         TIMESTAMP NOT NULL,
+    last_used_at       TIMESTAMP,
+    revoked_at         TIMESTAMP
+);
+INSERT INTO api_keys_new SELECT id, company_id, name, prefix, key_hash, scope, created_by_user_id, created_at,
+    last_used_at, revoked_at FROM api_keys WHERE created_by_user_id IS NOT NULL;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_new RENAME TO api_keys;
+CREATE INDEX api_keys_company_id_idx ON api_keys (company_id);
