@@ -20,6 +20,7 @@ mod openapi;
 mod operations;
 mod outage;
 mod policy;
+mod rate_limit;
 mod stripe_fake;
 mod tenancy;
 mod web_app;
