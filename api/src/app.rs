@@ -220,7 +220,12 @@ fn cors(config: &Config) -> Cors {
             header::ACCEPT,
             header::HeaderName::from_static("x-request-id"),
         ])
-        .expose_headers([header::RETRY_AFTER, header::HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("ratelimit"),
+            header::HeaderName::from_static("ratelimit-policy"),
+        ])
         .supports_credentials()
         .max_age(3600);
     for origin in &config.cors_origins {
@@ -253,7 +258,9 @@ fn serve(
             config.web_dir.display()
         ),
     }
-    let rate_limit = crate::http::rate_limit::RateLimit::new(config.rate_limit_per_minute).map(web::Data::new);
+    let rate_limit =
+        crate::http::rate_limit::RateLimit::new(config.rate_limit_per_minute, metrics.rate_limit_clients())
+            .map(web::Data::new);
     if let Some(limit) = &rate_limit {
         crate::http::rate_limit::prune_forever(limit.clone());
     }

@@ -7,6 +7,7 @@ use actix_web::App;
 use serde_json::json;
 use utoipa::openapi::Required;
 use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
@@ -23,7 +24,10 @@ use crate::error::{PROBLEM_JSON, Problem, problem_type_uri};
     info(
         title = "Vigil API",
         description = "Billing, alerts and workforce management for Vigil tenants. Errors are RFC 9457 \
-            `application/problem+json` documents with a stable `code`; see docs/API.md.",
+            `application/problem+json` documents with a stable `code`; see docs/API.md. Every response under the \
+            general rate limit carries `RateLimit-Policy: \"default\";q=<per minute>;w=60` and \
+            `RateLimit: \"default\";r=<left>;t=<seconds until whole>` (draft-ietf-httpapi-ratelimit-headers); a \
+            429 adds `Retry-After`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     components(schemas(Problem)),
@@ -149,6 +153,13 @@ const PROBLEMS: [ProblemResponse; 10] = [
     },
 ];
 
+/// The fields of draft-ietf-httpapi-ratelimit-headers on every rate-limited response (see
+/// `crate::http::rate_limit`).
+const RATE_LIMIT_FIELDS: [(&str, &str); 2] = [
+    ("RateLimit-Policy", "The quota per client and its window in seconds, e.g. `\"default\";q=600;w=60`"),
+    ("RateLimit", "Requests left and the seconds until the budget is whole again, e.g. `\"default\";r=0;t=58`"),
+];
+
 fn problem_response(problem: &ProblemResponse) -> Response {
     let mut example = json!({
         "type": problem_type_uri(problem.code),
@@ -166,6 +177,14 @@ fn problem_response(problem: &ProblemResponse) -> Response {
     let mut response = ResponseBuilder::new().description(problem.description).content(PROBLEM_JSON, content);
     if problem.status == 503 || problem.status == 429 {
         response = response.header("Retry-After", Header::new(u32::schema()));
+    }
+    if problem.status == 429 {
+        for (name, description) in RATE_LIMIT_FIELDS {
+            response = response.header(
+                name,
+                HeaderBuilder::new().schema(Some(String::schema())).description(Some(description)).build(),
+            );
+        }
     }
     response.build()
 }

@@ -1,6 +1,6 @@
 //! `POST /api/v1/agent/activity` (agents) and `GET /api/v1/employees/{id}/activity` (supervisors).
 
-use actix_web::{get, post, web};
+use actix_web::{HttpRequest, get, post, web};
 
 use super::model::{ActivityBatch, ActivityReceipt, DayActivity, DayQuery};
 use super::service;
@@ -24,18 +24,19 @@ use crate::ids::EmployeeId;
 )]
 #[post("/agent/activity")]
 pub async fn upload_activity(
+    req: HttpRequest,
     secret: AgentSecret,
     batch: ValidatedJson<ActivityBatch>,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<ActivityReceipt>, ApiError> {
     let batch = batch.into_inner();
-    Ok(web::Json(
-        db::run(&pool, move |conn| {
-            let agent = crate::agents::service::authenticate(conn, &secret.0)?;
-            service::ingest(conn, &agent, &batch)
-        })
-        .await?,
-    ))
+    let receipt = db::run(&pool, move |conn| {
+        let agent = crate::agents::service::authenticate(conn, &secret.0)?;
+        service::ingest(conn, &agent, &batch)
+    })
+    .await?;
+    crate::http::rate_limit::credential_verified(&req);
+    Ok(web::Json(receipt))
 }
 
 /// An employee's day: the timeline of spans, active and idle totals, and the top applications and sites.

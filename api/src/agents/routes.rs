@@ -1,6 +1,6 @@
 //! Admin routes for agents and enrollment tokens, and the two routes desktop agents call.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 
 use super::model::{
     Agent, AgentFilter, CreateEnrollmentTokenRequest, CreatedEnrollmentToken, EnrollRequest, Enrollment,
@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::http::extract::{OptionalJson, ValidatedJson};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{Admin, AgentSecret, Auth, Member, RequestOrigin};
+use crate::http::rate_limit;
 use crate::ids::{AgentId, EnrollmentTokenId};
 
 /// The company's agents with their status: ONLINE, OFFLINE (silent past the policy's threshold), REVOKED.
@@ -164,10 +165,13 @@ pub async fn enroll_agent(
 )]
 #[post("/agent/heartbeat")]
 pub async fn agent_heartbeat(
+    req: HttpRequest,
     secret: AgentSecret,
     OptionalJson(body): OptionalJson<HeartbeatRequest>,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<HeartbeatResponse>, ApiError> {
     let request = body.unwrap_or_default();
-    Ok(web::Json(db::run(&pool, move |conn| service::heartbeat(conn, &secret.0, &request)).await?))
+    let answer = db::run(&pool, move |conn| service::heartbeat(conn, &secret.0, &request)).await?;
+    rate_limit::credential_verified(&req);
+    Ok(web::Json(answer))
 }

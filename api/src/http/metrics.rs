@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latency histograms per route pattern.
+//! Prometheus metrics: request counts and latency histograms per route pattern, statements sent to the
+//! database, open alert streams and the rate limiter's table.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
@@ -14,6 +15,7 @@ pub struct Metrics {
     panics: IntCounter,
     parked_deletions: IntGauge,
     streams_open: IntGauge,
+    rate_limit_clients: IntGauge,
 }
 
 const LABELS: [&str; 3] = ["method", "route", "status"];
@@ -40,10 +42,13 @@ impl Metrics {
             "blob_deletions_parked",
             "Blob deletions given up on after repeated failures; each needs an operator",
         )?;
+        let rate_limit_clients =
+            IntGauge::new("rate_limit_clients", "Clients the general rate limit keeps a budget for")?;
         registry.register(Box::new(panics.clone()))?;
         registry.register(Box::new(parked_deletions.clone()))?;
         registry.register(Box::new(streams_open.clone()))?;
-        Ok(Self { registry, requests, latency, statements, panics, parked_deletions, streams_open })
+        registry.register(Box::new(rate_limit_clients.clone()))?;
+        Ok(Self { registry, requests, latency, statements, panics, parked_deletions, streams_open, rate_limit_clients })
     }
 
     /// Records one request. `route` is the matched pattern (e.g. `/api/v1/users/{id}`), never the raw path,
@@ -73,6 +78,11 @@ impl Metrics {
     /// The gauge of open alert streams, raised and lowered by each stream's task.
     pub fn alert_streams_open(&self) -> IntGauge {
         self.streams_open.clone()
+    }
+
+    /// The gauge of budgets the general rate limit keeps, set by the limiter.
+    pub fn rate_limit_clients(&self) -> IntGauge {
+        self.rate_limit_clients.clone()
     }
 
     /// The Prometheus text exposition of every metric.

@@ -274,7 +274,8 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
 }
 
 /// The secret a desktop agent presents as its bearer token. The agent endpoints resolve it themselves, in
-/// the same statement that records the contact.
+/// the same statement that records the contact, and then mark the request with
+/// [`crate::http::rate_limit::credential_verified`].
 pub struct AgentSecret(pub String);
 
 impl FromRequest for AgentSecret {
@@ -296,6 +297,7 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
         let origin = RequestOrigin::of(req);
         let pool = req.app_data::<web::Data<DbPool>>().cloned();
         let config = req.app_data::<web::Data<Config>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let (Some(pool), Some(config)) = (pool, config) else {
                 return Err(ApiError::Internal(anyhow::anyhow!("application state missing")).into());
@@ -306,6 +308,10 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
                 )
             })?;
             let (company_id, actor) = authenticate(&pool, &config, token).await?;
+            if matches!(actor, Actor::ApiKey { .. }) {
+                // A key found live: the rate limit may give it a budget of its own from now on.
+                crate::http::rate_limit::credential_verified(&req);
+            }
             let principal = Principal { company_id, actor, client_ip: origin.client_ip, request_id: origin.request_id };
             A::check(&principal)?;
             Ok(Self { principal, policy: PhantomData })

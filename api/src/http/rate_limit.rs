@@ -2,19 +2,41 @@
 //! requests per client, with bursts up to that many, answered with 429 `rate_limited` and `Retry-After`
 //! beyond it. Probes, metrics and Stripe's webhooks are never limited.
 //!
-//! A client is its user (a valid access token), its API key or agent secret (by hash), or else its address
-//! (honouring `TRUSTED_PROXIES`), so many users behind one office address do not share a budget. An
-//! unverified key only costs its sender a failed lookup; anonymous traffic is limited by address.
+//! Who a client is. Only a verified identity gets a budget of its own; everything else is counted by its
+//! address (honouring `TRUSTED_PROXIES`), so a made-up token buys nothing:
+//! - a valid access token (its signature checked here, which costs no database work) is its user;
+//! - an API key or agent secret is its own client only once it has been *verified*: the `Auth` extractor
+//!   and the agent endpoints, which look the credential up anyway, mark the request with
+//!   [`CredentialVerified`]; after the response the limiter remembers the credential's hash, and from its
+//!   next request on charges it to its own budget. Until then (its first request, or a token nobody
+//!   issued) it is charged to its address. The limiter adds no query of its own.
+//!
+//! Memory is bounded: budgets that are whole again are forgotten every minute; the remembered credentials
+//! expire and have a cap of their own; and the table of budgets has a hard cap ([`MAX_CLIENTS`]). Should it
+//! fill with live budgets anyway (more distinct clients within a minute than the cap), it starts afresh,
+//! which at worst hands every client one fresh budget, rather than grow. `vigil_rate_limit_clients` shows
+//! its size.
+//!
+//! Every limited response carries the `RateLimit-Policy` and `RateLimit` fields of
+//! draft-ietf-httpapi-ratelimit-headers-12 (November 2026; the syntax is unchanged since -08):
+//! `RateLimit-Policy: "default";q=600;w=60` (the quota per window of seconds) and
+//! `RateLimit: "default";r=42;t=18` (what is left, and the seconds until the budget is whole again).
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use prometheus::IntGauge;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -23,40 +45,151 @@ use crate::http::principal::{RequestOrigin, bearer_token};
 /// Paths that are never limited: what load balancers, Prometheus and Stripe call.
 const EXEMPT: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/api/v1/stripe/webhook", "/api/stripe/webhook/"];
 
+/// The most budgets kept at once (about 100 bytes each).
+pub const MAX_CLIENTS: usize = 100_000;
+/// The most verified credentials remembered at once, and for how long.
+const MAX_CREDENTIALS: usize = 10_000;
+const CREDENTIAL_TTL: Duration = Duration::from_secs(15 * 60);
+/// The name of the one quota policy, as the RateLimit fields show it.
+const POLICY: &str = "default";
+/// The window the quota is stated over, in seconds.
+const WINDOW_SECS: u64 = 60;
+
 /// Whether requests to `path` are never limited: the paths above, and the web app's own files (static,
 /// cached by the browser, and a dozen of them on a first load).
 pub fn is_exempt(path: &str) -> bool {
     EXEMPT.contains(&path) || crate::web_app::is_app_path(path)
 }
 
+/// Put in a request's extensions by whoever verified its API key or agent secret against the database.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialVerified;
+
+/// Marks the request's bearer credential as verified (see the module documentation).
+pub fn credential_verified(req: &HttpRequest) {
+    req.extensions_mut().insert(CredentialVerified);
+}
+
+type Limiter = DefaultKeyedRateLimiter<String, StateInformationMiddleware>;
+
 /// The limiter shared by the workers of one instance.
 pub struct RateLimit {
-    limiter: DefaultKeyedRateLimiter<String>,
+    quota: Quota,
+    per_minute: u32,
+    max_clients: usize,
+    limiter: RwLock<Arc<Limiter>>,
+    credentials: Mutex<HashMap<String, Instant>>,
+    clients: IntGauge,
+}
+
+/// The outcome of charging one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Charge {
+    allowed: bool,
+    /// Requests left in the budget.
+    remaining: u32,
+    /// Seconds until the budget is whole again.
+    reset_secs: u64,
+    /// Seconds until the next request would be allowed (0 when this one was).
+    retry_after_secs: u64,
 }
 
 impl RateLimit {
-    /// A limit of `per_minute` requests per client, or none when zero.
-    pub fn new(per_minute: u32) -> Option<Self> {
-        let per_minute = NonZeroU32::new(per_minute)?;
-        Some(Self { limiter: RateLimiter::keyed(Quota::per_minute(per_minute)) })
+    /// A limit of `per_minute` requests per client, or none when zero. `clients` is the gauge of budgets
+    /// kept (`vigil_rate_limit_clients`).
+    pub fn new(per_minute: u32, clients: IntGauge) -> Option<Self> {
+        Self::with_capacity(per_minute, MAX_CLIENTS, clients)
     }
 
-    /// `Err(seconds to wait)` when `client` is over its budget.
-    fn check(&self, client: &String) -> Result<(), u64> {
-        self.limiter.check_key(client).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    fn with_capacity(per_minute: u32, max_clients: usize, clients: IntGauge) -> Option<Self> {
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
+        Some(Self {
+            quota,
+            per_minute,
+            max_clients,
+            limiter: RwLock::new(Arc::new(RateLimiter::keyed(quota).with_middleware())),
+            credentials: Mutex::new(HashMap::new()),
+            clients,
         })
     }
 
-    /// Forgets clients whose budget is full again, so the table does not grow without bound.
+    fn current(&self) -> Arc<Limiter> {
+        self.limiter.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Charges one request to `client`.
+    fn charge(&self, client: &String) -> Charge {
+        let mut limiter = self.current();
+        if limiter.len() >= self.max_clients {
+            limiter.retain_recent();
+            if limiter.len() >= self.max_clients {
+                let fresh = Arc::new(RateLimiter::keyed(self.quota).with_middleware());
+                *self.limiter.write().unwrap_or_else(PoisonError::into_inner) = fresh.clone();
+                log::warn!("rate limit: {} live budgets, the cap; starting afresh", limiter.len());
+                limiter = fresh;
+            }
+        }
+        let replenish = self.quota.replenish_interval().as_secs_f64();
+        let outcome = limiter.check_key(client);
+        self.clients.set(i64::try_from(limiter.len()).unwrap_or(i64::MAX));
+        match outcome {
+            Ok(state) => {
+                let remaining = state.remaining_burst_capacity().min(self.per_minute);
+                let reset = f64::from(self.per_minute - remaining) * replenish;
+                Charge { allowed: true, remaining, reset_secs: reset.ceil() as u64, retry_after_secs: 0 }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let retry_after_secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+                let reset = wait.as_secs_f64() + f64::from(self.per_minute.saturating_sub(1)) * replenish;
+                Charge { allowed: false, remaining: 0, reset_secs: reset.ceil() as u64, retry_after_secs }
+            }
+        }
+    }
+
+    /// Whether a credential (by hash) was verified recently.
+    fn is_verified(&self, hash: &str) -> bool {
+        let credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner);
+        credentials.get(hash).is_some_and(|since| since.elapsed() < CREDENTIAL_TTL)
+    }
+
+    /// Remembers a verified credential, unless the table is full of live ones (then it stays counted by its
+    /// address, which is safe).
+    fn remember(&self, hash: String) {
+        let mut credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner);
+        if credentials.len() >= MAX_CREDENTIALS && !credentials.contains_key(&hash) {
+            credentials.retain(|_, since| since.elapsed() < CREDENTIAL_TTL);
+            if credentials.len() >= MAX_CREDENTIALS {
+                return;
+            }
+        }
+        credentials.insert(hash, Instant::now());
+    }
+
+    /// Forgets clients whose budget is whole again and credentials that expired.
     pub fn forget_idle_clients(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        let limiter = self.current();
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+        self.clients.set(i64::try_from(limiter.len()).unwrap_or(i64::MAX));
+        let mut credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner);
+        credentials.retain(|_, since| since.elapsed() < CREDENTIAL_TTL);
+        credentials.shrink_to_fit();
+    }
+
+    /// Adds the RateLimit fields (and `Retry-After` on a refusal) to a response.
+    fn describe(&self, charge: Charge, headers: &mut HeaderMap) {
+        let policy = format!("\"{POLICY}\";q={};w={WINDOW_SECS}", self.per_minute);
+        let state = format!("\"{POLICY}\";r={};t={}", charge.remaining, charge.reset_secs);
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
     }
 }
 
-/// Starts pruning the limiter's table once a minute.
+/// Starts pruning the limiter's tables once a minute.
 pub fn prune_forever(limit: web::Data<RateLimit>) {
     tokio::spawn(async move {
         let mut every_minute = tokio::time::interval(Duration::from_secs(60));
@@ -67,38 +200,112 @@ pub fn prune_forever(limit: web::Data<RateLimit>) {
     });
 }
 
-/// Who is asking, for the limit.
-fn client_key(req: &ServiceRequest) -> String {
+/// Who is asking, for the limit, and the hash of an API key or agent secret that is not yet known to be
+/// verified (to remember should the request verify it).
+fn client_key(req: &ServiceRequest, limit: &RateLimit) -> (String, Option<String>) {
     let http = req.request();
+    let mut unverified = None;
     if let Some(token) = bearer_token(http) {
         let verified_user = req
             .app_data::<web::Data<Config>>()
             .and_then(|config| crate::accounts::tokens::verify_access_token(&config.jwt_secret, &token));
         if let Some(claims) = verified_user {
-            return format!("user:{}", claims.user_id);
+            return (format!("user:{}", claims.user_id), None);
         }
         let is_credential = [crate::api_keys::model::API_KEY_PREFIX, crate::agents::model::AGENT_SECRET_PREFIX]
             .iter()
             .any(|prefix| token.starts_with(prefix));
         if is_credential && token.len() <= 200 {
-            return format!("key:{}", crate::crypto::sha256_hex(&token));
+            let hash = crate::crypto::sha256_hex(&token);
+            if limit.is_verified(&hash) {
+                return (format!("key:{hash}"), None);
+            }
+            unverified = Some(hash);
         }
     }
-    format!("addr:{}", RequestOrigin::of(http).client_ip.unwrap_or_default())
+    (format!("addr:{}", address_key(RequestOrigin::of(http).client_ip.as_deref())), unverified)
 }
 
-/// Refuses a request over its client's budget with 429 `rate_limited` and `Retry-After`.
+/// An address as a client: IPv4 as it is, IPv6 by its /64 (what one subscriber is usually given, so that
+/// rotating through one's own prefix does not buy new budgets).
+fn address_key(address: Option<&str>) -> String {
+    match address.and_then(|text| text.parse::<IpAddr>().ok()) {
+        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let segments = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3])
+        }
+        Some(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        None => address.unwrap_or_default().to_owned(),
+    }
+}
+
+/// Charges the request to its client; refuses it over budget with 429 `rate_limited` and `Retry-After`.
+/// Either way the response carries the RateLimit fields.
 pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let limit = req.app_data::<web::Data<RateLimit>>().cloned();
-    if let Some(limit) = limit
-        && !is_exempt(req.path())
-        && let Err(retry_after_secs) = limit.check(&client_key(&req))
-    {
-        let refused = ApiError::TooManyRequests { retry_after_secs: retry_after_secs.max(1) };
-        return Ok(req.into_response(refused.error_response()).map_into_right_body());
+    let Some(limit) = limit.filter(|_| !is_exempt(req.path())) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let (client, unverified) = client_key(&req, &limit);
+    let charge = limit.charge(&client);
+    if !charge.allowed {
+        let refused = ApiError::TooManyRequests { retry_after_secs: charge.retry_after_secs };
+        let mut response = req.into_response(refused.error_response());
+        limit.describe(charge, response.headers_mut());
+        return Ok(response.map_into_right_body());
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    let mut response = next.call(req).await?;
+    if let Some(hash) = unverified
+        && response.request().extensions().contains::<CredentialVerified>()
+    {
+        limit.remember(hash);
+    }
+    limit.describe(charge, response.headers_mut());
+    Ok(response.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gauge() -> IntGauge {
+        IntGauge::new("clients", "test").expect("gauge")
+    }
+
+    #[test]
+    fn the_table_of_budgets_never_grows_past_its_cap() {
+        let limit = RateLimit::with_capacity(5, 10, gauge()).expect("a limit");
+        for n in 0..1_000 {
+            limit.charge(&format!("addr:{n}"));
+            assert!(limit.current().len() <= 10, "{} budgets after {n}", limit.current().len());
+        }
+        assert!(limit.clients.get() <= 10);
+    }
+
+    #[test]
+    fn a_charge_says_what_is_left_and_when_the_budget_is_whole_again() {
+        let limit = RateLimit::with_capacity(6, 10, gauge()).expect("a limit");
+        let client = "addr:192.0.2.1".to_owned();
+        let first = limit.charge(&client);
+        assert_eq!((first.allowed, first.remaining, first.reset_secs), (true, 5, 10));
+        let charges: Vec<Charge> = (0..5).map(|_| limit.charge(&client)).collect();
+        assert_eq!(charges.last().map(|c| (c.remaining, c.reset_secs)), Some((0, 60)));
+        let refused = limit.charge(&client);
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 0);
+        assert!((1..=10).contains(&refused.retry_after_secs), "{refused:?}");
+        assert!(refused.reset_secs >= 50, "{refused:?}");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(address_key(Some("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(address_key(Some("2001:db8:1:2:bbbb::9")), "2001:db8:1:2::/64");
+        assert_eq!(address_key(Some("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_eq!(address_key(Some("192.0.2.7")), "192.0.2.7");
+    }
 }

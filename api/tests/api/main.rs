@@ -26,6 +26,7 @@ mod outage;
 mod plan_changes;
 mod policy;
 mod preconditions;
+mod rate_limit;
 mod stripe_fake;
 mod tenancy;
 mod web_app;
