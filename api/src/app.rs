@@ -326,7 +326,7 @@ mod tests {
         let routes = KnownRoutes::from_spec(&crate::openapi::spec(super::routes));
         assert_eq!(
             routes.methods_for("/api/v1/users/0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b"),
-            Some(&["GET", "PATCH"][..])
+            Some(&["GET", "PATCH", "DELETE"][..])
         );
         assert_eq!(routes.methods_for("/api/v1/auth/signup"), Some(&["POST"][..]));
         assert_eq!(routes.methods_for("/api/v1/nothing"), None);

@@ -316,7 +316,7 @@ fn ensure_recording(
 fn suspended(conn: &mut DbConn, company: &CompanyId) -> Result<ApiError, ApiError> {
     let tier = crate::billing::service::effective_tier(conn, company)?;
     let live = store::count_live_agents(conn, company)?;
-    Ok(match crate::billing::service::check_limit(conn, &tier, LimitKind::MaxAgents, live, 0) {
+    Ok(match crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxAgents, live, 0) {
         Err(ApiError::PlanLimitReached(mut limit)) => {
             limit.detail =
                 format!("This agent is suspended. {} Revoke agents or upgrade to resume recording.", limit.detail);

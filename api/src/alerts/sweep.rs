@@ -119,25 +119,26 @@ pub fn agent_back(conn: &mut DbConn, company: &CompanyId, agent: &str) -> Result
 /// in the Dashboard or portal (`cancel_at`) when there is one, else the end of the period.
 pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
     let notice = now + Duration::days(EXPIRING_NOTICE_DAYS);
-    let ending: Vec<(String, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>, String)> =
-        subscriptions::table
-            .filter(subscriptions::auto_renew.eq(false))
-            .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str()))
-            .filter(subscriptions::stripe_subscription_id.is_not_null())
-            .filter(
-                subscriptions::cancel_at.gt(now).and(subscriptions::cancel_at.le(notice)).or(subscriptions::cancel_at
-                    .is_null()
-                    .and(subscriptions::current_period_end.gt(now))
-                    .and(subscriptions::current_period_end.le(notice))),
-            )
-            .select((
-                subscriptions::company_id,
-                subscriptions::stripe_subscription_id,
-                subscriptions::cancel_at,
-                subscriptions::current_period_end,
-                subscriptions::tier_code,
-            ))
-            .load(conn)?;
+    // (company, subscription, cancel_at, period end, tier)
+    type Ending = (String, Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>, String);
+    let ending: Vec<Ending> = subscriptions::table
+        .filter(subscriptions::auto_renew.eq(false))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str()))
+        .filter(subscriptions::stripe_subscription_id.is_not_null())
+        .filter(
+            subscriptions::cancel_at.gt(now).and(subscriptions::cancel_at.le(notice)).or(subscriptions::cancel_at
+                .is_null()
+                .and(subscriptions::current_period_end.gt(now))
+                .and(subscriptions::current_period_end.le(notice))),
+        )
+        .select((
+            subscriptions::company_id,
+            subscriptions::stripe_subscription_id,
+            subscriptions::cancel_at,
+            subscriptions::current_period_end,
+            subscriptions::tier_code,
+        ))
+        .load(conn)?;
     let mut raised = 0;
     for (company, subscription, cancel_at, period_end, tier) in ending {
         let (Some(subscription), Some(ends)) = (subscription, cancel_at.or(period_end)) else { continue };
@@ -185,7 +186,10 @@ pub fn grace_periods_ended(conn: &mut DbConn, now: NaiveDateTime) -> Result<usiz
         .load(conn)?;
     for company in &lapsed {
         let company = CompanyId::from_db(company.clone());
-        write_transaction(conn, |conn| service::check_current_usage(conn, &company))?;
+        write_transaction(conn, |conn| {
+            let tier = crate::billing::service::effective_tier(conn, &company)?;
+            crate::billing::usage::check_current_usage(conn, &company, &tier)
+        })?;
     }
     Ok(lapsed.len())
 }

@@ -271,7 +271,10 @@ async fn a_downgrade_that_usage_exceeds_is_refused_and_changes_nothing(backend: 
 
     let body = problem(refused, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "downgrade_exceeds_limits");
-    assert!(body["detail"].as_str().unwrap_or("").contains("51 active employees (the Pro plan allows 50)"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("51 active employees (the Pro plan allows 50 active employees)"),
+        "{body}"
+    );
     let at_stripe = localstripe().get(&format!("/subscriptions/{subscription}")).await;
     assert_eq!(at_stripe["items"]["data"][0]["plan"]["id"], PRICE_ENTERPRISE);
     assert_eq!(billing(&app, &owner).await["tier"]["code"], "ENTERPRISE");

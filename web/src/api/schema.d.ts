@@ -1082,6 +1082,11 @@ export interface components {
       enrolled_at: string;
       /** Format: date-time */
       revoked_at?: string | null;
+      /**
+       * @description True while the company is over its plan's agent limit and this agent is past it (the agents enrolled
+       *     first keep recording): its heartbeats and uploads are refused with `plan_limit_reached`.
+       */
+      suspended: boolean;
     };
     /**
      * Format: uuid
@@ -1149,6 +1154,8 @@ export interface components {
       | "SUBSCRIPTION_CANCELLED"
       | "USAGE_HIGH"
       | "POLICY_CHANGED"
+      | "OVER_PLAN_LIMIT"
+      | "DATA_DELETION_SCHEDULED"
       | "API_KEYS_REVOKED"
       | "DUPLICATE_SUBSCRIPTION_CANCELLED";
     /** @description A key as listed: never the secret. */
@@ -1240,6 +1247,9 @@ export interface components {
       ends_at?: string | null;
       grace_period?: components["schemas"]["GracePeriod"] | null;
       usage: components["schemas"]["Usage"];
+      /** @description How long activity and screenshots are kept, and when a deletion after a shortened retention is due. */
+      retention: components["schemas"]["Retention"];
+      over_limit?: components["schemas"]["OverLimit"] | null;
       recent_invoices: components["schemas"]["Invoice"][];
       billing_email?: string | null;
       tax_id?: components["schemas"]["TaxId"] | null;
@@ -1474,6 +1484,22 @@ export interface components {
      * @example 0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b
      */
     EnrollmentTokenId: string;
+    /** @description One limit that current usage exceeds. */
+    Excess: {
+      limit: components["schemas"]["LimitKind"];
+      /** Format: int64 */
+      used: number;
+      /**
+       * Format: int64
+       * @description The limit of the plan that applies now (bytes for storage).
+       */
+      max: number;
+      /**
+       * Format: int64
+       * @description How much to remove to be within the limit.
+       */
+      over_by: number;
+    };
     /** @description The PAST_DUE grace period. */
     GracePeriod: {
       /** Format: date-time */
@@ -1635,6 +1661,41 @@ export interface components {
      * @enum {string}
      */
     Outcome: "processed" | "ignored" | "failed";
+    /**
+     * @description Usage above the limits of the plan that applies now (after a downgrade, a cancellation, the end of a grace
+     *     period). Writes that add usage are refused and the agents past the agent limit are suspended until the
+     *     company removes what is over or upgrades.
+     * @example {
+     *       "excess": [
+     *         {
+     *           "limit": "max_employees",
+     *           "max": 5,
+     *           "over_by": 3,
+     *           "used": 8
+     *         },
+     *         {
+     *           "limit": "max_agents",
+     *           "max": 5,
+     *           "over_by": 2,
+     *           "used": 7
+     *         }
+     *       ],
+     *       "summary": "3 employees and 2 agents over the Free plan's limits",
+     *       "suspended_agents": 2,
+     *       "tier": "FREE"
+     *     }
+     */
+    OverLimit: {
+      /** @description What to remove, as the dashboard says it. */
+      summary: string;
+      tier: components["schemas"]["TierCode"];
+      excess: components["schemas"]["Excess"][];
+      /**
+       * Format: int64
+       * @description Agents past the agent limit, which record nothing until the company is within it.
+       */
+      suspended_agents: number;
+    };
     /** @description One page of a list. */
     Page_Agent: {
       data: {
@@ -1650,6 +1711,11 @@ export interface components {
         enrolled_at: string;
         /** Format: date-time */
         revoked_at?: string | null;
+        /**
+         * @description True while the company is over its plan's agent limit and this agent is past it (the agents enrolled
+         *     first keep recording): its heartbeats and uploads are refused with `plan_limit_reached`.
+         */
+        suspended: boolean;
       }[];
       /** Format: int32 */
       page: number;
@@ -2026,6 +2092,25 @@ export interface components {
       refresh_token?: string | null;
       /** @description Also return the new refresh token in the body. */
       return_refresh_token?: boolean;
+    };
+    /** @description How long the company's data is kept, as the billing dashboard shows it. */
+    Retention: {
+      /**
+       * Format: int64
+       * @description Days the plan that applies now keeps data.
+       */
+      plan_days: number;
+      /**
+       * Format: int64
+       * @description Days data is kept now: the plan's, or the longer retention held after it shortened.
+       */
+      kept_days: number;
+      /**
+       * Format: date-time
+       * @description When data older than `plan_days` will be deleted, unless the company upgrades or pays first;
+       *     `null` when nothing is scheduled.
+       */
+      deletion_scheduled_at?: string | null;
     };
     /**
      * @description What a user may do in their company, from most to least powerful.
@@ -2455,6 +2540,10 @@ export interface components {
     /** @description Too many requests from this client (`RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds */
     RateLimited: {
       headers: {
+        /** @description Requests left and the seconds until the budget is whole again, e.g. `"default";r=0;t=58` */
+        RateLimit?: string;
+        /** @description The quota per client and its window in seconds, e.g. `"default";q=600;w=60` */
+        "RateLimit-Policy"?: string;
         "Retry-After"?: number;
         [name: string]: unknown;
       };
