@@ -6,26 +6,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::db::schema::{companies, users};
+use crate::db::schema::users;
 use crate::ids::{CompanyId, UserId};
 
 pub use crate::auth::Role;
 
+pub use crate::companies::CompanyRow;
 pub use crate::ids::normalize_email;
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = companies)]
-pub struct CompanyRow {
-    pub id: String,
-    pub name: String,
-    pub billing_email: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub stripe_customer_id: Option<String>,
-    pub tax_id_type: Option<String>,
-    pub tax_id_value: Option<String>,
-    pub stripe_tax_id: Option<String>,
-}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]

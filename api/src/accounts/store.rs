@@ -18,9 +18,7 @@ pub fn insert_user(conn: &mut DbConn, row: &UserRow) -> QueryResult<()> {
     diesel::insert_into(users::table).values(row).execute(conn).map(drop)
 }
 
-pub fn find_company(conn: &mut DbConn, company: &CompanyId) -> QueryResult<CompanyRow> {
-    companies::table.find(company.as_str()).select(CompanyRow::as_select()).first(conn)
-}
+pub use crate::companies::find_company;
 
 /// The account an email signs in with, whichever company it belongs to (login only).
 pub fn find_user_by_email_for_login(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {

@@ -35,7 +35,7 @@ pub async fn upload_activity(
         service::ingest(conn, &agent, &batch)
     })
     .await?;
-    crate::http::rate_limit::credential_verified(&req);
+    crate::http::principal::credential_verified(&req);
     Ok(web::Json(receipt))
 }
 

@@ -12,7 +12,6 @@ use crate::error::ApiError;
 use crate::http::extract::{OptionalJson, ValidatedJson};
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{Admin, AgentSecret, Auth, Member, RequestOrigin};
-use crate::http::rate_limit;
 use crate::ids::{AgentId, EnrollmentTokenId};
 
 /// The company's agents with their status: ONLINE, OFFLINE (silent past the policy's threshold), REVOKED.
@@ -172,6 +171,6 @@ pub async fn agent_heartbeat(
 ) -> Result<web::Json<HeartbeatResponse>, ApiError> {
     let request = body.unwrap_or_default();
     let answer = db::run(&pool, move |conn| service::heartbeat(conn, &secret.0, &request)).await?;
-    rate_limit::credential_verified(&req);
+    crate::http::principal::credential_verified(&req);
     Ok(web::Json(answer))
 }

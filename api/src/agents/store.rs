@@ -266,12 +266,12 @@ pub fn revoke_token(
     .execute(conn)
 }
 
-/// The live agent a secret belongs to: `(agent, company, employee, enrolled at)`. Uploads authenticate with
-/// this one indexed read; only the heartbeat records contact.
-pub fn find_live_by_secret(
-    conn: &mut DbConn,
-    secret_hash: &str,
-) -> QueryResult<Option<(String, String, Option<String>, NaiveDateTime)>> {
+/// A live agent as uploads see it: `(agent, company, employee, enrolled at)`.
+pub type UploadingAgent = (String, String, Option<String>, NaiveDateTime);
+
+/// The live agent a secret belongs to. Uploads authenticate with this one indexed read; only the heartbeat
+/// records contact.
+pub fn find_live_by_secret(conn: &mut DbConn, secret_hash: &str) -> QueryResult<Option<UploadingAgent>> {
     agents::table
         .filter(agents::secret_hash.eq(secret_hash))
         .filter(agents::revoked_at.is_null())
@@ -289,6 +289,24 @@ pub fn set_last_seen(conn: &mut DbConn, company: &CompanyId, id: &AgentId, when:
 }
 
 /// Forgets a user as the creator of enrollment tokens, before the user row is removed.
+/// Revokes the live enrollment tokens `user` created (they were disabled, removed, or demoted below the
+/// role that makes tokens); returns how many.
+pub fn revoke_tokens_of_creator(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    user: &UserId,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        enrollment_tokens::table
+            .filter(enrollment_tokens::company_id.eq(company.as_str()))
+            .filter(enrollment_tokens::created_by_user_id.eq(user.as_str()))
+            .filter(enrollment_tokens::revoked_at.is_null()),
+    )
+    .set(enrollment_tokens::revoked_at.eq(now))
+    .execute(conn)
+}
+
 pub fn forget_token_creator(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> QueryResult<usize> {
     diesel::update(
         enrollment_tokens::table

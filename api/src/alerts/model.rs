@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::accounts::model::Role;
+use crate::auth::Role;
 use crate::db::schema::alerts;
 use crate::ids::{AlertId, EmployeeId};
 

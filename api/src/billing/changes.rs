@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::mirror::{self, Applied};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, CheckoutSessionRow, CheckoutStatus, OverLimit, RedirectUrl,
-    Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode,
+    BillingDashboard, BillingSettingsRequest, CheckoutSessionRow, CheckoutStatus, OverLimit, RedirectUrl, Subscription,
+    SubscriptionRow, TaxId, Tier, TierCode,
 };
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
@@ -46,7 +46,7 @@ async fn subscription_row(pool: &DbPool, company: &CompanyId) -> Result<Subscrip
 pub async fn ensure_customer(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) -> Result<String, ApiError> {
     let gateway = setup.gateway()?;
     let company = actor.company.clone();
-    let row = db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?)).await?;
+    let row = db::run(pool, move |conn| Ok(crate::companies::find_company(conn, &company)?)).await?;
     if let Some(customer) = row.stripe_customer_id {
         return Ok(customer);
     }
@@ -320,8 +320,12 @@ pub async fn change_plan(
     let updated = match updated {
         Ok(updated) => updated,
         Err(failure) => {
-            let company = actor.company.clone();
-            db::run(pool, move |conn| Ok(store::set_plan_change(conn, &company, None)?)).await?;
+            // Refused: nothing changed at Stripe, so the reservation goes. Unreachable or unreadable: the
+            // change may have been made, so the reservation stays until it lapses and the webhook tells.
+            if matches!(failure, StripeFailure::Rejected { .. } | StripeFailure::Payment { .. }) {
+                let company = actor.company.clone();
+                db::run(pool, move |conn| Ok(store::set_plan_change(conn, &company, None)?)).await?;
+            }
             return Err(failure.into());
         }
     };
@@ -388,11 +392,10 @@ pub async fn update_settings(
             return Err(no_subscription());
         }
     }
-    if let Some(email) = request.billing_email.as_deref().map(crate::accounts::model::normalize_email) {
+    if let Some(email) = request.billing_email.as_deref().map(crate::ids::normalize_email) {
         let company = actor.company.clone();
         let customer =
-            db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?.stripe_customer_id))
-                .await?;
+            db::run(pool, move |conn| Ok(crate::companies::find_company(conn, &company)?.stripe_customer_id)).await?;
         if let Some(customer) = customer {
             setup.gateway()?.update_customer_email(&customer, &email, &operation_key("email", &actor.company)).await?;
         }
@@ -444,8 +447,7 @@ pub async fn set_tax_id(
         Err(other) => return Err(other.into()),
     };
     let company = actor.company.clone();
-    let previous =
-        db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?.stripe_tax_id)).await?;
+    let previous = db::run(pool, move |conn| Ok(crate::companies::find_company(conn, &company)?.stripe_tax_id)).await?;
     if let Some(previous) = previous.filter(|previous| *previous != created) {
         match gateway.delete_tax_id(&customer, &previous, &operation_key("tax-id-delete", &actor.company)).await {
             Ok(()) | Err(StripeFailure::Rejected { status: 404, .. }) => {}
@@ -474,7 +476,7 @@ pub async fn set_tax_id(
 pub async fn remove_tax_id(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) -> Result<(), ApiError> {
     let gateway = setup.gateway()?;
     let company = actor.company.clone();
-    let row = db::run(pool, move |conn| Ok(crate::accounts::store::find_company(conn, &company)?)).await?;
+    let row = db::run(pool, move |conn| Ok(crate::companies::find_company(conn, &company)?)).await?;
     let (Some(customer), Some(tax_id)) = (row.stripe_customer_id, row.stripe_tax_id) else {
         return Ok(());
     };

@@ -67,10 +67,11 @@ fn replaces_other(before: &SubscriptionRow, subscription: &StripeSubscription, s
 /// company may have two live subscriptions, which [`super::duplicates`] checks at Stripe and repairs.
 pub fn rival(
     conn: &mut DbConn,
+    setup: &StripeSetup,
     company: &CompanyId,
     subscription: &StripeSubscription,
 ) -> Result<Option<String>, ApiError> {
-    if !SubscriptionStatus::from_stripe(&subscription.status).is_live() {
+    if !SubscriptionStatus::from_stripe(&subscription.status).is_live() || !setup.is_plan(subscription) {
         return Ok(None);
     }
     let row = store::find_subscription(conn, company)?;
@@ -102,7 +103,9 @@ pub fn apply_subscription(
             return Ok(Applied::Stale);
         }
     }
-    if !same && !replaces_other(&before, subscription, stripe_time, news) {
+    // Another subscription on the customer that is not one of Vigil's plans (an add-on sold in the
+    // Dashboard) is not the company's plan, whatever its dates.
+    if !same && (!setup.is_plan(subscription) || !replaces_other(&before, subscription, stripe_time, news)) {
         return Ok(Applied::Stale);
     }
     let now = crate::db::now();
@@ -162,8 +165,8 @@ pub fn apply_subscription(
 /// a payment): the retention in force (a hold when it shortens), and the usage alerts, OVER_PLAN_LIMIT
 /// among them.
 fn plan_may_have_changed(conn: &mut DbConn, setup: &StripeSetup, company: &CompanyId) -> Result<(), ApiError> {
-    super::retention::reconcile(conn, company, setup.retention_hold_days, crate::db::now())?;
     let tier = super::service::effective_tier(conn, company)?;
+    super::retention::reconcile(conn, company, &tier, setup.retention_hold_days, crate::db::now())?;
     super::usage::check_current_usage(conn, company, &tier)
 }
 

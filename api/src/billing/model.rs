@@ -551,7 +551,7 @@ pub struct BillingDashboard {
     pub grace_period: Option<GracePeriod>,
     pub usage: Usage,
     /// How long activity and screenshots are kept, and when a deletion after a shortened retention is due.
-    pub retention: super::retention::Retention,
+    pub retention: Retention,
     /// Set while usage is above the limits of the plan that applies now: what to remove.
     pub over_limit: Option<OverLimit>,
     pub recent_invoices: Vec<Invoice>,
@@ -613,4 +613,17 @@ pub struct BillingSettingsRequest {
 #[schema(example = json!({"url": "https://checkout.stripe.com/c/pay/cs_test_…"}))]
 pub struct RedirectUrl {
     pub url: String,
+}
+
+/// How long the company's data is kept, as the billing dashboard shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Retention {
+    /// Days the plan that applies now keeps data.
+    pub plan_days: i64,
+    /// Days data is kept now: the plan's, or the longer retention held after it shortened.
+    pub kept_days: i64,
+    /// When data older than `plan_days` will be deleted, unless the company upgrades or pays first;
+    /// `null` when nothing is scheduled.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deletion_scheduled_at: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -5,9 +5,8 @@
 //! deletion. See docs/BILLING.md.
 
 use chrono::{Duration, NaiveDateTime};
-use serde::Serialize;
-use utoipa::ToSchema;
 
+use super::model::{Retention, Tier};
 use super::store;
 use crate::alerts::model::{AlertType, NewAlert};
 use crate::db::DbConn;
@@ -27,8 +26,10 @@ pub struct Stored {
 
 impl Stored {
     /// The next state, given the retention of the plan that applies at `now`. A drop starts a hold at the
-    /// retention kept until now; a further drop within a hold keeps its deadline; a retention at least as
-    /// long as the held one (an upgrade, a recovered payment) ends the hold, and so does its deadline.
+    /// retention kept until now; a further drop within a hold (ENTERPRISE to PRO, then PRO cancelled) gives
+    /// the data the dropped plan kept a full hold of its own, so the deadline moves out to `now + hold_days`
+    /// and never in; a retention at least as long as the held one (an upgrade, a recovered payment) ends the
+    /// hold, and so does its deadline.
     pub fn next(self, plan_days: i32, now: NaiveDateTime, hold_days: i64) -> Self {
         let held = self.held_days.filter(|_| self.hold_until.is_some_and(|until| until > now));
         let kept = held.unwrap_or(0).max(self.in_force.unwrap_or(plan_days));
@@ -36,7 +37,14 @@ impl Stored {
             return Self { in_force: Some(plan_days), hold_until: None, held_days: None };
         }
         match held {
-            Some(held) => Self { in_force: Some(plan_days), hold_until: self.hold_until, held_days: Some(held) },
+            Some(held) => {
+                let dropped_again = self.in_force.is_some_and(|in_force| plan_days < in_force) && hold_days > 0;
+                let hold_until = match self.hold_until {
+                    Some(until) if dropped_again => Some(until.max(now + Duration::days(hold_days))),
+                    until => until,
+                };
+                Self { in_force: Some(plan_days), hold_until, held_days: Some(held) }
+            }
             None if hold_days <= 0 => Self { in_force: Some(plan_days), hold_until: None, held_days: None },
             None => Self {
                 in_force: Some(plan_days),
@@ -52,27 +60,13 @@ impl Stored {
     }
 }
 
-/// How long the company's data is kept, as the billing dashboard shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Retention {
-    /// Days the plan that applies now keeps data.
-    pub plan_days: i64,
-    /// Days data is kept now: the plan's, or the longer retention held after it shortened.
-    pub kept_days: i64,
-    /// When data older than `plan_days` will be deleted, unless the company upgrades or pays first;
-    /// `null` when nothing is scheduled.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub deletion_scheduled_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 fn load(conn: &mut DbConn, company: &CompanyId) -> Result<Stored, ApiError> {
     let (in_force, hold_until, held_days) = store::find_retention(conn, company)?;
     Ok(Stored { in_force, hold_until, held_days })
 }
 
-fn plan_days(conn: &mut DbConn, company: &CompanyId) -> Result<i32, ApiError> {
-    let tier = super::service::effective_tier(conn, company)?;
-    Ok(i32::try_from(tier.retention_days).unwrap_or(i32::MAX))
+fn plan_days(tier: &Tier) -> i32 {
+    i32::try_from(tier.retention_days).unwrap_or(i32::MAX)
 }
 
 fn view(state: Stored, plan_days: i32) -> Retention {
@@ -83,26 +77,39 @@ fn view(state: Stored, plan_days: i32) -> Retention {
     }
 }
 
-/// The retention as it stands at `now`, without recording anything (the dashboard's read).
+/// The retention as it stands at `now` under `tier`, the tier that applies now, without recording anything
+/// (the dashboard's read).
 pub fn current(
     conn: &mut DbConn,
     company: &CompanyId,
+    tier: &Tier,
     hold_days: i64,
     now: NaiveDateTime,
 ) -> Result<Retention, ApiError> {
-    let plan = plan_days(conn, company)?;
+    let plan = plan_days(tier);
     Ok(view(load(conn, company)?.next(plan, now, hold_days), plan))
 }
 
 /// Records the retention in force at `now` (starting, keeping or ending a hold) and raises or resolves
 /// DATA_DELETION_SCHEDULED. Call in the transaction of anything that can change the plan that applies, and
-/// before every retention sweep; returns the days data is kept.
-pub fn reconcile(conn: &mut DbConn, company: &CompanyId, hold_days: i64, now: NaiveDateTime) -> Result<i64, ApiError> {
-    let plan = plan_days(conn, company)?;
+/// before every retention sweep; `tier` is the tier that applies now (`billing::service::effective_tier`).
+/// Returns the days data is kept.
+pub fn reconcile(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    tier: &Tier,
+    hold_days: i64,
+    now: NaiveDateTime,
+) -> Result<i64, ApiError> {
+    let plan = plan_days(tier);
     let before = load(conn, company)?;
     let after = before.next(plan, now, hold_days);
     if after != before {
         store::save_retention(conn, company, (after.in_force, after.hold_until, after.held_days))?;
+        if after.hold_until != before.hold_until {
+            // A notice of another deadline, or of another plan's days, no longer tells the truth.
+            crate::alerts::service::resolve_all_of(conn, company, AlertType::DataDeletionScheduled)?;
+        }
     }
     match (after.hold_until, after.held_days) {
         (Some(until), Some(held)) if until - Duration::days(NOTICE_DAYS) <= now => {
@@ -137,7 +144,7 @@ fn deletion_notice(
             ),
             employee: None,
             data: serde_json::json!({"deletion_scheduled_at": date, "plan_days": plan, "kept_days": held}),
-            dedup_key: format!("data_deletion_scheduled:{}", until.and_utc().timestamp()),
+            dedup_key: format!("data_deletion_scheduled:{}:{plan}", until.and_utc().timestamp()),
         },
     )
     .map(drop)
@@ -172,6 +179,20 @@ mod tests {
         assert_eq!(held.next(365, at(5), 30).hold_until, None);
         let partial = held.next(180, at(5), 30);
         assert_eq!((partial.hold_until, partial.kept_days(180)), (Some(at(31)), 365));
+    }
+
+    /// ENTERPRISE (365) to PRO (180) on day 0, PRO cancelled to FREE (30) on day 25: what PRO kept gets a
+    /// hold of its own until day 55, instead of going with ENTERPRISE's at day 30.
+    #[test]
+    fn a_further_drop_within_a_hold_moves_the_deadline_out_never_in() {
+        let enterprise = Stored { in_force: Some(365), hold_until: None, held_days: None };
+        let pro = enterprise.next(180, at(0), 30);
+        assert_eq!(pro, Stored { in_force: Some(180), hold_until: Some(at(30)), held_days: Some(365) });
+        let free = pro.next(30, at(25), 30);
+        assert_eq!(free, Stored { in_force: Some(30), hold_until: Some(at(55)), held_days: Some(365) });
+        assert_eq!(free.next(30, at(40), 30), free, "no further drop: the deadline stays");
+        let late = Stored { in_force: Some(180), hold_until: Some(at(30)), held_days: Some(365) };
+        assert_eq!(late.next(30, at(1), 10).hold_until, Some(at(30)), "a shorter new hold never shortens the old");
     }
 
     #[test]

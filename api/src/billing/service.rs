@@ -96,7 +96,7 @@ pub fn dashboard(
     let subscribed: Tier = store::find_tier(conn, subscription.tier)?.into();
     let usage = super::usage::usage(conn, company, &tier)?;
     let invoices = store::recent_invoices(conn, company, DASHBOARD_INVOICES)?;
-    let company_row = crate::accounts::store::find_company(conn, company)?;
+    let company_row = crate::companies::find_company(conn, company)?;
     let paid = subscription.stripe_subscription_id.is_some() && subscription.status != SubscriptionStatus::Cancelled;
     let grace_period = subscription
         .grace_period_ends_at
@@ -113,7 +113,7 @@ pub fn dashboard(
         grace_period,
         over_limit: OverLimit::of(&usage, &tier),
         usage,
-        retention: super::retention::current(conn, company, hold_days, now)?,
+        retention: super::retention::current(conn, company, &tier, hold_days, now)?,
         recent_invoices: invoices.into_iter().map(Into::into).collect(),
         billing_email: company_row.billing_email,
         tax_id: company_row.tax_id_type.zip(company_row.tax_id_value).map(|(kind, value)| TaxId { kind, value }),

@@ -8,13 +8,13 @@ use super::model::{
     UpdateEmployeeRequest,
 };
 use super::store;
-use crate::accounts::model::normalize_email;
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::billing::model::LimitKind;
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::precondition::{IfMatch, Tagged};
+use crate::ids::normalize_email;
 use crate::ids::{CompanyId, EmployeeId};
 
 fn email_taken() -> ApiError {

@@ -166,6 +166,15 @@ impl Access for SignedInUser {
 }
 
 /// An access rule's check.
+/// Put in a request's extensions by whoever verified its API key or agent secret against the database.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialVerified;
+
+/// Marks the request's bearer credential as verified (see `http::rate_limit`: a verified credential may get a budget of its own).
+pub fn credential_verified(req: &HttpRequest) {
+    req.extensions_mut().insert(CredentialVerified);
+}
+
 #[cfg(test)]
 type Rule = fn(&Principal) -> Result<(), ApiError>;
 
@@ -275,7 +284,7 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
 
 /// The secret a desktop agent presents as its bearer token. The agent endpoints resolve it themselves, in
 /// the same statement that records the contact, and then mark the request with
-/// [`crate::http::rate_limit::credential_verified`].
+/// [`credential_verified`].
 pub struct AgentSecret(pub String);
 
 impl FromRequest for AgentSecret {
@@ -310,7 +319,7 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
             let (company_id, actor) = authenticate(&pool, &config, token).await?;
             if matches!(actor, Actor::ApiKey { .. }) {
                 // A key found live: the rate limit may give it a budget of its own from now on.
-                crate::http::rate_limit::credential_verified(&req);
+                credential_verified(&req);
             }
             let principal = Principal { company_id, actor, client_ip: origin.client_ip, request_id: origin.request_id };
             A::check(&principal)?;

@@ -32,7 +32,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest, ResponseError, web};
+use actix_web::{HttpMessage, ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -40,7 +40,7 @@ use prometheus::IntGauge;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::principal::{RequestOrigin, bearer_token};
+use crate::http::principal::{CredentialVerified, RequestOrigin, bearer_token};
 
 /// Paths that are never limited: what load balancers, Prometheus and Stripe call.
 const EXEMPT: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/api/v1/stripe/webhook", "/api/stripe/webhook/"];
@@ -59,15 +59,6 @@ const WINDOW_SECS: u64 = 60;
 /// cached by the browser, and a dozen of them on a first load).
 pub fn is_exempt(path: &str) -> bool {
     EXEMPT.contains(&path) || crate::web_app::is_app_path(path)
-}
-
-/// Put in a request's extensions by whoever verified its API key or agent secret against the database.
-#[derive(Debug, Clone, Copy)]
-pub struct CredentialVerified;
-
-/// Marks the request's bearer credential as verified (see the module documentation).
-pub fn credential_verified(req: &HttpRequest) {
-    req.extensions_mut().insert(CredentialVerified);
 }
 
 type Limiter = DefaultKeyedRateLimiter<String, StateInformationMiddleware>;
@@ -247,7 +238,9 @@ pub async fn rate_limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let limit = req.app_data::<web::Data<RateLimit>>().cloned();
-    let Some(limit) = limit.filter(|_| !is_exempt(req.path())) else {
+    // The path the router will match, percent-decoded (`/%61pi/v1/…` routes to `/api/v1/…`), never the
+    // raw one: deciding on the raw path would let an encoded `/api` pass as a web app file.
+    let Some(limit) = limit.filter(|_| !is_exempt(req.match_info().as_str())) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let (client, unverified) = client_key(&req, &limit);

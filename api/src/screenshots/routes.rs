@@ -54,7 +54,7 @@ pub async fn upload_screenshot(
     }
     // Who is uploading is settled before the image is read.
     let agent = db::run(&pool, move |conn| crate::agents::service::authenticate(conn, &secret.0)).await?;
-    crate::http::rate_limit::credential_verified(&req);
+    crate::http::principal::credential_verified(&req);
     let upload = service::read_upload(Multipart::new(req.headers(), payload), config.screenshot_max_bytes).await?;
     let receipt = service::upload(&pool, &blobs, agent, upload).await?;
     Ok(if receipt.duplicate { HttpResponse::Ok() } else { HttpResponse::Created() }.json(receipt))

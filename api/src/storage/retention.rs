@@ -67,7 +67,7 @@ fn purge_company(
         let (activity, screenshots) = write_transaction(conn, |conn| {
             crate::db::lock_company(conn, company)?;
             let tier = crate::billing::service::effective_tier(conn, company)?;
-            let kept_days = crate::billing::retention::reconcile(conn, company, hold_days, now)?;
+            let kept_days = crate::billing::retention::reconcile(conn, company, &tier, hold_days, now)?;
             let cutoff = now - Duration::days(kept_days);
             let (activity, activity_bytes) = crate::activity::store::delete_older_than(conn, company, cutoff, BATCH)?;
             let (screenshots, screenshot_bytes) =

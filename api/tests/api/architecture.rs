@@ -269,10 +269,11 @@ fn read_crate(src: &Path) -> Crate {
                 }
                 _ => {}
             }
-            if ident(i) == Some("mod") && tok(i + 2) == Some(&Tok::Open) {
-                if let Some(name) = ident(i + 1) {
-                    inline.push((name.to_owned(), depth + 1));
-                }
+            if ident(i) == Some("mod")
+                && tok(i + 2) == Some(&Tok::Open)
+                && let Some(name) = ident(i + 1)
+            {
+                inline.push((name.to_owned(), depth + 1));
             }
             let here: Vec<String> = module.iter().cloned().chain(inline.iter().map(|(n, _)| n.clone())).collect();
             let after_sep = i > 0 && tok(i - 1) == Some(&Tok::PathSep);
@@ -474,14 +475,15 @@ fn problems_tolerating(src: &Path, tolerated: &[(&str, &str, &str)]) -> Vec<Stri
     let mut seen = BTreeSet::new();
     for (from, to, at) in &krate.arrows {
         let same_domain = from.len() == 2 && to.len() == 2 && from[0] == to[0];
-        if let (true, Some(a), Some(b)) = (same_domain, layer(from), layer(to)) {
-            if a < b && seen.insert((from.clone(), to.clone())) {
-                found.push(format!(
-                    "layering: {} imports {} ({at}); a domain runs routes → service → store → model",
-                    name(from),
-                    name(to)
-                ));
-            }
+        if let (true, Some(a), Some(b)) = (same_domain, layer(from), layer(to))
+            && a < b
+            && seen.insert((from.clone(), to.clone()))
+        {
+            found.push(format!(
+                "layering: {} imports {} ({at}); a domain runs routes → service → store → model",
+                name(from),
+                name(to)
+            ));
         }
     }
     found
