@@ -474,7 +474,7 @@ pub fn update_user(
         let changes = UserChanges {
             role: (new_role != current_role).then(|| new_role.as_str().to_owned()),
             name: (name != current.name).then(|| name.clone()),
-            disabled_at: (active != was_active).then(|| if active { None } else { Some(now) }),
+            disabled_at: (active != was_active).then_some(if active { None } else { Some(now) }),
         };
         if changes.role.is_none() && changes.name.is_none() && changes.disabled_at.is_none() {
             let etag = current.etag();
@@ -498,6 +498,10 @@ pub fn update_user(
                 &person(&caused_by),
                 change,
             )?;
+        }
+        // Enrollment tokens make agents that record under any employee: only an admin may hold live ones.
+        if !active || (new_role != current_role && !new_role.is_admin()) {
+            revoke_enrollment_tokens(conn, actor, company, target, now)?;
         }
         if new_role != current_role {
             crate::audit::record(
@@ -571,6 +575,7 @@ pub fn remove_user(
             &person(&caused_by),
             CreatorChange::Removed,
         )?;
+        revoke_enrollment_tokens(conn, actor, company, target, crate::db::now())?;
         crate::api_keys::store::forget_creator(conn, company, target)?;
         crate::agents::store::forget_token_creator(conn, company, target)?;
         crate::alerts::store::forget_recipient(conn, company, target)?;
@@ -584,6 +589,27 @@ pub fn remove_user(
         )?;
         Ok(())
     })
+}
+
+/// Revokes the live enrollment tokens `user` created, audited when there were any.
+fn revoke_enrollment_tokens(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    company: &CompanyId,
+    user: &UserId,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let revoked = crate::agents::store::revoke_tokens_of_creator(conn, company, user, now)?;
+    if revoked > 0 {
+        crate::audit::record(
+            conn,
+            actor,
+            AuditEvent::new("enrollment_token.revoked")
+                .target("user", user)
+                .details(serde_json::json!({"tokens": revoked, "reason": "creator_disabled_removed_or_demoted"})),
+        )?;
+    }
+    Ok(())
 }
 
 /// A user as revocations and alerts name them.

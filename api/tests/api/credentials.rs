@@ -15,6 +15,7 @@ backend_tests!(
     a_disabled_users_access_token_is_refused_at_once,
     a_demoted_users_access_token_acts_with_the_new_role_at_once,
     a_user_cannot_remove_themselves_and_only_owners_remove_owners,
+    enrollment_tokens_stop_with_the_admin_who_made_them,
 );
 
 /// A key with a chosen name; returns (id, secret, prefix).
@@ -247,4 +248,46 @@ async fn a_user_cannot_remove_themselves_and_only_owners_remove_owners(backend: 
     assert_eq!(problem(manager_removes, StatusCode::FORBIDDEN).await["code"], "forbidden");
     assert_eq!(app.get("/api/v1/me", &owner.access_token).await.status(), StatusCode::OK);
     assert_eq!(app.get("/api/v1/me", &admin.access_token).await.status(), StatusCode::OK);
+}
+
+/// An enrollment token makes agents that record under any employee's name, so it stops with its creator:
+/// disabling, removing or demoting below admin revokes the tokens they made, and no agent enrolls with them.
+async fn enrollment_tokens_stop_with_the_admin_who_made_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let (owners_id, owners_token) = app.enrollment_token(&owner, 10).await;
+    let mut stopped = Vec::new();
+    for (how, change) in
+        [("disabled", json!({"active": false})), ("demoted", json!({"role": "MANAGER"})), ("removed", json!(null))]
+    {
+        let admin = app.add_user(&owner, "ADMIN").await;
+        let (token_id, token) = app.enrollment_token(&admin, 10).await;
+        let path = format!("/api/v1/users/{}", admin.user_id);
+        let changed = match change {
+            Value::Null => app.delete(&path, &owner.access_token).await,
+            change => app.patch(&path, &owner.access_token, change).await,
+        };
+        assert!(changed.status().is_success(), "{how}: {}", changed.status());
+
+        let enroll = app.enroll(&token, None).await;
+
+        assert_eq!(enroll.status(), StatusCode::UNAUTHORIZED, "{how}: a token of theirs enrolls no agent");
+        stopped.push((how, token_id));
+    }
+    let tokens: Value = app.get("/api/v1/enrollment-tokens", &owner.access_token).await.json().await.expect("json");
+    let listed = tokens["data"].as_array().expect("tokens");
+    for (how, id) in &stopped {
+        let token = listed.iter().find(|t| t["id"] == id.as_str()).expect("listed");
+        assert!(token["revoked_at"].is_string(), "{how}: {token}");
+    }
+    let owners = listed.iter().find(|t| t["id"] == owners_id.as_str()).expect("listed");
+    assert!(owners["revoked_at"].is_null(), "other people's tokens keep working: {owners}");
+    assert_eq!(app.enroll(&owners_token, None).await.status(), StatusCode::CREATED);
+    let audit: Value = app
+        .get("/api/v1/audit-logs?action=enrollment_token.revoked", &owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["total"], 3, "{audit}");
 }
