@@ -20,9 +20,13 @@ fn is_live(subscription: &StripeSubscription) -> bool {
     SubscriptionStatus::from_stripe(&subscription.status).is_live()
 }
 
-/// The live subscription to keep and the live ones to cancel: the newest by `created`, then by id, wins.
-pub fn split_live(subscriptions: &[StripeSubscription]) -> (Option<&StripeSubscription>, Vec<&StripeSubscription>) {
-    let mut live: Vec<&StripeSubscription> = subscriptions.iter().filter(|s| is_live(s)).collect();
+/// The live plan subscription to keep and the live ones to cancel: the newest by `created`, then by id,
+/// wins. Subscriptions that are not one of Vigil's plans ([`StripeSetup::is_plan`]) are never either.
+pub fn split_live<'a>(
+    setup: &StripeSetup,
+    subscriptions: &'a [StripeSubscription],
+) -> (Option<&'a StripeSubscription>, Vec<&'a StripeSubscription>) {
+    let mut live: Vec<&StripeSubscription> = subscriptions.iter().filter(|s| is_live(s) && setup.is_plan(s)).collect();
     live.sort_by(|a, b| (a.created, a.id.as_str()).cmp(&(b.created, b.id.as_str())));
     let winner = live.pop();
     (winner, live)
@@ -108,7 +112,7 @@ pub async fn resolve(
     for id in candidates {
         subscriptions.push(gateway.retrieve_subscription(id).await?);
     }
-    let (Some(kept), losers) = split_live(&subscriptions) else { return Ok(Vec::new()) };
+    let (Some(kept), losers) = split_live(setup, &subscriptions) else { return Ok(Vec::new()) };
     if losers.is_empty() {
         return Ok(Vec::new());
     }

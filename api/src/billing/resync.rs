@@ -26,11 +26,14 @@ fn system_actor(company: &CompanyId) -> AuditActor {
     AuditActor::system(company, "resync")
 }
 
-/// The subscription that describes the company now: a live one if any (the newest, the one
-/// [`duplicates::split_live`] keeps), else the newest.
-fn current(subscriptions: Vec<StripeSubscription>) -> Option<StripeSubscription> {
+/// The plan subscription that describes the company now: a live one if any (the newest, the one
+/// [`duplicates::split_live`] keeps), else the newest. Subscriptions that are not Vigil plans are left out.
+fn current(setup: &StripeSetup, subscriptions: Vec<StripeSubscription>) -> Option<StripeSubscription> {
     let live = |s: &StripeSubscription| SubscriptionStatus::from_stripe(&s.status).is_live();
-    subscriptions.into_iter().max_by(|a, b| (live(a), a.created, &a.id).cmp(&(live(b), b.created, &b.id)))
+    subscriptions
+        .into_iter()
+        .filter(|s| setup.is_plan(s))
+        .max_by(|a, b| (live(a), a.created, &a.id).cmp(&(live(b), b.created, &b.id)))
 }
 
 /// Resyncs every company linked to Stripe, or only `only`.
@@ -54,10 +57,10 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         let read_at = Utc::now().timestamp();
         let subscriptions = gateway.list_subscriptions(&customer).await?;
         let invoices = gateway.list_invoices(&customer).await?;
-        let (kept, losers) = duplicates::split_live(&subscriptions);
+        let (kept, losers) = duplicates::split_live(setup, &subscriptions);
         let cancelled = duplicates::cancel_losers(gateway, &losers).await?;
         let kept = kept.cloned();
-        let subscription = current(subscriptions);
+        let subscription = current(setup, subscriptions);
         let setup = setup.clone();
         let repairs = db::run(pool, move |conn| {
             write_transaction(conn, |conn| {

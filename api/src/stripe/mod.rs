@@ -67,6 +67,15 @@ impl StripeSetup {
         }
     }
 
+    /// Whether a subscription is one of Vigil's plans: Vigil's Checkout made it (its metadata names the
+    /// company, which also covers a plan on a price since retired), or its price is a configured tier's.
+    /// Anything else on the customer (an add-on sold in the Dashboard, say) is neither mirrored nor counted
+    /// as a duplicate, and so never cancelled.
+    pub fn is_plan(&self, subscription: &objects::StripeSubscription) -> bool {
+        subscription.metadata.contains_key("company_id")
+            || subscription.price_id().and_then(|price| self.tier_of_price(price)).is_some()
+    }
+
     /// The tier a Stripe price stands for.
     pub fn tier_of_price(&self, price: &str) -> Option<TierCode> {
         [TierCode::Pro, TierCode::Enterprise].into_iter().find(|tier| self.price_of(*tier) == Some(price))

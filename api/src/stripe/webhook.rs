@@ -120,7 +120,7 @@ async fn refetch_subscription(pool: &DbPool, setup: &StripeSetup, company: &Comp
     let applied = db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
             crate::db::lock_company(conn, &company_for_tx)?;
-            let rival = mirror::rival(conn, &company_for_tx, &fetched)?;
+            let rival = mirror::rival(conn, &setup_for_tx, &company_for_tx, &fetched)?;
             mirror::apply_subscription(conn, &setup_for_tx, &company_for_tx, &fetched, read_at, mirror::News::Fetched)?;
             Ok::<_, ApiError>(rival.map(|rival| vec![rival, fetched.id.clone()]))
         })
@@ -255,7 +255,7 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
     };
     let doubt = news == mirror::News::Updated && mirror::in_doubt(conn, &company, &subscription.id, event.created)?;
     let rivals: Vec<String> =
-        mirror::rival(conn, &company, &subscription)?.into_iter().chain([subscription.id.clone()]).collect();
+        mirror::rival(conn, setup, &company, &subscription)?.into_iter().chain([subscription.id.clone()]).collect();
     let rivals = if rivals.len() == 2 { rivals } else { Vec::new() };
     let Applied::Changed { before, after } =
         mirror::apply_subscription(conn, setup, &company, &subscription, event.created, news)?
@@ -483,7 +483,9 @@ pub async fn replay_for_company(
                     .target("stripe_event", &id)
                     .details(serde_json::json!({"type": recorded.event_type, "attempts": recorded.attempts})),
             )?;
-            events::requeue(conn, &id)?.ok_or(ApiError::NotFound("Stripe event"))
+            // Not requeued: it is failed already, and `process` claims a failed event for exactly one caller,
+            // so a second replay racing this one finds it processed instead of processing it again.
+            events::load(conn, &id)?.ok_or(ApiError::NotFound("Stripe event"))
         })
     })
     .await?;

@@ -170,7 +170,8 @@ async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backe
     let (app, owner, customer) = billed_company(backend).await;
     let subscription = |status: &str| {
         json!({"id": "sub_alerts", "object": "subscription", "customer": customer, "status": status,
-        "cancel_at_period_end": true, "items": {"data": [{"id": "si_1", "price": {"id": "price_unknown"}}]}})
+        "cancel_at_period_end": true, "metadata": {"company_id": owner.company_id},
+        "items": {"data": [{"id": "si_1", "price": {"id": "price_unknown"}}]}})
     };
     deliver(&app, "customer.subscription.updated", 1_790_000_000, subscription("active")).await;
     let in_ten_days = (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y-%m-%d %H:%M:%S").to_string();

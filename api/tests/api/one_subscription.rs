@@ -20,6 +20,7 @@ backend_tests!(
     a_second_checkout_for_the_same_tier_hands_out_the_open_one,
     of_two_live_subscriptions_the_newest_is_kept_and_the_older_cancelled_with_credit,
     resync_cancels_the_older_of_two_live_subscriptions,
+    a_newer_subscription_that_is_not_a_plan_is_neither_mirrored_nor_cancels_the_plan,
     an_event_applied_while_a_resync_reads_stripe_is_not_overwritten_by_the_read,
     an_event_applied_while_a_subscription_is_read_again_is_not_overwritten_by_the_read,
     a_cancellation_date_set_in_the_portal_ends_auto_renewal_and_is_announced,
@@ -357,6 +358,39 @@ async fn resync_cancels_the_older_of_two_live_subscriptions(backend: Backend) {
     );
     let alerts = listed(&app, &owner, "/api/v1/alerts?type=DUPLICATE_SUBSCRIPTION_CANCELLED").await;
     assert_eq!(alerts["total"], 1, "{alerts}");
+}
+
+/// Sales adds a support add-on (a price that is none of Vigil's tiers) to a paying customer in the
+/// Dashboard. It is newer than the plan, but it is not a plan: the PRO subscription is neither cancelled nor
+/// replaced in the mirror, by the webhook or by a resync.
+async fn a_newer_subscription_that_is_not_a_plan_is_neither_mirrored_nor_cancels_the_plan(backend: Backend) {
+    let (app, double, fake) = with_fake_stripe(backend).await;
+    let (owner, customer) = company(&app, "Add-on Co").await;
+    let (plan, addon) = (unique("sub"), unique("sub"));
+    let plan_sub = subscription(&plan, &customer, PRICE_PRO, "active", 1_790_000_000);
+    let addon_sub = subscription(&addon, &customer, "price_premium_support", "active", 1_790_000_060);
+    fake.add_subscription(plan_sub.clone());
+    fake.add_subscription(addon_sub.clone());
+
+    deliver(&app, "customer.subscription.created", 1_790_000_100, &plan_sub).await;
+    deliver(&app, "customer.subscription.created", 1_790_000_200, &addon_sub).await;
+    let after_webhook = billing(&app, &owner).await;
+    let report = app.resync(&owner.company_id).await;
+    let after_resync = billing(&app, &owner).await;
+
+    let requests = double.received_requests().await.expect("recorded");
+    assert!(deletes_of(&requests, &plan).is_empty(), "the plan is not cancelled");
+    assert!(deletes_of(&requests, &addon).is_empty(), "nor is the add-on");
+    for (when, dashboard) in [("after the webhook", &after_webhook), ("after the resync", &after_resync)] {
+        assert_eq!(
+            (dashboard["tier"]["code"].as_str(), dashboard["subscription"]["stripe_subscription_id"].as_str()),
+            (Some("PRO"), Some(plan.as_str())),
+            "{when}: {dashboard}"
+        );
+    }
+    assert!(report.repairs.iter().all(|line| !line.contains("duplicate")), "{:?}", report.repairs);
+    let alerts = listed(&app, &owner, "/api/v1/alerts?type=DUPLICATE_SUBSCRIPTION_CANCELLED").await;
+    assert_eq!(alerts["total"], 0, "{alerts}");
 }
 
 /// Waits (without a fixed delay) until the wall clock has passed `second`, so that a write made now is

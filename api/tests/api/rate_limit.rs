@@ -10,6 +10,7 @@ backend_tests!(
     made_up_credentials_share_their_address_budget_and_the_limiter_stays_small,
     a_verified_api_key_has_a_budget_of_its_own,
     limited_responses_and_their_429_carry_the_ratelimit_fields,
+    a_percent_encoded_api_path_is_limited_like_the_plain_one,
 );
 
 /// 20,000 requests with made-up `vigil_sk_…` and `vigil_ag_…` tokens from one address, to the endpoints they
@@ -112,4 +113,20 @@ async fn limited_responses_and_their_429_carry_the_ratelimit_fields(backend: Bac
     assert!((retry_after..=60).contains(&reset), "t={reset} lies between Retry-After and the window");
     assert_eq!(problem(refused, StatusCode::TOO_MANY_REQUESTS).await["code"], "rate_limited");
     assert!(probe.headers().get("ratelimit").is_none() && probe.headers().get("ratelimit-policy").is_none());
+}
+
+/// `/%61pi/v1/tiers` is routed to `/api/v1/tiers`; it must not pass the limiter as a web app file.
+async fn a_percent_encoded_api_path_is_limited_like_the_plain_one(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let encoded = format!("{}/%61pi/v1/tiers", app.address);
+    let first = app.client.get(&encoded).send().await.expect("tiers");
+    assert_eq!(first.status(), StatusCode::OK, "the encoded path reaches the API");
+    assert!(first.headers().get("ratelimit").is_some(), "and is limited");
+
+    let statuses: Vec<StatusCode> = futures_util::stream::iter(0..5)
+        .then(|_| async { app.client.get(&encoded).send().await.expect("tiers").status() })
+        .collect()
+        .await;
+
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
 }

@@ -5,10 +5,13 @@ ALTER TABLE companies ADD COLUMN retention_days_in_force INTEGER;
 ALTER TABLE companies ADD COLUMN retention_hold_until TIMESTAMP;
 ALTER TABLE companies ADD COLUMN retention_held_days INTEGER;
 
--- Companies that exist already keep what their subscribed plan keeps: if that is more than what applies
--- now (a lapsed payment), the first sweep starts a hold instead of deleting.
+-- Companies that exist already: a live subscription (ACTIVE, or PAST_DUE however long) keeps what its plan
+-- keeps, so a lapsed payment gets a hold on the first sweep instead of a deletion. A subscription that
+-- ended had FREE's retention applied already: no hold, and no deletion notice about data long gone.
 UPDATE companies SET retention_days_in_force = (
-    SELECT tiers.retention_days FROM subscriptions JOIN tiers ON tiers.code = subscriptions.tier_code
+    SELECT CASE WHEN subscriptions.status IN ('ACTIVE', 'PAST_DUE') THEN tiers.retention_days
+                ELSE (SELECT free.retention_days FROM tiers free WHERE free.code = 'FREE') END
+    FROM subscriptions JOIN tiers ON tiers.code = subscriptions.tier_code
     WHERE subscriptions.company_id = companies.id
 );
 
