@@ -268,11 +268,36 @@ fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std
     }
     let forwarded =
         req.headers().get_all("x-forwarded-for").filter_map(|value| value.to_str().ok()).collect::<Vec<_>>().join(",");
-    forwarded
-        .rsplit(',')
-        .filter_map(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
-        .find(|hop| !trusted.contains(hop))
-        .or(Some(peer))
+    Some(nearest_untrusted_hop(&forwarded, peer, trusted))
+}
+
+/// Walks `X-Forwarded-For` from the right, past our own proxies, to the first hop they did not add. A hop
+/// that cannot be read (`unknown`, an obfuscated name) ends the walk at the proxy that wrote it: looking
+/// past it would hand the choice of address to whatever the client put further left.
+fn nearest_untrusted_hop(forwarded: &str, peer: std::net::IpAddr, trusted: &[std::net::IpAddr]) -> std::net::IpAddr {
+    let mut reported_by = peer;
+    for hop in forwarded.rsplit(',').map(str::trim).filter(|hop| !hop.is_empty()) {
+        let Some(address) = hop_address(hop) else { return reported_by };
+        if !trusted.contains(&address) {
+            return address;
+        }
+        reported_by = address;
+    }
+    reported_by
+}
+
+/// One hop as proxies write it: `203.0.113.9`, `203.0.113.9:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
+fn hop_address(hop: &str) -> Option<std::net::IpAddr> {
+    let address = hop
+        .parse::<std::net::IpAddr>()
+        .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|socket| socket.ip()))
+        .or_else(|_| hop.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>())
+        .ok()?;
+    // An IPv4 client behind a dual-stack proxy arrives as `::ffff:a.b.c.d`; it is the same client.
+    Some(match address {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, std::net::IpAddr::V4),
+        v4 => v4,
+    })
 }
 
 /// The bearer token of a request, if any.
@@ -394,5 +419,29 @@ mod tests {
         assert!(AdminUser::check(&user(Role::Admin)).is_ok());
         assert!(AdminReader::check(&user(Role::Viewer)).is_err());
         assert!(Member::check(&user(Role::Viewer)).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::nearest_untrusted_hop;
+
+    fn ip(text: &str) -> std::net::IpAddr {
+        text.parse().expect("ip")
+    }
+
+    #[test]
+    fn the_client_is_the_first_hop_our_proxies_did_not_add() {
+        let proxy = ip("10.0.0.1");
+        let trusted = [proxy, ip("10.0.0.2")];
+        let at = |header: &str| nearest_untrusted_hop(header, proxy, &trusted);
+        assert_eq!(at("198.51.100.7, 203.0.113.9"), ip("203.0.113.9"), "a forged hop further left is ignored");
+        assert_eq!(at("203.0.113.9:5678"), ip("203.0.113.9"), "a port is not part of the address");
+        assert_eq!(at("[2001:db8::1]:443"), ip("2001:db8::1"));
+        assert_eq!(at("::ffff:203.0.113.9"), ip("203.0.113.9"));
+        assert_eq!(at("203.0.113.9, 10.0.0.2"), ip("203.0.113.9"), "past a second proxy of ours");
+        assert_eq!(at("198.51.100.7, unknown"), proxy, "an unreadable hop ends at the proxy that wrote it");
+        assert_eq!(at("198.51.100.7, unknown, 10.0.0.2"), ip("10.0.0.2"));
+        assert_eq!(at(""), proxy);
     }
 }

@@ -11,6 +11,7 @@ backend_tests!(
     a_verified_api_key_has_a_budget_of_its_own,
     limited_responses_and_their_429_carry_the_ratelimit_fields,
     a_percent_encoded_api_path_is_limited_like_the_plain_one,
+    a_client_cannot_pick_its_address_around_a_proxy_hop_it_cannot_read,
 );
 
 /// 20,000 requests with made-up `vigil_sk_…` and `vigil_ag_…` tokens from one address, to the endpoints they
@@ -129,4 +130,21 @@ async fn a_percent_encoded_api_path_is_limited_like_the_plain_one(backend: Backe
         .await;
 
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+}
+
+/// Our proxy appends the client as `unknown` (or with a port). Whatever the client puts further left in
+/// `X-Forwarded-For`, it does not get a fresh budget per request.
+async fn a_client_cannot_pick_its_address_around_a_proxy_hop_it_cannot_read(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RATE_LIMIT_PER_MINUTE", "2"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    for appended in ["unknown", "203.0.113.9:5678"] {
+        let mut statuses = Vec::new();
+        for n in 0..6 {
+            let forged = format!("198.51.100.{n}, {appended}");
+            let response =
+                app.client.get(app.url("/api/v1/tiers")).header("x-forwarded-for", forged).send().await.expect("tiers");
+            statuses.push(response.status());
+        }
+        let admitted = statuses.iter().filter(|status| **status == StatusCode::OK).count();
+        assert!(admitted <= 2, "{appended}: {admitted} of 6 forged addresses got through: {statuses:?}");
+    }
 }
