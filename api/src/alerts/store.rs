@@ -262,17 +262,20 @@ pub fn insert_ticket(
         .map(drop)
 }
 
-/// Uses a live ticket once; returns whose it was.
+/// Uses a live ticket of an active user once; returns whose it was. A ticket taken just before its user was
+/// disabled opens no stream.
 pub fn redeem_ticket(
     conn: &mut DbConn,
     ticket_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<(String, String)>> {
+    let active_users = users::table.filter(users::disabled_at.is_null()).select(users::id);
     diesel::update(
         stream_tickets::table
             .filter(stream_tickets::ticket_hash.eq(ticket_hash))
             .filter(stream_tickets::used_at.is_null())
-            .filter(stream_tickets::expires_at.gt(now)),
+            .filter(stream_tickets::expires_at.gt(now))
+            .filter(stream_tickets::user_id.eq_any(active_users)),
     )
     .set(stream_tickets::used_at.eq(now))
     .returning((stream_tickets::company_id, stream_tickets::user_id))

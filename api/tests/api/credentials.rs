@@ -16,6 +16,7 @@ backend_tests!(
     a_demoted_users_access_token_acts_with_the_new_role_at_once,
     a_user_cannot_remove_themselves_and_only_owners_remove_owners,
     enrollment_tokens_stop_with_the_admin_who_made_them,
+    a_stream_ticket_taken_before_the_user_was_disabled_opens_no_stream,
 );
 
 /// A key with a chosen name; returns (id, secret, prefix).
@@ -290,4 +291,20 @@ async fn enrollment_tokens_stop_with_the_admin_who_made_them(backend: Backend) {
         .await
         .expect("json");
     assert_eq!(audit["total"], 3, "{audit}");
+}
+
+async fn a_stream_ticket_taken_before_the_user_was_disabled_opens_no_stream(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, "ADMIN").await;
+    let ticket: Value =
+        app.post("/api/v1/alerts/stream-tickets", &admin.access_token, json!({})).await.json().await.expect("json");
+    let disabled =
+        app.patch(&format!("/api/v1/users/{}", admin.user_id), &owner.access_token, json!({"active": false})).await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+
+    let url = app.url(&format!("/api/v1/alerts/stream?ticket={}", ticket["ticket"].as_str().expect("ticket")));
+    let stream = app.client.get(&url).send().await.expect("stream");
+
+    assert_eq!(problem(stream, StatusCode::UNAUTHORIZED).await["code"], "unauthenticated");
 }
