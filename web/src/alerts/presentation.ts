@@ -42,4 +42,10 @@ export const ALERT_TYPES: Record<AlertType, { label: string; color: string; mean
     color: "red",
     meaning: "A user was disabled, removed or demoted, so the API keys they created stopped working.",
   },
+  DUPLICATE_SUBSCRIPTION_CANCELLED: {
+    label: "Duplicate subscription cancelled",
+    color: "yellow",
+    meaning:
+      "A second paid subscription was found; the newest one was kept and the other cancelled with a credit.",
+  },
 };

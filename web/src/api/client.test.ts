@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { session } from "../test/fixtures";
-import { json, problem, stubApi } from "../test/server";
-import { api, call } from "./client";
+import { json, problem, stubApi, tagged } from "../test/server";
+import { api, call, callVersioned, ifMatch } from "./client";
 import { ApiProblem } from "./problem";
 import { getAccessToken, onSessionExpired, setSession } from "./session";
 
@@ -63,5 +63,23 @@ describe("the API client", () => {
     });
     await Promise.all([call(api.GET("/api/v1/tiers")), call(api.GET("/api/v1/tiers"))]);
     expect(requests.filter((r) => r.url.pathname === "/api/v1/auth/refresh")).toHaveLength(1);
+  });
+
+  it("reads a resource with its ETag, and sends it back as If-Match", async () => {
+    setSession(session);
+    const requests = stubApi({
+      "GET /api/v1/billing/settings": () => tagged({ auto_renewal: true }, '"v3"'),
+      "PATCH /api/v1/billing/settings": () => problem(412, "precondition_failed"),
+    });
+    const read = await callVersioned(api.GET("/api/v1/billing/settings"));
+    expect(read).toEqual({ value: { auto_renewal: true }, etag: '"v3"' });
+    const write = api.PATCH("/api/v1/billing/settings", {
+      params: { header: ifMatch(read.etag) },
+      body: { auto_renewal: false },
+    });
+    const error = await callVersioned(write).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "precondition_failed", isStaleVersion: true });
+    expect(requests[1]?.request.headers.get("if-match")).toBe('"v3"');
+    expect(ifMatch(null)).toEqual({});
   });
 });

@@ -36,14 +36,10 @@ export const api = createClient<paths>({
   fetch: authFetch,
 });
 
-/**
- * Awaits an openapi-fetch call and returns its data, or throws the problem+json as an `ApiProblem` (a network
- * failure becomes a `network_error` problem). Made for TanStack Query's queryFn and mutationFn.
- */
-export async function call<D>(
-  pending: Promise<{ data?: D; error?: unknown; response: Response }>,
-): Promise<D> {
-  let result: { data?: D; error?: unknown; response: Response };
+type Pending<D> = Promise<{ data?: D; error?: unknown; response: Response }>;
+
+async function settle<D>(pending: Pending<D>): Promise<{ data: D; response: Response }> {
+  let result: Awaited<Pending<D>>;
   try {
     result = await pending;
   } catch {
@@ -52,5 +48,33 @@ export async function call<D>(
   if (result.error !== undefined || !result.response.ok) {
     throw toProblem(result.error, result.response);
   }
-  return result.data as D;
+  return { data: result.data as D, response: result.response };
+}
+
+/**
+ * Awaits an openapi-fetch call and returns its data, or throws the problem+json as an `ApiProblem` (a network
+ * failure becomes a `network_error` problem). Made for TanStack Query's queryFn and mutationFn.
+ */
+export async function call<D>(pending: Pending<D>): Promise<D> {
+  return (await settle(pending)).data;
+}
+
+/** A resource as read, with the `ETag` of that version (null when the server sent none). */
+export interface Versioned<T> {
+  value: T;
+  etag: string | null;
+}
+
+/** `call` for the resources that are edited under `If-Match`: the data together with the response's `ETag`. */
+export async function callVersioned<D>(pending: Pending<D>): Promise<Versioned<D>> {
+  const { data, response } = await settle(pending);
+  return { value: data, etag: response.headers.get("ETag") };
+}
+
+/**
+ * The header params that make a write apply only to the version `etag` names; none when it is unknown, so the
+ * write is not refused for want of a tag.
+ */
+export function ifMatch(etag: string | null): { "If-Match"?: string } {
+  return etag === null ? {} : { "If-Match": etag };
 }

@@ -3,6 +3,9 @@ import type { Problem } from "./types";
 /** Codes whose cure is a bigger plan: the UI offers the upgrade page next to them. */
 export const UPGRADE_CODES = new Set(["plan_limit_reached", "storage_limit_reached", "feature_not_in_plan"]);
 
+/** The code of a 412: the `If-Match` version is no longer the current one, and nothing changed. */
+export const STALE_VERSION_CODE = "precondition_failed";
+
 /** An RFC 9457 problem from the API (or one made up for a network failure), thrown by `call`. */
 export class ApiProblem extends Error {
   readonly problem: Problem;
@@ -29,12 +32,32 @@ export class ApiProblem extends Error {
   get wantsUpgrade(): boolean {
     return UPGRADE_CODES.has(this.problem.code);
   }
+
+  /** A write refused because its `If-Match` named a version someone else has since replaced. */
+  get isStaleVersion(): boolean {
+    return this.problem.code === STALE_VERSION_CODE;
+  }
 }
 
 function isProblem(body: unknown): body is Problem {
   if (typeof body !== "object" || body === null) return false;
   const candidate = body as Record<string, unknown>;
   return typeof candidate.code === "string" && typeof candidate.status === "number";
+}
+
+/**
+ * The problem of a stale edit found before writing: what the user saw is no longer the current version, as
+ * when a list (which carries no versions) shows a row that someone else has changed since.
+ */
+export function staleVersion(): ApiProblem {
+  return new ApiProblem({
+    type: "about:blank",
+    title: "Changed since you opened it",
+    status: 412,
+    code: STALE_VERSION_CODE,
+    detail: "Someone else changed this since you opened it; nothing was changed.",
+    request_id: null,
+  });
 }
 
 /** Turns whatever an error response carried into an `ApiProblem`. */

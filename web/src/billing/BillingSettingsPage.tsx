@@ -14,16 +14,17 @@ import {
 } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { notifications } from "@mantine/notifications";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { api, call } from "../api/client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, call, callVersioned, type Versioned } from "../api/client";
 import { fieldError } from "../api/problem";
-import type { BillingDashboard } from "../api/types";
+import type { BillingDashboard, BillingSettings } from "../api/types";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
+import { useEditVersion } from "../lib/editVersion";
 import { formatDate } from "../lib/format";
 import { hasLivePaidPlan } from "./presentation";
-import { billingKeys, useBilling } from "./queries";
+import { billingKeys, billingSettingsQuery, useBilling } from "./queries";
 import { redirect } from "./UpgradePage";
 
 const TAX_ID_TYPES = [
@@ -42,19 +43,33 @@ function useRefresh() {
   return () => queryClient.invalidateQueries({ queryKey: billingKeys.dashboard });
 }
 
-function AutoRenewal({ billing }: { billing: BillingDashboard }) {
+/** The version of the billing settings this page edits; both cards write it, so they share it. */
+type SettingsVersion = ReturnType<typeof useEditVersion<BillingSettings>>;
+
+function AutoRenewal({ billing, edit }: { billing: BillingDashboard; edit: SettingsVersion }) {
   const refresh = useRefresh();
   const toggle = useMutation({
     mutationFn: (autoRenewal: boolean) =>
-      call(api.PATCH("/api/v1/billing/settings", { body: { auto_renewal: autoRenewal } })),
-    onSuccess: (data) => {
+      callVersioned(
+        api.PATCH("/api/v1/billing/settings", {
+          params: { header: edit.header },
+          body: { auto_renewal: autoRenewal },
+        }),
+      ),
+    onSuccess: (saved) => {
+      edit.saved(saved);
       void refresh();
       notifications.show({
         color: "teal",
-        message: data.subscription.auto_renew ? "Auto-renewal is on." : "Auto-renewal is off.",
+        message: saved.value.subscription.auto_renew ? "Auto-renewal is on." : "Auto-renewal is off.",
       });
     },
   });
+  const reload = async () => {
+    await edit.reloadLatest();
+    toggle.reset();
+    await refresh();
+  };
   const live = hasLivePaidPlan(billing.subscription);
   return (
     <Card withBorder radius="md" padding="lg">
@@ -74,22 +89,34 @@ function AutoRenewal({ billing }: { billing: BillingDashboard }) {
             ? `Your plan renews on ${formatDate(billing.renews_at)} and Stripe charges your payment method. Turn this off to end the plan at the end of the period instead; you keep everything until then.`
             : `Your plan ends on ${formatDate(billing.ends_at)}, after which the Free plan's limits apply. Turn this on to keep it.`}
       </Text>
-      {toggle.isError && <ProblemAlert error={toggle.error} />}
+      {toggle.isError && <ProblemAlert error={toggle.error} onReload={() => void reload()} />}
     </Card>
   );
 }
 
-function BillingEmail({ billing }: { billing: BillingDashboard }) {
+function BillingEmail({ settings, edit }: { settings: BillingSettings; edit: SettingsVersion }) {
   const refresh = useRefresh();
-  const form = useForm({ initialValues: { billing_email: billing.billing_email ?? "" } });
+  const form = useForm({ initialValues: { billing_email: settings.billing_email ?? "" } });
   const save = useMutation({
     mutationFn: (email: string) =>
-      call(api.PATCH("/api/v1/billing/settings", { body: { billing_email: email } })),
-    onSuccess: () => {
+      callVersioned(
+        api.PATCH("/api/v1/billing/settings", {
+          params: { header: edit.header },
+          body: { billing_email: email },
+        }),
+      ),
+    onSuccess: (saved) => {
+      edit.saved(saved);
       void refresh();
       notifications.show({ color: "teal", message: "Billing email saved." });
     },
   });
+  const reload = async () => {
+    const latest = await edit.reloadLatest();
+    form.setValues({ billing_email: latest.billing_email ?? "" });
+    save.reset();
+    await refresh();
+  };
   return (
     <Card withBorder radius="md" padding="lg">
       <Title order={2} fz="h4" mb="xs">
@@ -103,7 +130,9 @@ function BillingEmail({ billing }: { billing: BillingDashboard }) {
             {...form.getInputProps("billing_email")}
             error={fieldError(save.error, "billing_email")}
           />
-          {save.isError && !fieldError(save.error, "billing_email") && <ProblemAlert error={save.error} />}
+          {save.isError && !fieldError(save.error, "billing_email") && (
+            <ProblemAlert error={save.error} onReload={() => void reload()} />
+          )}
           <Group>
             <Button type="submit" loading={save.isPending}>
               Save email
@@ -112,6 +141,23 @@ function BillingEmail({ billing }: { billing: BillingDashboard }) {
         </Stack>
       </form>
     </Card>
+  );
+}
+
+/** The two cards that change the billing settings, editing the version read when the page opened. */
+function SettingsCards({
+  billing,
+  settings,
+}: {
+  billing: BillingDashboard;
+  settings: Versioned<BillingSettings>;
+}) {
+  const edit = useEditVersion(billingSettingsQuery, settings);
+  return (
+    <>
+      <AutoRenewal billing={billing} edit={edit} />
+      <BillingEmail settings={settings.value} edit={edit} />
+    </>
   );
 }
 
@@ -284,6 +330,7 @@ function DangerZone({ billing }: { billing: BillingDashboard }) {
 
 export function BillingSettingsPage() {
   const billing = useBilling();
+  const settings = useQuery(billingSettingsQuery);
   return (
     <>
       <PageHeader title="Billing settings" description="Renewal, invoices and payment details." />
@@ -293,8 +340,9 @@ export function BillingSettingsPage() {
             {!data.billing_configured && (
               <Alert color="gray">Billing is not connected on this server; these settings need Stripe.</Alert>
             )}
-            <AutoRenewal billing={data} />
-            <BillingEmail billing={data} />
+            <QueryState query={settings} label="the billing settings">
+              {(versioned) => <SettingsCards billing={data} settings={versioned} />}
+            </QueryState>
             <PaymentMethod billing={data} />
             <TaxIdCard billing={data} />
             <DangerZone billing={data} />

@@ -39,8 +39,9 @@ export function PlanStanding({ billing }: { billing: BillingDashboard }) {
         <Alert color="orange" icon={<IconTrashX size={18} />} title="Deletion scheduled">
           <Text size="sm">
             The plan that applies now keeps {retention.plan_days} days of activity and screenshots. Older data
-            (up to {retention.kept_days} days) will be deleted on {formatDate(retention.deletion_scheduled_at)}{" "}
-            unless you upgrade or settle the payment before then.
+            (up to {retention.kept_days} days) will be deleted on{" "}
+            {formatDate(retention.deletion_scheduled_at)} unless you upgrade or settle the payment before
+            then.
           </Text>
         </Alert>
       )}

@@ -51,5 +51,7 @@ export function limitText(value: number | null | undefined, unit = ""): string {
  * `SubscriptionStatus::is_live` (api/src/billing/model.rs).
  */
 export function hasLivePaidPlan(subscription: Subscription): boolean {
-  return subscription.tier !== "FREE" && (subscription.status === "ACTIVE" || subscription.status === "PAST_DUE");
+  return (
+    subscription.tier !== "FREE" && (subscription.status === "ACTIVE" || subscription.status === "PAST_DUE")
+  );
 }

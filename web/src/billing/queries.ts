@@ -1,8 +1,11 @@
 import { useQuery } from "@tanstack/react-query";
-import { api, call } from "../api/client";
+import { api, call, callVersioned } from "../api/client";
+import type { BillingSettings } from "../api/types";
+import type { VersionedQuery } from "../lib/editVersion";
 
 export const billingKeys = {
   dashboard: ["billing"] as const,
+  settings: ["billing", "settings"] as const,
   tiers: ["tiers"] as const,
   invoices: (status: string | null, page: number) => ["billing", "invoices", status, page] as const,
 };
@@ -23,3 +26,9 @@ export function useTiers() {
     select: (tiers) => [...tiers].sort((a, b) => a.display_order - b.display_order),
   });
 }
+
+/** The settings `PATCH /api/v1/billing/settings` changes, with their `ETag`. */
+export const billingSettingsQuery: VersionedQuery<BillingSettings> = {
+  queryKey: billingKeys.settings,
+  queryFn: () => callVersioned(api.GET("/api/v1/billing/settings")),
+};

@@ -21,25 +21,33 @@ interface Props {
   fieldsShown?: string[];
   title?: string;
   onRetry?: () => void;
+  /** Offered on a stale `If-Match` (412 `precondition_failed`): loads the latest version into the form. */
+  onReload?: () => void;
 }
+
+const STALE_TITLE = "This was changed by someone else since you opened it";
+const STALE_DETAIL =
+  "Nothing was saved, and your edits are still here. Reload the latest version to see what changed " +
+  "(it replaces your edits), then make your change again.";
 
 /**
  * An API problem where it happened: its detail, the field messages no input shows, an upgrade link for plan
- * limits and missing features, and the request id to quote.
+ * limits and missing features, a reload for an edit of a stale version, and the request id to quote.
  */
-export function ProblemAlert({ error, fieldsShown = [], title, onRetry }: Props) {
+export function ProblemAlert({ error, fieldsShown = [], title, onRetry, onReload }: Props) {
   const problem = asProblem(error);
+  const stale = problem.isStaleVersion;
   const { plan_limit: limit, request_id: requestId } = problem.problem;
   const otherFields = Object.entries(problem.fieldErrors).filter(([field]) => !fieldsShown.includes(field));
   return (
     <Alert
       color={problem.wantsUpgrade ? "orange" : "red"}
       icon={<IconAlertTriangle size={18} />}
-      title={title ?? problem.problem.title}
+      title={title ?? (stale ? STALE_TITLE : problem.problem.title)}
       role="alert"
     >
       <Stack gap="xs">
-        <Text size="sm">{problem.problem.detail}</Text>
+        <Text size="sm">{stale ? STALE_DETAIL : problem.problem.detail}</Text>
         {limit && (
           <Text size="sm">
             {limitUsage(limit)} on the {limit.tier} plan.
@@ -54,7 +62,7 @@ export function ProblemAlert({ error, fieldsShown = [], title, onRetry }: Props)
             ))}
           </List>
         )}
-        {(problem.wantsUpgrade || onRetry) && (
+        {(problem.wantsUpgrade || onRetry || (stale && onReload)) && (
           <Group gap="sm">
             {problem.wantsUpgrade && (
               <Button
@@ -65,6 +73,11 @@ export function ProblemAlert({ error, fieldsShown = [], title, onRetry }: Props)
                 rightSection={<IconArrowUpRight size={14} />}
               >
                 {limit?.upgrade_tier ? `Upgrade to ${humanize(limit.upgrade_tier)}` : "Upgrade your plan"}
+              </Button>
+            )}
+            {stale && onReload && (
+              <Button size="xs" variant="light" onClick={onReload}>
+                Reload latest
               </Button>
             )}
             {onRetry && (

@@ -26,7 +26,13 @@ import { formatDateTime, fromNow } from "../lib/format";
 
 const PER_PAGE = 20;
 
-export function AgentStatusBadge({ status, suspended = false }: { status: Agent["status"]; suspended?: boolean }) {
+export function AgentStatusBadge({
+  status,
+  suspended = false,
+}: {
+  status: Agent["status"];
+  suspended?: boolean;
+}) {
   const color = status === "ONLINE" ? "teal" : status === "OFFLINE" ? "orange" : "gray";
   return (
     <Group gap={4} wrap="nowrap">

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { setSession } from "../api/session";
 import { session } from "../test/fixtures";
 import { renderApp } from "../test/render";
-import { FakeEventSource, json, problem, stubApi } from "../test/server";
+import { FakeEventSource, json, problem, stubApi, tagged } from "../test/server";
 import { formatDuration } from "./EmployeeActivity";
 
 const employee = {
@@ -110,6 +110,33 @@ describe("the employee page", () => {
     await user.click(within(dialog).getByRole("button", { name: "Delete screenshot" }));
     expect(await screen.findByText(/No screenshots\./)).toBeInTheDocument();
     expect(requests.some((r) => r.method === "DELETE")).toBe(true);
+  });
+
+  it("saves an edit with If-Match set to the ETag of the employee it opened", async () => {
+    let current = { ...employee };
+    const requests = stubApi({
+      "POST /api/v1/auth/refresh": () => json(session),
+      "POST /api/v1/alerts/stream-tickets": () => ({ ticket: "t", expires_in: 30 }),
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/employees/e1": () => tagged(current, '"v3"'),
+      "GET /api/v1/agents": () => ({ data: [], page: 1, per_page: 100, total: 0 }),
+      "GET /api/v1/employees/e1/activity": () => problem(404, "not_found"),
+      "GET /api/v1/employees/e1/screenshots": () => problem(404, "not_found"),
+      "PATCH /api/v1/employees/e1": async (request) => {
+        current = { ...current, ...((await request.json()) as Partial<typeof employee>) };
+        return tagged(current, '"v4"');
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/employees/e1");
+    await user.click(await screen.findByRole("button", { name: "Edit" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.clear(within(dialog).getByLabelText("Job title"));
+    await user.type(within(dialog).getByLabelText("Job title"), "Commodore");
+    await user.click(within(dialog).getByRole("button", { name: "Save" }));
+    expect(await screen.findByText("Commodore")).toBeInTheDocument();
+    const patch = requests.find((r) => r.method === "PATCH");
+    expect(patch?.request.headers.get("if-match")).toBe('"v3"');
   });
 
   it("formats durations", () => {

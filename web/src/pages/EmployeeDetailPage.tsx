@@ -9,7 +9,12 @@ import { QueryState } from "../components/QueryState";
 import { formatDate, formatDateTime, fromNow } from "../lib/format";
 import { AgentStatusBadge } from "./AgentsPage";
 import { ActivityCard, ScreenshotsCard } from "./EmployeeActivity";
-import { EmployeeForm, EmployeeStatusBadge, employeeKeys, useEmployeeStatusChange } from "./EmployeesPage";
+import {
+  EditEmployeeForm,
+  EmployeeStatusBadge,
+  employeeQuery,
+  useEmployeeStatusChange,
+} from "./EmployeesPage";
 
 function Field({ label, value }: { label: string; value: React.ReactNode }) {
   return (
@@ -28,11 +33,7 @@ export function EmployeeDetailPage() {
   const { employeeId = "" } = useParams();
   const [editing, setEditing] = useState(false);
   const statusChange = useEmployeeStatusChange();
-  const employee = useQuery({
-    queryKey: [...employeeKeys.all, "detail", employeeId],
-    queryFn: () =>
-      call(api.GET("/api/v1/employees/{employee_id}", { params: { path: { employee_id: employeeId } } })),
-  });
+  const employee = useQuery(employeeQuery(employeeId));
   const agents = useQuery({
     queryKey: ["agents", "of", employeeId],
     queryFn: () =>
@@ -46,7 +47,7 @@ export function EmployeeDetailPage() {
         ← Employees
       </Anchor>
       <QueryState query={employee} label="the employee">
-        {(data) => (
+        {({ value: data, etag }) => (
           <>
             <PageHeader
               title={data.name}
@@ -122,7 +123,9 @@ export function EmployeeDetailPage() {
               <ScreenshotsCard employeeId={data.id} />
             </Stack>
             <Modal opened={editing} onClose={() => setEditing(false)} title="Edit employee" centered>
-              {editing && <EmployeeForm employee={data} onDone={() => setEditing(false)} />}
+              {editing && (
+                <EditEmployeeForm employee={{ value: data, etag }} onDone={() => setEditing(false)} />
+              )}
             </Modal>
           </>
         )}

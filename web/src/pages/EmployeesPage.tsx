@@ -20,13 +20,14 @@ import { notifications } from "@mantine/notifications";
 import { IconDots, IconPlus, IconSearch } from "@tabler/icons-react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router";
-import { api, call } from "../api/client";
+import { api, call, callVersioned, type Versioned } from "../api/client";
 import { ApiProblem } from "../api/problem";
 import type { Employee } from "../api/types";
 import { ListPagination } from "../components/ListPagination";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
+import { useEditVersion, type VersionedQuery } from "../lib/editVersion";
 import { formatDate } from "../lib/format";
 
 const PER_PAGE = 20;
@@ -35,11 +36,31 @@ type Status = "ACTIVE" | "INACTIVE" | "ALL";
 
 export const employeeKeys = { all: ["employees"] as const };
 
+/** One employee with its `ETag`: what the detail page shows and the edit form is opened from. */
+export function employeeQuery(employeeId: string): VersionedQuery<Employee> {
+  return {
+    queryKey: [...employeeKeys.all, "detail", employeeId],
+    queryFn: () =>
+      callVersioned(
+        api.GET("/api/v1/employees/{employee_id}", { params: { path: { employee_id: employeeId } } }),
+      ),
+  };
+}
+
 interface Values {
   name: string;
   email: string;
   department: string;
   job_title: string;
+}
+
+function toValues(employee: Employee | undefined): Values {
+  return {
+    name: employee?.name ?? "",
+    email: employee?.email ?? "",
+    department: employee?.department ?? "",
+    job_title: employee?.job_title ?? "",
+  };
 }
 
 function toBody(values: Values) {
@@ -51,34 +72,15 @@ function toBody(values: Values) {
   };
 }
 
-/** Adds or edits one employee; field errors sit under their fields, a plan limit offers the upgrade. */
-export function EmployeeForm({ employee, onDone }: { employee?: Employee; onDone: () => void }) {
+/** The form's state and its write; field errors go under their fields. */
+function useEmployeeForm(initial: Values, write: (values: Values) => Promise<Employee>, onDone: () => void) {
   const queryClient = useQueryClient();
-  const form = useForm<Values>({
-    initialValues: {
-      name: employee?.name ?? "",
-      email: employee?.email ?? "",
-      department: employee?.department ?? "",
-      job_title: employee?.job_title ?? "",
-    },
-  });
+  const form = useForm<Values>({ initialValues: initial });
   const save = useMutation({
-    mutationFn: (values: Values) =>
-      employee
-        ? call(
-            api.PATCH("/api/v1/employees/{employee_id}", {
-              params: { path: { employee_id: employee.id } },
-              body: toBody(values),
-            }),
-          )
-        : call(api.POST("/api/v1/employees", { body: toBody(values) })),
-    onSuccess: (saved) => {
+    mutationFn: write,
+    onSuccess: () => {
       void queryClient.invalidateQueries({ queryKey: employeeKeys.all });
       void queryClient.invalidateQueries({ queryKey: ["billing"] });
-      notifications.show({
-        color: "teal",
-        message: employee ? `${saved.name} saved.` : `${saved.name} added.`,
-      });
       onDone();
     },
     onError: (error) => {
@@ -88,10 +90,20 @@ export function EmployeeForm({ employee, onDone }: { employee?: Employee; onDone
       }
     },
   });
+  return { form, save };
+}
+
+interface FieldsProps extends ReturnType<typeof useEmployeeForm> {
+  submitLabel: string;
+  onDone: () => void;
+  onReload?: () => void;
+}
+
+function EmployeeFields({ form, save, submitLabel, onDone, onReload }: FieldsProps) {
   return (
     <form onSubmit={form.onSubmit((values) => save.mutate(values))} noValidate>
       <Stack gap="sm">
-        {save.isError && <ProblemAlert error={save.error} fieldsShown={FIELDS} />}
+        {save.isError && <ProblemAlert error={save.error} fieldsShown={FIELDS} onReload={onReload} />}
         <TextInput label="Name" required data-autofocus {...form.getInputProps("name")} />
         <TextInput label="Email" type="email" required {...form.getInputProps("email")} />
         <TextInput label="Department" {...form.getInputProps("department")} />
@@ -101,11 +113,72 @@ export function EmployeeForm({ employee, onDone }: { employee?: Employee; onDone
             Cancel
           </Button>
           <Button type="submit" loading={save.isPending}>
-            {employee ? "Save" : "Add employee"}
+            {submitLabel}
           </Button>
         </Group>
       </Stack>
     </form>
+  );
+}
+
+/** Adds an employee; a plan limit offers the upgrade. */
+export function NewEmployeeForm({ onDone }: { onDone: () => void }) {
+  const state = useEmployeeForm(
+    toValues(undefined),
+    async (values) => {
+      const added = await call(api.POST("/api/v1/employees", { body: toBody(values) }));
+      notifications.show({ color: "teal", message: `${added.name} added.` });
+      return added;
+    },
+    onDone,
+  );
+  return <EmployeeFields {...state} submitLabel="Add employee" onDone={onDone} />;
+}
+
+/**
+ * Edits the version of the employee it was opened with: if someone else changed them meanwhile, nothing is
+ * saved and the form keeps what was typed, offering to reload the latest.
+ */
+export function EditEmployeeForm({
+  employee,
+  onDone,
+}: {
+  employee: Versioned<Employee>;
+  onDone: () => void;
+}) {
+  const queryClient = useQueryClient();
+  const query = employeeQuery(employee.value.id);
+  const edit = useEditVersion(query, employee);
+  const state = useEmployeeForm(
+    toValues(employee.value),
+    async (values) => {
+      const saved = await callVersioned(
+        api.PATCH("/api/v1/employees/{employee_id}", {
+          params: { path: { employee_id: employee.value.id }, header: edit.header },
+          body: toBody(values),
+        }),
+      );
+      edit.saved(saved);
+      queryClient.setQueryData(query.queryKey, saved);
+      notifications.show({ color: "teal", message: `${saved.value.name} saved.` });
+      return saved.value;
+    },
+    onDone,
+  );
+  const reload = async () => {
+    state.form.setValues(toValues(await edit.reloadLatest()));
+    state.save.reset();
+  };
+  return <EmployeeFields {...state} submitLabel="Save" onDone={onDone} onReload={() => void reload()} />;
+}
+
+/** The edit form for a listed employee: the list has no versions, so the employee is read with its `ETag` first. */
+function EditListedEmployee({ employeeId, onDone }: { employeeId: string; onDone: () => void }) {
+  const employee = useQuery(employeeQuery(employeeId));
+  return (
+    <QueryState query={employee} label="the employee">
+      {(data) => <EditEmployeeForm employee={data} onDone={onDone} />}
+    </QueryState>
   );
 }
 
@@ -293,8 +366,9 @@ export function EmployeesPage() {
         title={editing === "new" ? "Add an employee" : "Edit employee"}
         centered
       >
-        {editing !== null && (
-          <EmployeeForm employee={editing === "new" ? undefined : editing} onDone={() => setEditing(null)} />
+        {editing === "new" && <NewEmployeeForm onDone={() => setEditing(null)} />}
+        {editing !== null && editing !== "new" && (
+          <EditListedEmployee employeeId={editing.id} onDone={() => setEditing(null)} />
         )}
       </Modal>
     </>

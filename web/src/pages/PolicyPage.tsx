@@ -1,16 +1,18 @@
+import { useState } from "react";
 import { Anchor, Badge, Button, Card, Group, NumberInput, Stack, Switch, Text, Tooltip } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router";
-import { api, call } from "../api/client";
+import { api, callVersioned, type Versioned } from "../api/client";
 import { ApiProblem } from "../api/problem";
-import type { PolicySettings, Tier } from "../api/types";
+import type { Policy, PolicySettings, Tier } from "../api/types";
 import { useIsAdmin } from "../auth/AuthContext";
 import { useBilling } from "../billing/queries";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
+import { useEditVersion, type VersionedQuery } from "../lib/editVersion";
 import { formatDateTime } from "../lib/format";
 
 type Values = PolicySettings;
@@ -59,19 +61,34 @@ const NUMBERS: { key: keyof Values; label: string; description: string }[] = [
   { key: "heartbeat_interval_secs", label: "Heartbeat (seconds)", description: "How often agents check in." },
 ];
 
-function PolicyForm({ settings, tier, version }: { settings: PolicySettings; tier: Tier; version: number }) {
+const policyQuery: VersionedQuery<Policy> = {
+  queryKey: ["policy"],
+  queryFn: () => callVersioned(api.GET("/api/v1/policy")),
+};
+
+function PolicyForm({ policy, tier }: { policy: Versioned<Policy>; tier: Tier }) {
   const admin = useIsAdmin();
   const queryClient = useQueryClient();
+  const edit = useEditVersion(policyQuery, policy);
+  const [version, setVersion] = useState(policy.value.version);
   const form = useForm<Values>({
-    initialValues: { ...settings },
+    initialValues: { ...policy.value.settings },
   });
+  const show = (shown: Policy) => {
+    setVersion(shown.version);
+    form.setValues({ ...shown.settings });
+    form.resetDirty({ ...shown.settings });
+  };
   const save = useMutation({
-    mutationFn: (values: Values) => call(api.PUT("/api/v1/policy", { body: values })),
-    onSuccess: (policy) => {
-      queryClient.setQueryData(["policy"], policy);
+    mutationFn: (values: Values) =>
+      callVersioned(api.PUT("/api/v1/policy", { params: { header: edit.header }, body: values })),
+    onSuccess: (saved) => {
+      edit.saved(saved);
+      show(saved.value);
+      queryClient.setQueryData(policyQuery.queryKey, saved);
       notifications.show({
         color: "teal",
-        message: `Policy saved (version ${policy.version}). Agents pick it up on their next heartbeat.`,
+        message: `Policy saved (version ${saved.value.version}). Agents pick it up on their next heartbeat.`,
       });
     },
     onError: (error) => {
@@ -80,13 +97,23 @@ function PolicyForm({ settings, tier, version }: { settings: PolicySettings; tie
         form.setFieldError(field, messages.join("; "));
     },
   });
+  const reload = async () => {
+    show(await edit.reloadLatest());
+    save.reset();
+  };
   return (
     <form onSubmit={form.onSubmit((values) => save.mutate(values))}>
       <Stack gap="lg" maw={760}>
         <Text size="sm" c="dimmed">
           Version {version}
         </Text>
-        {save.isError && <ProblemAlert error={save.error} fieldsShown={Object.keys(form.values)} />}
+        {save.isError && (
+          <ProblemAlert
+            error={save.error}
+            fieldsShown={Object.keys(form.values)}
+            onReload={() => void reload()}
+          />
+        )}
         <Card withBorder radius="md" padding="lg">
           <Stack gap="md">
             {SWITCHES.map((item) => {
@@ -144,7 +171,7 @@ function PolicyForm({ settings, tier, version }: { settings: PolicySettings; tie
 }
 
 export function PolicyPage() {
-  const policy = useQuery({ queryKey: ["policy"], queryFn: () => call(api.GET("/api/v1/policy")) });
+  const policy = useQuery(policyQuery);
   const billing = useBilling();
   return (
     <>
@@ -152,21 +179,14 @@ export function PolicyPage() {
         title="Monitoring policy"
         description={
           policy.data
-            ? `What agents record. Last changed ${formatDateTime(policy.data.updated_at)}.`
+            ? `What agents record. Last changed ${formatDateTime(policy.data.value.updated_at)}.`
             : "What agents record."
         }
       />
       <QueryState query={policy} label="the policy">
         {(data) => (
           <QueryState query={billing} label="your plan">
-            {(plan) => (
-              <PolicyForm
-                key={data.version}
-                settings={data.settings}
-                tier={plan.tier}
-                version={data.version}
-              />
-            )}
+            {(plan) => <PolicyForm policy={data} tier={plan.tier} />}
           </QueryState>
         )}
       </QueryState>

@@ -16,8 +16,8 @@ import { useForm } from "@mantine/form";
 import { notifications } from "@mantine/notifications";
 import { IconPlus } from "@tabler/icons-react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, call } from "../api/client";
-import { ApiProblem } from "../api/problem";
+import { api, call, callVersioned, ifMatch } from "../api/client";
+import { ApiProblem, staleVersion } from "../api/problem";
 import type { Role, User } from "../api/types";
 import { useMe } from "../auth/AuthContext";
 import { ListPagination } from "../components/ListPagination";
@@ -25,6 +25,7 @@ import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { SecretOnce } from "../components/SecretOnce";
+import type { VersionedQuery } from "../lib/editVersion";
 import { fromNow, humanize } from "../lib/format";
 
 const ROLES: { value: Role; label: string }[] = [
@@ -35,6 +36,25 @@ const ROLES: { value: Role; label: string }[] = [
 ];
 const PER_PAGE = 20;
 const FIELDS = ["name", "email", "role", "password"];
+
+/** One user with their `ETag`, read before a change made from the list. */
+function userQuery(userId: string): VersionedQuery<User> {
+  return {
+    queryKey: ["users", "detail", userId],
+    queryFn: () =>
+      callVersioned(api.GET("/api/v1/users/{user_id}", { params: { path: { user_id: userId } } })),
+  };
+}
+
+/** Whether a row still shows the user as they are: what a change from that row was decided on. */
+function showsTheSame(current: User, shown: User): boolean {
+  return (
+    current.role === shown.role &&
+    current.active === shown.active &&
+    current.name === shown.name &&
+    current.email === shown.email
+  );
+}
 
 function NewUser({ onDone }: { onDone: () => void }) {
   const queryClient = useQueryClient();
@@ -99,13 +119,17 @@ export function UsersPage() {
     placeholderData: keepPreviousData,
   });
   const update = useMutation({
-    mutationFn: ({ user, role, active }: { user: User; role?: Role; active?: boolean }) =>
-      call(
+    mutationFn: async ({ user, role, active }: { user: User; role?: Role; active?: boolean }) => {
+      // The list carries no versions: read the user's, and write only if it is still what the row shows.
+      const current = await queryClient.query({ ...userQuery(user.id), staleTime: 0 });
+      if (!showsTheSame(current.value, user)) throw staleVersion();
+      return call(
         api.PATCH("/api/v1/users/{user_id}", {
-          params: { path: { user_id: user.id } },
+          params: { path: { user_id: user.id }, header: ifMatch(current.etag) },
           body: { role, active },
         }),
-      ),
+      );
+    },
     onSuccess: (user) => {
       void queryClient.invalidateQueries({ queryKey: ["users"] });
       notifications.show({ color: "teal", message: `${user.name} updated.` });
@@ -132,7 +156,15 @@ export function UsersPage() {
           </Button>
         }
       />
-      {update.isError && <ProblemAlert error={update.error} />}
+      {update.isError && (
+        <ProblemAlert
+          error={update.error}
+          onReload={() => {
+            update.reset();
+            void queryClient.invalidateQueries({ queryKey: ["users"] });
+          }}
+        />
+      )}
       <QueryState query={users} label="users">
         {(data) => (
           <Card withBorder radius="md" padding="sm" mt="md">
@@ -151,7 +183,7 @@ export function UsersPage() {
                   {data.data.map((user) => (
                     <Table.Tr key={user.id}>
                       <Table.Td>
-                        <Text size="sm" fw={500}>
+                        <Text size="sm" fw={500} component="div">
                           {user.name} {user.id === me.user.id && <Badge size="xs">You</Badge>}
                         </Text>
                         <Text size="xs" c="dimmed">

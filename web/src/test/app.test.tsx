@@ -283,7 +283,9 @@ describe("the app", () => {
         }),
     });
     renderApp("/billing");
-    expect(await screen.findByText(/the cancellation date set in the billing portal; it will not renew/)).toBeInTheDocument();
+    expect(
+      await screen.findByText(/the cancellation date set in the billing portal; it will not renew/),
+    ).toBeInTheDocument();
     expect(screen.queryByText(/Renews on/)).not.toBeInTheDocument();
   });
 });

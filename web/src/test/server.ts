@@ -8,6 +8,13 @@ export function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": type } });
 }
 
+/** A 200 JSON answer carrying the `ETag` of the version it shows. */
+export function tagged(body: unknown, etag: string): Response {
+  const response = json(body);
+  response.headers.set("ETag", etag);
+  return response;
+}
+
 export function problem(status: number, code: string, extra: Record<string, unknown> = {}): Response {
   return json(
     {
