@@ -63,6 +63,9 @@ pub fn is_exempt(path: &str) -> bool {
 
 type Limiter = DefaultKeyedRateLimiter<String, StateInformationMiddleware>;
 
+/// The one budget all addresses share while the table is full.
+static OVERFLOW_CLIENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| "addr:overflow".to_owned());
+
 /// The limiter shared by the workers of one instance.
 pub struct RateLimit {
     quota: Quota,
@@ -108,16 +111,18 @@ impl RateLimit {
         self.limiter.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Charges one request to `client`.
+    /// Charges one request to `client`. While the table is full of live budgets (a flood from more addresses
+    /// than it holds), every address shares one overflow budget: starting afresh would hand each of them a
+    /// whole budget again, the very thing the cap is for. Signed-in users and verified credentials keep
+    /// their own; there are only as many of them as real accounts and keys.
     fn charge(&self, client: &String) -> Charge {
-        let mut limiter = self.current();
-        if limiter.len() >= self.max_clients {
+        let limiter = self.current();
+        let mut client = client;
+        if limiter.len() >= self.max_clients && client.starts_with("addr:") {
             limiter.retain_recent();
             if limiter.len() >= self.max_clients {
-                let fresh = Arc::new(RateLimiter::keyed(self.quota).with_middleware());
-                *self.limiter.write().unwrap_or_else(PoisonError::into_inner) = fresh.clone();
-                log::warn!("rate limit: {} live budgets, the cap; starting afresh", limiter.len());
-                limiter = fresh;
+                log::warn!("rate limit: {} live budgets, the cap; new addresses share one budget", limiter.len());
+                client = &OVERFLOW_CLIENT;
             }
         }
         let replenish = self.quota.replenish_interval().as_secs_f64();
@@ -274,9 +279,24 @@ mod tests {
         let limit = RateLimit::with_capacity(5, 10, gauge()).expect("a limit");
         for n in 0..1_000 {
             limit.charge(&format!("addr:{n}"));
-            assert!(limit.current().len() <= 10, "{} budgets after {n}", limit.current().len());
+            assert!(limit.current().len() <= 11, "{} budgets after {n}", limit.current().len());
         }
-        assert!(limit.clients.get() <= 10);
+        assert!(limit.clients.get() <= 11, "the cap and the overflow budget");
+    }
+
+    /// A flood from more addresses than the table holds: once it is full, the new ones share one budget
+    /// instead of each getting a whole one, and a signed-in user keeps theirs.
+    #[test]
+    fn a_full_table_fails_closed_for_new_addresses_and_keeps_verified_clients() {
+        let limit = RateLimit::with_capacity(5, 10, gauge()).expect("a limit");
+        for n in 0..10 {
+            assert!(limit.charge(&format!("addr:10.0.0.{n}")).allowed);
+        }
+
+        let admitted = (0..1_000).filter(|n| limit.charge(&format!("addr:198.51.100.{n}")).allowed).count();
+
+        assert_eq!(admitted, 5, "a thousand new addresses share one budget of five");
+        assert!(limit.charge(&"user:ada".to_owned()).allowed, "a signed-in user is not in the overflow");
     }
 
     #[test]
