@@ -515,6 +515,8 @@ pub fn update_user(
         if active != was_active {
             if !active {
                 store::revoke_user_refresh_tokens(conn, company, target, now)?;
+                // Their open alert streams look again, find them disabled and end.
+                crate::db::notify::alerts_changed(conn, company.as_str())?;
             }
             let action = if active { "user.enabled" } else { "user.disabled" };
             crate::audit::record(conn, actor, AuditEvent::new(action).target("user", target))?;
@@ -580,6 +582,7 @@ pub fn remove_user(
         crate::agents::store::forget_token_creator(conn, company, target)?;
         crate::alerts::store::forget_recipient(conn, company, target)?;
         store::delete_user(conn, company, target)?;
+        crate::db::notify::alerts_changed(conn, company.as_str())?;
         crate::audit::record(
             conn,
             actor,

@@ -196,8 +196,11 @@ impl Stream {
         cursor.recent = cursor.recent.split_off(&horizon);
         let (company, user, from, upto) =
             (self.company.clone(), self.user.clone(), horizon.clone(), cursor.head.clone());
+        // A user disabled or removed since the stream opened ends it (their disabling wakes the company's
+        // streams, and the count says so).
         let behind = db::run(&self.pool, move |conn| Ok(store::count_between(conn, &company, &user, &from, &upto)?));
-        if usize::try_from(behind.await?).ok() != Some(cursor.recent.len()) {
+        let Some(behind) = behind.await? else { return Err(Stop::Closed) };
+        if usize::try_from(behind).ok() != Some(cursor.recent.len()) {
             let rows = self.read_between(horizon, &cursor.head).await?;
             let mut seen = BTreeSet::new();
             for row in rows {

@@ -17,6 +17,7 @@ backend_tests!(
     a_user_cannot_remove_themselves_and_only_owners_remove_owners,
     enrollment_tokens_stop_with_the_admin_who_made_them,
     a_stream_ticket_taken_before_the_user_was_disabled_opens_no_stream,
+    an_open_alert_stream_ends_when_its_user_is_disabled,
 );
 
 /// A key with a chosen name; returns (id, secret, prefix).
@@ -307,4 +308,50 @@ async fn a_stream_ticket_taken_before_the_user_was_disabled_opens_no_stream(back
     let stream = app.client.get(&url).send().await.expect("stream");
 
     assert_eq!(problem(stream, StatusCode::UNAUTHORIZED).await["code"], "unauthenticated");
+}
+
+/// A stream opened before its user was disabled ends (its task too), while the owner's stays open.
+async fn an_open_alert_stream_ends_when_its_user_is_disabled(backend: Backend) {
+    use futures_util::StreamExt;
+    let app = TestApp::spawn(backend).await;
+    let owner = app.signup("Acme").await;
+    let admin = app.add_user(&owner, "ADMIN").await;
+    let open = |session: Session| {
+        let app = &app;
+        async move {
+            let ticket: Value = app
+                .post("/api/v1/alerts/stream-tickets", &session.access_token, json!({}))
+                .await
+                .json()
+                .await
+                .expect("json");
+            let url = app.url(&format!("/api/v1/alerts/stream?ticket={}", ticket["ticket"].as_str().expect("ticket")));
+            let response = app.client.get(&url).send().await.expect("stream");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.bytes_stream()
+        }
+    };
+    let mut admins = open(admin.clone()).await;
+    let _owners = open(owner.clone()).await;
+    // The first event ("connected") shows the stream's task is running.
+    admins.next().await.expect("connected").expect("bytes");
+
+    let disabled =
+        app.patch(&format!("/api/v1/users/{}", admin.user_id), &owner.access_token, json!({"active": false})).await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(chunk) = admins.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the disabled user's stream is still open after 2 s");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while app.metric("vigil_alert_streams_open").await != 1.0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.metric("vigil_alert_streams_open").await, 1.0, "only the owner's stream is left");
 }
