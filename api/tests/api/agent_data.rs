@@ -23,15 +23,16 @@ backend_tests!(
 );
 
 /// A PNG's signature and a little more; the server checks the content, not the label.
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
-struct Tenant {
-    owner: Session,
-    employee_id: String,
-    agent: EnrolledAgent,
+/// A company with one employee and that employee's enrolled agent.
+pub(crate) struct Tenant {
+    pub(crate) owner: Session,
+    pub(crate) employee_id: String,
+    pub(crate) agent: EnrolledAgent,
 }
 
-async fn tenant(app: &TestApp, name: &str) -> Tenant {
+pub(crate) async fn tenant(app: &TestApp, name: &str) -> Tenant {
     let owner = app.signup(name).await;
     let email = format!("worker@{}.test", name.to_lowercase().replace(' ', "-"));
     let employee_id = app.add_employee(&owner, &email).await;

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, EnrolledAgent, Session, TestApp, backend_tests, problem};
+use crate::helpers::{Backend, EnrolledAgent, TestApp, backend_tests, problem};
 
 backend_tests!(
     a_day_outside_1970_to_9999_is_a_422_naming_the_parameter,
@@ -15,22 +15,7 @@ backend_tests!(
     a_deletion_queued_for_an_upload_in_doubt_keeps_a_committed_image_and_removes_an_orphan,
 );
 
-/// A PNG's signature and a little more; the server checks the content, not the label.
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-
-struct Tenant {
-    owner: Session,
-    employee_id: String,
-    agent: EnrolledAgent,
-}
-
-async fn tenant(app: &TestApp, name: &str) -> Tenant {
-    let owner = app.signup(name).await;
-    let email = format!("worker@{}.test", name.to_lowercase().replace(' ', "-"));
-    let employee_id = app.add_employee(&owner, &email).await;
-    let agent = app.add_agent(&owner, Some(&email)).await;
-    Tenant { owner, employee_id, agent }
-}
+use crate::agent_data::{PNG, Tenant, tenant};
 
 /// Puts the company on PRO (as a completed Checkout would) with screenshots on.
 async fn with_screenshots(app: &TestApp, tenant: &Tenant) {
