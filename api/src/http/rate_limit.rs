@@ -63,6 +63,12 @@ pub fn is_exempt(path: &str) -> bool {
 
 type Limiter = DefaultKeyedRateLimiter<String, StateInformationMiddleware>;
 
+/// The API key or agent secret a request presents, by hash, and whether it was remembered as verified.
+struct Credential {
+    hash: String,
+    remembered: bool,
+}
+
 /// The one budget all addresses share while the table is full.
 static OVERFLOW_CLIENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| "addr:overflow".to_owned());
 
@@ -162,6 +168,11 @@ impl RateLimit {
         credentials.insert(hash, Instant::now());
     }
 
+    /// Forgets a credential that no longer verifies.
+    fn forget(&self, hash: &str) {
+        self.credentials.lock().unwrap_or_else(PoisonError::into_inner).remove(hash);
+    }
+
     /// Forgets clients whose budget is whole again and credentials that expired.
     pub fn forget_idle_clients(&self) {
         let limiter = self.current();
@@ -196,9 +207,9 @@ pub fn prune_forever(limit: web::Data<RateLimit>) {
     });
 }
 
-/// Who is asking, for the limit, and the hash of an API key or agent secret that is not yet known to be
-/// verified (to remember should the request verify it).
-fn client_key(req: &ServiceRequest, limit: &RateLimit) -> (String, Option<String>) {
+/// Who is asking, for the limit, and the hash of the API key or agent secret presented: whether it is
+/// already remembered as verified or not, the response decides whether it is (still) remembered.
+fn client_key(req: &ServiceRequest, limit: &RateLimit) -> (String, Option<Credential>) {
     let http = req.request();
     let mut unverified = None;
     if let Some(token) = bearer_token(http) {
@@ -214,9 +225,9 @@ fn client_key(req: &ServiceRequest, limit: &RateLimit) -> (String, Option<String
         if is_credential && token.len() <= 200 {
             let hash = crate::crypto::sha256_hex(&token);
             if limit.is_verified(&hash) {
-                return (format!("key:{hash}"), None);
+                return (format!("key:{hash}"), Some(Credential { hash, remembered: true }));
             }
-            unverified = Some(hash);
+            unverified = Some(Credential { hash, remembered: false });
         }
     }
     (format!("addr:{}", address_key(RequestOrigin::of(http).client_ip.as_deref())), unverified)
@@ -248,7 +259,7 @@ pub async fn rate_limit(
     let Some(limit) = limit.filter(|_| !is_exempt(req.match_info().as_str())) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let (client, unverified) = client_key(&req, &limit);
+    let (client, credential) = client_key(&req, &limit);
     let charge = limit.charge(&client);
     if !charge.allowed {
         let refused = ApiError::TooManyRequests { retry_after_secs: charge.retry_after_secs };
@@ -257,10 +268,14 @@ pub async fn rate_limit(
         return Ok(response.map_into_right_body());
     }
     let mut response = next.call(req).await?;
-    if let Some(hash) = unverified
-        && response.request().extensions().contains::<CredentialVerified>()
-    {
-        limit.remember(hash);
+    if let Some(credential) = credential {
+        match (response.request().extensions().contains::<CredentialVerified>(), credential.remembered) {
+            (true, _) => limit.remember(credential.hash),
+            // Revoked (or its agent revoked) since it was remembered: from the next request on it is
+            // counted by its address again, not on a budget of its own.
+            (false, true) => limit.forget(&credential.hash),
+            (false, false) => {}
+        }
     }
     limit.describe(charge, response.headers_mut());
     Ok(response.map_into_left_body())

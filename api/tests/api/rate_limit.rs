@@ -12,6 +12,7 @@ backend_tests!(
     limited_responses_and_their_429_carry_the_ratelimit_fields,
     a_percent_encoded_api_path_is_limited_like_the_plain_one,
     a_client_cannot_pick_its_address_around_a_proxy_hop_it_cannot_read,
+    a_revoked_key_loses_its_budget_of_its_own,
 );
 
 /// 20,000 requests with made-up `vigil_sk_…` and `vigil_ag_…` tokens from one address, to the endpoints they
@@ -147,4 +148,33 @@ async fn a_client_cannot_pick_its_address_around_a_proxy_hop_it_cannot_read(back
         let admitted = statuses.iter().filter(|status| **status == StatusCode::OK).count();
         assert!(admitted <= 2, "{appended}: {admitted} of 6 forged addresses got through: {statuses:?}");
     }
+}
+
+/// Once a verified key is revoked, its first refused request ends its budget of its own: from then on it is
+/// counted by its address, like any made-up token.
+async fn a_revoked_key_loses_its_budget_of_its_own(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RATE_LIMIT_PER_MINUTE", "5")]).await;
+    let owner = app.signup("Revoked").await;
+    let (key_id, key) = app.api_key(&owner, "read").await;
+    assert_eq!(app.get("/api/v1/employees", &key).await.status(), StatusCode::OK, "verified");
+    let revoked = app.delete(&format!("/api/v1/api-keys/{key_id}"), &owner.access_token).await;
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    for _ in 0..10 {
+        if app.client.get(app.url("/api/v1/tiers")).send().await.expect("tiers").status()
+            == StatusCode::TOO_MANY_REQUESTS
+        {
+            break;
+        }
+    }
+
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(app.get("/api/v1/employees", &key).await.status());
+    }
+
+    assert_eq!(
+        statuses,
+        [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS],
+        "after one refusal the revoked key shares its address's spent budget"
+    );
 }
