@@ -165,16 +165,21 @@ impl Access for SignedInUser {
     }
 }
 
-/// An access rule's check.
-/// Put in a request's extensions by whoever verified its API key or agent secret against the database.
-#[derive(Debug, Clone, Copy)]
-pub struct CredentialVerified;
-
-/// Marks the request's bearer credential as verified (see `http::rate_limit`: a verified credential may get a budget of its own).
-pub fn credential_verified(req: &HttpRequest) {
-    req.extensions_mut().insert(CredentialVerified);
+/// Put in a request's extensions by whoever verified its API key or agent secret against the database;
+/// `shared_by` is the company whose keys share one budget (API keys), `None` for a credential that gets
+/// one of its own (an agent).
+#[derive(Debug, Clone)]
+pub struct CredentialVerified {
+    pub shared_by: Option<CompanyId>,
 }
 
+/// Marks the request's agent secret as verified (see `http::rate_limit`: a verified credential gets a
+/// budget of its own).
+pub fn credential_verified(req: &HttpRequest) {
+    req.extensions_mut().insert(CredentialVerified { shared_by: None });
+}
+
+/// An access rule's check.
 #[cfg(test)]
 type Rule = fn(&Principal) -> Result<(), ApiError>;
 
@@ -343,8 +348,9 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
             })?;
             let (company_id, actor) = authenticate(&pool, &config, token).await?;
             if matches!(actor, Actor::ApiKey { .. }) {
-                // A key found live: the rate limit may give it a budget of its own from now on.
-                credential_verified(&req);
+                // A key found live: from now on the rate limit counts it on its company's keys' budget, so
+                // minting more keys buys no more requests.
+                req.extensions_mut().insert(CredentialVerified { shared_by: Some(company_id.clone()) });
             }
             let principal = Principal { company_id, actor, client_ip: origin.client_ip, request_id: origin.request_id };
             A::check(&principal)?;

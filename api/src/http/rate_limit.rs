@@ -8,14 +8,16 @@
 //! - an API key or agent secret is its own client only once it has been *verified*: the `Auth` extractor
 //!   and the agent endpoints, which look the credential up anyway, mark the request with
 //!   [`CredentialVerified`]; after the response the limiter remembers the credential's hash, and from its
-//!   next request on charges it to its own budget. Until then (its first request, or a token nobody
-//!   issued) it is charged to its address. The limiter adds no query of its own.
+//!   next request on charges it to a budget of its own: an agent's own, and for API keys one budget per
+//!   company, so that minting keys buys no more requests. Until then (its first request, or a token nobody
+//!   issued) it is charged to its address; a remembered credential that stops verifying (revoked) is
+//!   forgotten on its first refusal. The limiter adds no query of its own.
 //!
 //! Memory is bounded: budgets that are whole again are forgotten every minute; the remembered credentials
 //! expire and have a cap of their own; and the table of budgets has a hard cap ([`MAX_CLIENTS`]). Should it
-//! fill with live budgets anyway (more distinct clients within a minute than the cap), it starts afresh,
-//! which at worst hands every client one fresh budget, rather than grow. `vigil_rate_limit_clients` shows
-//! its size.
+//! fill with live budgets anyway (more distinct clients within a minute than the cap), new addresses share
+//! one overflow budget until it drains, rather than grow or start afresh (which would hand every address of
+//! a flood a whole budget again). `vigil_rate_limit_clients` shows its size.
 //!
 //! Every limited response carries the `RateLimit-Policy` and `RateLimit` fields of
 //! draft-ietf-httpapi-ratelimit-headers-12 (November 2026; the syntax is unchanged since -08):
@@ -78,7 +80,8 @@ pub struct RateLimit {
     per_minute: u32,
     max_clients: usize,
     limiter: RwLock<Arc<Limiter>>,
-    credentials: Mutex<HashMap<String, Instant>>,
+    /// Verified credentials by hash: since when, and the budget they are counted on.
+    credentials: Mutex<HashMap<String, (Instant, String)>>,
     clients: IntGauge,
 }
 
@@ -150,22 +153,26 @@ impl RateLimit {
     }
 
     /// Whether a credential (by hash) was verified recently.
-    fn is_verified(&self, hash: &str) -> bool {
+    fn verified_budget(&self, hash: &str) -> Option<String> {
         let credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner);
-        credentials.get(hash).is_some_and(|since| since.elapsed() < CREDENTIAL_TTL)
+        credentials.get(hash).filter(|(since, _)| since.elapsed() < CREDENTIAL_TTL).map(|(_, budget)| budget.clone())
     }
 
     /// Remembers a verified credential, unless the table is full of live ones (then it stays counted by its
     /// address, which is safe).
-    fn remember(&self, hash: String) {
+    fn remember(&self, hash: String, verified: &CredentialVerified) {
         let mut credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner);
         if credentials.len() >= MAX_CREDENTIALS && !credentials.contains_key(&hash) {
-            credentials.retain(|_, since| since.elapsed() < CREDENTIAL_TTL);
+            credentials.retain(|_, (since, _)| since.elapsed() < CREDENTIAL_TTL);
             if credentials.len() >= MAX_CREDENTIALS {
                 return;
             }
         }
-        credentials.insert(hash, Instant::now());
+        let budget = match &verified.shared_by {
+            Some(company) => format!("keys:{company}"),
+            None => format!("key:{hash}"),
+        };
+        credentials.insert(hash, (Instant::now(), budget));
     }
 
     /// Forgets a credential that no longer verifies.
@@ -180,7 +187,7 @@ impl RateLimit {
         limiter.shrink_to_fit();
         self.clients.set(i64::try_from(limiter.len()).unwrap_or(i64::MAX));
         let mut credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner);
-        credentials.retain(|_, since| since.elapsed() < CREDENTIAL_TTL);
+        credentials.retain(|_, (since, _)| since.elapsed() < CREDENTIAL_TTL);
         credentials.shrink_to_fit();
     }
 
@@ -224,8 +231,8 @@ fn client_key(req: &ServiceRequest, limit: &RateLimit) -> (String, Option<Creden
             .any(|prefix| token.starts_with(prefix));
         if is_credential && token.len() <= 200 {
             let hash = crate::crypto::sha256_hex(&token);
-            if limit.is_verified(&hash) {
-                return (format!("key:{hash}"), Some(Credential { hash, remembered: true }));
+            if let Some(budget) = limit.verified_budget(&hash) {
+                return (budget, Some(Credential { hash, remembered: true }));
             }
             unverified = Some(Credential { hash, remembered: false });
         }
@@ -269,12 +276,13 @@ pub async fn rate_limit(
     }
     let mut response = next.call(req).await?;
     if let Some(credential) = credential {
-        match (response.request().extensions().contains::<CredentialVerified>(), credential.remembered) {
-            (true, _) => limit.remember(credential.hash),
+        let verified = response.request().extensions().get::<CredentialVerified>().cloned();
+        match (verified, credential.remembered) {
+            (Some(verified), _) => limit.remember(credential.hash, &verified),
             // Revoked (or its agent revoked) since it was remembered: from the next request on it is
             // counted by its address again, not on a budget of its own.
-            (false, true) => limit.forget(&credential.hash),
-            (false, false) => {}
+            (None, true) => limit.forget(&credential.hash),
+            (None, false) => {}
         }
     }
     limit.describe(charge, response.headers_mut());

@@ -13,6 +13,7 @@ backend_tests!(
     a_percent_encoded_api_path_is_limited_like_the_plain_one,
     a_client_cannot_pick_its_address_around_a_proxy_hop_it_cannot_read,
     a_revoked_key_loses_its_budget_of_its_own,
+    a_companys_api_keys_share_one_budget,
 );
 
 /// 20,000 requests with made-up `vigil_sk_…` and `vigil_ag_…` tokens from one address, to the endpoints they
@@ -177,4 +178,25 @@ async fn a_revoked_key_loses_its_budget_of_its_own(backend: Backend) {
         [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS],
         "after one refusal the revoked key shares its address's spent budget"
     );
+}
+
+/// Minting more keys buys no more requests: a company's verified keys are counted on one budget.
+async fn a_companys_api_keys_share_one_budget(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("RATE_LIMIT_PER_MINUTE", "5")]).await;
+    let owner = app.signup("Many Keys").await;
+    let (_, first) = app.api_key(&owner, "read").await;
+    let (_, second) = app.api_key(&owner, "read").await;
+    // Each key's first request proves it (and is charged to the address).
+    for key in [&first, &second] {
+        assert_eq!(app.get("/api/v1/employees", key).await.status(), StatusCode::OK);
+    }
+
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let key = if n % 2 == 0 { &first } else { &second };
+        statuses.push(app.get("/api/v1/employees", key).await.status());
+    }
+
+    assert_eq!(statuses[..5], [StatusCode::OK; 5], "{statuses:?}");
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "two keys, one budget of five: {statuses:?}");
 }
