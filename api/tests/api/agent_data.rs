@@ -268,7 +268,11 @@ fn screenshot_form(id: &str, image: &[u8]) -> reqwest::multipart::Form {
         )
 }
 
-async fn upload_screenshot(app: &TestApp, agent: &EnrolledAgent, form: reqwest::multipart::Form) -> reqwest::Response {
+pub(crate) async fn upload_screenshot(
+    app: &TestApp,
+    agent: &EnrolledAgent,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/agent/screenshots"))
         .bearer_auth(&agent.secret)

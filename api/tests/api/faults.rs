@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, EnrolledAgent, TestApp, backend_tests, problem};
+use crate::helpers::{Backend, TestApp, backend_tests, problem};
 
 backend_tests!(
     a_day_outside_1970_to_9999_is_a_422_naming_the_parameter,
@@ -15,7 +15,7 @@ backend_tests!(
     a_deletion_queued_for_an_upload_in_doubt_keeps_a_committed_image_and_removes_an_orphan,
 );
 
-use crate::agent_data::{PNG, Tenant, tenant};
+use crate::agent_data::{PNG, Tenant, tenant, upload_screenshot};
 
 /// Puts the company on PRO (as a completed Checkout would) with screenshots on.
 async fn with_screenshots(app: &TestApp, tenant: &Tenant) {
@@ -37,16 +37,6 @@ fn screenshot_form(id: &str, taken_at: &str) -> reqwest::multipart::Form {
         "file",
         reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("shot.png").mime_str("image/png").expect("mime"),
     )
-}
-
-async fn upload_screenshot(app: &TestApp, agent: &EnrolledAgent, form: reqwest::multipart::Form) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/agent/screenshots"))
-        .bearer_auth(&agent.secret)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload")
 }
 
 /// The field messages of a 422.
