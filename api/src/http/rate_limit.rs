@@ -279,10 +279,13 @@ pub async fn rate_limit(
         let verified = response.request().extensions().get::<CredentialVerified>().cloned();
         match (verified, credential.remembered) {
             (Some(verified), _) => limit.remember(credential.hash, &verified),
-            // Revoked (or its agent revoked) since it was remembered: from the next request on it is
-            // counted by its address again, not on a budget of its own.
-            (None, true) => limit.forget(&credential.hash),
-            (None, false) => {}
+            // Refused as unknown (revoked, or its agent revoked) since it was remembered: from the next
+            // request on it is counted by its address again. Any other failure (a 422 batch, a suspended
+            // agent's 403) says nothing against the credential, which keeps its budget.
+            (None, true) if response.status() == actix_web::http::StatusCode::UNAUTHORIZED => {
+                limit.forget(&credential.hash);
+            }
+            (None, _) => {}
         }
     }
     limit.describe(charge, response.headers_mut());

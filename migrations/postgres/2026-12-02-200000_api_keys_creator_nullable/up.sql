@@ -6,11 +6,11 @@ CREATE INDEX api_keys_created_by_user_id_idx ON api_keys (created_by_user_id);
 -- Credentials that outlived their creator before this release stop now, as they would have had the rule
 -- been in force: API keys and enrollment tokens of disabled users, and of users who are no longer an owner
 -- or admin (both key scopes, and enrollment tokens, need one).
-UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP
+UPDATE api_keys SET revoked_at = (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')
 WHERE revoked_at IS NULL AND created_by_user_id IN (
     SELECT id FROM users WHERE disabled_at IS NOT NULL OR role NOT IN ('OWNER', 'ADMIN')
 );
-UPDATE enrollment_tokens SET revoked_at = CURRENT_TIMESTAMP
+UPDATE enrollment_tokens SET revoked_at = (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')
 WHERE revoked_at IS NULL AND created_by_user_id IN (
     SELECT id FROM users WHERE disabled_at IS NOT NULL OR role NOT IN ('OWNER', 'ADMIN')
 );
