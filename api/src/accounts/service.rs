@@ -14,7 +14,7 @@ use super::model::{
 use super::password::{hash_off_thread, verify_off_thread};
 use super::store::{self, RefreshTokenRow};
 use super::throttle::{self, Rule};
-use super::tokens::{self, AccessClaims};
+use crate::auth::tokens::{self, AccessClaims};
 use crate::api_keys::model::Person;
 use crate::api_keys::service::CreatorChange;
 use crate::audit::model::{AuditActor, AuditEvent};

@@ -9,7 +9,7 @@ use super::model::{
     CheckoutSessionRow, CheckoutStatus, InvoiceFilter, InvoiceRow, InvoiceStatus, SubscriptionRow, TierCode, TierRow,
 };
 use crate::db::DbConn;
-use crate::db::schema::{checkout_sessions, companies, invoices, subscriptions, tiers};
+use crate::db::schema::{agents, checkout_sessions, companies, employees, invoices, subscriptions, tiers};
 use crate::http::pagination::PageRequest;
 use crate::ids::{CompanyId, InvoiceId};
 
@@ -296,4 +296,23 @@ pub fn close_checkout_session(
     .set((checkout_sessions::status.eq(status.as_str()), checkout_sessions::updated_at.eq(now)))
     .execute(conn)
     .map(drop)
+}
+
+/// The employees that tiers limit: the ACTIVE ones. (Billing counts the workforce tables itself, rather than
+/// asking the employees and agents domains, because those domains ask billing for their limits.)
+pub fn count_active_employees(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
+    employees::table
+        .filter(employees::company_id.eq(company.as_str()))
+        .filter(employees::status.eq("ACTIVE"))
+        .count()
+        .get_result(conn)
+}
+
+/// The agents that count against the plan: every one not revoked.
+pub fn count_live_agents(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
+    agents::table
+        .filter(agents::company_id.eq(company.as_str()))
+        .filter(agents::revoked_at.is_null())
+        .count()
+        .get_result(conn)
 }

@@ -292,11 +292,11 @@ fn client_key(req: &ServiceRequest, limit: &RateLimit) -> (String, Option<Creden
     if let Some(token) = bearer_token(http) {
         let verified_user = req
             .app_data::<web::Data<Config>>()
-            .and_then(|config| crate::accounts::tokens::verify_access_token(&config.jwt_secret, &token));
+            .and_then(|config| crate::auth::tokens::verify_access_token(&config.jwt_secret, &token));
         if let Some(claims) = verified_user {
             return (format!("user:{}", claims.user_id), None);
         }
-        let is_credential = [crate::api_keys::model::API_KEY_PREFIX, crate::agents::model::AGENT_SECRET_PREFIX]
+        let is_credential = [crate::auth::API_KEY_PREFIX, crate::auth::AGENT_SECRET_PREFIX]
             .iter()
             .any(|prefix| token.starts_with(prefix));
         if is_credential && token.len() <= 200 {

@@ -1,13 +1,12 @@
-//! Stripe: the gateway Vigil calls, and the tolerant shapes of Stripe's objects.
+//! Stripe: the gateway Vigil calls, the tolerant shapes of Stripe's objects, and the check of a webhook's
+//! signature. What Vigil does with the events Stripe sends is `stripe_webhooks`, above billing, which it
+//! mirrors into; billing calls down here.
 
-pub mod events;
 pub mod gateway;
 pub mod objects;
-pub mod routes;
 pub mod signature;
-pub mod webhook;
 
-use crate::billing::model::TierCode;
+use crate::plans::TierCode;
 use crate::config::Config;
 use crate::error::ApiError;
 pub use gateway::{StripeFailure, StripeGateway};

@@ -90,8 +90,8 @@ async fn a_silent_agent_is_alerted_once_and_resolved_when_it_returns(backend: Ba
     let agent = app.add_agent(&owner, Some("ada@acme.test")).await;
     app.execute_sql(&format!("UPDATE agents SET last_seen_at = '2000-01-01 00:00:00' WHERE id = '{}'", agent.id)).await;
 
-    let first = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
-    let second = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let first = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
+    let second = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
     let raised = alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await;
     let beat = app.heartbeat(&agent, json!({"policy_version": 1})).await;
     let after = alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await;
@@ -181,15 +181,15 @@ async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backe
     ))
     .await;
 
-    let swept = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
-    let again = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let swept = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
+    let again = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
     deliver(&app, "customer.subscription.deleted", 1_790_000_100, subscription("canceled")).await;
 
     assert_eq!((swept.subscriptions_expiring, again.subscriptions_expiring), (1, 0));
     let id =
         alerts_of(&app, &owner, "?type=SUBSCRIPTION_EXPIRING").await["data"][0]["id"].as_str().expect("id").to_owned();
     app.post(&format!("/api/v1/alerts/{id}/resolve"), &owner.access_token, json!({})).await;
-    let after_resolving = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let after_resolving = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
     assert_eq!(
         after_resolving.subscriptions_expiring, 0,
         "a resolved expiry notice is not raised again for the same period"
@@ -346,7 +346,7 @@ async fn two_instances_share_alerts_through_postgres() {
     // A second pool on the same database plays the second instance's sweeper.
     let second_pool = vigil::db::build_pool(&app.config.database_url, 4, Duration::from_secs(2), None).expect("pool");
 
-    let (a, b) = tokio::join!(vigil::alerts::sweep::sweep(&app.pool), vigil::alerts::sweep::sweep(&second_pool));
+    let (a, b) = tokio::join!(vigil::sweeps::alerts::sweep(&app.pool), vigil::sweeps::alerts::sweep(&second_pool));
 
     assert_eq!(a.expect("sweep").agents_offline + b.expect("sweep").agents_offline, 3, "one alert per agent in all");
     assert_eq!(alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await["total"], 3);

@@ -485,7 +485,7 @@ async fn a_cancellation_date_set_in_the_portal_ends_auto_renewal_and_is_announce
     object["cancel_at"] = json!(ends);
 
     deliver(&app, "customer.subscription.updated", now, &object).await;
-    let swept = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let swept = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
 
     let dashboard = billing(&app, &owner).await;
     let ends_at =

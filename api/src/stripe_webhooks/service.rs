@@ -5,9 +5,9 @@
 
 use chrono::Utc;
 
-use super::StripeSetup;
 use super::events::{self, Claim, IncomingEvent, Outcome};
-use super::objects::{StripeInvoice, StripeSubscription};
+use crate::stripe::StripeSetup;
+use crate::stripe::objects::{StripeInvoice, StripeSubscription};
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::mirror::{self, Applied};
 use crate::billing::model::{CheckoutStatus, InvoiceStatus, SubscriptionStatus};

@@ -5,10 +5,9 @@ use actix_web::{HttpRequest, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::StripeSetup;
 use super::events::{self, IncomingEvent, StripeEvent};
-use super::signature;
-use super::webhook::{self, Receipt};
+use super::service::{self as webhook, Receipt};
+use crate::stripe::{StripeSetup, signature};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageQuery};
