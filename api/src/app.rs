@@ -20,7 +20,9 @@ use crate::ops;
 
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
-    use crate::{accounts, activity, agents, alerts, api_keys, audit, billing, employees, policy, screenshots, stripe_webhooks};
+    use crate::{
+        accounts, activity, agents, alerts, api_keys, audit, billing, employees, policy, screenshots, stripe_webhooks,
+    };
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
     cfg.service(stripe_webhooks::routes::receive_stripe_webhook_legacy);
     cfg.service(

@@ -10,13 +10,13 @@ use super::model::{
 };
 use super::store;
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
-use crate::plans::LimitKind;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::ids::normalize_email;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
+use crate::plans::LimitKind;
 
 /// Random characters of an agent secret (about 285 bits) and of an enrollment token (about 238 bits).
 const AGENT_SECRET_LEN: usize = 48;

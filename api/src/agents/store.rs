@@ -5,11 +5,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{AgentFilter, AgentRow, AgentStatus, EnrollmentTokenRow};
-use crate::plans::TierCode;
 use crate::db::DbConn;
 use crate::db::schema::{agents, enrollment_tokens, subscriptions, tiers};
 use crate::http::pagination::PageRequest;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
+use crate::plans::TierCode;
 
 pub fn insert_agent(conn: &mut DbConn, row: &AgentRow) -> QueryResult<()> {
     diesel::insert_into(agents::table).values(row).execute(conn).map(drop)

@@ -380,7 +380,6 @@ pub struct OverLimit {
     pub suspended_agents: i64,
 }
 
-
 impl OverLimit {
     /// The limits of `tier` that `usage` exceeds; `None` when it is within all of them.
     pub fn of(usage: &Usage, tier: &Tier) -> Option<Self> {

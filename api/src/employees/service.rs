@@ -9,13 +9,13 @@ use super::model::{
 };
 use super::store;
 use crate::audit::model::{AuditActor, AuditEvent};
-use crate::plans::LimitKind;
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::normalize_email;
 use crate::ids::{CompanyId, EmployeeId};
+use crate::plans::LimitKind;
 
 fn email_taken() -> ApiError {
     ApiError::Conflict {

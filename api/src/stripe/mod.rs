@@ -6,9 +6,9 @@ pub mod gateway;
 pub mod objects;
 pub mod signature;
 
-use crate::plans::TierCode;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::plans::TierCode;
 pub use gateway::{StripeFailure, StripeGateway};
 
 /// Stripe as this server is set up for it: the gateway when keys are configured, the price of each paid

@@ -7,11 +7,11 @@ use utoipa::ToSchema;
 
 use super::events::{self, IncomingEvent, StripeEvent};
 use super::service::{self as webhook, Receipt};
-use crate::stripe::{StripeSetup, signature};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{Admin, AdminReader, Auth};
+use crate::stripe::{StripeSetup, signature};
 
 /// The answer to a delivery.
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,8 +6,6 @@
 use chrono::Utc;
 
 use super::events::{self, Claim, IncomingEvent, Outcome};
-use crate::stripe::StripeSetup;
-use crate::stripe::objects::{StripeInvoice, StripeSubscription};
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::mirror::{self, Applied};
 use crate::billing::model::{CheckoutStatus, InvoiceStatus, SubscriptionStatus};
@@ -15,6 +13,8 @@ use crate::billing::store as billing_store;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::ids::CompanyId;
+use crate::stripe::StripeSetup;
+use crate::stripe::objects::{StripeInvoice, StripeSubscription};
 
 /// What a delivery came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -386,16 +386,23 @@ fn payment_intent(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, A
             intent["currency"].as_str().unwrap_or("usd"),
         )?;
     }
-    if failed {
-        // The invoice's own failure event raises the same condition; whichever comes first raises it once.
-        // (Since API version 2025-03-31 a payment intent no longer names its invoice; its failure is then keyed
-        // by the payment intent itself.)
-        let reference = intent["invoice"].as_str().or(intent["id"].as_str()).unwrap_or_default();
-        let amount = intent["amount"].as_i64().unwrap_or_default();
-        let currency = intent["currency"].as_str().unwrap_or("usd");
-        let reason = intent["last_payment_error"]["message"].as_str();
-        crate::alerts::service::payment_failed(conn, &company, reference, amount, currency, reason)?;
+    if failed && let Some(invoice) = intent["invoice"].as_str() {
+        // The invoice's own failure event raises the same condition, keyed by the invoice; whichever comes
+        // first raises it once. A failure of an invoice already paid (a later attempt succeeded, and its
+        // events came first) raises nothing.
+        let paid = billing_store::find_invoice_by_stripe_id(conn, invoice)?
+            .is_some_and(|row| row.status == InvoiceStatus::Paid.as_str());
+        if !paid {
+            let amount = intent["amount"].as_i64().unwrap_or_default();
+            let currency = intent["currency"].as_str().unwrap_or("usd");
+            let reason = intent["last_payment_error"]["message"].as_str();
+            crate::alerts::service::payment_failed(conn, &company, invoice, amount, currency, reason)?;
+        }
     }
+    // Since API version 2025-03-31 (Basil) a PaymentIntent no longer names its invoice. Every payment Vigil
+    // takes is an invoice's (Checkout and plan changes bill through invoices), and that invoice's
+    // `invoice.payment_failed` raises the alert, so a failure naming no invoice is only audited: raising
+    // it as well would alert twice for one failed payment.
     crate::audit::record(
         conn,
         &stripe_actor(&company, event),

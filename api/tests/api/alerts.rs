@@ -14,6 +14,8 @@ backend_tests!(
     high_usage_is_raised_at_80_percent_and_resolved_below,
     a_silent_agent_is_alerted_once_and_resolved_when_it_returns,
     a_failed_payment_alerts_owners_and_admins_once_and_its_recovery_resolves_it,
+    a_failed_payment_is_alerted_once_when_its_payment_intent_names_no_invoice,
+    a_payment_failure_that_arrives_after_the_invoice_was_paid_raises_nothing,
     a_cancelled_subscription_and_an_expiring_one_are_alerted,
     alerts_are_read_per_person_filtered_and_resolved_for_everyone,
     the_stream_pushes_new_alerts_and_resumes_after_the_last_event,
@@ -164,6 +166,53 @@ async fn a_failed_payment_alerts_owners_and_admins_once_and_its_recovery_resolve
     assert_eq!(alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await["data"][0]["resolved"], true);
     let recovered = alerts_of(&app, &owner, "?type=PAYMENT_RECOVERED").await;
     assert_eq!((recovered["total"].as_i64(), recovered["data"][0]["severity"].as_str()), (Some(1), Some("info")));
+}
+
+/// Under API version 2025-03-31 (Basil) a PaymentIntent no longer names its invoice. One failed invoice
+/// payment sends both events, in either order; it is one failed payment, and one alert.
+async fn a_failed_payment_is_alerted_once_when_its_payment_intent_names_no_invoice(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let intent = json!({"id": "pi_basil_1", "object": "payment_intent", "customer": customer, "amount": 2900,
+        "currency": "usd", "status": "requires_payment_method",
+        "last_payment_error": {"message": "Your card was declined."}});
+    let invoice = json!({"id": "in_basil_1", "object": "invoice", "customer": customer, "status": "open",
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000});
+
+    deliver(&app, "payment_intent.payment_failed", 1_790_000_100, intent).await;
+    deliver(&app, "invoice.payment_failed", 1_790_000_101, invoice).await;
+
+    let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(failed["total"], 1, "one failed payment, one alert: {failed}");
+    assert_eq!(failed["data"][0]["related_data"]["reference"], "in_basil_1", "the alert names the invoice to pay");
+}
+
+/// Stripe does not deliver in order: the failure of an attempt can arrive after the invoice was paid by a
+/// later one. It raises nothing, whichever event carries it.
+async fn a_payment_failure_that_arrives_after_the_invoice_was_paid_raises_nothing(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let paid = json!({"id": "in_late_1", "object": "invoice", "customer": customer, "status": "paid",
+        "amount_due": 2900, "amount_paid": 2900, "currency": "usd", "created": 1_790_000_000});
+    deliver(&app, "invoice.paid", 1_790_000_300, paid).await;
+
+    deliver(
+        &app,
+        "payment_intent.payment_failed",
+        1_790_000_100,
+        json!({"id": "pi_late_1", "object": "payment_intent", "customer": customer, "invoice": "in_late_1",
+        "amount": 2900, "currency": "usd"}),
+    )
+    .await;
+    deliver(
+        &app,
+        "invoice.payment_failed",
+        1_790_000_100,
+        json!({"id": "in_late_1", "object": "invoice", "customer": customer, "status": "open",
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000}),
+    )
+    .await;
+
+    let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(failed["total"], 0, "a paid invoice's late failures alarm no one: {failed}");
 }
 
 async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backend) {

@@ -493,4 +493,3 @@ fn the_checker_sees_a_cycle_through_a_use_tree_and_a_super_path() {
     let found = problems(src).join("\n");
     assert!(found.contains("layering: a::store imports a::routes (a/store.rs:1)"), "{found}");
 }
-

@@ -616,9 +616,10 @@ async fn a_processing_failure_answers_5xx_is_recorded_and_replays_after_the_fix(
 
     app.execute_sql(&remove_fault).await;
     let setup = vigil::stripe::StripeSetup::from_config(&app.config).expect("setup");
-    let report = vigil::stripe_webhooks::service::replay(&app.pool, &setup, vigil::stripe_webhooks::service::Replay::Failed)
-        .await
-        .expect("replay");
+    let report =
+        vigil::stripe_webhooks::service::replay(&app.pool, &setup, vigil::stripe_webhooks::service::Replay::Failed)
+            .await
+            .expect("replay");
 
     assert_eq!((report.processed, report.failed), (1, 0));
     assert_eq!(billing(&app, &owner).await["tier"]["code"], "PRO");
