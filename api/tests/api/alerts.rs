@@ -16,6 +16,8 @@ backend_tests!(
     a_failed_payment_alerts_owners_and_admins_once_and_its_recovery_resolves_it,
     a_failed_payment_is_alerted_once_when_its_payment_intent_names_no_invoice,
     a_payment_failure_that_arrives_after_the_invoice_was_paid_raises_nothing,
+    a_failure_redelivered_after_a_later_event_of_its_invoice_still_alerts_once,
+    a_voided_invoice_closes_its_failure_alert_and_its_late_failures_raise_nothing,
     a_cancelled_subscription_and_an_expiring_one_are_alerted,
     alerts_are_read_per_person_filtered_and_resolved_for_everyone,
     the_stream_pushes_new_alerts_and_resumes_after_the_last_event,
@@ -213,6 +215,59 @@ async fn a_payment_failure_that_arrives_after_the_invoice_was_paid_raises_nothin
 
     let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
     assert_eq!(failed["total"], 0, "a paid invoice's late failures alarm no one: {failed}");
+}
+
+/// Vigil answered 5xx to `invoice.payment_failed` (a deploy, a pool timeout) and accepted the invoice's next
+/// event; Stripe's retry of the failure is then older than the mirrored invoice. The owners are still told,
+/// once, and the Basil PaymentIntent failure (naming no invoice) adds nothing.
+async fn a_failure_redelivered_after_a_later_event_of_its_invoice_still_alerts_once(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let invoice = json!({"id": "in_retry_1", "object": "invoice", "customer": customer, "status": "open",
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000, "attempt_count": 1});
+
+    deliver(&app, "invoice.updated", 1_790_000_300, invoice.clone()).await;
+    deliver(&app, "invoice.payment_failed", 1_790_000_200, invoice.clone()).await;
+    deliver(
+        &app,
+        "payment_intent.payment_failed",
+        1_790_000_200,
+        json!({"id": "pi_retry_1", "object": "payment_intent", "customer": customer, "amount": 2900,
+        "currency": "usd"}),
+    )
+    .await;
+    deliver(&app, "invoice.payment_failed", 1_790_000_200, invoice).await;
+
+    let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(failed["total"], 1, "the failure is told once: {failed}");
+    assert_eq!(failed["data"][0]["related_data"]["reference"], "in_retry_1");
+}
+
+/// A voided (or written-off) invoice is owed no more: its open failure alert is closed without a "payment
+/// recovered", and a late failure of one of its attempts raises nothing.
+async fn a_voided_invoice_closes_its_failure_alert_and_its_late_failures_raise_nothing(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let invoice = |status: &str| {
+        json!({"id": "in_void_1", "object": "invoice", "customer": customer, "status": status,
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000})
+    };
+    deliver(&app, "invoice.payment_failed", 1_790_000_100, invoice("open")).await;
+    let raised = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+
+    deliver(&app, "invoice.voided", 1_790_000_200, invoice("void")).await;
+    deliver(
+        &app,
+        "payment_intent.payment_failed",
+        1_790_000_150,
+        json!({"id": "pi_void_1", "object": "payment_intent", "customer": customer, "invoice": "in_void_1",
+        "amount": 2900, "currency": "usd"}),
+    )
+    .await;
+
+    assert_eq!(raised["total"], 1, "the failure was told: {raised}");
+    let after = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(after["total"], 1, "no second alert: {after}");
+    assert_eq!(after["data"][0]["resolved"], true, "the voided invoice's alert is closed: {after}");
+    assert_eq!(alerts_of(&app, &owner, "?type=PAYMENT_RECOVERED").await["total"], 0, "nothing was recovered");
 }
 
 async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backend) {
