@@ -4,6 +4,8 @@ patched so that the product code can speak modern Stripe:
 - subscription items name a `price` (localstripe only knows `plan`; Stripe documents prices as compatible
   with plans), and updates may carry `proration_behavior` (localstripe answers 500 to it);
 - updating a subscription emits `customer.subscription.updated`, as Stripe does;
+- listing a customer's tax ids takes Stripe's pagination parameters (`limit`, `starting_after`,
+  `ending_before`), which localstripe refuses;
 - nothing is persisted to /tmp/localstripe.pickle (shared between runs and slow);
 - the plans named on the command line exist from the start;
 - the process exits when the test process that started it goes away.
@@ -16,7 +18,7 @@ import asyncio
 import os
 import sys
 
-from localstripe import resources, server
+from localstripe import resources
 from localstripe.webhooks import schedule_webhook
 
 
@@ -47,6 +49,20 @@ def patch():
         schedule_webhook(resources.Event('customer.subscription.updated', self))
 
     resources.Subscription._update = update
+    patch_tax_id_list()
+
+
+def list_tax_ids(id, limit=None, starting_after=None, ending_before=None, **kwargs):
+    # Stripe's GET /v1/customers/{id}/tax_ids takes limit, starting_after and ending_before; localstripe
+    # answers 400 "Unexpected limit". A customer has at most 25 tax ids, so one page always holds them.
+    return resources.Customer._api_list_tax_ids(id, **kwargs)
+
+
+def patch_tax_id_list():
+    # The routes are read when `localstripe.server` is imported, so this runs before that import.
+    route = ('GET', '/v1/customers/{id}/tax_ids')
+    resources.extra_apis[:] = [r for r in resources.extra_apis if (r[0], r[1]) != route]
+    resources.extra_apis.insert(0, (*route, list_tax_ids))
 
 
 def create_plans(spec):
@@ -68,6 +84,8 @@ def main():
     parser.add_argument('--plans', default='')
     args = parser.parse_args()
     patch()
+    # Imported only now: it registers the routes, the patched ones among them.
+    from localstripe import server
     parent = os.getppid()
 
     async def on_startup(app):

@@ -119,6 +119,18 @@ impl Application {
         if !config.alert_sweep_interval.is_zero() {
             tokio::spawn(crate::sweeps::alerts::run_forever(pool.clone(), config.alert_sweep_interval));
         }
+        if !config.alert_sweep_interval.is_zero()
+            && let Ok(gateway) = crate::stripe::StripeSetup::from_config(&config)?.gateway()
+        {
+            // Stripe customers whose email or tax id change did not reach Stripe, retried on the alert
+            // sweep's interval.
+            let gateway = gateway.clone();
+            tokio::spawn(crate::billing::customer_sync::run_forever(
+                pool.clone(),
+                gateway,
+                config.alert_sweep_interval,
+            ));
+        }
         let blobs = crate::storage::blobs::BlobStore::open(&config.object_store_url)?;
         if !config.retention_sweep_interval.is_zero() {
             let interval = config.retention_sweep_interval;
