@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 
 use crate::ids::{ApiKeyId, CompanyId, UserId};
 
-/// How an API key's secret starts.
+/// Every API key starts with this, so a leaked key is recognisable (and secret scanners can find it).
 pub const API_KEY_PREFIX: &str = "vigil_sk_";
-/// How an agent's secret starts.
+/// How an agent's secret starts, so that a leaked one is recognisable (and secret scanners can find it).
 pub const AGENT_SECRET_PREFIX: &str = "vigil_ag_";
 
 /// What a user may do in their company, from most to least powerful.

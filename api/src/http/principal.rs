@@ -352,7 +352,8 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
         let req = req.clone();
         Box::pin(async move {
             let (Some(pool), Some(config), Some(authenticators)) = (pool, config, authenticators) else {
-                return Err(ApiError::Internal(anyhow::anyhow!("application state missing")).into());
+                let missing = "application state missing: the pool, the configuration or the Authenticators";
+                return Err(ApiError::Internal(anyhow::anyhow!(missing)).into());
             };
             let token = token.ok_or_else(|| {
                 ApiError::Unauthenticated(

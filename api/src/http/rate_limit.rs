@@ -16,10 +16,13 @@
 //! Memory is bounded: budgets that are whole again are forgotten every minute; the remembered credentials
 //! expire and have a cap of their own; and the table of budgets has a hard cap ([`MAX_CLIENTS`]). Should it
 //! fill with live budgets anyway (more distinct clients within a minute than the cap), addresses it has no
-//! budget for share one overflow budget until it drains, rather than grow or start afresh (which would hand
-//! every address of a flood a whole budget again). Addresses it already counts keep their own budget, so a
-//! flood of new addresses cannot lock out the clients already in. `vigil_rate_limit_clients` shows its size,
-//! and one warning per episode says the table is full.
+//! budget for share one overflow budget, rather than grow or start afresh (which would hand every address
+//! of a flood a whole budget again). Addresses it already counts keep their own budget (each still limited
+//! as usual) until the once-a-minute prune, which forgets the budgets that are whole again and so makes
+//! room: a client seen within the last minute is not locked out by a flood of new addresses, while one
+//! that comes back later, or new, shares the overflow until the flood ends. The cap is exceeded by at most
+//! one entry per worker (the check and the insert are not one step). `vigil_rate_limit_clients` shows the
+//! size, and a warning (at most once a minute) says the table is full.
 //!
 //! Every limited response carries the `RateLimit-Policy` and `RateLimit` fields of
 //! draft-ietf-httpapi-ratelimit-headers-12 (November 2026; the syntax is unchanged since -08):
@@ -74,6 +77,16 @@ pub fn is_exempt(path: &str) -> bool {
 #[derive(Clone, Default)]
 struct Budgets(Arc<DashMapStateStore<String>>);
 
+impl Budgets {
+    fn holds(&self, client: &String) -> bool {
+        self.0.contains_key(client)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 impl StateStore for Budgets {
     type Key = String;
 
@@ -105,10 +118,6 @@ impl ShrinkableKeyedStateStore<String> for Budgets {
 
 type Limiter = RateLimiter<String, Budgets, DefaultClock, StateInformationMiddleware>;
 
-/// How often a full table is swept for budgets that are whole again, at most: sweeping on every request of
-/// a flood would cost a pass over the whole table each time.
-const FULL_TABLE_SWEEP_EVERY: Duration = Duration::from_secs(1);
-
 /// The API key or agent secret a request presents, by hash, and whether it was remembered as verified.
 struct Credential {
     hash: String,
@@ -125,8 +134,7 @@ pub struct RateLimit {
     max_clients: usize,
     limiter: Limiter,
     budgets: Budgets,
-    /// When a full table was last swept, and whether the warning for this episode was logged.
-    last_full_sweep: Mutex<Option<Instant>>,
+    /// Whether the table-full warning was logged since the last prune.
     warned_full: AtomicBool,
     /// Verified credentials by hash: since when, and the budget they are counted on.
     credentials: Mutex<HashMap<String, (Instant, String)>>,
@@ -164,7 +172,6 @@ impl RateLimit {
             max_clients,
             limiter,
             budgets,
-            last_full_sweep: Mutex::new(None),
             warned_full: AtomicBool::new(false),
             credentials: Mutex::new(HashMap::new()),
             clients,
@@ -172,7 +179,7 @@ impl RateLimit {
     }
 
     fn len(&self) -> usize {
-        self.budgets.0.len()
+        self.budgets.len()
     }
 
     /// Charges one request to `client`. While the table is full of live budgets (a flood from more addresses
@@ -182,14 +189,11 @@ impl RateLimit {
     /// accounts and keys).
     fn charge(&self, client: &String) -> Charge {
         let mut client = client;
-        if client.starts_with("addr:") && self.len() >= self.max_clients && !self.budgets.0.contains_key(client) {
-            self.sweep_full_table();
-            if self.len() >= self.max_clients {
-                if !self.warned_full.swap(true, Ordering::Relaxed) {
-                    log::warn!("rate limit: {} live budgets, the cap; new addresses share one budget", self.len());
-                }
-                client = &OVERFLOW_CLIENT;
+        if client.starts_with("addr:") && self.len() >= self.max_clients && !self.budgets.holds(client) {
+            if !self.warned_full.swap(true, Ordering::Relaxed) {
+                log::warn!("rate limit: {} live budgets, the cap; new addresses share one budget", self.len());
             }
+            client = &OVERFLOW_CLIENT;
         }
         let replenish = self.quota.replenish_interval().as_secs_f64();
         let outcome = self.limiter.check_key(client);
@@ -235,17 +239,6 @@ impl RateLimit {
     /// Forgets a credential that no longer verifies.
     fn forget(&self, hash: &str) {
         self.credentials.lock().unwrap_or_else(PoisonError::into_inner).remove(hash);
-    }
-
-    /// Frees the budgets that are whole again while the table is full, at most once a second.
-    fn sweep_full_table(&self) {
-        let mut last = self.last_full_sweep.lock().unwrap_or_else(PoisonError::into_inner);
-        if last.is_some_and(|at| at.elapsed() < FULL_TABLE_SWEEP_EVERY) {
-            return;
-        }
-        *last = Some(Instant::now());
-        drop(last);
-        self.limiter.retain_recent();
     }
 
     /// Forgets clients whose budget is whole again and credentials that expired.
@@ -397,7 +390,7 @@ mod tests {
 
     /// The overflow is for addresses the table has no room for; those it already holds keep their own
     /// budget while it is full, so a flood of new addresses cannot lock out the clients already counted
-    /// (a login in progress, an agent's first unverified heartbeat).
+    /// (a user between the sign-in page and the submit).
     #[test]
     fn a_full_table_keeps_the_budgets_of_addresses_it_already_holds() {
         let limit = RateLimit::with_capacity(5, 10, gauge()).expect("a limit");
