@@ -19,8 +19,9 @@
 //! budget for share one overflow budget, rather than grow or start afresh (which would hand every address
 //! of a flood a whole budget again). Addresses it already counts keep their own budget (each still limited
 //! as usual) until the once-a-minute prune, which forgets the budgets that are whole again and so makes
-//! room: a client seen within the last minute is not locked out by a flood of new addresses, while one
-//! that comes back later, or new, shares the overflow until the flood ends. The cap is exceeded by at most
+//! room: a client counted before the flood (a user between the sign-in page and the submit) keeps its
+//! budget until that prune, at most a minute; a new one, or one that comes back after the prune, shares the
+//! overflow until the flood ends. The cap is exceeded by at most
 //! one entry per worker (the check and the insert are not one step). `vigil_rate_limit_clients` shows the
 //! size, and a warning (at most once a minute) says the table is full.
 //!
