@@ -32,16 +32,25 @@ pub fn split_live<'a>(
     (winner, live)
 }
 
-/// Cancels each loser at Stripe now, prorated; returns the cancelled subscriptions as Stripe answered. One
-/// that Stripe refuses to cancel (cancelled meanwhile by another instance, say) is skipped.
+/// Whether a losing subscription's current period was paid, so that cancelling it credits the unused time.
+/// A PAST_DUE one was not: crediting it would hand the customer money never paid.
+pub fn was_paid(subscription: &StripeSubscription) -> bool {
+    matches!(subscription.status.as_str(), "active" | "trialing")
+}
+
+/// Cancels each loser at Stripe now, crediting the unused time of a paid period; returns the cancelled
+/// subscriptions as Stripe answered, each with whether it was credited. One that Stripe refuses to cancel
+/// (cancelled meanwhile by another instance, say) is skipped.
 pub async fn cancel_losers(
     gateway: &StripeGateway,
     losers: &[&StripeSubscription],
-) -> Result<Vec<StripeSubscription>, ApiError> {
+) -> Result<Vec<Cancelled>, ApiError> {
     let mut cancelled = Vec::new();
     for loser in losers {
-        match gateway.cancel_subscription_prorated(&loser.id).await {
-            Ok(done) => cancelled.push(StripeSubscription { created: loser.created, ..done }),
+        let credited = was_paid(loser);
+        match gateway.cancel_subscription_now(&loser.id, credited).await {
+            Ok(done) => cancelled
+                .push(Cancelled { subscription: StripeSubscription { created: loser.created, ..done }, credited }),
             Err(StripeFailure::Rejected { status, message }) => {
                 log::warn!("Stripe would not cancel the duplicate subscription {} ({status}): {message}", loser.id);
             }
@@ -51,15 +60,23 @@ pub async fn cancel_losers(
     Ok(cancelled)
 }
 
+/// A duplicate cancelled at Stripe, and whether its unused time was credited.
+#[derive(Debug, Clone)]
+pub struct Cancelled {
+    pub subscription: StripeSubscription,
+    pub credited: bool,
+}
+
 /// Audits a cancelled duplicate and alerts the owners, in the caller's transaction; returns a one-line summary.
 pub fn record_cancelled(
     conn: &mut DbConn,
     setup: &StripeSetup,
     company: &CompanyId,
     actor: &AuditActor,
-    cancelled: &StripeSubscription,
+    loser: &Cancelled,
     kept: &StripeSubscription,
 ) -> Result<String, ApiError> {
+    let cancelled = &loser.subscription;
     let tier = |s: &StripeSubscription| {
         s.price_id().and_then(|price| setup.tier_of_price(price)).map(|tier| tier.as_str()).unwrap_or("unknown")
     };
@@ -70,7 +87,7 @@ pub fn record_cancelled(
             serde_json::json!({
                 "cancelled": {"subscription": cancelled.id, "tier": tier(cancelled), "created": cancelled.created},
                 "kept": {"subscription": kept.id, "tier": tier(kept), "created": kept.created},
-                "prorated": true,
+                "prorated": loser.credited,
             }),
         ),
     )?;
@@ -81,9 +98,9 @@ pub fn record_cancelled(
             kind: AlertType::DuplicateSubscriptionCancelled,
             title: "A duplicate subscription was cancelled".to_owned(),
             message: format!(
-                "The company had two paid subscriptions. The older one ({}) was cancelled and its unused time credited; \
-                 the newer one ({}) is kept.",
+                "The company had two paid subscriptions. The older one ({}) was cancelled{}; the newer one ({}) is kept.",
                 tier(cancelled),
+                if loser.credited { " and its unused time credited" } else { " (its unpaid period is not credited)" },
                 tier(kept)
             ),
             employee: None,

@@ -206,11 +206,16 @@ impl StripeGateway {
         Self::checkout_session(&self.send(|| RetrieveCheckoutSession::new(session).build(), None).await?)
     }
 
-    /// Cancels a subscription now, crediting the unused time: `prorate` adds the credit for the rest of the
-    /// period and `invoice_now` puts it on a final invoice at once, so it reaches the customer's balance.
-    /// (DELETE is idempotent at Stripe; it takes no Idempotency-Key.)
-    pub async fn cancel_subscription_prorated(&self, subscription: &str) -> Result<StripeSubscription, StripeFailure> {
-        let build = || CancelSubscription::new(subscription).prorate(true).invoice_now(true).build();
+    /// Cancels a subscription now. With `credit`, the unused time is credited: `prorate` adds the credit for
+    /// the rest of the period and `invoice_now` puts it on a final invoice at once, so it reaches the
+    /// customer's balance. Without, nothing is credited (a period that was never paid). (DELETE is idempotent
+    /// at Stripe; it takes no Idempotency-Key.)
+    pub async fn cancel_subscription_now(
+        &self,
+        subscription: &str,
+        credit: bool,
+    ) -> Result<StripeSubscription, StripeFailure> {
+        let build = || CancelSubscription::new(subscription).prorate(credit).invoice_now(credit).build();
         Self::subscription(&self.send(build, None).await?)
     }
 

@@ -20,6 +20,7 @@ backend_tests!(
     a_second_checkout_for_the_same_tier_hands_out_the_open_one,
     of_two_live_subscriptions_the_newest_is_kept_and_the_older_cancelled_with_credit,
     resync_cancels_the_older_of_two_live_subscriptions,
+    an_unpaid_duplicate_is_cancelled_without_credit,
     a_newer_subscription_that_is_not_a_plan_is_neither_mirrored_nor_cancels_the_plan,
     an_event_applied_while_a_resync_reads_stripe_is_not_overwritten_by_the_read,
     an_event_applied_while_a_subscription_is_read_again_is_not_overwritten_by_the_read,
@@ -338,6 +339,31 @@ async fn of_two_live_subscriptions_the_newest_is_kept_and_the_older_cancelled_wi
         let audit = listed(&app, &owner, "/api/v1/audit-logs?action=billing.duplicate_subscription_cancelled").await;
         assert_eq!(audit["total"], 1, "{order}: {audit}");
     }
+}
+
+/// The older of two subscriptions whose payment failed (PAST_DUE) was never paid for its period: it is
+/// cancelled at once without crediting the unused time, which would hand the customer money never paid.
+async fn an_unpaid_duplicate_is_cancelled_without_credit(backend: Backend) {
+    let (app, double, fake) = with_fake_stripe(backend).await;
+    let (owner, customer) = company(&app, "Unpaid Twice Co").await;
+    let (older, newer) = (unique("sub"), unique("sub"));
+    let older_sub = subscription(&older, &customer, PRICE_PRO, "past_due", 1_790_000_000);
+    let newer_sub = subscription(&newer, &customer, PRICE_ENTERPRISE, "active", 1_790_000_060);
+    fake.add_subscription(older_sub.clone());
+    fake.add_subscription(newer_sub.clone());
+
+    deliver(&app, "customer.subscription.created", 1_790_000_100, &older_sub).await;
+    deliver(&app, "customer.subscription.created", 1_790_000_200, &newer_sub).await;
+
+    let requests = double.received_requests().await.expect("recorded");
+    let deletes = deletes_of(&requests, &older);
+    assert_eq!(deletes.len(), 1, "the unpaid duplicate is cancelled");
+    assert!(
+        has(&deletes[0], "prorate", "false") && has(&deletes[0], "invoice_now", "false"),
+        "with no credit for a period never paid: {deletes:?}"
+    );
+    let audit = listed(&app, &owner, "/api/v1/audit-logs?action=billing.duplicate_subscription_cancelled").await;
+    assert_eq!(audit["data"][0]["details"]["prorated"], false, "{audit}");
 }
 
 async fn resync_cancels_the_older_of_two_live_subscriptions(backend: Backend) {
