@@ -97,6 +97,12 @@ pub async fn start_checkout(
         return Err(subscription_exists());
     }
     let customer = ensure_customer(pool, setup, actor).await?;
+    // The mirror may lag: a Checkout completed in another tab whose events have not arrived yet, or whose
+    // processing failed. Stripe knows; a second payment page would bill twice.
+    let at_stripe = gateway.list_subscriptions(&customer).await?;
+    if super::duplicates::split_live(setup, &at_stripe).0.is_some() {
+        return Err(subscription_exists());
+    }
     if let Some(url) = settle_open_checkouts(pool, gateway, &actor.company, tier).await? {
         return Ok(RedirectUrl { url });
     }

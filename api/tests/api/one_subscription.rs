@@ -21,6 +21,7 @@ backend_tests!(
     of_two_live_subscriptions_the_newest_is_kept_and_the_older_cancelled_with_credit,
     resync_cancels_the_older_of_two_live_subscriptions,
     an_unpaid_duplicate_is_cancelled_without_credit,
+    a_checkout_is_refused_while_a_paid_subscription_is_live_at_stripe_but_not_yet_mirrored,
     a_newer_subscription_that_is_not_a_plan_is_neither_mirrored_nor_cancels_the_plan,
     an_event_applied_while_a_resync_reads_stripe_is_not_overwritten_by_the_read,
     an_event_applied_while_a_subscription_is_read_again_is_not_overwritten_by_the_read,
@@ -339,6 +340,21 @@ async fn of_two_live_subscriptions_the_newest_is_kept_and_the_older_cancelled_wi
         let audit = listed(&app, &owner, "/api/v1/audit-logs?action=billing.duplicate_subscription_cancelled").await;
         assert_eq!(audit["total"], 1, "{order}: {audit}");
     }
+}
+
+/// The first tab's Checkout completed, but its events have not arrived (or their processing failed): the
+/// mirror still says FREE. A second Checkout would bill twice; Stripe is asked, and it is refused.
+async fn a_checkout_is_refused_while_a_paid_subscription_is_live_at_stripe_but_not_yet_mirrored(backend: Backend) {
+    let (app, _double, fake) = with_fake_stripe(backend).await;
+    let (owner, customer) = company(&app, "Quick Tabs Co").await;
+    fake.add_subscription(subscription(&unique("sub"), &customer, PRICE_PRO, "active", 1_790_000_000));
+
+    let response =
+        app.post("/api/v1/billing/checkout-session", &owner.access_token, json!({"tier": "ENTERPRISE"})).await;
+
+    let body = crate::helpers::problem(response, StatusCode::CONFLICT).await;
+    assert_eq!(body["code"], "subscription_exists", "{body}");
+    assert!(fake.session_statuses().is_empty(), "no second payment page was opened");
 }
 
 /// The older of two subscriptions whose payment failed (PAST_DUE) was never paid for its period: it is
