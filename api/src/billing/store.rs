@@ -260,26 +260,35 @@ pub fn companies_for_resync(conn: &mut DbConn, only: Option<&CompanyId>) -> Quer
 }
 
 /// The retention last seen in force for the company, and its hold: `(in force, hold until, held days)`.
-pub fn find_retention(
-    conn: &mut DbConn,
-    company: &CompanyId,
-) -> QueryResult<(Option<i32>, Option<NaiveDateTime>, Option<i32>)> {
-    companies::table
+/// The retention last seen in force and the holds (days kept, until when), longest first.
+pub type StoredRetention = (Option<i32>, [(Option<i32>, Option<NaiveDateTime>); 2]);
+
+pub fn find_retention(conn: &mut DbConn, company: &CompanyId) -> QueryResult<StoredRetention> {
+    let (in_force, held, until, held2, until2) = companies::table
         .find(company.as_str())
-        .select((companies::retention_days_in_force, companies::retention_hold_until, companies::retention_held_days))
-        .first(conn)
+        .select((
+            companies::retention_days_in_force,
+            companies::retention_held_days,
+            companies::retention_hold_until,
+            companies::retention_held2_days,
+            companies::retention_hold2_until,
+        ))
+        .first(conn)?;
+    Ok((in_force, [(held, until), (held2, until2)]))
 }
 
 pub fn save_retention(
     conn: &mut DbConn,
     company: &CompanyId,
-    (in_force, hold_until, held_days): (Option<i32>, Option<NaiveDateTime>, Option<i32>),
+    (in_force, [(held, until), (held2, until2)]): StoredRetention,
 ) -> QueryResult<()> {
     diesel::update(companies::table.find(company.as_str()))
         .set((
             companies::retention_days_in_force.eq(in_force),
-            companies::retention_hold_until.eq(hold_until),
-            companies::retention_held_days.eq(held_days),
+            companies::retention_held_days.eq(held),
+            companies::retention_hold_until.eq(until),
+            companies::retention_held2_days.eq(held2),
+            companies::retention_hold2_until.eq(until2),
         ))
         .execute(conn)
         .map(drop)

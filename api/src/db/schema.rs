@@ -15,6 +15,8 @@ diesel::table! {
         retention_days_in_force -> Nullable<Integer>,
         retention_hold_until -> Nullable<Timestamp>,
         retention_held_days -> Nullable<Integer>,
+        retention_hold2_until -> Nullable<Timestamp>,
+        retention_held2_days -> Nullable<Integer>,
         plan_change_tier -> Nullable<Text>,
         plan_change_until -> Nullable<Timestamp>,
         billing_version -> BigInt,

@@ -7,12 +7,13 @@ use serde_json::Value;
 
 use crate::agent_data::{count, record, stored_bytes, upload};
 use crate::helpers::{Backend, EnrolledAgent, Session, TestApp, backend_tests, problem};
-use crate::stripe_fake::PRICE_PRO;
+use crate::stripe_fake::{PRICE_ENTERPRISE, PRICE_PRO};
 use crate::webhooks::{customer_company, delivered, event, invoice, spawn, subscription, unique};
 
 backend_tests!(
     a_payment_lapse_past_its_grace_period_holds_the_paid_for_history_and_paying_keeps_it,
     a_cancellation_deletes_older_data_only_after_the_hold_and_a_warning,
+    a_second_drop_within_a_hold_never_moves_the_longest_retentions_deadline,
     a_cancellation_over_the_free_limits_suspends_the_agents_enrolled_last_until_the_company_is_within_them,
     the_end_of_a_grace_period_suspends_agents_and_alerts_and_paying_lifts_it,
 );
@@ -168,6 +169,54 @@ async fn a_cancellation_deletes_older_data_only_after_the_hold_and_a_warning(bac
     assert_eq!(stored_bytes(&app, &company.owner).await, 0);
     assert_eq!(alerts(&app, &company.owner, "DATA_DELETION_SCHEDULED").await["total"], 0);
     assert!(billing(&app, &company.owner).await["retention"]["deletion_scheduled_at"].is_null());
+}
+
+/// ENTERPRISE (730 days) to PRO (180) starts a hold on what only ENTERPRISE kept; PRO cancelled 25 days
+/// later holds what PRO kept for a hold of its own, but ENTERPRISE's data keeps its own deadline. Moving it
+/// out on every drop would let a company that keeps changing plans keep 730 days for good.
+async fn a_second_drop_within_a_hold_never_moves_the_longest_retentions_deadline(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut company = on_pro(&app).await;
+    let (sub, customer) = (company.subscription.clone(), company.customer.clone());
+    company
+        .send(&app, "customer.subscription.updated", subscription(&sub, &customer, PRICE_ENTERPRISE, "active", false))
+        .await;
+    company
+        .send(&app, "customer.subscription.updated", subscription(&sub, &customer, PRICE_PRO, "active", false))
+        .await;
+    // Twenty-five days later: ENTERPRISE's hold has five days left.
+    let enterprise_deadline = Utc::now() + Duration::days(5);
+    app.execute_sql(&format!(
+        "UPDATE companies SET retention_hold_until = {} WHERE id = '{}'",
+        sql_time(enterprise_deadline),
+        company.owner.company_id
+    ))
+    .await;
+
+    company
+        .send(&app, "customer.subscription.deleted", subscription(&sub, &customer, PRICE_PRO, "canceled", false))
+        .await;
+
+    let dashboard = billing(&app, &company.owner).await;
+    assert_eq!(
+        (dashboard["retention"]["plan_days"].as_i64(), dashboard["retention"]["kept_days"].as_i64()),
+        (Some(30), Some(730)),
+        "{dashboard}"
+    );
+    let next = days_until(&dashboard["retention"]["deletion_scheduled_at"]);
+    assert!((4..=5).contains(&next), "what only ENTERPRISE kept is still deleted in 5 days, not {next}: {dashboard}");
+
+    // ENTERPRISE's hold ends: PRO's 180 days are kept for the rest of their own hold.
+    app.execute_sql(&format!(
+        "UPDATE companies SET retention_hold_until = {} WHERE id = '{}'",
+        sql_time(Utc::now() - Duration::minutes(1)),
+        company.owner.company_id
+    ))
+    .await;
+    sweep(&app).await;
+    let dashboard = billing(&app, &company.owner).await;
+    assert_eq!(dashboard["retention"]["kept_days"], 180, "{dashboard}");
+    assert!((29..=30).contains(&days_until(&dashboard["retention"]["deletion_scheduled_at"])), "{dashboard}");
 }
 
 /// Enrols `n` more agents, in order.
