@@ -54,7 +54,7 @@ impl Stored {
                 None => holds.push(Hold { days, until }),
             }
         }
-        holds.sort_by(|a, b| b.days.cmp(&a.days));
+        holds.sort_by_key(|hold| std::cmp::Reverse(hold.days));
         // A shorter retention held no longer than a longer one adds nothing: its data is kept anyway.
         let mut kept: Vec<Hold> = Vec::new();
         for hold in holds {
