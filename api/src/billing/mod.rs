@@ -4,6 +4,7 @@ pub mod changes;
 pub mod duplicates;
 pub mod mirror;
 pub mod model;
+pub mod plan_change;
 pub mod resync;
 pub mod retention;
 pub mod routes;

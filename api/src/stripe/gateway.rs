@@ -8,10 +8,13 @@ use std::time::Duration;
 use ::stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use serde_json::Value;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
-use stripe_billing::invoice::ListInvoice;
+use stripe_billing::invoice::{
+    CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails, CreatePreviewInvoiceSubscriptionDetailsItems,
+    CreatePreviewInvoiceSubscriptionDetailsProrationBehavior, ListInvoice,
+};
 use stripe_billing::subscription::{
     CancelSubscription, ListSubscription, ListSubscriptionStatus, RetrieveSubscription, UpdateSubscription,
-    UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
+    UpdateSubscriptionItems, UpdateSubscriptionPaymentBehavior, UpdateSubscriptionProrationBehavior,
 };
 use stripe_billing::tax_id::{CreateCustomerTaxId, CreateCustomerTaxIdType, DeleteCustomerTaxId};
 use stripe_checkout::CheckoutSessionMode;
@@ -23,7 +26,7 @@ use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::customer::{CreateCustomer, ListCustomer, UpdateCustomer};
 use stripe_core::event::ListEvent;
 
-use super::objects::{StripeInvoice, StripeSubscription};
+use super::objects::{InvoicePreview, StripeInvoice, StripeSubscription};
 
 /// Time allowed for one attempt.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -220,24 +223,55 @@ impl StripeGateway {
         Self::subscription(&self.send(|| RetrieveSubscription::new(subscription).build(), None).await?)
     }
 
-    /// Moves the subscription's item to another price, prorating the rest of the period.
+    /// Moves the subscription's item to another price, paid before it is granted: the prorations for the
+    /// rest of the period are invoiced and charged at once (`always_invoice`), and when that payment fails
+    /// Stripe keeps the subscription as it was and holds the change as its `pending_update` until the
+    /// invoice is paid (`pending_if_incomplete`). The answer carries that invoice (`latest_invoice`,
+    /// expanded) for its payment page. `proration_date` (epoch seconds) prorates as of then, as a preview
+    /// of the change did.
     pub async fn change_price(
         &self,
-        subscription: &str,
-        item: &str,
-        price: &str,
+        change: &PriceChange<'_>,
+        proration_date: Option<i64>,
         key: &str,
     ) -> Result<StripeSubscription, StripeFailure> {
         let build = || {
-            let mut change = UpdateSubscriptionItems::new();
-            change.id = Some(item.to_owned());
-            change.price = Some(price.to_owned());
-            UpdateSubscription::new(subscription)
-                .items(vec![change])
-                .proration_behavior(UpdateSubscriptionProrationBehavior::CreateProrations)
-                .build()
+            let mut item = UpdateSubscriptionItems::new();
+            item.id = Some(change.item.to_owned());
+            item.price = Some(change.price.to_owned());
+            let mut request = UpdateSubscription::new(change.subscription)
+                .items(vec![item])
+                .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
+                .payment_behavior(UpdateSubscriptionPaymentBehavior::PendingIfIncomplete)
+                .expand(vec!["latest_invoice".to_owned()]);
+            if let Some(date) = proration_date {
+                request = request.proration_date(date);
+            }
+            request.build()
         };
         Self::subscription(&self.send(build, Some(key)).await?)
+    }
+
+    /// What [`Self::change_price`] would invoice now (`POST /v1/invoices/create_preview` with the same
+    /// item, price and `always_invoice`), prorated as of `proration_date`. A preview changes nothing, so it
+    /// needs no Idempotency-Key.
+    pub async fn preview_price_change(
+        &self,
+        change: &PriceChange<'_>,
+        proration_date: i64,
+    ) -> Result<InvoicePreview, StripeFailure> {
+        let build = || {
+            let mut item = CreatePreviewInvoiceSubscriptionDetailsItems::new();
+            item.id = Some(change.item.to_owned());
+            item.price = Some(change.price.to_owned());
+            let mut details = CreatePreviewInvoiceSubscriptionDetails::new();
+            details.items = Some(vec![item]);
+            details.proration_behavior = Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
+            details.proration_date = Some(proration_date);
+            CreatePreviewInvoice::new().subscription(change.subscription).subscription_details(details).build()
+        };
+        InvoicePreview::from_json(&self.send(build, None).await?)
+            .ok_or_else(|| StripeFailure::Unexpected("not an invoice preview".to_owned()))
     }
 
     /// Ends the subscription at the end of the period (`true`) or keeps it renewing (`false`). Keeping it
@@ -333,6 +367,13 @@ pub struct CheckoutSession {
     pub status: String,
     /// Epoch seconds; Stripe expires an unused session after 24 hours by default.
     pub expires_at: Option<i64>,
+}
+
+/// A change of a subscription's one item to another price.
+pub struct PriceChange<'a> {
+    pub subscription: &'a str,
+    pub item: &'a str,
+    pub price: &'a str,
 }
 
 /// What a Checkout Session is made of.

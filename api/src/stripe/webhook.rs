@@ -196,9 +196,11 @@ fn handle(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Resu
     match event.event_type.as_str() {
         "checkout.session.completed" => checkout_completed(conn, event),
         "checkout.session.expired" => checkout_expired(conn, event),
-        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
-            subscription_changed(conn, setup, event)
-        }
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "customer.subscription.pending_update_applied"
+        | "customer.subscription.pending_update_expired" => subscription_changed(conn, setup, event),
         t if t.starts_with("invoice.") => invoice_changed(conn, setup, event),
         "payment_intent.succeeded" | "payment_intent.payment_failed" => payment_intent(conn, event),
         _ => Ok(Handled::ignored(None)),
@@ -333,7 +335,11 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
     if let Applied::Changed { after, .. } = &applied {
         match (event.event_type.as_str(), subscription.as_deref()) {
             ("invoice.payment_failed", subscription) if after.status == InvoiceStatus::Open.as_str() => {
-                if let Some(subscription) = subscription {
+                // The invoice of a plan change (Vigil makes them with `pending_if_incomplete`) leaves the
+                // subscription as it was at Stripe, not past due; when a change was made otherwise and
+                // Stripe does make it past due, its `customer.subscription.updated` says so.
+                let plan_change = invoice.billing_reason.as_deref() == Some("subscription_update");
+                if let Some(subscription) = subscription.filter(|_| !plan_change) {
                     mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
                 }
                 let due = invoice.amount_due - invoice.amount_paid;

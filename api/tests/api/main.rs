@@ -24,6 +24,7 @@ mod openapi;
 mod operations;
 mod outage;
 mod plan_changes;
+mod plan_upgrades;
 mod policy;
 mod preconditions;
 mod rate_limit;
