@@ -9,6 +9,9 @@ patched so that the product code can speak modern Stripe:
   `latest_invoice`, the subscription unchanged), applied when that invoice is paid;
 - `POST /v1/invoices/create_preview` previews such a change with the same arithmetic (localstripe's own
   credits whole past invoices and ignores `price` and `proration_behavior`);
+- subscription schedules: `from_subscription`, phases of one price each, `release`; a test hook
+  (`POST /_config/subscription_schedules/{id}/advance`) stands in for Stripe's test clocks and moves the
+  subscription into the next phase, billing it at that phase's price, as the end of the period does;
 - finalized invoices have a `hosted_invoice_url` and a `billing_reason`;
 - updating a subscription emits `customer.subscription.updated`, as Stripe does;
 - nothing is persisted to /tmp/localstripe.pickle (shared between runs and slow);
@@ -172,6 +175,110 @@ def create_preview(customer=None, subscription=None, subscription_details=None, 
     return Preview(sub, lines, at)
 
 
+class SubscriptionSchedule(resources.StripeObject):
+    """Stripe's subscription schedule, as far as a change of price at the end of a phase goes."""
+    object = 'subscription_schedule'
+    _id_prefix = 'sub_sched_'
+
+    def __init__(self, from_subscription=None, **kwargs):
+        if kwargs:
+            raise UserError(400, 'Received unknown parameter: ' + ', '.join(kwargs))
+        if not isinstance(from_subscription, str):
+            raise UserError(400, 'This double makes schedules from_subscription only')
+        sub = resources.Subscription._api_retrieve(from_subscription)
+        if getattr(sub, 'schedule', None):
+            raise UserError(400, 'You cannot migrate a subscription that is already attached to a schedule: '
+                            + sub.schedule)
+        super().__init__()
+        self.subscription = sub.id
+        self.customer = sub.customer
+        self.status = 'active'
+        self.end_behavior = 'release'
+        self.released_at = None
+        self.released_subscription = None
+        self.phases = [{'start_date': sub.current_period_start, 'end_date': sub.current_period_end,
+                        'items': [{'price': sub.plan.id, 'plan': sub.plan.id, 'quantity': 1}],
+                        'proration_behavior': 'create_prorations'}]
+        sub.schedule = self.id
+
+    @property
+    def current_phase(self):
+        phase = self.phases[0] if self.status == 'active' else None
+        return phase and {'start_date': phase['start_date'], 'end_date': phase['end_date']}
+
+    def _update(self, phases=None, end_behavior=None, proration_behavior=None, **kwargs):
+        if kwargs:
+            raise UserError(400, 'Received unknown parameter: ' + ', '.join(kwargs))
+        if self.status != 'active':
+            raise UserError(400, 'You cannot update a subscription schedule that is ' + self.status)
+        if end_behavior not in (None, 'release', 'cancel'):
+            raise UserError(400, 'Invalid end_behavior')
+        if proration_behavior not in (None,) + PRORATION_BEHAVIORS:
+            raise UserError(400, 'Invalid proration_behavior')
+        if phases is not None:
+            if not isinstance(phases, list) or not phases:
+                raise UserError(400, 'phases must be a list')
+            start = resources.try_convert_to_int(phases[0].get('start_date'))
+            if start != self.phases[0]['start_date']:
+                raise UserError(400, 'You cannot change the start date of the current phase')
+            checked = []
+            for n, phase in enumerate(phases):
+                items = phase.get('items')
+                prices_as_plans(items)
+                if not isinstance(items, list) or len(items) != 1 or not items[0].get('plan'):
+                    raise UserError(400, 'Each phase needs exactly one item with a price')
+                resources.Plan._api_retrieve(items[0]['plan'])
+                end = resources.try_convert_to_int(phase.get('end_date'))
+                iterations = resources.try_convert_to_int(phase.get('iterations'))
+                if end is None and n < len(phases) - 1:
+                    raise UserError(400, 'Every phase but the last needs an end_date')
+                if end is None and iterations is None:
+                    raise UserError(400, 'The last phase needs an end_date or iterations')
+                begin = checked[-1]['end_date'] if checked else start
+                if end is not None and end <= begin:
+                    raise UserError(400, 'Phases must end after they start')
+                checked.append({'start_date': begin, 'end_date': end, 'iterations': iterations,
+                                'items': [{'price': items[0]['plan'], 'plan': items[0]['plan'], 'quantity': 1}],
+                                'proration_behavior': proration_behavior or 'create_prorations'})
+            self.phases = checked
+        if end_behavior is not None:
+            self.end_behavior = end_behavior
+        schedule_webhook(resources.Event('subscription_schedule.updated', self))
+
+    def _release(self):
+        sub = resources.Subscription._api_retrieve(self.subscription)
+        sub.schedule = None
+        self.status = 'released'
+        self.released_at = int(time.time())
+        self.released_subscription, self.subscription = self.subscription, None
+        schedule_webhook(resources.Event('subscription_schedule.released', self))
+
+    @classmethod
+    def _api_release(cls, id, **kwargs):
+        obj = cls._api_retrieve(id)
+        if obj.status != 'active':
+            raise UserError(400, 'You cannot release a subscription schedule that is ' + obj.status)
+        obj._release()
+        schedule_webhook(resources.Event('customer.subscription.updated',
+                                         resources.Subscription._api_retrieve(obj.released_subscription)))
+        return obj
+
+    def _advance(self):
+        """The end of the current phase: the subscription moves to the next phase's price for a new period,
+        billed at that price; after the last phase the schedule releases the subscription."""
+        if self.status != 'active' or len(self.phases) < 2:
+            raise UserError(400, 'No next phase to advance to')
+        sub = resources.Subscription._api_retrieve(self.subscription)
+        self.phases.pop(0)
+        apply_plan(sub, resources.Plan._api_retrieve(self.phases[0]['items'][0]['plan']))
+        sub.start_date = int(time.time())
+        sub._create_invoice()
+        resources.Invoice._api_retrieve(sub.latest_invoice).billing_reason = 'subscription_cycle'
+        if len(self.phases) == 1 and self.end_behavior == 'release':
+            self._release()
+        schedule_webhook(resources.Event('customer.subscription.updated', sub))
+
+
 def patch():
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
@@ -186,6 +293,7 @@ def patch():
     resources.Subscription.__init__ = init
 
     original_update = resources.Subscription._update
+    resources.Subscription.schedule = None
 
     def update(self, items=None, proration_behavior=None, payment_behavior=None, proration_date=None, **kwargs):
         prices_as_plans(items)
@@ -266,6 +374,10 @@ def patch():
     resources.Invoice.__init__ = invoice_init
 
     set_route('POST', '/v1/invoices/create_preview', create_preview)
+    set_route('POST', '/v1/subscription_schedules', SubscriptionSchedule._api_create)
+    set_route('GET', '/v1/subscription_schedules/{id}', SubscriptionSchedule._api_retrieve)
+    set_route('POST', '/v1/subscription_schedules/{id}/release', SubscriptionSchedule._api_release)
+    set_route('POST', '/v1/subscription_schedules/{id}', SubscriptionSchedule._api_update)
 
 
 def create_plans(spec):
@@ -296,6 +408,11 @@ def main():
         create_plans(args.plans)
         asyncio.ensure_future(exit_with_parent(parent))
 
+    async def advance_schedule(request):
+        SubscriptionSchedule._api_retrieve(request.match_info['id'])._advance()
+        return server.web.Response()
+
+    server.app.router.add_post('/_config/subscription_schedules/{id}/advance', advance_schedule)
     server.app.on_startup.append(on_startup)
     sys.argv = [sys.argv[0], '--port', str(args.port), '--from-scratch']
     server.start()
