@@ -213,12 +213,13 @@ pub async fn open_portal(
 /// answer is stamped `read_at`, taken before the call: an event Stripe sent meanwhile is newer and wins.
 /// The subscription's newest invoice is mirrored too when Stripe sent it expanded (the invoice of a plan
 /// change), so the payment history shows it at once.
+/// `scheduled` records the downgrade a subscription schedule just made (schedule, tier, when).
 pub(super) async fn mirror_and_audit(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
-    subscription: StripeSubscription,
-    read_at: i64,
+    (subscription, read_at): (StripeSubscription, i64),
+    scheduled: Option<(String, TierCode, chrono::NaiveDateTime)>,
     event: AuditEvent<'static>,
 ) -> Result<Subscription, ApiError> {
     let (setup, company, audit) = (setup.clone(), actor.company.clone(), actor.audit.clone());
@@ -239,6 +240,13 @@ pub(super) async fn mirror_and_audit(
             if let Some(invoice) = subscription.latest_invoice.as_ref().and_then(StripeInvoice::from_json) {
                 mirror::apply_invoice(conn, &company, &invoice, read_at)?;
             }
+            let row = match &scheduled {
+                Some((schedule, tier, at)) => {
+                    store::set_scheduled_change(conn, &company, schedule, *tier, *at)?;
+                    store::find_subscription(conn, &company)?
+                }
+                None => row,
+            };
             store::set_plan_change(conn, &company, None)?;
             crate::audit::record(conn, &audit, event.target("subscription", subscription.id.clone()))?;
             if row.auto_renew {
@@ -268,6 +276,10 @@ async fn set_renewal(
     else {
         return Err(no_subscription());
     };
+    if !renew {
+        // Stripe refuses to end a subscription a schedule manages: a scheduled downgrade gives way.
+        super::plan_change::release_schedule(gateway, &row).await?;
+    }
     let operation = if renew { "resume" } else { "cancel" };
     let read_at = Utc::now().timestamp();
     let updated = gateway
@@ -280,7 +292,7 @@ async fn set_renewal(
         .await?;
     let action = if renew { "billing.subscription_resumed" } else { "billing.subscription_cancelled" };
     let event = AuditEvent::new(action).details(serde_json::json!({"at_period_end": !renew}));
-    mirror_and_audit(pool, setup, actor, updated, read_at, event).await
+    mirror_and_audit(pool, setup, actor, (updated, read_at), None, event).await
 }
 
 /// Cancels at the end of the current period; the tier holds until then.

@@ -217,6 +217,11 @@ pub struct SubscriptionRow {
     pub cancel_at: Option<chrono::NaiveDateTime>,
     /// Stripe's `created` of the mirrored subscription: of two live ones, the newest is kept.
     pub stripe_subscription_created: Option<i64>,
+    /// The subscription schedule attached at Stripe, if any.
+    pub stripe_schedule_id: Option<String>,
+    /// A downgrade that schedule makes at the end of the period: the tier, and when.
+    pub scheduled_tier_code: Option<String>,
+    pub scheduled_change_at: Option<chrono::NaiveDateTime>,
 }
 
 /// Where a Checkout session Vigil opened stands.
@@ -283,6 +288,16 @@ pub struct Subscription {
     /// While PAST_DUE: when the tier's limits stop applying unless a payment succeeds.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub grace_period_ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A downgrade that takes effect at the end of the period (a subscription schedule at Stripe).
+    pub scheduled_change: Option<ScheduledChange>,
+}
+
+/// A change of plan Stripe makes at a set time: the tier applies from `at` on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScheduledChange {
+    pub tier: TierCode,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// How an invoice stands.
@@ -640,6 +655,10 @@ pub struct PlanChangePreview {
     /// The moment the amounts are computed for; send it with the change to be invoiced exactly this.
     #[schema(value_type = String, format = DateTime)]
     pub proration_date: chrono::DateTime<chrono::Utc>,
+    /// When the new plan applies: at once once paid, or, for a downgrade that waits for the end of the
+    /// period, then (nothing is invoiced now; the next renewal is at the new price).
+    #[schema(value_type = String, format = DateTime)]
+    pub takes_effect_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// `GET /api/v1/billing/settings`: what `PATCH /api/v1/billing/settings` changes.

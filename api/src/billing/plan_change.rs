@@ -16,7 +16,7 @@ use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::ids::CompanyId;
 use crate::stripe::gateway::PriceChange;
-use crate::stripe::objects::timestamp;
+use crate::stripe::objects::{StripeSubscription, timestamp};
 use crate::stripe::{StripeFailure, StripeSetup};
 
 /// How long a plan change may be in flight at Stripe before the limits it reserved lapse (Stripe's calls
@@ -74,6 +74,9 @@ pub async fn preview(
     }
     let row = subscription_row(pool, company).await?;
     let change = price_change(&row, setup, tier)?.ok_or_else(|| plan_unchanged(tier))?;
+    if waits_for_period_end(setup, &row, tier) {
+        return scheduled_preview(pool, &row, tier).await;
+    }
     let at = Utc::now().timestamp();
     let preview = gateway.preview_price_change(&change, at).await?;
     let prorations: Vec<_> = preview.lines.data.iter().filter(|line| line.is_proration()).collect();
@@ -94,7 +97,48 @@ pub async fn preview(
         period_start: start.unwrap_or(proration_date),
         period_end: end.or_else(|| row.current_period_end.map(|t| t.and_utc())).unwrap_or(proration_date),
         proration_date,
+        takes_effect_at: proration_date,
     })
+}
+
+/// Whether a change to `tier` is a downgrade that waits for the end of the period (`BILLING_DOWNGRADE`).
+fn waits_for_period_end(setup: &StripeSetup, row: &SubscriptionRow, tier: TierCode) -> bool {
+    setup.downgrade_at_period_end && TierCode::parse(&row.tier_code).is_some_and(|current| tier < current)
+}
+
+/// The preview of a downgrade at the end of the period: nothing is invoiced now, and nothing is credited
+/// (the paid-for period is used in full); the next renewal bills the lower price.
+async fn scheduled_preview(
+    pool: &DbPool,
+    row: &SubscriptionRow,
+    tier: TierCode,
+) -> Result<PlanChangePreview, ApiError> {
+    let currency = db::run(pool, move |conn| Ok(store::find_tier(conn, tier)?.currency)).await?;
+    let now = Utc::now();
+    let end = row.current_period_end.map(|t| t.and_utc()).unwrap_or(now);
+    Ok(PlanChangePreview {
+        tier,
+        amount_due: 0,
+        currency,
+        lines: Vec::new(),
+        period_start: end,
+        period_end: end,
+        proration_date: now,
+        takes_effect_at: end,
+    })
+}
+
+/// Releases the subscription's schedule, dropping the downgrade it would make: any other change of the plan
+/// replaces a scheduled one. One Stripe already released (by another request, or in the Dashboard) is done.
+pub(super) async fn release_schedule(
+    gateway: &crate::stripe::StripeGateway,
+    row: &SubscriptionRow,
+) -> Result<(), ApiError> {
+    let Some(schedule) = row.stripe_schedule_id.as_deref() else { return Ok(()) };
+    match gateway.release_schedule(schedule, &format!("vigil-schedule-release-{schedule}")).await {
+        Ok(()) | Err(StripeFailure::Rejected { status: 400 | 404, .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// A preview's `proration_date` the change may be prorated as of: within the last hour (not before the
@@ -141,10 +185,12 @@ fn reserve(conn: &mut DbConn, company: &CompanyId, target: TierCode) -> Result<(
     })
 }
 
-/// Moves the subscription to another tier, invoicing the prorations at once. Going to FREE cancels at the
-/// end of the period; a downgrade that current usage would exceed is refused, naming what is over. When
-/// the invoice is not paid, nothing changes and the answer is 402 `payment_required` with the invoice's
-/// payment page.
+/// Moves the subscription to another tier. An upgrade (and, with `BILLING_DOWNGRADE=immediately`, a
+/// downgrade) invoices the prorations at once and applies when paid: when the invoice is not paid, nothing
+/// changes and the answer is 402 `payment_required` with the invoice's payment page. A downgrade otherwise
+/// waits for the end of the period (a subscription schedule at Stripe); choosing the current plan again
+/// undoes it. Going to FREE cancels at the end of the period. A downgrade that current usage would exceed
+/// is refused, naming what is over.
 pub async fn change_plan(
     pool: &DbPool,
     setup: &StripeSetup,
@@ -160,47 +206,147 @@ pub async fn change_plan(
             false => Ok(service::subscription_view(&row, crate::db::now())),
         };
     }
+    let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
     let Some(change) = price_change(&row, setup, tier)? else {
-        return Ok(service::subscription_view(&row, crate::db::now()));
+        return match row.stripe_schedule_id.is_some() {
+            true => cancel_scheduled_change(pool, setup, actor, &row).await,
+            false => Ok(service::subscription_view(&row, crate::db::now())),
+        };
     };
+    if row.scheduled_tier_code.as_deref() == Some(tier.as_str()) {
+        return Ok(service::subscription_view(&row, crate::db::now()));
+    }
     let proration_date =
         request.proration_date.map(|date| checked_proration_date(date, &row, Utc::now())).transpose()?;
-    let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
     let company = actor.company.clone();
     db::run(pool, move |conn| reserve(conn, &company, tier)).await?;
+    let details = serde_json::json!({"from": current, "to": tier});
     let read_at = Utc::now().timestamp();
-    let updated = match gateway.change_price(&change, proration_date, &operation_key("plan", &actor.company)).await {
-        Ok(updated) => updated,
-        Err(failure) => {
+    let outcome = match waits_for_period_end(setup, &row, tier) {
+        true => schedule_downgrade(gateway, &row, &change, actor, tier).await,
+        false => match release_schedule(gateway, &row).await {
+            Ok(()) => gateway
+                .change_price(&change, proration_date, &operation_key("plan", &actor.company))
+                .await
+                .map(|updated| (updated, None))
+                .map_err(Refusal::Stripe),
+            Err(error) => Err(Refusal::Api(error)),
+        },
+    };
+    let (updated, scheduled) = match outcome {
+        Ok(outcome) => outcome,
+        Err(refusal) => {
             // Refused: nothing changed at Stripe, so the reservation goes. Unreachable or unreadable: the
             // change may have been made, so the reservation stays until it lapses and the webhook tells.
-            if matches!(failure, StripeFailure::Rejected { .. } | StripeFailure::Payment { .. }) {
+            if refusal.changed_nothing() {
                 let company = actor.company.clone();
                 db::run(pool, move |conn| Ok(store::set_plan_change(conn, &company, None)?)).await?;
             }
-            return Err(failure.into());
+            return Err(refusal.into());
         }
     };
-    let details = serde_json::json!({"from": current, "to": tier});
-    if updated.pending_update.as_ref().is_some_and(serde_json::Value::is_object) {
-        let invoice = updated.pending_invoice();
-        let hosted_invoice_url = invoice.as_ref().and_then(|invoice| invoice.hosted_invoice_url.clone());
+    if let Some((_, _, at)) = &scheduled {
         let mut details = details;
-        details["invoice"] = serde_json::json!(invoice.as_ref().map(|invoice| invoice.id.clone()));
-        let event = AuditEvent::new("billing.plan_change_payment_required").details(details);
-        // What Stripe says is mirrored (the subscription as it was, the open invoice), and the reservation
-        // goes: the limits stay those of the current plan.
-        mirror_and_audit(pool, setup, actor, updated, read_at, event).await?;
-        return Err(ApiError::PaymentRequired {
-            detail: format!(
-                "The payment for the change to {} did not go through, so the company stays on {}. Pay the \
-                 invoice on its page (hosted_invoice_url) and the change takes effect.",
-                tier.as_str(),
-                current.as_str()
-            ),
-            hosted_invoice_url,
-        });
+        details["at"] = serde_json::json!(at.and_utc());
+        let event = AuditEvent::new("billing.downgrade_scheduled").details(details);
+        return mirror_and_audit(pool, setup, actor, (updated, read_at), scheduled, event).await;
     }
-    mirror_and_audit(pool, setup, actor, updated, read_at, AuditEvent::new("billing.plan_changed").details(details))
+    if updated.pending_update.as_ref().is_some_and(serde_json::Value::is_object) {
+        return Err(payment_required(pool, setup, actor, (updated, read_at), details, (current, tier)).await?);
+    }
+    let event = AuditEvent::new("billing.plan_changed").details(details);
+    mirror_and_audit(pool, setup, actor, (updated, read_at), None, event).await
+}
+
+/// Why a change did not reach Stripe's answer.
+enum Refusal {
+    Stripe(StripeFailure),
+    Api(ApiError),
+}
+
+impl Refusal {
+    /// Whether Stripe refused outright, so that nothing changed there.
+    fn changed_nothing(&self) -> bool {
+        matches!(self, Self::Stripe(StripeFailure::Rejected { .. } | StripeFailure::Payment { .. }))
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Stripe(failure) => failure.into(),
+            Refusal::Api(error) => error,
+        }
+    }
+}
+
+/// A downgrade for the end of the period: a subscription schedule (replacing any earlier one), then the
+/// subscription read back, for the mirror.
+async fn schedule_downgrade(
+    gateway: &crate::stripe::StripeGateway,
+    row: &SubscriptionRow,
+    change: &PriceChange<'_>,
+    actor: &BillingActor,
+    tier: TierCode,
+) -> Result<(StripeSubscription, Option<(String, TierCode, chrono::NaiveDateTime)>), Refusal> {
+    let (Some(current_price), Some(period_end)) = (row.stripe_price_id.as_deref(), row.current_period_end) else {
+        return Err(Refusal::Api(no_subscription()));
+    };
+    release_schedule(gateway, row).await.map_err(Refusal::Api)?;
+    let key = operation_key("downgrade", &actor.company);
+    let schedule = gateway
+        .schedule_price_change(change, current_price, period_end.and_utc().timestamp(), &key)
         .await
+        .map_err(Refusal::Stripe)?;
+    let subscription = gateway.retrieve_subscription(change.subscription).await.map_err(Refusal::Stripe)?;
+    Ok((subscription, Some((schedule, tier, period_end))))
+}
+
+/// Choosing the current plan again while a downgrade is scheduled: the schedule is released, and the plan
+/// renews as it is.
+async fn cancel_scheduled_change(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    row: &SubscriptionRow,
+) -> Result<Subscription, ApiError> {
+    let gateway = setup.gateway()?;
+    let (Some(subscription), Some(scheduled)) =
+        (row.stripe_subscription_id.as_deref(), row.scheduled_tier_code.clone())
+    else {
+        return Err(no_subscription());
+    };
+    let read_at = Utc::now().timestamp();
+    release_schedule(gateway, row).await?;
+    let updated = gateway.retrieve_subscription(subscription).await?;
+    let event = AuditEvent::new("billing.downgrade_cancelled")
+        .details(serde_json::json!({"tier": row.tier_code, "scheduled": scheduled}));
+    mirror_and_audit(pool, setup, actor, (updated, read_at), None, event).await
+}
+
+/// A change that waits for its invoice to be paid (Stripe's pending update): what Stripe says is mirrored
+/// (the subscription as it was, the open invoice), the reservation goes, and the customer is sent to the
+/// invoice's page.
+async fn payment_required(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    (updated, read_at): (StripeSubscription, i64),
+    mut details: serde_json::Value,
+    (current, tier): (TierCode, TierCode),
+) -> Result<ApiError, ApiError> {
+    let invoice = updated.pending_invoice();
+    let hosted_invoice_url = invoice.as_ref().and_then(|invoice| invoice.hosted_invoice_url.clone());
+    details["invoice"] = serde_json::json!(invoice.as_ref().map(|invoice| invoice.id.clone()));
+    let event = AuditEvent::new("billing.plan_change_payment_required").details(details);
+    mirror_and_audit(pool, setup, actor, (updated, read_at), None, event).await?;
+    Ok(ApiError::PaymentRequired {
+        detail: format!(
+            "The payment for the change to {} did not go through, so the company stays on {}. Pay the invoice on \
+             its page (hosted_invoice_url) and the change takes effect.",
+            tier.as_str(),
+            current.as_str()
+        ),
+        hosted_invoice_url,
+    })
 }

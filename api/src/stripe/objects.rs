@@ -67,6 +67,9 @@ pub struct StripeSubscription {
     pub pending_update: Option<Value>,
     /// The newest invoice, as an id or (when expanded) the invoice.
     pub latest_invoice: Option<Value>,
+    /// The subscription schedule that manages it, if any (a downgrade at the end of the period).
+    #[serde(deserialize_with = "deserialize_ref")]
+    pub schedule: Option<String>,
 }
 
 impl StripeSubscription {

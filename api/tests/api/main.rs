@@ -15,6 +15,7 @@ mod audit;
 mod billing;
 mod credentials;
 mod demo;
+mod downgrades;
 mod employees;
 mod faults;
 mod foundation;

@@ -162,6 +162,18 @@ impl Localstripe {
         .await
     }
 
+    /// Ends the current phase of a subscription schedule, as the end of the period does at Stripe (the
+    /// launcher's stand-in for Stripe's test clocks).
+    pub async fn end_phase(&self, schedule: &str) {
+        let response = self
+            .client
+            .post(format!("{}_config/subscription_schedules/{schedule}/advance", self.base))
+            .send()
+            .await
+            .expect("localstripe answers");
+        assert!(response.status().is_success(), "advance {schedule}: {}", response.status());
+    }
+
     /// Subscribes a customer to a price, as a completed Checkout does; returns the subscription.
     pub async fn subscribe(&self, customer: &str, price: &str) -> Value {
         self.call(reqwest::Method::POST, "/subscriptions", &[("customer", customer), ("items[0][price]", price)]).await

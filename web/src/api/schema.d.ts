@@ -2019,6 +2019,12 @@ export interface components {
        * @description The moment the amounts are computed for; send it with the change to be invoiced exactly this.
        */
       proration_date: string;
+      /**
+       * Format: date-time
+       * @description When the new plan applies: at once once paid, or, for a downgrade that waits for the end of the
+       *     period, then (nothing is invoiced now; the next renewal is at the new price).
+       */
+      takes_effect_at: string;
     };
     /**
      * @description `PUT /api/v1/billing/subscription`: the tier to move to and, to be invoiced exactly what a preview
@@ -2216,6 +2222,12 @@ export interface components {
      * @enum {string}
      */
     Role: "OWNER" | "ADMIN" | "MANAGER" | "VIEWER";
+    /** @description A change of plan Stripe makes at a set time: the tier applies from `at` on. */
+    ScheduledChange: {
+      tier: components["schemas"]["TierCode"];
+      /** Format: date-time */
+      at: string;
+    };
     /** @description A screenshot as supervisors see it, with a link to the image that works for a few minutes. */
     Screenshot: {
       id: components["schemas"]["ScreenshotId"];
@@ -2361,6 +2373,7 @@ export interface components {
        * @description While PAST_DUE: when the tier's limits stop applying unless a payment succeeds.
        */
       grace_period_ends_at?: string | null;
+      scheduled_change?: components["schemas"]["ScheduledChange"] | null;
     };
     /**
      * @description Where a subscription stands, as Vigil sees it.
