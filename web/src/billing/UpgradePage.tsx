@@ -27,7 +27,7 @@ import { useIsAdmin } from "../auth/AuthContext";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
-import { formatDate, formatMoney } from "../lib/format";
+import { formatDate, formatMoney, humanize } from "../lib/format";
 import { FEATURE_LABELS, hasLivePaidPlan, limitText } from "./presentation";
 import { billingKeys, useBilling, usePlanPreview, useTiers } from "./queries";
 
@@ -53,13 +53,17 @@ const FAQ = [
   },
   {
     q: "Do you keep my data when I downgrade?",
-    a: "Yes, within the retention period of the plan you move to. A downgrade is refused while you use more than the smaller plan allows.",
+    a: "A downgrade takes effect at the end of the period you paid for: until then you keep your plan, and from then on you pay the smaller plan's price. Data is kept within the retention period of the plan you move to. A downgrade is refused while you use more than the smaller plan allows.",
   },
 ];
 
-/** Stripe's exact proration of a switch to `tier`, asked for when the switch is being confirmed. */
-function ProrationPreview({ tier }: { tier: Tier }) {
+/**
+ * What a switch to `tier` costs, as Stripe computes it: the exact amount charged now with its proration lines,
+ * or, for a downgrade that waits for the end of the period, when it takes effect.
+ */
+function ProrationPreview({ tier, current }: { tier: Tier; current: string }) {
   const preview = usePlanPreview(tier.code);
+  const price = formatMoney(tier.monthly_price_minor, tier.currency);
   if (preview.isPending) {
     return (
       <Group gap="xs">
@@ -71,9 +75,21 @@ function ProrationPreview({ tier }: { tier: Tier }) {
   if (preview.isError) {
     return <ProblemAlert error={preview.error} title="Stripe could not compute the amount" />;
   }
-  const { amount_due: due, currency, lines, period_end: end } = preview.data;
+  const { amount_due: due, currency, lines, period_end: end, takes_effect_at: from } = preview.data;
+  if (from !== preview.data.proration_date) {
+    return (
+      <Text size="sm" data-testid="amount-due">
+        Your plan changes to {tier.name} ({price} a month) on {formatDate(from)}, at the end of the period you
+        paid for. Until then you keep {current}; nothing is charged or credited now.
+      </Text>
+    );
+  }
   return (
     <Stack gap="xs">
+      <Text size="sm">
+        Your plan changes to {tier.name} ({price} a month) as soon as Stripe has the payment for the rest of
+        this period.
+      </Text>
       <Text size="sm" data-testid="amount-due">
         {due > 0
           ? `You pay ${formatMoney(due, currency)} now for the rest of this period, until ${formatDate(end)}.`
@@ -211,11 +227,20 @@ export function UpgradePage() {
     onSuccess: async (subscription) => {
       setConfirming(null);
       await queryClient.invalidateQueries({ queryKey: billingKeys.dashboard });
-      notifications.show({
-        color: "teal",
-        title: "Plan changed",
-        message: `You are now on ${subscription.tier}.`,
-      });
+      const scheduled = subscription.scheduled_change;
+      notifications.show(
+        scheduled
+          ? {
+              color: "blue",
+              title: "Plan change scheduled",
+              message: `You move to ${humanize(scheduled.tier)} on ${formatDate(scheduled.at)}.`,
+            }
+          : {
+              color: "teal",
+              title: "Plan changed",
+              message: `You are now on ${humanize(subscription.tier)}.`,
+            },
+      );
     },
   });
   // The change's own errors show in its dialog.
@@ -244,10 +269,32 @@ export function UpgradePage() {
                 const paid = hasLivePaidPlan(data.subscription);
                 const currentCode = paid ? data.subscription.tier : "FREE";
                 const actionFor = (tier: Tier) => {
+                  const scheduled = data.subscription.scheduled_change;
+                  if (tier.code === currentCode && scheduled) {
+                    // Choosing the current plan again undoes the downgrade scheduled for the period's end.
+                    return (
+                      <Button
+                        fullWidth
+                        variant="light"
+                        loading={change.isPending && change.variables === tier.code}
+                        disabled={!admin}
+                        onClick={() => change.mutate(tier.code)}
+                      >
+                        Keep {tier.name}
+                      </Button>
+                    );
+                  }
                   if (tier.code === currentCode) {
                     return (
                       <Button fullWidth variant="light" disabled>
                         Your plan
+                      </Button>
+                    );
+                  }
+                  if (scheduled?.tier === tier.code) {
+                    return (
+                      <Button fullWidth variant="light" disabled>
+                        From {formatDate(scheduled.at)}
                       </Button>
                     );
                   }
@@ -292,12 +339,7 @@ export function UpgradePage() {
                     >
                       {confirming && (
                         <Stack>
-                          <Text size="sm">
-                            Your plan changes to {confirming.name} (
-                            {formatMoney(confirming.monthly_price_minor, confirming.currency)} a month) as
-                            soon as Stripe has the payment for the rest of this period.
-                          </Text>
-                          <ProrationPreview tier={confirming} />
+                          <ProrationPreview tier={confirming} current={data.tier.name} />
                           {data.renews_at && (
                             <Text size="sm" c="dimmed">
                               From {formatDate(data.renews_at)} you pay the full{" "}
