@@ -229,15 +229,22 @@ class SubscriptionSchedule(resources.StripeObject):
                     raise UserError(400, 'Each phase needs exactly one item with a price')
                 resources.Plan._api_retrieve(items[0]['plan'])
                 end = resources.try_convert_to_int(phase.get('end_date'))
-                iterations = resources.try_convert_to_int(phase.get('iterations'))
+                if 'iterations' in phase:
+                    raise UserError(400, 'Received unknown parameter: phases[%d][iterations]' % n)
+                duration = phase.get('duration')
+                if duration is not None and (not isinstance(duration, dict)
+                                             or duration.get('interval') not in ('day', 'week', 'month', 'year')
+                                             or (resources.try_convert_to_int(duration.get('interval_count', 1))
+                                                 or 0) < 1):
+                    raise UserError(400, 'Invalid phases[%d][duration]' % n)
                 if end is None and n < len(phases) - 1:
                     raise UserError(400, 'Every phase but the last needs an end_date')
-                if end is None and iterations is None:
-                    raise UserError(400, 'The last phase needs an end_date or iterations')
+                if end is None and duration is None:
+                    raise UserError(400, 'The last phase needs an end_date or a duration')
                 begin = checked[-1]['end_date'] if checked else start
                 if end is not None and end <= begin:
                     raise UserError(400, 'Phases must end after they start')
-                checked.append({'start_date': begin, 'end_date': end, 'iterations': iterations,
+                checked.append({'start_date': begin, 'end_date': end, 'duration': duration,
                                 'items': [{'price': items[0]['plan'], 'plan': items[0]['plan'], 'quantity': 1}],
                                 'proration_behavior': proration_behavior or 'create_prorations'})
             self.phases = checked

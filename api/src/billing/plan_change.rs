@@ -208,7 +208,8 @@ pub async fn change_plan(
     }
     let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
     let Some(change) = price_change(&row, setup, tier)? else {
-        return match row.stripe_schedule_id.is_some() {
+        // Only a downgrade Vigil scheduled is undone; a schedule made in the Dashboard is left alone.
+        return match row.scheduled_tier_code.is_some() {
             true => cancel_scheduled_change(pool, setup, actor, &row).await,
             false => Ok(service::subscription_view(&row, crate::db::now())),
         };

@@ -303,7 +303,10 @@ impl StripeGateway {
                     ("phases[0][start_date]", start.as_str()),
                     ("phases[0][end_date]", end.as_str()),
                     ("phases[1][items][0][price]", change.price),
-                    ("phases[1][iterations]", "1"),
+                    // One period long (Vigil's prices are monthly); `iterations` is gone from the API version
+                    // this client speaks.
+                    ("phases[1][duration][interval]", "month"),
+                    ("phases[1][duration][interval_count]", "1"),
                     ("proration_behavior", "none"),
                     ("end_behavior", "release"),
                 ],

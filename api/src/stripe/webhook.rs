@@ -343,7 +343,10 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
                     mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
                 }
                 let due = invoice.amount_due - invoice.amount_paid;
-                crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, None)?;
+                let reason = plan_change.then_some(
+                    "it pays for a change of plan, which takes effect once it is paid; the plan is unchanged",
+                );
+                crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, reason)?;
             }
             ("invoice.paid" | "invoice.payment_succeeded", subscription) => {
                 if let Some(subscription) = subscription {

@@ -212,4 +212,8 @@ async fn a_failed_payment_of_a_plan_change_does_not_make_the_subscription_past_d
     assert_eq!(dashboard["subscription"]["status"], "ACTIVE", "{dashboard}");
     assert!(dashboard["grace_period"].is_null(), "{dashboard}");
     assert_eq!(dashboard["tier"]["code"], "PRO");
+    let alerts: Value =
+        app.get("/api/v1/alerts?type=PAYMENT_FAILED", &owner.access_token).await.json().await.expect("json");
+    let message = alerts["data"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("change of plan") && message.contains("the plan is unchanged"), "{alerts}");
 }
