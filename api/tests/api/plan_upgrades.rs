@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Session, TestApp, backend_tests, problem};
-use crate::stripe_fake::{DECLINED_CARD, GOOD_CARD, PRICE_PRO, localstripe};
+use crate::stripe_fake::{DECLINED_CARD, GOOD_CARD, PRICE_ENTERPRISE, PRICE_PRO, localstripe};
 use crate::webhooks::{delivered, event, invoice, register_webhook, spawn, unique};
 
 backend_tests!(
@@ -17,6 +17,7 @@ backend_tests!(
     the_preview_shows_the_prorated_amount_that_the_upgrade_then_invoices,
     the_preview_refuses_an_unknown_tier_free_the_current_tier_and_a_company_without_subscription,
     a_failed_payment_of_a_plan_change_does_not_make_the_subscription_past_due,
+    the_change_and_its_preview_send_stripe_the_parameters_of_its_api_reference,
 );
 
 /// A company paying for PRO at localstripe with `card`, ten days into its period, mirrored by a resync.
@@ -216,4 +217,90 @@ async fn a_failed_payment_of_a_plan_change_does_not_make_the_subscription_past_d
         app.get("/api/v1/alerts?type=PAYMENT_FAILED", &owner.access_token).await.json().await.expect("json");
     let message = alerts["data"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("change of plan") && message.contains("the plan is unchanged"), "{alerts}");
+}
+
+/// The shapes Stripe's API reference gives, checked without localstripe: the update carries
+/// `proration_behavior=always_invoice`, `payment_behavior=pending_if_incomplete` and expands `latest_invoice`;
+/// the preview asks `create_preview` about the same item and price; and a preview in the newest API shape
+/// (the proration flag under `parent.subscription_item_details`, a renewal line that is no proration) is read.
+async fn the_change_and_its_preview_send_stripe_the_parameters_of_its_api_reference(backend: Backend) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let double = MockServer::start().await;
+    let base = format!("{}/", double.uri());
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_double"),
+            ("STRIPE_API_BASE", base.as_str()),
+            ("STRIPE_PRICE_PRO", PRICE_PRO),
+            ("STRIPE_PRICE_ENTERPRISE", PRICE_ENTERPRISE),
+        ],
+    )
+    .await;
+    let owner = app.signup("Doubled").await;
+    app.execute_sql(&format!(
+        "UPDATE subscriptions SET tier_code = 'PRO', status = 'ACTIVE', stripe_subscription_id = 'sub_mock', \
+         stripe_item_id = 'si_mock', stripe_price_id = '{PRICE_PRO}' WHERE company_id = '{}'",
+        owner.company_id
+    ))
+    .await;
+    let line = |amount: i64, proration: bool, description: &str| {
+        json!({"object": "line_item", "amount": amount, "currency": "usd", "description": description,
+            "period": {"start": 1_796_000_000, "end": 1_798_000_000},
+            "parent": {"type": "subscription_item_details", "subscription_item_details": {"proration": proration,
+                "subscription": "sub_mock", "subscription_item": "si_mock"}}})
+    };
+    Mock::given(method("POST"))
+        .and(path("/v1/invoices/create_preview"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"object": "invoice", "id": "upcoming_in_1",
+            "amount_due": 4667, "currency": "usd", "lines": {"object": "list", "data": [
+                line(-1933, true, "Unused time on Pro after 3 Dec 2026"),
+                line(6600, true, "Remaining time on Enterprise after 3 Dec 2026"),
+                line(9900, false, "1 × Enterprise (at $99.00 / month)")]}})))
+        .mount(&double)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions/sub_mock"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "sub_mock", "object": "subscription",
+            "customer": "cus_mock", "status": "active", "pending_update": null,
+            "items": {"data": [{"id": "si_mock", "price": {"id": PRICE_ENTERPRISE},
+                "current_period_start": 1_796_000_000, "current_period_end": 1_798_000_000}]},
+            "latest_invoice": {"id": "in_change", "object": "invoice", "customer": "cus_mock", "status": "paid",
+                "billing_reason": "subscription_update", "amount_due": 4667, "amount_paid": 4667, "currency": "usd",
+                "created": 1_796_300_000, "hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/in_change"}})))
+        .mount(&double)
+        .await;
+
+    let shown: Value = preview(&app, &owner, "tier=ENTERPRISE").await.json().await.expect("json");
+    let changed =
+        change_plan(&app, &owner, json!({"tier": "ENTERPRISE", "proration_date": shown["proration_date"]})).await;
+
+    assert_eq!(shown["amount_due"], 4667, "{shown}");
+    assert_eq!(shown["lines"].as_array().map(Vec::len), Some(2), "the renewal line is no proration: {shown}");
+    assert_eq!(changed.status(), StatusCode::OK);
+    let requests = double.received_requests().await.expect("recorded");
+    let fields = |path: &str| -> Vec<(String, String)> {
+        let request = requests.iter().find(|r| r.url.path() == path).unwrap_or_else(|| panic!("no {path}"));
+        serde_urlencoded::from_bytes(&request.body).expect("form")
+    };
+    let field = |fields: &[(String, String)], name: &str| {
+        fields.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())
+    };
+    let previewed = fields("/v1/invoices/create_preview");
+    assert_eq!(field(&previewed, "subscription").as_deref(), Some("sub_mock"));
+    assert_eq!(field(&previewed, "subscription_details[items][0][id]").as_deref(), Some("si_mock"));
+    assert_eq!(field(&previewed, "subscription_details[items][0][price]").as_deref(), Some(PRICE_ENTERPRISE));
+    assert_eq!(field(&previewed, "subscription_details[proration_behavior]").as_deref(), Some("always_invoice"));
+    let quoted = field(&previewed, "subscription_details[proration_date]").expect("a proration date");
+    let updated = fields("/v1/subscriptions/sub_mock");
+    assert_eq!(field(&updated, "items[0][id]").as_deref(), Some("si_mock"));
+    assert_eq!(field(&updated, "items[0][price]").as_deref(), Some(PRICE_ENTERPRISE));
+    assert_eq!(field(&updated, "proration_behavior").as_deref(), Some("always_invoice"));
+    assert_eq!(field(&updated, "payment_behavior").as_deref(), Some("pending_if_incomplete"));
+    assert_eq!(field(&updated, "expand[0]").as_deref(), Some("latest_invoice"));
+    assert_eq!(field(&updated, "proration_date"), Some(quoted), "prorated as of the preview");
+    let dashboard = billing(&app, &owner).await;
+    assert_eq!(dashboard["tier"]["code"], "ENTERPRISE", "{dashboard}");
+    assert_eq!(dashboard["recent_invoices"][0]["stripe_invoice_id"], "in_change", "the change's invoice, at once");
 }
