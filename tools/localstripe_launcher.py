@@ -14,6 +14,8 @@ patched so that the product code can speak modern Stripe:
   subscription into the next phase, billing it at that phase's price, as the end of the period does;
 - finalized invoices have a `hosted_invoice_url` and a `billing_reason`;
 - updating a subscription emits `customer.subscription.updated`, as Stripe does;
+- listing a customer's tax ids takes Stripe's pagination parameters (`limit`, `starting_after`,
+  `ending_before`), which localstripe refuses;
 - nothing is persisted to /tmp/localstripe.pickle (shared between runs and slow);
 - the plans named on the command line exist from the start;
 - the process exits when the test process that started it goes away.
@@ -286,6 +288,12 @@ class SubscriptionSchedule(resources.StripeObject):
         schedule_webhook(resources.Event('customer.subscription.updated', sub))
 
 
+def list_tax_ids(id, limit=None, starting_after=None, ending_before=None, **kwargs):
+    # Stripe's GET /v1/customers/{id}/tax_ids takes limit, starting_after and ending_before; localstripe
+    # answers 400 "Unexpected limit". A customer has at most 25 tax ids, so one page always holds them.
+    return resources.Customer._api_list_tax_ids(id, **kwargs)
+
+
 def patch():
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
@@ -381,6 +389,7 @@ def patch():
     resources.Invoice.__init__ = invoice_init
 
     set_route('POST', '/v1/invoices/create_preview', create_preview)
+    set_route('GET', '/v1/customers/{id}/tax_ids', list_tax_ids)
     set_route('POST', '/v1/subscription_schedules', SubscriptionSchedule._api_create)
     set_route('GET', '/v1/subscription_schedules/{id}', SubscriptionSchedule._api_retrieve)
     set_route('POST', '/v1/subscription_schedules/{id}/release', SubscriptionSchedule._api_release)

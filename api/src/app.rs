@@ -20,9 +20,11 @@ use crate::ops;
 
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
-    use crate::{accounts, activity, agents, alerts, api_keys, audit, billing, employees, policy, screenshots, stripe};
+    use crate::{
+        accounts, activity, agents, alerts, api_keys, audit, billing, employees, policy, screenshots, stripe_webhooks,
+    };
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
-    cfg.service(stripe::routes::receive_stripe_webhook_legacy);
+    cfg.service(stripe_webhooks::routes::receive_stripe_webhook_legacy);
     cfg.service(
         utoipa_actix_web::scope("/api/v1")
             .service(accounts::routes::signup)
@@ -55,9 +57,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(billing::routes::update_billing_settings)
             .service(billing::routes::set_tax_id)
             .service(billing::routes::remove_tax_id)
-            .service(stripe::routes::receive_stripe_webhook)
-            .service(stripe::routes::list_stripe_events)
-            .service(stripe::routes::replay_stripe_event)
+            .service(stripe_webhooks::routes::receive_stripe_webhook)
+            .service(stripe_webhooks::routes::list_stripe_events)
+            .service(stripe_webhooks::routes::replay_stripe_event)
             .service(alerts::routes::list_alerts)
             .service(alerts::routes::unread_count)
             .service(alerts::routes::mark_all_read)
@@ -116,12 +118,24 @@ impl Application {
             log::info!("applied migration {name}");
         }
         if !config.alert_sweep_interval.is_zero() {
-            tokio::spawn(crate::alerts::sweep::run_forever(pool.clone(), config.alert_sweep_interval));
+            tokio::spawn(crate::sweeps::alerts::run_forever(pool.clone(), config.alert_sweep_interval));
+        }
+        if !config.alert_sweep_interval.is_zero()
+            && let Ok(gateway) = crate::stripe::StripeSetup::from_config(&config)?.gateway()
+        {
+            // Stripe customers whose email or tax id change did not reach Stripe, retried on the alert
+            // sweep's interval.
+            let gateway = gateway.clone();
+            tokio::spawn(crate::billing::customer_sync::run_forever(
+                pool.clone(),
+                gateway,
+                config.alert_sweep_interval,
+            ));
         }
         let blobs = crate::storage::blobs::BlobStore::open(&config.object_store_url)?;
         if !config.retention_sweep_interval.is_zero() {
             let interval = config.retention_sweep_interval;
-            tokio::spawn(crate::storage::retention::run_forever(
+            tokio::spawn(crate::sweeps::retention::run_forever(
                 pool.clone(),
                 blobs.clone(),
                 interval,
@@ -251,6 +265,10 @@ fn serve(
     let pool = web::Data::new(pool);
     let blobs = web::Data::new(blobs);
     let signer = web::Data::new(crate::storage::links::LinkSigner::new(&config.jwt_secret));
+    let authenticators = web::Data::new(crate::http::principal::Authenticators {
+        api_key: crate::api_keys::service::authenticate,
+        user: crate::accounts::service::authenticate_user,
+    });
     let web_app = crate::web_app::WebApp::find(&config.web_dir).map(web::Data::new);
     match &web_app {
         Some(_) => log::info!("serving the web app from {}", config.web_dir.display()),
@@ -284,6 +302,7 @@ fn serve(
             .app_data(hub.clone())
             .app_data(blobs.clone())
             .app_data(signer.clone())
+            .app_data(authenticators.clone())
             .app_data(known_routes.clone())
             .app_data(config.clone())
             .app_data(extract::json_config())

@@ -185,14 +185,14 @@ pub struct Problem {
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 #[schema(example = json!({"limit": "max_employees", "max": 5, "current_usage": 5, "tier": "FREE", "upgrade_tier": "PRO"}))]
 pub struct PlanLimit {
-    pub limit: crate::billing::model::LimitKind,
+    pub limit: crate::plans::LimitKind,
     /// The tier's value of the limit.
     pub max: i64,
     pub current_usage: i64,
     /// The tier whose limits apply now.
-    pub tier: crate::billing::model::TierCode,
+    pub tier: crate::plans::TierCode,
     /// The cheapest tier that would allow the request, if any.
-    pub upgrade_tier: Option<crate::billing::model::TierCode>,
+    pub upgrade_tier: Option<crate::plans::TierCode>,
     #[serde(skip)]
     pub detail: String,
 }

@@ -24,11 +24,14 @@ pub mod logging;
 pub mod money;
 pub mod openapi;
 pub mod ops;
+pub mod plans;
 pub mod policy;
 pub mod request_id;
 pub mod screenshots;
 pub mod storage;
 pub mod stripe;
+pub mod stripe_webhooks;
+pub mod sweeps;
 pub mod web_app;
 
 pub use app::Application;

@@ -125,7 +125,7 @@ async fn demo() -> anyhow::Result<()> {
 }
 
 async fn stripe(command: StripeCommand) -> anyhow::Result<()> {
-    use vigil::stripe::webhook::{self, Replay};
+    use vigil::stripe_webhooks::service::{self as webhook, Replay};
     let config = Config::from_env()?;
     let pool = vigil::db::build_pool(&config.database_url, 2, config.db_acquire_timeout, None)?;
     vigil::app::migrate(&pool, &config).await?;

@@ -7,4 +7,3 @@ pub mod routes;
 pub mod service;
 pub mod store;
 pub mod throttle;
-pub mod tokens;

@@ -8,7 +8,7 @@ use super::model::{
     UpdateUserRequest, User,
 };
 use super::service::{self, OpenedSession};
-use super::tokens::REFRESH_TOKEN_TTL_DAYS;
+use crate::auth::tokens::REFRESH_TOKEN_TTL_DAYS;
 use crate::config::{Config, Environment};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;

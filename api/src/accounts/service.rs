@@ -14,11 +14,11 @@ use super::model::{
 use super::password::{hash_off_thread, verify_off_thread};
 use super::store::{self, RefreshTokenRow};
 use super::throttle::{self, Rule};
-use super::tokens::{self, AccessClaims};
 use crate::api_keys::model::Person;
 use crate::api_keys::service::CreatorChange;
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::auth::Actor;
+use crate::auth::tokens::{self, AccessClaims};
 use crate::config::Secret;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;

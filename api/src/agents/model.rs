@@ -10,8 +10,7 @@ use crate::db::schema::{agents, enrollment_tokens};
 use crate::ids::{AgentId, EmployeeId, EnrollmentTokenId};
 use crate::policy::model::PolicySettings;
 
-/// Every agent secret starts with this, so a leaked one is recognisable.
-pub const AGENT_SECRET_PREFIX: &str = "vigil_ag_";
+pub use crate::auth::AGENT_SECRET_PREFIX;
 /// Every enrollment token starts with this.
 pub const ENROLLMENT_TOKEN_PREFIX: &str = "vigil_enr_";
 

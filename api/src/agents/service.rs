@@ -10,13 +10,13 @@ use super::model::{
 };
 use super::store;
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
-use crate::billing::model::LimitKind;
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::ids::normalize_email;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
+use crate::plans::LimitKind;
 
 /// Random characters of an agent secret (about 285 bits) and of an enrollment token (about 238 bits).
 const AGENT_SECRET_LEN: usize = 48;
@@ -84,7 +84,7 @@ pub fn revoke_agent(
             )?;
             let tier = crate::billing::service::effective_tier(conn, company)?;
             crate::billing::usage::check_current_usage(conn, company, &tier)?;
-            crate::alerts::sweep::agent_back(conn, company, id.as_str())?;
+            crate::alerts::service::agent_back(conn, company, id.as_str())?;
         }
         get_agent(conn, company, id)
     })
@@ -184,7 +184,7 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
             ));
         }
         let tier = crate::billing::service::limiting_tier(conn, &company)?;
-        let live = store::count_live_agents(conn, &company)?;
+        let live = crate::billing::usage::live_agents(conn, &company)?;
         crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxAgents, live, 1)?;
         let employee_id = match &request.employee_email {
             Some(email) => Some(
@@ -250,7 +250,7 @@ pub fn heartbeat(conn: &mut DbConn, secret: &str, request: &HeartbeatRequest) ->
                 store::touch_returning_agent(conn, &hash, now, request.agent_version.as_deref())?.ok_or_else(|| {
                     ApiError::Unauthenticated("The agent secret is invalid or the agent has been revoked.".to_owned())
                 })?;
-            crate::alerts::sweep::agent_back(conn, &CompanyId::from_db(found.1.clone()), &found.0)?;
+            crate::alerts::service::agent_back(conn, &CompanyId::from_db(found.1.clone()), &found.0)?;
             Ok::<_, ApiError>(found)
         })?,
     };
@@ -315,7 +315,7 @@ fn ensure_recording(
 /// The refusal of a suspended agent: the agent limit, the company's agents, and the tier that allows them.
 fn suspended(conn: &mut DbConn, company: &CompanyId) -> Result<ApiError, ApiError> {
     let tier = crate::billing::service::effective_tier(conn, company)?;
-    let live = store::count_live_agents(conn, company)?;
+    let live = crate::billing::usage::live_agents(conn, company)?;
     Ok(match crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxAgents, live, 0) {
         Err(ApiError::PlanLimitReached(mut limit)) => {
             limit.detail =

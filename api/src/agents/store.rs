@@ -5,11 +5,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::{AgentFilter, AgentRow, AgentStatus, EnrollmentTokenRow};
-use crate::billing::model::TierCode;
 use crate::db::DbConn;
 use crate::db::schema::{agents, enrollment_tokens, subscriptions, tiers};
 use crate::http::pagination::PageRequest;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
+use crate::plans::TierCode;
 
 pub fn insert_agent(conn: &mut DbConn, row: &AgentRow) -> QueryResult<()> {
     diesel::insert_into(agents::table).values(row).execute(conn).map(drop)
@@ -173,15 +173,6 @@ pub fn first_suspended(
         .select((agents::enrolled_at, agents::id))
         .first(conn)
         .optional()
-}
-
-/// Agents that count against the plan: every one not revoked.
-pub fn count_live_agents(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
-    agents::table
-        .filter(agents::company_id.eq(company.as_str()))
-        .filter(agents::revoked_at.is_null())
-        .count()
-        .get_result(conn)
 }
 
 pub fn revoke_agent(conn: &mut DbConn, company: &CompanyId, id: &AgentId, now: NaiveDateTime) -> QueryResult<usize> {

@@ -8,4 +8,3 @@ pub mod routes;
 pub mod service;
 pub mod store;
 pub mod stream;
-pub mod sweep;

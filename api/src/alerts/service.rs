@@ -191,3 +191,8 @@ pub fn redeem_ticket(conn: &mut DbConn, ticket: &str) -> Result<(CompanyId, User
         })?;
     Ok((CompanyId::from_db(company), UserId::from_db(user)))
 }
+
+/// Resolves an agent's AGENT_OFFLINE alert (raised by the offline sweep) when it is heard from again.
+pub fn agent_back(conn: &mut DbConn, company: &CompanyId, agent: &str) -> Result<(), ApiError> {
+    resolve(conn, company, &format!("agent_offline:{agent}")).map(drop)
+}

@@ -9,8 +9,7 @@ use validator::Validate;
 use crate::db::schema::api_keys;
 use crate::ids::{ApiKeyId, UserId};
 
-/// Every key starts with this, so a leaked key is recognisable (and secret scanners can find it).
-pub const API_KEY_PREFIX: &str = "vigil_sk_";
+pub use crate::auth::API_KEY_PREFIX;
 
 pub use crate::auth::ApiKeyScope;
 

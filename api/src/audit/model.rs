@@ -6,80 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db::schema::audit_logs;
-use crate::ids::CompanyId;
 
-/// The kind of actor behind an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ActorType {
-    User,
-    ApiKey,
-    Agent,
-    Stripe,
-    System,
-    Anonymous,
-}
-
-impl ActorType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::ApiKey => "api_key",
-            Self::Agent => "agent",
-            Self::Stripe => "stripe",
-            Self::System => "system",
-            Self::Anonymous => "anonymous",
-        }
-    }
-
-    fn parse(text: &str) -> Self {
-        [Self::User, Self::ApiKey, Self::Agent, Self::Stripe, Self::System]
-            .into_iter()
-            .find(|actor| actor.as_str() == text)
-            .unwrap_or(Self::Anonymous)
-    }
-}
-
-/// Who acts, for which company, from where.
-#[derive(Debug, Clone)]
-pub struct AuditActor {
-    pub company_id: Option<CompanyId>,
-    pub actor_type: ActorType,
-    pub actor_id: Option<String>,
-    pub client_ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-impl AuditActor {
-    /// Vigil itself acting on a company (a repair, a retention sweep), named by the job.
-    pub fn system(company: &CompanyId, job: &str) -> Self {
-        Self {
-            company_id: Some(company.clone()),
-            actor_type: ActorType::System,
-            actor_id: Some(job.to_owned()),
-            client_ip: None,
-            request_id: None,
-        }
-    }
-
-    /// The same origin, now known to belong to a company (e.g. after a login identified it).
-    pub fn in_company(mut self, company_id: &CompanyId) -> Self {
-        self.company_id = Some(company_id.clone());
-        self
-    }
-
-    /// The same origin, now known to be a user of a company.
-    pub fn for_user(&self, company: &CompanyId, user: impl ToString) -> Self {
-        self.clone().in_company(company).as_actor(ActorType::User, user)
-    }
-
-    /// The same origin, acting as a given actor.
-    pub fn as_actor(mut self, actor_type: ActorType, actor_id: impl ToString) -> Self {
-        self.actor_type = actor_type;
-        self.actor_id = Some(actor_id.to_string());
-        self
-    }
-}
+pub use crate::auth::{ActorType, AuditActor};
 
 /// One thing that happened: an action on a target, with details.
 #[derive(Debug, Clone)]

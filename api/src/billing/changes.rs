@@ -3,11 +3,13 @@
 
 use chrono::Utc;
 
+use super::customer_sync::{self, ConvergeFailure};
 use super::mirror::{self, Applied};
 use super::model::{
     BillingDashboard, BillingSettingsRequest, CheckoutSessionRow, CheckoutStatus, RedirectUrl, Subscription,
     SubscriptionRow, TaxId, TierCode,
 };
+use super::store::WantedCustomer;
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::db::{self, DbPool, write_transaction};
@@ -264,6 +266,19 @@ pub(super) async fn mirror_and_audit(
     .await
 }
 
+/// Releases the subscription's schedule, dropping the downgrade it would make: any other change of the plan
+/// replaces a scheduled one. One Stripe already released (by another request, or in the Dashboard) is done.
+pub(super) async fn release_schedule(
+    gateway: &crate::stripe::StripeGateway,
+    row: &SubscriptionRow,
+) -> Result<(), ApiError> {
+    let Some(schedule) = row.stripe_schedule_id.as_deref() else { return Ok(()) };
+    match gateway.release_schedule(schedule, &format!("vigil-schedule-release-{schedule}")).await {
+        Ok(()) | Err(StripeFailure::Rejected { status: 400 | 404, .. }) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
 async fn set_renewal(
     pool: &DbPool,
     setup: &StripeSetup,
@@ -278,7 +293,7 @@ async fn set_renewal(
     };
     if !renew {
         // Stripe refuses to end a subscription a schedule manages: a scheduled downgrade gives way.
-        super::plan_change::release_schedule(gateway, &row).await?;
+        release_schedule(gateway, &row).await?;
     }
     let operation = if renew { "resume" } else { "cancel" };
     let read_at = Utc::now().timestamp();
@@ -328,25 +343,28 @@ pub async fn update_settings(
         }
     }
     if let Some(email) = request.billing_email.as_deref().map(crate::ids::normalize_email) {
-        let company = actor.company.clone();
-        let customer =
-            db::run(pool, move |conn| Ok(crate::companies::find_company(conn, &company)?.stripe_customer_id)).await?;
-        if let Some(customer) = customer {
-            setup.gateway()?.update_customer_email(&customer, &email, &operation_key("email", &actor.company)).await?;
-        }
-        let (company, audit) = (actor.company.clone(), actor.audit.clone());
-        db::run(pool, move |conn| {
+        // The email is recorded first, under the lock and against If-Match, and Stripe's customer is then
+        // brought to what is stored (`customer_sync`), so changes that race end with Stripe holding the one
+        // Vigil shows. Should Stripe fail, the change is undone and the sweep puts back whatever reached it.
+        let (company, stored) = (actor.company.clone(), email.clone());
+        let (before, version) = db::run(pool, move |conn| {
             write_transaction(conn, |conn| {
                 crate::db::lock_company(conn, &company)?;
                 if_match.check(&service::settings(conn, &company)?.etag)?;
-                store::set_billing_email(conn, &company, &email, crate::db::now())?;
-                crate::audit::record(
-                    conn,
-                    &audit,
-                    AuditEvent::new("billing.email_changed").details(serde_json::json!({"billing_email": email})),
-                )?;
-                Ok::<_, ApiError>(())
+                let before = store::find_wanted_customer(conn, &company)?;
+                let version = store::set_billing_email(conn, &company, Some(&stored), crate::db::now())?;
+                Ok::<_, ApiError>((before, version))
             })
+        })
+        .await?;
+        if let Err(failure) = bring_customer_to_stored(pool, setup, &actor.company).await {
+            undo_customer_change(pool, &actor.company, version, before).await?;
+            return Err(failure.into());
+        }
+        let (company, audit) = (actor.company.clone(), actor.audit.clone());
+        db::run(pool, move |conn| {
+            let event = AuditEvent::new("billing.email_changed").details(serde_json::json!({"billing_email": email}));
+            Ok(crate::audit::record(conn, &audit.in_company(&company), event)?)
         })
         .await?;
     }
@@ -363,67 +381,111 @@ pub async fn update_settings(
     .await
 }
 
-/// Sets the company's tax id (replacing any previous one) at Stripe and locally.
+/// Sets the company's tax id, replacing any previous one: recorded first, then Stripe's customer is brought
+/// to it (`customer_sync`), which also deletes every other tax id there. A value Stripe refuses (it checks
+/// the type and the number) is a 422 on `value`, and the previous tax id stays.
 pub async fn set_tax_id(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
     tax_id: TaxId,
 ) -> Result<TaxId, ApiError> {
-    let gateway = setup.gateway()?;
-    let customer = ensure_customer(pool, setup, actor).await?;
+    setup.gateway()?;
+    ensure_customer(pool, setup, actor).await?;
     let kind = tax_id.kind.trim().to_ascii_lowercase();
     let value = tax_id.value.trim().to_owned();
-    let created = match gateway.create_tax_id(&customer, &kind, &value, &operation_key("tax-id", &actor.company)).await
-    {
-        Ok(id) => id,
-        // Stripe validates the type and the number; that is the caller's input, not our failure.
-        Err(StripeFailure::Rejected { status: 400, message }) => return Err(ApiError::invalid_field("value", message)),
-        Err(other) => return Err(other.into()),
-    };
-    let company = actor.company.clone();
-    let previous = db::run(pool, move |conn| Ok(crate::companies::find_company(conn, &company)?.stripe_tax_id)).await?;
-    if let Some(previous) = previous.filter(|previous| *previous != created) {
-        match gateway.delete_tax_id(&customer, &previous, &operation_key("tax-id-delete", &actor.company)).await {
-            Ok(()) | Err(StripeFailure::Rejected { status: 404, .. }) => {}
-            Err(other) => log::warn!("could not delete the replaced tax id {previous}: {other}"),
-        }
+    let (before, version) = record_tax_id(pool, &actor.company, Some((kind.clone(), value.clone()))).await?;
+    if let Err(failure) = bring_customer_to_stored(pool, setup, &actor.company).await {
+        undo_customer_change(pool, &actor.company, version, before).await?;
+        return Err(match failure {
+            // Stripe validates the type and the number; that is the caller's input, not our failure.
+            ConvergeFailure::Stripe(StripeFailure::Rejected { status: 400, message }) => {
+                // Nothing was deleted before the refused creation; put the customer back in sync at once.
+                drop(bring_customer_to_stored(pool, setup, &actor.company).await);
+                ApiError::invalid_field("value", message)
+            }
+            other => other.into(),
+        });
     }
     let (company, audit) = (actor.company.clone(), actor.audit.clone());
-    let (stored_kind, stored_value) = (kind.clone(), value.clone());
+    let details = serde_json::json!({"type": kind, "value": value});
     db::run(pool, move |conn| {
-        write_transaction(conn, |conn| {
-            store::set_tax_id(conn, &company, Some((&stored_kind, &stored_value, &created)), crate::db::now())?;
-            crate::audit::record(
-                conn,
-                &audit,
-                AuditEvent::new("billing.tax_id_set")
-                    .details(serde_json::json!({"type": stored_kind, "value": stored_value})),
-            )?;
-            Ok::<_, ApiError>(())
-        })
+        let event = AuditEvent::new("billing.tax_id_set").details(details);
+        Ok(crate::audit::record(conn, &audit.in_company(&company), event)?)
     })
     .await?;
     Ok(TaxId { kind, value })
 }
 
-/// Removes the company's tax id at Stripe and locally.
+/// Removes the company's tax id: recorded first, then deleted at Stripe (with any other found there).
 pub async fn remove_tax_id(pool: &DbPool, setup: &StripeSetup, actor: &BillingActor) -> Result<(), ApiError> {
-    let gateway = setup.gateway()?;
     let company = actor.company.clone();
     let row = db::run(pool, move |conn| Ok(crate::companies::find_company(conn, &company)?)).await?;
-    let (Some(customer), Some(tax_id)) = (row.stripe_customer_id, row.stripe_tax_id) else {
+    if row.tax_id_value.is_none() && row.stripe_tax_id.is_none() {
         return Ok(());
-    };
-    match gateway.delete_tax_id(&customer, &tax_id, &operation_key("tax-id-delete", &actor.company)).await {
-        Ok(()) | Err(StripeFailure::Rejected { status: 404, .. }) => {}
-        Err(other) => return Err(other.into()),
+    }
+    let (before, version) = record_tax_id(pool, &actor.company, None).await?;
+    if let Err(failure) = bring_customer_to_stored(pool, setup, &actor.company).await {
+        undo_customer_change(pool, &actor.company, version, before).await?;
+        return Err(failure.into());
     }
     let (company, audit) = (actor.company.clone(), actor.audit.clone());
     db::run(pool, move |conn| {
+        Ok(crate::audit::record(conn, &audit.in_company(&company), AuditEvent::new("billing.tax_id_removed"))?)
+    })
+    .await
+}
+
+/// Records the wanted tax id under the company's lock; returns what it replaced and the new version.
+async fn record_tax_id(
+    pool: &DbPool,
+    company: &CompanyId,
+    tax_id: Option<(String, String)>,
+) -> Result<(WantedCustomer, i64), ApiError> {
+    let company = company.clone();
+    db::run(pool, move |conn| {
         write_transaction(conn, |conn| {
-            store::set_tax_id(conn, &company, None, crate::db::now())?;
-            crate::audit::record(conn, &audit, AuditEvent::new("billing.tax_id_removed"))?;
+            crate::db::lock_company(conn, &company)?;
+            let before = store::find_wanted_customer(conn, &company)?;
+            let wanted = tax_id.as_ref().map(|(kind, value)| (kind.as_str(), value.as_str()));
+            let version = store::set_tax_id(conn, &company, wanted, crate::db::now())?;
+            Ok((before, version))
+        })
+    })
+    .await
+}
+
+/// Brings Stripe's customer to what is stored, when Stripe is configured; without keys there is no customer
+/// to bring, and what is stored waits for the sweep.
+async fn bring_customer_to_stored(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    company: &CompanyId,
+) -> Result<(), ConvergeFailure> {
+    let Ok(gateway) = setup.gateway() else { return Ok(()) };
+    customer_sync::converge(pool, gateway, company).await.map(drop)
+}
+
+/// Undoes a recorded email or tax id change whose call to Stripe failed, unless a later change was recorded
+/// meanwhile (that one stands). The undo is a change of its own: the sweep brings Stripe back to it, whatever
+/// of the failed change reached Stripe.
+async fn undo_customer_change(
+    pool: &DbPool,
+    company: &CompanyId,
+    version: i64,
+    before: WantedCustomer,
+) -> Result<(), ApiError> {
+    let company = company.clone();
+    db::run(pool, move |conn| {
+        write_transaction(conn, |conn| {
+            crate::db::lock_company(conn, &company)?;
+            if store::find_wanted_customer(conn, &company)?.customer_version != version {
+                return Ok(());
+            }
+            let now = crate::db::now();
+            store::set_billing_email(conn, &company, before.billing_email.as_deref(), now)?;
+            let tax_id = before.tax_id_type.as_deref().zip(before.tax_id_value.as_deref());
+            store::set_tax_id(conn, &company, tax_id, now)?;
             Ok(())
         })
     })

@@ -1,6 +1,7 @@
 //! Billing: tiers, each company's subscription, and the limits a tier sets (counted in [`usage`]).
 
 pub mod changes;
+pub mod customer_sync;
 pub mod duplicates;
 pub mod mirror;
 pub mod model;

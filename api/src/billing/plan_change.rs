@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::changes::{self, BillingActor, mirror_and_audit, no_subscription, operation_key, subscription_row};
+use super::changes::{
+    self, BillingActor, mirror_and_audit, no_subscription, operation_key, release_schedule, subscription_row,
+};
 use super::model::{
     OverLimit, PlanChangePreview, PlanChangeRequest, PreviewLine, Subscription, SubscriptionRow, Tier, TierCode,
 };
@@ -126,19 +128,6 @@ async fn scheduled_preview(
         proration_date: now,
         takes_effect_at: end,
     })
-}
-
-/// Releases the subscription's schedule, dropping the downgrade it would make: any other change of the plan
-/// replaces a scheduled one. One Stripe already released (by another request, or in the Dashboard) is done.
-pub(super) async fn release_schedule(
-    gateway: &crate::stripe::StripeGateway,
-    row: &SubscriptionRow,
-) -> Result<(), ApiError> {
-    let Some(schedule) = row.stripe_schedule_id.as_deref() else { return Ok(()) };
-    match gateway.release_schedule(schedule, &format!("vigil-schedule-release-{schedule}")).await {
-        Ok(()) | Err(StripeFailure::Rejected { status: 400 | 404, .. }) => Ok(()),
-        Err(other) => Err(other.into()),
-    }
 }
 
 /// A preview's `proration_date` the change may be prorated as of: within the last hour (not before the

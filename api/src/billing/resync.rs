@@ -59,6 +59,9 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         let invoices = gateway.list_invoices(&customer).await?;
         let (kept, losers) = duplicates::split_live(setup, &subscriptions);
         let cancelled = duplicates::cancel_losers(gateway, &losers).await?;
+        // The customer itself: the email and the one tax id Vigil stores, and no other.
+        let converged = super::customer_sync::converge(pool, gateway, &company).await?;
+        report.repairs.extend(converged.repairs);
         let kept = kept.cloned();
         let subscription = current(setup, subscriptions);
         let setup = setup.clone();

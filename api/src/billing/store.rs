@@ -9,7 +9,7 @@ use super::model::{
     CheckoutSessionRow, CheckoutStatus, InvoiceFilter, InvoiceRow, InvoiceStatus, SubscriptionRow, TierCode, TierRow,
 };
 use crate::db::DbConn;
-use crate::db::schema::{checkout_sessions, companies, invoices, subscriptions, tiers};
+use crate::db::schema::{agents, checkout_sessions, companies, employees, invoices, subscriptions, tiers};
 use crate::http::pagination::PageRequest;
 use crate::ids::{CompanyId, InvoiceId};
 
@@ -79,36 +79,88 @@ pub fn find_billing_email(conn: &mut DbConn, company: &CompanyId) -> QueryResult
     companies::table.find(company.as_str()).select((companies::billing_email, companies::billing_version)).first(conn)
 }
 
-pub fn set_billing_email(conn: &mut DbConn, company: &CompanyId, email: &str, now: NaiveDateTime) -> QueryResult<()> {
+/// Records the billing email wanted at Stripe; returns the customer version that names it.
+pub fn set_billing_email(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    email: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
     diesel::update(companies::table.find(company.as_str()))
         .set((
             companies::billing_email.eq(email),
             companies::billing_version.eq(companies::billing_version + 1),
+            companies::customer_version.eq(companies::customer_version + 1),
             companies::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(drop)
+        .returning(companies::customer_version)
+        .get_result(conn)
 }
 
+/// Records the tax id wanted at Stripe (or none); returns the customer version that names it. Its Stripe
+/// id is unknown until the customer is brought to it ([`mark_customer_synced`]).
 pub fn set_tax_id(
     conn: &mut DbConn,
     company: &CompanyId,
-    tax_id: Option<(&str, &str, &str)>,
+    tax_id: Option<(&str, &str)>,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    let (kind, value, stripe_id) = match tax_id {
-        Some((kind, value, stripe_id)) => (Some(kind), Some(value), Some(stripe_id)),
-        None => (None, None, None),
-    };
+) -> QueryResult<i64> {
+    let (kind, value) = tax_id.unzip();
     diesel::update(companies::table.find(company.as_str()))
         .set((
             companies::tax_id_type.eq(kind),
             companies::tax_id_value.eq(value),
-            companies::stripe_tax_id.eq(stripe_id),
+            companies::stripe_tax_id.eq(None::<String>),
+            companies::customer_version.eq(companies::customer_version + 1),
             companies::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(drop)
+        .returning(companies::customer_version)
+        .get_result(conn)
+}
+
+/// What the company's Stripe customer should hold, and how far Stripe has been brought to it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = companies)]
+pub struct WantedCustomer {
+    pub stripe_customer_id: Option<String>,
+    pub billing_email: Option<String>,
+    pub tax_id_type: Option<String>,
+    pub tax_id_value: Option<String>,
+    /// The Stripe id of the wanted tax id, once Stripe was seen to hold it.
+    pub stripe_tax_id: Option<String>,
+    pub customer_version: i64,
+    pub customer_synced_version: i64,
+}
+
+pub fn find_wanted_customer(conn: &mut DbConn, company: &CompanyId) -> QueryResult<WantedCustomer> {
+    companies::table.find(company.as_str()).select(WantedCustomer::as_select()).first(conn)
+}
+
+/// Records that Stripe holds `version` of the customer, unless a later change was recorded meanwhile (then
+/// that change is still to be applied, and nothing is written). Returns whether it was recorded.
+pub fn mark_customer_synced(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    version: i64,
+    stripe_tax_id: Option<&str>,
+) -> QueryResult<bool> {
+    let updated =
+        diesel::update(companies::table.find(company.as_str()).filter(companies::customer_version.eq(version)))
+            .set((companies::customer_synced_version.eq(version), companies::stripe_tax_id.eq(stripe_tax_id)))
+            .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Companies whose Stripe customer has not yet been brought to what is stored (a change whose call to
+/// Stripe failed or was cut short), oldest first.
+pub fn companies_with_customer_to_sync(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<String>> {
+    companies::table
+        .filter(companies::stripe_customer_id.is_not_null())
+        .filter(companies::customer_version.gt(companies::customer_synced_version))
+        .order(companies::updated_at.asc())
+        .select(companies::id)
+        .limit(limit)
+        .load(conn)
 }
 
 pub fn find_invoice(conn: &mut DbConn, company: &CompanyId, id: &InvoiceId) -> QueryResult<Option<InvoiceRow>> {
@@ -315,4 +367,23 @@ pub fn close_checkout_session(
     .set((checkout_sessions::status.eq(status.as_str()), checkout_sessions::updated_at.eq(now)))
     .execute(conn)
     .map(drop)
+}
+
+/// The employees that tiers limit: the ACTIVE ones. (Billing counts the workforce tables itself, rather than
+/// asking the employees and agents domains, because those domains ask billing for their limits.)
+pub fn count_active_employees(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
+    employees::table
+        .filter(employees::company_id.eq(company.as_str()))
+        .filter(employees::status.eq("ACTIVE"))
+        .count()
+        .get_result(conn)
+}
+
+/// The agents that count against the plan: every one not revoked.
+pub fn count_live_agents(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
+    agents::table
+        .filter(agents::company_id.eq(company.as_str()))
+        .filter(agents::revoked_at.is_null())
+        .count()
+        .get_result(conn)
 }

@@ -22,10 +22,20 @@ pub fn stored_bytes(conn: &mut DbConn, company: &CompanyId) -> Result<i64, ApiEr
     Ok(companies::table.find(company.as_str()).select(companies::storage_bytes).first(conn)?)
 }
 
+/// The company's ACTIVE employees, the figure its tier limits.
+pub fn active_employees(conn: &mut DbConn, company: &CompanyId) -> Result<i64, ApiError> {
+    Ok(store::count_active_employees(conn, company)?)
+}
+
+/// The company's agents that count against its tier: every one not revoked.
+pub fn live_agents(conn: &mut DbConn, company: &CompanyId) -> Result<i64, ApiError> {
+    Ok(store::count_live_agents(conn, company)?)
+}
+
 /// What the company uses, against the limits of `tier`.
 pub fn usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) -> Result<Usage, ApiError> {
-    let employees = crate::employees::store::count_active(conn, company)?;
-    let agents = crate::agents::store::count_live_agents(conn, company)?;
+    let employees = active_employees(conn, company)?;
+    let agents = live_agents(conn, company)?;
     Ok(Usage {
         active_employees: UsageItem::new(employees, tier.max_employees),
         agents: UsageItem::new(agents, tier.max_agents),

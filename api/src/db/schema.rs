@@ -18,6 +18,8 @@ diesel::table! {
         plan_change_tier -> Nullable<Text>,
         plan_change_until -> Nullable<Timestamp>,
         billing_version -> BigInt,
+        customer_version -> BigInt,
+        customer_synced_version -> BigInt,
     }
 }
 

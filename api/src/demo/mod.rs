@@ -92,7 +92,7 @@ pub async fn seed(pool: &DbPool, config: &Config) -> anyhow::Result<DemoReport> 
     let billed = company.clone();
     db::run(pool, move |conn| billing_history(conn, &billed)).await.map_err(problem)?;
     // Three agents have been silent for hours: the sweep raises AGENT_OFFLINE for them as it would live.
-    crate::alerts::sweep::sweep(pool).await.map_err(problem)?;
+    crate::sweeps::alerts::sweep(pool).await.map_err(problem)?;
     let alerted = company.clone();
     db::run(pool, move |conn| remaining_alerts(conn, &alerted, &owner)).await.map_err(problem)?;
     Ok(DemoReport { created: true, company: company.to_string() })

@@ -9,13 +9,13 @@ use super::model::{
 };
 use super::store;
 use crate::audit::model::{AuditActor, AuditEvent};
-use crate::billing::model::LimitKind;
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::normalize_email;
 use crate::ids::{CompanyId, EmployeeId};
+use crate::plans::LimitKind;
 
 fn email_taken() -> ApiError {
     ApiError::Conflict {
@@ -38,7 +38,7 @@ fn find(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Emplo
 /// Refuses one more ACTIVE employee when the tier's limit is reached. Call under the company lock.
 fn check_room_for_one_more(conn: &mut DbConn, company: &CompanyId) -> Result<(), ApiError> {
     let tier = crate::billing::service::limiting_tier(conn, company)?;
-    let active = store::count_active(conn, company)?;
+    let active = crate::billing::usage::active_employees(conn, company)?;
     crate::billing::usage::check_limit(conn, &tier, LimitKind::MaxEmployees, active, 1)
 }
 

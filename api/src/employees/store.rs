@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{EmployeeChanges, EmployeeFilter, EmployeeRow, EmployeeStatus};
+use super::model::{EmployeeChanges, EmployeeFilter, EmployeeRow};
 use crate::db::schema::employees;
 use crate::db::{DbConn, contains_pattern, lower};
 use crate::http::pagination::PageRequest;
@@ -64,15 +64,6 @@ pub fn list(
         .select(EmployeeRow::as_select())
         .load(conn)?;
     Ok((rows, total))
-}
-
-/// ACTIVE employees: the usage figure that tiers limit.
-pub fn count_active(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
-    employees::table
-        .filter(employees::company_id.eq(company.as_str()))
-        .filter(employees::status.eq(EmployeeStatus::Active.as_str()))
-        .count()
-        .get_result(conn)
 }
 
 /// Applies `changes` (and only those columns), increments the version and returns the row as written.

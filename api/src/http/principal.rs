@@ -13,15 +13,27 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::accounts::{service, tokens};
-use crate::api_keys::model::API_KEY_PREFIX;
-use crate::audit::model::{ActorType, AuditActor};
-use crate::auth::{Actor, ApiKeyScope, Role};
+use crate::auth::tokens::{self, AccessClaims};
+use crate::auth::{API_KEY_PREFIX, Actor, ActorType, ApiKeyScope, AuditActor, Role};
 use crate::config::Config;
-use crate::db::DbPool;
+use crate::db::{DbConn, DbPool};
 use crate::error::ApiError;
 use crate::http::observe::RequestId;
 use crate::ids::{CompanyId, UserId};
+
+/// How a credential becomes a company and an actor. The domains that own the credentials supply these
+/// (`app.rs` registers them as app data), so that this extractor, which every domain's routes use, imports
+/// none of those domains back.
+#[derive(Clone, Copy)]
+pub struct Authenticators {
+    /// An API key's secret, as presented.
+    pub api_key: fn(&mut DbConn, &str) -> Authenticated,
+    /// A user, from the claims of an access token whose signature was checked.
+    pub user: fn(&mut DbConn, &AccessClaims) -> Authenticated,
+}
+
+/// Who a credential turned out to be: its company and actor, or why it was refused.
+pub type Authenticated = Result<(CompanyId, Actor), ApiError>;
 
 /// An authenticated caller and the company it acts for.
 #[derive(Debug, Clone)]
@@ -336,17 +348,19 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
         let origin = RequestOrigin::of(req);
         let pool = req.app_data::<web::Data<DbPool>>().cloned();
         let config = req.app_data::<web::Data<Config>>().cloned();
+        let authenticators = req.app_data::<web::Data<Authenticators>>().map(|found| *found.get_ref());
         let req = req.clone();
         Box::pin(async move {
-            let (Some(pool), Some(config)) = (pool, config) else {
-                return Err(ApiError::Internal(anyhow::anyhow!("application state missing")).into());
+            let (Some(pool), Some(config), Some(authenticators)) = (pool, config, authenticators) else {
+                let missing = "application state missing: the pool, the configuration or the Authenticators";
+                return Err(ApiError::Internal(anyhow::anyhow!(missing)).into());
             };
             let token = token.ok_or_else(|| {
                 ApiError::Unauthenticated(
                     "Send an access token or API key as `Authorization: Bearer <token>`.".to_owned(),
                 )
             })?;
-            let (company_id, actor) = authenticate(&pool, &config, token).await?;
+            let (company_id, actor) = authenticate(&pool, &config, authenticators, token).await?;
             if matches!(actor, Actor::ApiKey { .. }) {
                 // A key found live: from now on the rate limit counts it on its company's keys' budget, so
                 // minting more keys buys no more requests.
@@ -361,13 +375,18 @@ impl<A: Access + 'static> FromRequest for Auth<A> {
 
 /// Resolves a bearer token to its company and actor. Users are re-read on every request, so a disabled
 /// account or a changed role takes effect at once rather than when the access token expires.
-async fn authenticate(pool: &DbPool, config: &Config, token: String) -> Result<(CompanyId, Actor), ApiError> {
+async fn authenticate(
+    pool: &DbPool,
+    config: &Config,
+    authenticators: Authenticators,
+    token: String,
+) -> Result<(CompanyId, Actor), ApiError> {
     if token.starts_with(API_KEY_PREFIX) {
-        return crate::db::run(pool, move |conn| crate::api_keys::service::authenticate(conn, &token)).await;
+        return crate::db::run(pool, move |conn| (authenticators.api_key)(conn, &token)).await;
     }
     let claims = tokens::verify_access_token(&config.jwt_secret, &token)
         .ok_or_else(|| ApiError::Unauthenticated("The access token is invalid or has expired.".to_owned()))?;
-    crate::db::run(pool, move |conn| service::authenticate_user(conn, &claims)).await
+    crate::db::run(pool, move |conn| (authenticators.user)(conn, &claims)).await
 }
 
 #[cfg(test)]

@@ -15,9 +15,15 @@
 //!
 //! Memory is bounded: budgets that are whole again are forgotten every minute; the remembered credentials
 //! expire and have a cap of their own; and the table of budgets has a hard cap ([`MAX_CLIENTS`]). Should it
-//! fill with live budgets anyway (more distinct clients within a minute than the cap), new addresses share
-//! one overflow budget until it drains, rather than grow or start afresh (which would hand every address of
-//! a flood a whole budget again). `vigil_rate_limit_clients` shows its size.
+//! fill with live budgets anyway (more distinct clients within a minute than the cap), addresses it has no
+//! budget for share one overflow budget, rather than grow or start afresh (which would hand every address
+//! of a flood a whole budget again). Addresses it already counts keep their own budget (each still limited
+//! as usual) until the once-a-minute prune, which forgets the budgets that are whole again and so makes
+//! room: a client counted before the flood (a user between the sign-in page and the submit) keeps its
+//! budget until that prune, at most a minute; a new one, or one that comes back after the prune, shares the
+//! overflow until the flood ends. The cap is exceeded by at most
+//! one entry per worker (the check and the insert are not one step). `vigil_rate_limit_clients` shows the
+//! size, and a warning (at most once a minute) says the table is full.
 //!
 //! Every limited response carries the `RateLimit-Policy` and `RateLimit` fields of
 //! draft-ietf-httpapi-ratelimit-headers-12 (November 2026; the syntax is unchanged since -08):
@@ -27,7 +33,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -37,7 +44,10 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::{Quota, RateLimiter};
 use prometheus::IntGauge;
 
 use crate::config::Config;
@@ -63,7 +73,51 @@ pub fn is_exempt(path: &str) -> bool {
     EXEMPT.contains(&path) || crate::web_app::is_app_path(path)
 }
 
-type Limiter = DefaultKeyedRateLimiter<String, StateInformationMiddleware>;
+/// governor's own keyed table, shared: the limiter measures through it, and [`RateLimit::charge`] asks it
+/// whether a client is already counted, which governor's limiter itself cannot say.
+#[derive(Clone, Default)]
+struct Budgets(Arc<DashMapStateStore<String>>);
+
+impl Budgets {
+    fn holds(&self, client: &String) -> bool {
+        self.0.contains_key(client)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl StateStore for Budgets {
+    type Key = String;
+
+    fn measure_and_replace<T, F, E>(&self, key: &String, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        self.0.measure_and_replace(key, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<String> for Budgets {
+    fn retain_recent(&self, drop_below: Nanos) {
+        self.0.retain_recent(drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        ShrinkableKeyedStateStore::shrink_to_fit(&*self.0);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+type Limiter = RateLimiter<String, Budgets, DefaultClock, StateInformationMiddleware>;
 
 /// The API key or agent secret a request presents, by hash, and whether it was remembered as verified.
 struct Credential {
@@ -79,7 +133,10 @@ pub struct RateLimit {
     quota: Quota,
     per_minute: u32,
     max_clients: usize,
-    limiter: RwLock<Arc<Limiter>>,
+    limiter: Limiter,
+    budgets: Budgets,
+    /// Whether the table-full warning was logged since the last prune.
+    warned_full: AtomicBool,
     /// Verified credentials by hash: since when, and the budget they are counted on.
     credentials: Mutex<HashMap<String, (Instant, String)>>,
     clients: IntGauge,
@@ -106,37 +163,42 @@ impl RateLimit {
 
     fn with_capacity(per_minute: u32, max_clients: usize, clients: IntGauge) -> Option<Self> {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
+        let budgets = Budgets::default();
+        let limiter =
+            RateLimiter::<String, Budgets, DefaultClock>::new(quota, budgets.clone(), DefaultClock::default())
+                .with_middleware::<StateInformationMiddleware>();
         Some(Self {
             quota,
             per_minute,
             max_clients,
-            limiter: RwLock::new(Arc::new(RateLimiter::keyed(quota).with_middleware())),
+            limiter,
+            budgets,
+            warned_full: AtomicBool::new(false),
             credentials: Mutex::new(HashMap::new()),
             clients,
         })
     }
 
-    fn current(&self) -> Arc<Limiter> {
-        self.limiter.read().unwrap_or_else(PoisonError::into_inner).clone()
+    fn len(&self) -> usize {
+        self.budgets.len()
     }
 
     /// Charges one request to `client`. While the table is full of live budgets (a flood from more addresses
-    /// than it holds), every address shares one overflow budget: starting afresh would hand each of them a
-    /// whole budget again, the very thing the cap is for. Signed-in users and verified credentials keep
-    /// their own; there are only as many of them as real accounts and keys.
+    /// than it holds), an address it has no budget for shares one overflow budget: starting afresh would
+    /// hand each of them a whole budget again, the very thing the cap is for. Addresses already counted keep
+    /// theirs, and so do signed-in users and verified credentials (there are only as many of them as real
+    /// accounts and keys).
     fn charge(&self, client: &String) -> Charge {
-        let limiter = self.current();
         let mut client = client;
-        if limiter.len() >= self.max_clients && client.starts_with("addr:") {
-            limiter.retain_recent();
-            if limiter.len() >= self.max_clients {
-                log::warn!("rate limit: {} live budgets, the cap; new addresses share one budget", limiter.len());
-                client = &OVERFLOW_CLIENT;
+        if client.starts_with("addr:") && self.len() >= self.max_clients && !self.budgets.holds(client) {
+            if !self.warned_full.swap(true, Ordering::Relaxed) {
+                log::warn!("rate limit: {} live budgets, the cap; new addresses share one budget", self.len());
             }
+            client = &OVERFLOW_CLIENT;
         }
         let replenish = self.quota.replenish_interval().as_secs_f64();
-        let outcome = limiter.check_key(client);
-        self.clients.set(i64::try_from(limiter.len()).unwrap_or(i64::MAX));
+        let outcome = self.limiter.check_key(client);
+        self.clients.set(i64::try_from(self.len()).unwrap_or(i64::MAX));
         match outcome {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity().min(self.per_minute);
@@ -182,10 +244,12 @@ impl RateLimit {
 
     /// Forgets clients whose budget is whole again and credentials that expired.
     pub fn forget_idle_clients(&self) {
-        let limiter = self.current();
-        limiter.retain_recent();
-        limiter.shrink_to_fit();
-        self.clients.set(i64::try_from(limiter.len()).unwrap_or(i64::MAX));
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+        if self.len() < self.max_clients {
+            self.warned_full.store(false, Ordering::Relaxed);
+        }
+        self.clients.set(i64::try_from(self.len()).unwrap_or(i64::MAX));
         let mut credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner);
         credentials.retain(|_, (since, _)| since.elapsed() < CREDENTIAL_TTL);
         credentials.shrink_to_fit();
@@ -222,11 +286,11 @@ fn client_key(req: &ServiceRequest, limit: &RateLimit) -> (String, Option<Creden
     if let Some(token) = bearer_token(http) {
         let verified_user = req
             .app_data::<web::Data<Config>>()
-            .and_then(|config| crate::accounts::tokens::verify_access_token(&config.jwt_secret, &token));
+            .and_then(|config| crate::auth::tokens::verify_access_token(&config.jwt_secret, &token));
         if let Some(claims) = verified_user {
             return (format!("user:{}", claims.user_id), None);
         }
-        let is_credential = [crate::api_keys::model::API_KEY_PREFIX, crate::agents::model::AGENT_SECRET_PREFIX]
+        let is_credential = [crate::auth::API_KEY_PREFIX, crate::auth::AGENT_SECRET_PREFIX]
             .iter()
             .any(|prefix| token.starts_with(prefix));
         if is_credential && token.len() <= 200 {
@@ -305,7 +369,7 @@ mod tests {
         let limit = RateLimit::with_capacity(5, 10, gauge()).expect("a limit");
         for n in 0..1_000 {
             limit.charge(&format!("addr:{n}"));
-            assert!(limit.current().len() <= 11, "{} budgets after {n}", limit.current().len());
+            assert!(limit.len() <= 11, "{} budgets after {n}", limit.len());
         }
         assert!(limit.clients.get() <= 11, "the cap and the overflow budget");
     }
@@ -323,6 +387,24 @@ mod tests {
 
         assert_eq!(admitted, 5, "a thousand new addresses share one budget of five");
         assert!(limit.charge(&"user:ada".to_owned()).allowed, "a signed-in user is not in the overflow");
+    }
+
+    /// The overflow is for addresses the table has no room for; those it already holds keep their own
+    /// budget while it is full, so a flood of new addresses cannot lock out the clients already counted
+    /// (a user between the sign-in page and the submit).
+    #[test]
+    fn a_full_table_keeps_the_budgets_of_addresses_it_already_holds() {
+        let limit = RateLimit::with_capacity(5, 10, gauge()).expect("a limit");
+        for n in 0..10 {
+            assert!(limit.charge(&format!("addr:10.0.0.{n}")).allowed);
+        }
+
+        let flood = (0..1_000).filter(|n| limit.charge(&format!("addr:198.51.100.{n}")).allowed).count();
+
+        assert_eq!(flood, 5, "the new addresses share one budget");
+        let known = (0..4).filter(|_| limit.charge(&"addr:10.0.0.3".to_owned()).allowed).count();
+        assert_eq!(known, 4, "an address already counted keeps the four requests left in its own budget");
+        assert!(!limit.charge(&"addr:10.0.0.3".to_owned()).allowed, "and no more");
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub async fn readyz(pool: web::Data<DbPool>) -> Result<web::Json<HealthStatus>, 
 pub async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
     // The parked deletions are the queue's state, shared by every instance: read at each scrape. Without a
     // database the gauge keeps its last value; the other metrics are served all the same.
-    match db::run(&pool, crate::storage::retention::parked_deletions).await {
+    match db::run(&pool, crate::sweeps::retention::parked_deletions).await {
         Ok(parked) => metrics.set_parked_blob_deletions(parked),
         Err(error) => log::warn!("metrics: cannot count parked blob deletions: {error}"),
     }

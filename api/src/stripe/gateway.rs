@@ -16,7 +16,7 @@ use stripe_billing::subscription::{
     CancelSubscription, ListSubscription, ListSubscriptionStatus, RetrieveSubscription, UpdateSubscription,
     UpdateSubscriptionItems, UpdateSubscriptionPaymentBehavior, UpdateSubscriptionProrationBehavior,
 };
-use stripe_billing::tax_id::{CreateCustomerTaxId, CreateCustomerTaxIdType, DeleteCustomerTaxId};
+use stripe_billing::tax_id::{CreateCustomerTaxId, CreateCustomerTaxIdType, DeleteCustomerTaxId, ListCustomerTaxId};
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
@@ -27,6 +27,15 @@ use stripe_core::customer::{CreateCustomer, ListCustomer, UpdateCustomer};
 use stripe_core::event::ListEvent;
 
 use super::objects::{InvoicePreview, StripeInvoice, StripeSubscription};
+
+/// A tax id on a Stripe customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerTaxId {
+    pub id: String,
+    /// Stripe's type, such as `eu_vat`.
+    pub kind: String,
+    pub value: String,
+}
 
 /// Time allowed for one attempt.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -362,6 +371,23 @@ impl StripeGateway {
 
     pub async fn delete_tax_id(&self, customer: &str, tax_id: &str, key: &str) -> Result<(), StripeFailure> {
         self.send(|| DeleteCustomerTaxId::new(customer, tax_id).build(), Some(key)).await.map(drop)
+    }
+
+    /// The customer's tax ids at Stripe (a customer has at most 25, so one page of 100 holds them all).
+    pub async fn list_tax_ids(&self, customer: &str) -> Result<Vec<CustomerTaxId>, StripeFailure> {
+        let list = self.send(|| ListCustomerTaxId::new(customer).limit(100).build(), None).await?;
+        Ok(list["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|tax_id| {
+                Some(CustomerTaxId {
+                    id: tax_id["id"].as_str()?.to_owned(),
+                    kind: tax_id["type"].as_str()?.to_owned(),
+                    value: tax_id["value"].as_str()?.to_owned(),
+                })
+            })
+            .collect())
     }
 
     /// Customers with this email that Vigil created for `company_id` (their metadata says so).

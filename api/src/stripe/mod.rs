@@ -1,15 +1,14 @@
-//! Stripe: the gateway Vigil calls, and the tolerant shapes of Stripe's objects.
+//! Stripe: the gateway Vigil calls, the tolerant shapes of Stripe's objects, and the check of a webhook's
+//! signature. What Vigil does with the events Stripe sends is `stripe_webhooks`, above billing, which it
+//! mirrors into; billing calls down here.
 
-pub mod events;
 pub mod gateway;
 pub mod objects;
-pub mod routes;
 pub mod signature;
-pub mod webhook;
 
-use crate::billing::model::TierCode;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::plans::TierCode;
 pub use gateway::{StripeFailure, StripeGateway};
 
 /// Stripe as this server is set up for it: the gateway when keys are configured, the price of each paid

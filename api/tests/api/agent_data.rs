@@ -431,8 +431,8 @@ async fn retention_deletes_old_rows_and_blobs_and_releases_their_bytes(backend: 
 
     // Two instances sweep at the same moment: each row's bytes are released once.
     let (first, second) = tokio::join!(
-        vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days),
-        vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days)
+        vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days),
+        vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days)
     );
     let (first, second) = (first.expect("sweep"), second.expect("sweep"));
 
@@ -470,7 +470,7 @@ async fn a_downgrade_applies_the_shorter_retention_after_the_hold(backend: Backe
     .await;
     let blobs = vigil::storage::blobs::BlobStore::open(&app.config.object_store_url).expect("store");
 
-    vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+    vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
     assert_eq!(count(&app, "activity_records").await, 1, "PRO keeps 180 days");
 
     app.execute_sql(&format!(
@@ -478,7 +478,7 @@ async fn a_downgrade_applies_the_shorter_retention_after_the_hold(backend: Backe
         t.owner.company_id
     ))
     .await;
-    vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+    vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
     assert_eq!(count(&app, "activity_records").await, 1, "what PRO kept is held after the downgrade");
 
     app.execute_sql(&format!(
@@ -486,7 +486,7 @@ async fn a_downgrade_applies_the_shorter_retention_after_the_hold(backend: Backe
         t.owner.company_id
     ))
     .await;
-    vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+    vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
     assert_eq!(count(&app, "activity_records").await, 0, "FREE keeps 30 days once the hold ends");
     assert_eq!(stored_bytes(&app, &t.owner).await, 0);
 }

@@ -14,6 +14,10 @@ backend_tests!(
     high_usage_is_raised_at_80_percent_and_resolved_below,
     a_silent_agent_is_alerted_once_and_resolved_when_it_returns,
     a_failed_payment_alerts_owners_and_admins_once_and_its_recovery_resolves_it,
+    a_failed_payment_is_alerted_once_when_its_payment_intent_names_no_invoice,
+    a_payment_failure_that_arrives_after_the_invoice_was_paid_raises_nothing,
+    a_failure_redelivered_after_a_later_event_of_its_invoice_still_alerts_once,
+    a_voided_invoice_closes_its_failure_alert_and_its_late_failures_raise_nothing,
     a_cancelled_subscription_and_an_expiring_one_are_alerted,
     alerts_are_read_per_person_filtered_and_resolved_for_everyone,
     the_stream_pushes_new_alerts_and_resumes_after_the_last_event,
@@ -90,8 +94,8 @@ async fn a_silent_agent_is_alerted_once_and_resolved_when_it_returns(backend: Ba
     let agent = app.add_agent(&owner, Some("ada@acme.test")).await;
     app.execute_sql(&format!("UPDATE agents SET last_seen_at = '2000-01-01 00:00:00' WHERE id = '{}'", agent.id)).await;
 
-    let first = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
-    let second = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let first = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
+    let second = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
     let raised = alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await;
     let beat = app.heartbeat(&agent, json!({"policy_version": 1})).await;
     let after = alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await;
@@ -166,6 +170,106 @@ async fn a_failed_payment_alerts_owners_and_admins_once_and_its_recovery_resolve
     assert_eq!((recovered["total"].as_i64(), recovered["data"][0]["severity"].as_str()), (Some(1), Some("info")));
 }
 
+/// Under API version 2025-03-31 (Basil) a PaymentIntent no longer names its invoice. One failed invoice
+/// payment sends both events, in either order; it is one failed payment, and one alert.
+async fn a_failed_payment_is_alerted_once_when_its_payment_intent_names_no_invoice(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let intent = json!({"id": "pi_basil_1", "object": "payment_intent", "customer": customer, "amount": 2900,
+        "currency": "usd", "status": "requires_payment_method",
+        "last_payment_error": {"message": "Your card was declined."}});
+    let invoice = json!({"id": "in_basil_1", "object": "invoice", "customer": customer, "status": "open",
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000});
+
+    deliver(&app, "payment_intent.payment_failed", 1_790_000_100, intent).await;
+    deliver(&app, "invoice.payment_failed", 1_790_000_101, invoice).await;
+
+    let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(failed["total"], 1, "one failed payment, one alert: {failed}");
+    assert_eq!(failed["data"][0]["related_data"]["reference"], "in_basil_1", "the alert names the invoice to pay");
+}
+
+/// Stripe does not deliver in order: the failure of an attempt can arrive after the invoice was paid by a
+/// later one. It raises nothing, whichever event carries it.
+async fn a_payment_failure_that_arrives_after_the_invoice_was_paid_raises_nothing(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let paid = json!({"id": "in_late_1", "object": "invoice", "customer": customer, "status": "paid",
+        "amount_due": 2900, "amount_paid": 2900, "currency": "usd", "created": 1_790_000_000});
+    deliver(&app, "invoice.paid", 1_790_000_300, paid).await;
+
+    deliver(
+        &app,
+        "payment_intent.payment_failed",
+        1_790_000_100,
+        json!({"id": "pi_late_1", "object": "payment_intent", "customer": customer, "invoice": "in_late_1",
+        "amount": 2900, "currency": "usd"}),
+    )
+    .await;
+    deliver(
+        &app,
+        "invoice.payment_failed",
+        1_790_000_100,
+        json!({"id": "in_late_1", "object": "invoice", "customer": customer, "status": "open",
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000}),
+    )
+    .await;
+
+    let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(failed["total"], 0, "a paid invoice's late failures alarm no one: {failed}");
+}
+
+/// Vigil answered 5xx to `invoice.payment_failed` (a deploy, a pool timeout) and accepted the invoice's next
+/// event; Stripe's retry of the failure is then older than the mirrored invoice. The owners are still told,
+/// once, and the Basil PaymentIntent failure (naming no invoice) adds nothing.
+async fn a_failure_redelivered_after_a_later_event_of_its_invoice_still_alerts_once(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let invoice = json!({"id": "in_retry_1", "object": "invoice", "customer": customer, "status": "open",
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000, "attempt_count": 1});
+
+    deliver(&app, "invoice.updated", 1_790_000_300, invoice.clone()).await;
+    deliver(&app, "invoice.payment_failed", 1_790_000_200, invoice.clone()).await;
+    deliver(
+        &app,
+        "payment_intent.payment_failed",
+        1_790_000_200,
+        json!({"id": "pi_retry_1", "object": "payment_intent", "customer": customer, "amount": 2900,
+        "currency": "usd"}),
+    )
+    .await;
+    deliver(&app, "invoice.payment_failed", 1_790_000_200, invoice).await;
+
+    let failed = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(failed["total"], 1, "the failure is told once: {failed}");
+    assert_eq!(failed["data"][0]["related_data"]["reference"], "in_retry_1");
+}
+
+/// A voided (or written-off) invoice is owed no more: its open failure alert is closed without a "payment
+/// recovered", and a late failure of one of its attempts raises nothing.
+async fn a_voided_invoice_closes_its_failure_alert_and_its_late_failures_raise_nothing(backend: Backend) {
+    let (app, owner, customer) = billed_company(backend).await;
+    let invoice = |status: &str| {
+        json!({"id": "in_void_1", "object": "invoice", "customer": customer, "status": status,
+        "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000})
+    };
+    deliver(&app, "invoice.payment_failed", 1_790_000_100, invoice("open")).await;
+    let raised = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+
+    deliver(&app, "invoice.voided", 1_790_000_200, invoice("void")).await;
+    deliver(
+        &app,
+        "payment_intent.payment_failed",
+        1_790_000_150,
+        json!({"id": "pi_void_1", "object": "payment_intent", "customer": customer, "invoice": "in_void_1",
+        "amount": 2900, "currency": "usd"}),
+    )
+    .await;
+
+    assert_eq!(raised["total"], 1, "the failure was told: {raised}");
+    let after = alerts_of(&app, &owner, "?type=PAYMENT_FAILED").await;
+    assert_eq!(after["total"], 1, "no second alert: {after}");
+    assert_eq!(after["data"][0]["resolved"], true, "the voided invoice's alert is closed: {after}");
+    assert_eq!(alerts_of(&app, &owner, "?type=PAYMENT_RECOVERED").await["total"], 0, "nothing was recovered");
+}
+
 async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backend) {
     let (app, owner, customer) = billed_company(backend).await;
     let subscription = |status: &str| {
@@ -181,15 +285,15 @@ async fn a_cancelled_subscription_and_an_expiring_one_are_alerted(backend: Backe
     ))
     .await;
 
-    let swept = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
-    let again = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let swept = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
+    let again = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
     deliver(&app, "customer.subscription.deleted", 1_790_000_100, subscription("canceled")).await;
 
     assert_eq!((swept.subscriptions_expiring, again.subscriptions_expiring), (1, 0));
     let id =
         alerts_of(&app, &owner, "?type=SUBSCRIPTION_EXPIRING").await["data"][0]["id"].as_str().expect("id").to_owned();
     app.post(&format!("/api/v1/alerts/{id}/resolve"), &owner.access_token, json!({})).await;
-    let after_resolving = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let after_resolving = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
     assert_eq!(
         after_resolving.subscriptions_expiring, 0,
         "a resolved expiry notice is not raised again for the same period"
@@ -346,7 +450,7 @@ async fn two_instances_share_alerts_through_postgres() {
     // A second pool on the same database plays the second instance's sweeper.
     let second_pool = vigil::db::build_pool(&app.config.database_url, 4, Duration::from_secs(2), None).expect("pool");
 
-    let (a, b) = tokio::join!(vigil::alerts::sweep::sweep(&app.pool), vigil::alerts::sweep::sweep(&second_pool));
+    let (a, b) = tokio::join!(vigil::sweeps::alerts::sweep(&app.pool), vigil::sweeps::alerts::sweep(&second_pool));
 
     assert_eq!(a.expect("sweep").agents_offline + b.expect("sweep").agents_offline, 3, "one alert per agent in all");
     assert_eq!(alerts_of(&app, &owner, "?type=AGENT_OFFLINE").await["total"], 3);

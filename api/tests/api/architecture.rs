@@ -424,43 +424,12 @@ fn source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// Arrows between top-level folders that still close a cycle, each to be broken (and then removed from
-/// here: the test fails when a listed arrow no longer exists, so this list only shrinks). Every cycle
-/// between files, and every folder cycle not made by one of these, fails the test.
-const TOLERATED: &[(&str, &str, &str)] = &[
-    ("http", "accounts", "the Principal extractor authenticates through accounts::service"),
-    ("http", "api_keys", "the Principal extractor authenticates through api_keys::service"),
-    ("http", "agents", "AgentSecret and the rate limiter authenticate agents"),
-    ("http", "audit", "the Principal builds the AuditActor"),
-    ("error", "billing", "PlanLimit names billing's LimitKind and TierCode"),
-    ("accounts", "billing", "sign-up opens the FREE subscription"),
-    ("accounts", "policy", "sign-up writes the default agent policy"),
-    ("billing", "agents", "usage counts live agents"),
-    ("billing", "employees", "usage counts active employees"),
-    ("billing", "stripe", "plan changes call the Stripe gateway, whose webhooks mirror into billing"),
-    ("alerts", "billing", "the sweep reads SubscriptionStatus"),
-    ("alerts", "policy", "the sweep reads the agent policy"),
-    ("storage", "activity", "retention deletes old activity"),
-    ("storage", "screenshots", "retention deletes old screenshots"),
-];
-
 fn problems(src: &Path) -> Vec<String> {
-    problems_tolerating(src, &[])
-}
-
-fn problems_tolerating(src: &Path, tolerated: &[(&str, &str, &str)]) -> Vec<String> {
     let krate = read_crate(src);
     assert!(krate.modules.len() > 20, "read the crate's modules from {}", src.display());
     let mut found = Vec::new();
 
-    let top: Vec<(String, String, String)> =
-        krate.arrows.iter().map(|(f, t, at)| (f[0].clone(), t[0].clone(), at.clone())).collect();
-    for (from, to, why) in tolerated {
-        if !top.iter().any(|(f, t, _)| f == from && t == to) {
-            found.push(format!("{from} no longer imports {to} ({why}): remove it from TOLERATED"));
-        }
-    }
-    let top = top.into_iter().filter(|(f, t, _)| !tolerated.iter().any(|(a, b, _)| f == a && t == b));
+    let top = krate.arrows.iter().map(|(f, t, at)| (f[0].clone(), t[0].clone(), at.clone()));
     let (nodes, edges, evidence) = graph(top);
     for cycle in cycles(&nodes, &edges, &evidence) {
         found.push(format!("import cycle between top-level modules: {cycle}"));
@@ -491,7 +460,7 @@ fn problems_tolerating(src: &Path, tolerated: &[(&str, &str, &str)]) -> Vec<Stri
 
 #[test]
 fn imports_run_one_way_with_no_cycle_between_modules_or_files() {
-    let found = problems_tolerating(&source_dir(), TOLERATED);
+    let found = problems(&source_dir());
     assert!(found.is_empty(), "the module graph must run one way (docs/ARCHITECTURE.md):\n\n{}\n", found.join("\n\n"));
 }
 

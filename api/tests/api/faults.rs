@@ -147,7 +147,7 @@ async fn one_undeletable_blob_does_not_hold_up_the_others_and_is_parked_after_te
     blobs.put("screenshots/fine/key", bytes::Bytes::from_static(PNG)).await.expect("put");
     queue_deletion(&app, "screenshots/stuck/key", "2026-01-01 00:00:00", false).await;
     queue_deletion(&app, "screenshots/fine/key", "2026-01-02 00:00:00", false).await;
-    let sweep = || vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days);
+    let sweep = || vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days);
 
     let report = sweep().await.expect("sweep");
 
@@ -187,7 +187,7 @@ async fn a_deletion_queued_for_an_upload_in_doubt_keeps_a_committed_image_and_re
     queue_deletion(&app, &orphan, "2026-01-01 00:00:00", true).await;
 
     let report =
-        vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+        vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
 
     assert_eq!(report.blobs_deleted, 1);
     assert!(blobs.exists(&committed).await.expect("exists"), "the committed screenshot keeps its image");

@@ -14,6 +14,7 @@ mod architecture;
 mod audit;
 mod billing;
 mod credentials;
+mod customer_sync;
 mod demo;
 mod downgrades;
 mod employees;

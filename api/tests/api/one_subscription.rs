@@ -42,7 +42,8 @@ struct State {
     gate: Option<Gate>,
 }
 
-/// Stripe's subscriptions and Checkout sessions, as far as Vigil uses them.
+/// Stripe's subscriptions and Checkout sessions (and the customer's email and tax ids), as far as Vigil uses
+/// them.
 #[derive(Clone, Default)]
 struct FakeStripe {
     state: Arc<Mutex<State>>,
@@ -104,6 +105,12 @@ impl FakeStripe {
                 )
             }
             ("GET", ["invoices"]) => list(Vec::new()),
+            // The customer, as resync brings it to what Vigil stores: its email, and no tax id here.
+            ("POST", ["customers", id]) => {
+                let email = form(request).into_iter().find(|(k, _)| k == "email").map(|(_, v)| v);
+                ResponseTemplate::new(200).set_body_json(json!({"id": id, "object": "customer", "email": email}))
+            }
+            ("GET", ["customers", _, "tax_ids"]) => list(Vec::new()),
             ("GET", ["subscriptions", id]) => match state.subscriptions.iter().find(|s| s["id"] == *id) {
                 Some(found) => ResponseTemplate::new(200).set_body_json(found),
                 None => not_found(),
@@ -485,7 +492,7 @@ async fn a_cancellation_date_set_in_the_portal_ends_auto_renewal_and_is_announce
     object["cancel_at"] = json!(ends);
 
     deliver(&app, "customer.subscription.updated", now, &object).await;
-    let swept = vigil::alerts::sweep::sweep(&app.pool).await.expect("sweep");
+    let swept = vigil::sweeps::alerts::sweep(&app.pool).await.expect("sweep");
 
     let dashboard = billing(&app, &owner).await;
     let ends_at =

@@ -63,7 +63,7 @@ async fn ninety_days_of_history(app: &TestApp, company: &OnPro) {
 
 async fn sweep(app: &TestApp) {
     let blobs = vigil::storage::blobs::BlobStore::open(&app.config.object_store_url).expect("store");
-    vigil::storage::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+    vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
 }
 
 async fn billing(app: &TestApp, owner: &Session) -> Value {
@@ -285,7 +285,7 @@ async fn the_end_of_a_grace_period_suspends_agents_and_alerts_and_paying_lifts_i
     ))
     .await;
     assert_eq!(heartbeat_status(&app, last).await, StatusCode::FORBIDDEN, "the sixth agent is past FREE's 5");
-    vigil::alerts::sweep::sweep(&app.pool).await.expect("alert sweep");
+    vigil::sweeps::alerts::sweep(&app.pool).await.expect("alert sweep");
     let alerted = alerts(&app, &company.owner, "OVER_PLAN_LIMIT").await;
     assert_eq!(alerted["total"], 1, "{alerted}");
     assert!(

@@ -174,6 +174,25 @@ impl Localstripe {
         assert!(response.status().is_success(), "advance {schedule}: {}", response.status());
     }
 
+    /// Adds a tax id to a customer directly, as the Dashboard does (or as a call whose local save failed left).
+    pub async fn add_tax_id(&self, customer: &str, kind: &str, value: &str) -> Value {
+        self.call(reqwest::Method::POST, &format!("/customers/{customer}/tax_ids"), &[("type", kind), ("value", value)])
+            .await
+    }
+
+    /// The values of a customer's tax ids at Stripe.
+    pub async fn tax_id_values(&self, customer: &str) -> Vec<String> {
+        let listed = self.get(&format!("/customers/{customer}/tax_ids")).await;
+        let mut values: Vec<String> = listed["data"]
+            .as_array()
+            .expect("tax ids")
+            .iter()
+            .filter_map(|tax_id| tax_id["value"].as_str().map(str::to_owned))
+            .collect();
+        values.sort();
+        values
+    }
+
     /// Subscribes a customer to a price, as a completed Checkout does; returns the subscription.
     pub async fn subscribe(&self, customer: &str, price: &str) -> Value {
         self.call(reqwest::Method::POST, "/subscriptions", &[("customer", customer), ("items[0][price]", price)]).await

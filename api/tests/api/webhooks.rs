@@ -616,9 +616,10 @@ async fn a_processing_failure_answers_5xx_is_recorded_and_replays_after_the_fix(
 
     app.execute_sql(&remove_fault).await;
     let setup = vigil::stripe::StripeSetup::from_config(&app.config).expect("setup");
-    let report = vigil::stripe::webhook::replay(&app.pool, &setup, vigil::stripe::webhook::Replay::Failed)
-        .await
-        .expect("replay");
+    let report =
+        vigil::stripe_webhooks::service::replay(&app.pool, &setup, vigil::stripe_webhooks::service::Replay::Failed)
+            .await
+            .expect("replay");
 
     assert_eq!((report.processed, report.failed), (1, 0));
     assert_eq!(billing(&app, &owner).await["tier"]["code"], "PRO");
@@ -727,8 +728,8 @@ async fn catch_up_processes_the_events_that_were_never_delivered(backend: Backen
     localstripe().subscribe(&customer, PRICE_PRO).await;
     let setup = vigil::stripe::StripeSetup::from_config(&app.config).expect("setup");
 
-    let first = vigil::stripe::webhook::catch_up(&app.pool, &setup).await.expect("catch-up");
-    let second = vigil::stripe::webhook::catch_up(&app.pool, &setup).await.expect("catch-up");
+    let first = vigil::stripe_webhooks::service::catch_up(&app.pool, &setup).await.expect("catch-up");
+    let second = vigil::stripe_webhooks::service::catch_up(&app.pool, &setup).await.expect("catch-up");
 
     assert!(first.processed >= 2, "the subscription and its invoice: {first:?}");
     assert_eq!(first.failed, 0);

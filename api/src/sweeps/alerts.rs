@@ -5,8 +5,8 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::model::{AlertType, NewAlert};
-use super::service;
+use crate::alerts::model::{AlertType, NewAlert};
+use crate::alerts::service;
 use crate::billing::model::SubscriptionStatus;
 use crate::db::schema::{agents, subscriptions};
 use crate::db::{self, DbConn, DbPool, write_transaction};
@@ -110,11 +110,6 @@ pub fn agents_offline(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, Ap
     Ok(raised)
 }
 
-/// Resolves an agent's AGENT_OFFLINE alert when it is heard from again.
-pub fn agent_back(conn: &mut DbConn, company: &CompanyId, agent: &str) -> Result<(), ApiError> {
-    service::resolve(conn, company, &format!("agent_offline:{agent}")).map(drop)
-}
-
 /// Raises SUBSCRIPTION_EXPIRING for subscriptions set not to renew whose end is within 30 days: the date set
 /// in the Dashboard or portal (`cancel_at`) when there is one, else the end of the period.
 pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
@@ -146,7 +141,7 @@ pub fn subscriptions_expiring(conn: &mut DbConn, now: NaiveDateTime) -> Result<u
         let days = (ends - now).num_days();
         let key = format!("subscription_expiring:{subscription}:{}", ends.and_utc().timestamp());
         // Once per period: an alert someone resolved is not raised again by the next sweep.
-        if super::store::condition_ever_raised(conn, &company, &key)? {
+        if crate::alerts::store::condition_ever_raised(conn, &company, &key)? {
             continue;
         }
         raised += write_transaction(conn, |conn| {

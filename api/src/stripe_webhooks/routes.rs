@@ -5,14 +5,13 @@ use actix_web::{HttpRequest, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::StripeSetup;
 use super::events::{self, IncomingEvent, StripeEvent};
-use super::signature;
-use super::webhook::{self, Receipt};
+use super::service::{self as webhook, Receipt};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, PageQuery};
 use crate::http::principal::{Admin, AdminReader, Auth};
+use crate::stripe::{StripeSetup, signature};
 
 /// The answer to a delivery.
 #[derive(Debug, Serialize, ToSchema)]

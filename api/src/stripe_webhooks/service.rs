@@ -5,9 +5,7 @@
 
 use chrono::Utc;
 
-use super::StripeSetup;
 use super::events::{self, Claim, IncomingEvent, Outcome};
-use super::objects::{StripeInvoice, StripeSubscription};
 use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::billing::mirror::{self, Applied};
 use crate::billing::model::{CheckoutStatus, InvoiceStatus, SubscriptionStatus};
@@ -15,6 +13,8 @@ use crate::billing::store as billing_store;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::ids::CompanyId;
+use crate::stripe::StripeSetup;
+use crate::stripe::objects::{StripeInvoice, StripeSubscription};
 
 /// What a delivery came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -331,23 +331,26 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
     let Some(company) = company_of(conn, invoice.customer.as_deref(), None)? else { return Ok(Handled::ignored(None)) };
     let applied = mirror::apply_invoice(conn, &company, &invoice, event.created)?;
     let subscription = invoice.subscription_id();
-    // A stale event changes nothing, not even alerts: a late failure of a paid invoice must not alarm anyone.
-    if let Applied::Changed { after, .. } = &applied {
+    // The failure alert follows the invoice as mirrored now, not whether this event changed it: a failure
+    // redelivered after a later event of the same invoice (a 5xx, then Stripe's retry or a replay) still
+    // alerts while the invoice is open, once (the alert is keyed by the invoice); a late failure of an
+    // invoice paid, voided or written off meanwhile alarms no one.
+    if event.event_type == "invoice.payment_failed" && invoice_is_open(conn, &company, &invoice.id)? {
+        // The invoice of a plan change (Vigil makes them with `pending_if_incomplete`) leaves the subscription
+        // as it was at Stripe, not past due; when a change was made otherwise and Stripe does make it past
+        // due, its `customer.subscription.updated` says so.
+        let plan_change = invoice.billing_reason.as_deref() == Some("subscription_update");
+        if let (Applied::Changed { .. }, Some(subscription), false) = (&applied, subscription.as_deref(), plan_change) {
+            mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
+        }
+        let due = invoice.amount_due - invoice.amount_paid;
+        let reason = plan_change
+            .then_some("it pays for a change of plan, which takes effect once it is paid; the plan is unchanged");
+        crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, reason)?;
+    }
+    // A stale success changes nothing: what it reports was overtaken.
+    if let Applied::Changed { .. } = &applied {
         match (event.event_type.as_str(), subscription.as_deref()) {
-            ("invoice.payment_failed", subscription) if after.status == InvoiceStatus::Open.as_str() => {
-                // The invoice of a plan change (Vigil makes them with `pending_if_incomplete`) leaves the
-                // subscription as it was at Stripe, not past due; when a change was made otherwise and
-                // Stripe does make it past due, its `customer.subscription.updated` says so.
-                let plan_change = invoice.billing_reason.as_deref() == Some("subscription_update");
-                if let Some(subscription) = subscription.filter(|_| !plan_change) {
-                    mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
-                }
-                let due = invoice.amount_due - invoice.amount_paid;
-                let reason = plan_change.then_some(
-                    "it pays for a change of plan, which takes effect once it is paid; the plan is unchanged",
-                );
-                crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, reason)?;
-            }
             ("invoice.paid" | "invoice.payment_succeeded", subscription) => {
                 if let Some(subscription) = subscription {
                     mirror::mark_paid_up(conn, setup, &company, subscription, event.created)?;
@@ -359,6 +362,10 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
                     invoice.amount_paid,
                     &invoice.currency,
                 )?;
+            }
+            // Nothing is owed any more, and nothing was recovered either.
+            ("invoice.voided" | "invoice.marked_uncollectible", _) => {
+                crate::alerts::service::resolve(conn, &company, &format!("payment_failed:{}", invoice.id))?;
             }
             _ => {}
         }
@@ -379,12 +386,27 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
     Ok(if applied.changed() { Handled::processed(company) } else { Handled::ignored(Some(company)) })
 }
 
+/// The company's mirrored invoice with this Stripe id, if it is the company's.
+fn mirrored_invoice(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    stripe_invoice: &str,
+) -> Result<Option<crate::billing::model::InvoiceRow>, ApiError> {
+    Ok(billing_store::find_invoice_by_stripe_id(conn, stripe_invoice)?.filter(|row| row.company_id == company.as_str()))
+}
+
+/// Whether the company's mirrored invoice is open (not paid, voided or written off).
+fn invoice_is_open(conn: &mut DbConn, company: &CompanyId, stripe_invoice: &str) -> Result<bool, ApiError> {
+    Ok(mirrored_invoice(conn, company, stripe_invoice)?.is_some_and(|row| row.status == InvoiceStatus::Open.as_str()))
+}
+
 fn payment_intent(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
     let intent = &event.object;
     let Some(company) = company_of(conn, intent["customer"].as_str(), None)? else { return Ok(Handled::ignored(None)) };
     let failed = event.event_type == "payment_intent.payment_failed";
     if !failed {
-        // A retried payment without an invoice recovers its own failure.
+        // Alerts raised before API version 2025-03-31 was handled were keyed by the payment intent when it
+        // named no invoice; its success still resolves them.
         let reference = intent["id"].as_str().unwrap_or_default();
         let amount = intent["amount"].as_i64().unwrap_or_default();
         crate::alerts::service::payment_recovered(
@@ -395,16 +417,23 @@ fn payment_intent(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, A
             intent["currency"].as_str().unwrap_or("usd"),
         )?;
     }
-    if failed {
-        // The invoice's own failure event raises the same condition; whichever comes first raises it once.
-        // (Since API version 2025-03-31 a payment intent no longer names its invoice; its failure is then keyed
-        // by the payment intent itself.)
-        let reference = intent["invoice"].as_str().or(intent["id"].as_str()).unwrap_or_default();
-        let amount = intent["amount"].as_i64().unwrap_or_default();
-        let currency = intent["currency"].as_str().unwrap_or("usd");
-        let reason = intent["last_payment_error"]["message"].as_str();
-        crate::alerts::service::payment_failed(conn, &company, reference, amount, currency, reason)?;
+    if failed && let Some(invoice) = intent["invoice"].as_str() {
+        // The invoice's own failure event raises the same condition, keyed by the invoice; whichever comes
+        // first raises it once. A failure of an invoice already paid, voided or written off (a later attempt
+        // succeeded, and its events came first) raises nothing; one not yet mirrored does.
+        let settled =
+            mirrored_invoice(conn, &company, invoice)?.is_some_and(|row| row.status != InvoiceStatus::Open.as_str());
+        if !settled {
+            let amount = intent["amount"].as_i64().unwrap_or_default();
+            let currency = intent["currency"].as_str().unwrap_or("usd");
+            let reason = intent["last_payment_error"]["message"].as_str();
+            crate::alerts::service::payment_failed(conn, &company, invoice, amount, currency, reason)?;
+        }
     }
+    // Since API version 2025-03-31 (Basil) a PaymentIntent no longer names its invoice. Every payment Vigil
+    // takes is an invoice's (Checkout and plan changes bill through invoices), and that invoice's
+    // `invoice.payment_failed` raises the alert, so a failure naming no invoice is only audited: raising
+    // it as well would alert twice for one failed payment.
     crate::audit::record(
         conn,
         &stripe_actor(&company, event),

@@ -3,7 +3,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
-use super::model::Role;
+use super::Role;
 use crate::config::Secret;
 use crate::ids::{CompanyId, UserId};
 
