@@ -3,6 +3,10 @@
 //! invoice is paid (`pending_if_incomplete`); until then the company stays on its plan and the customer is
 //! sent to the invoice's payment page (402 `payment_required`). When it is paid, Stripe applies the change
 //! and says so with `customer.subscription.updated`, which the mirror applies like any other change.
+//!
+//! A downgrade waits for the end of the paid-for period (unless `BILLING_DOWNGRADE=immediately`): a
+//! subscription schedule at Stripe renews the subscription on the lower price, and nothing is invoiced or
+//! credited now. See docs/BILLING.md.
 
 use chrono::{DateTime, Duration, Utc};
 
