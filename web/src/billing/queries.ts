@@ -38,6 +38,8 @@ export function usePlanPreview(tier: TierCode) {
     queryFn: () => call(api.GET("/api/v1/billing/subscription/preview", { params: { query: { tier } } })),
     staleTime: 0,
     gcTime: 60_000,
+    // A dialog left open keeps a quote the server still honours (an hour).
+    refetchInterval: 10 * 60_000,
   });
 }
 
