@@ -1,5 +1,6 @@
 //! Billing: tiers, each company's subscription, and the limits a tier sets (counted in [`usage`]).
 
+pub mod card;
 pub mod changes;
 pub mod customer_sync;
 pub mod duplicates;

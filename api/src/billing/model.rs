@@ -457,6 +457,8 @@ pub struct BillingDashboard {
     pub recent_invoices: Vec<Invoice>,
     pub billing_email: Option<String>,
     pub tax_id: Option<TaxId>,
+    /// The card Stripe charges invoices with, as last read from Stripe; none when no card is on file.
+    pub card: Option<CardOnFile>,
     /// False when the server has no Stripe keys: plan changes are unavailable.
     pub billing_configured: bool,
 }
@@ -584,4 +586,15 @@ pub struct Retention {
     /// `null` when nothing is scheduled.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub deletion_scheduled_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The card Stripe charges the company's invoices with, as last read from Stripe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}))]
+pub struct CardOnFile {
+    /// Stripe's brand, lower case: `visa`, `mastercard`, `amex`, …
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i32,
+    pub exp_year: i32,
 }

@@ -65,6 +65,7 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         let kept = kept.cloned();
         let subscription = current(setup, subscriptions);
         let setup = setup.clone();
+        let company_id = company.clone();
         let repairs = db::run(pool, move |conn| {
             write_transaction(conn, |conn| {
                 crate::db::lock_company(conn, &company)?;
@@ -107,6 +108,8 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         })
         .await?;
         report.repairs.extend(repairs);
+        // After the subscription: its default payment method is the first the card is read from.
+        super::card::refresh(pool, gateway, &company_id).await?;
     }
     Ok(report)
 }

@@ -122,6 +122,7 @@ pub fn dashboard(
         recent_invoices: invoices.into_iter().map(Into::into).collect(),
         billing_email: company_row.billing_email,
         tax_id: company_row.tax_id_type.zip(company_row.tax_id_value).map(|(kind, value)| TaxId { kind, value }),
+        card: store::find_card(conn, company)?,
         billing_configured,
         tier,
         subscription,

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use super::model::{
-    CheckoutSessionRow, CheckoutStatus, InvoiceFilter, InvoiceRow, InvoiceStatus, SubscriptionRow, TierCode, TierRow,
+    CardOnFile, CheckoutSessionRow, CheckoutStatus, InvoiceFilter, InvoiceRow, InvoiceStatus, SubscriptionRow,
+    TierCode, TierRow,
 };
 use crate::db::DbConn;
 use crate::db::schema::{agents, checkout_sessions, companies, employees, invoices, subscriptions, tiers};
@@ -386,4 +387,44 @@ pub fn count_live_agents(conn: &mut DbConn, company: &CompanyId) -> QueryResult<
         .filter(agents::revoked_at.is_null())
         .count()
         .get_result(conn)
+}
+
+/// Records the card on file read at `read_at` (or that there is none), unless a newer read was recorded.
+/// Returns whether it was recorded.
+pub fn save_card(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    card: Option<(&str, &CardOnFile)>,
+    read_at: i64,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        companies::table
+            .find(company.as_str())
+            .filter(companies::card_read_at.is_null().or(companies::card_read_at.le(read_at))),
+    )
+    .set((
+        companies::card_brand.eq(card.map(|(_, card)| card.brand.as_str())),
+        companies::card_last4.eq(card.map(|(_, card)| card.last4.as_str())),
+        companies::card_exp_month.eq(card.map(|(_, card)| card.exp_month)),
+        companies::card_exp_year.eq(card.map(|(_, card)| card.exp_year)),
+        companies::card_payment_method.eq(card.map(|(payment_method, _)| payment_method)),
+        companies::card_read_at.eq(read_at),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// The card on file as last read from Stripe.
+pub fn find_card(conn: &mut DbConn, company: &CompanyId) -> QueryResult<Option<CardOnFile>> {
+    let (brand, last4, exp_month, exp_year): (Option<String>, Option<String>, Option<i32>, Option<i32>) =
+        companies::table
+            .find(company.as_str())
+            .select((companies::card_brand, companies::card_last4, companies::card_exp_month, companies::card_exp_year))
+            .first(conn)?;
+    Ok(match (brand, last4, exp_month, exp_year) {
+        (Some(brand), Some(last4), Some(exp_month), Some(exp_year)) => {
+            Some(CardOnFile { brand, last4, exp_month, exp_year })
+        }
+        _ => None,
+    })
 }

@@ -20,6 +20,12 @@ diesel::table! {
         billing_version -> BigInt,
         customer_version -> BigInt,
         customer_synced_version -> BigInt,
+        card_brand -> Nullable<Text>,
+        card_last4 -> Nullable<Text>,
+        card_exp_month -> Nullable<Integer>,
+        card_exp_year -> Nullable<Integer>,
+        card_payment_method -> Nullable<Text>,
+        card_read_at -> Nullable<BigInt>,
     }
 }
 

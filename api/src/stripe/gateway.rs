@@ -373,6 +373,22 @@ impl StripeGateway {
         self.send(|| DeleteCustomerTaxId::new(customer, tax_id).build(), Some(key)).await.map(drop)
     }
 
+    /// The customer as Stripe has it (raw: only a few fields are read).
+    pub async fn retrieve_customer(&self, customer: &str) -> Result<Value, StripeFailure> {
+        self.send(|| RequestBuilder::new(StripeMethod::Get, format!("/customers/{customer}")), None).await
+    }
+
+    /// A payment method (raw: its `card` is read).
+    pub async fn retrieve_payment_method(&self, payment_method: &str) -> Result<Value, StripeFailure> {
+        self.send(|| RequestBuilder::new(StripeMethod::Get, format!("/payment_methods/{payment_method}")), None).await
+    }
+
+    /// A customer's legacy source, such as a card saved before payment methods (raw).
+    pub async fn retrieve_source(&self, customer: &str, source: &str) -> Result<Value, StripeFailure> {
+        self.send(|| RequestBuilder::new(StripeMethod::Get, format!("/customers/{customer}/sources/{source}")), None)
+            .await
+    }
+
     /// The customer's tax ids at Stripe (a customer has at most 25, so one page of 100 holds them all).
     pub async fn list_tax_ids(&self, customer: &str) -> Result<Vec<CustomerTaxId>, StripeFailure> {
         let list = self.send(|| ListCustomerTaxId::new(customer).limit(100).build(), None).await?;

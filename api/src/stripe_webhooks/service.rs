@@ -35,15 +35,21 @@ struct Handled {
     refetch: Option<String>,
     /// Two subscriptions of the company that may both be live: checked at Stripe after the commit.
     rivals: Vec<String>,
+    /// Whether the card on file may have changed: read from Stripe after the commit.
+    card: bool,
 }
 
 impl Handled {
     fn ignored(company: Option<CompanyId>) -> Self {
-        Self { outcome: Outcome::Ignored, company, refetch: None, rivals: Vec::new() }
+        Self { outcome: Outcome::Ignored, company, refetch: None, rivals: Vec::new(), card: false }
     }
 
     fn processed(company: CompanyId) -> Self {
-        Self { outcome: Outcome::Processed, company: Some(company), refetch: None, rivals: Vec::new() }
+        Self { outcome: Outcome::Processed, company: Some(company), refetch: None, rivals: Vec::new(), card: false }
+    }
+
+    fn card_changed(company: CompanyId) -> Self {
+        Self { card: true, ..Self::processed(company) }
     }
 }
 
@@ -72,11 +78,11 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
                 Outcome::Ignored => Receipt::Ignored,
                 _ => Receipt::Processed,
             };
-            Ok((receipt, handled.company.map(|company| (company, handled.refetch, handled.rivals))))
+            Ok((receipt, handled.company.map(|company| (company, handled.refetch, handled.rivals, handled.card))))
         })
     })
     .await;
-    if let Ok((_, Some((company, refetch, rivals)))) = &outcome {
+    if let Ok((_, Some((company, refetch, rivals, card)))) = &outcome {
         // After the commit, never inside it or under the lock. The answer waits for these few calls to
         // Stripe: should they outlast Stripe's patience, the redelivery is acknowledged as a duplicate.
         if let Some(subscription) = refetch {
@@ -84,6 +90,9 @@ pub async fn process(pool: &DbPool, setup: &StripeSetup, event: IncomingEvent) -
         }
         if !rivals.is_empty() {
             check_duplicates(pool, setup, company, rivals).await;
+        }
+        if *card {
+            refresh_card(pool, setup, company).await;
         }
     }
     let outcome = outcome.map(|(receipt, _)| receipt);
@@ -130,6 +139,15 @@ async fn refetch_subscription(pool: &DbPool, setup: &StripeSetup, company: &Comp
         Ok(Some(rivals)) => check_duplicates(pool, setup, company, &rivals).await,
         Ok(None) => {}
         Err(error) => log::warn!("could not apply subscription {subscription} read from Stripe: {error}"),
+    }
+}
+
+/// Reads the card on file from Stripe (see `billing::card`). A failure only delays it to the next event or
+/// resync.
+async fn refresh_card(pool: &DbPool, setup: &StripeSetup, company: &CompanyId) {
+    let Ok(gateway) = setup.gateway() else { return };
+    if let Err(error) = crate::billing::card::refresh(pool, gateway, company).await {
+        log::warn!("could not read company {company}'s card on file from Stripe: {error}");
     }
 }
 
@@ -203,8 +221,34 @@ fn handle(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Resu
         | "customer.subscription.pending_update_expired" => subscription_changed(conn, setup, event),
         t if t.starts_with("invoice.") => invoice_changed(conn, setup, event),
         "payment_intent.succeeded" | "payment_intent.payment_failed" => payment_intent(conn, event),
+        "customer.updated" => customer_updated(conn, event),
+        "payment_method.attached"
+        | "payment_method.detached"
+        | "payment_method.updated"
+        | "payment_method.automatically_updated" => payment_method_changed(conn, event),
         _ => Ok(Handled::ignored(None)),
     }
+}
+
+/// The customer's invoice default or default source may have changed: the card on file is read again.
+fn customer_updated(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    let customer = &event.object;
+    let claimed = customer["metadata"]["company_id"].as_str();
+    let Some(company) = company_of(conn, customer["id"].as_str(), claimed)? else {
+        return Ok(Handled::ignored(None));
+    };
+    Ok(Handled::card_changed(company))
+}
+
+/// A card was added, removed, or renewed by the bank (`automatically_updated`): the card on file is read
+/// again. A detached payment method no longer names its customer; the event's `previous_attributes` does.
+fn payment_method_changed(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
+    let previous: Option<String> = serde_json::from_str::<serde_json::Value>(&event.payload)
+        .ok()
+        .and_then(|payload| payload["data"]["previous_attributes"]["customer"].as_str().map(str::to_owned));
+    let customer = event.object["customer"].as_str().map(str::to_owned).or(previous);
+    let Some(company) = company_of(conn, customer.as_deref(), None)? else { return Ok(Handled::ignored(None)) };
+    Ok(Handled::card_changed(company))
 }
 
 fn checkout_completed(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handled, ApiError> {
@@ -226,9 +270,9 @@ fn checkout_completed(conn: &mut DbConn, event: &IncomingEvent) -> Result<Handle
         billing_store::close_checkout_session(conn, &company, id, CheckoutStatus::Complete, crate::db::now())?;
     }
     // The subscription Checkout created is read from Stripe right after, so the company shows its new plan
-    // even before (or without) the subscription's own event.
+    // even before (or without) the subscription's own event; then the card it saved.
     let subscription = session["subscription"].as_str().filter(|id| !id.is_empty()).map(str::to_owned);
-    Ok(Handled { refetch: subscription, ..Handled::processed(company) })
+    Ok(Handled { refetch: subscription, ..Handled::card_changed(company) })
 }
 
 /// An expired session can no longer be paid: the next Checkout opens a new one.

@@ -13,6 +13,7 @@ mod api_keys;
 mod architecture;
 mod audit;
 mod billing;
+mod card_on_file;
 mod credentials;
 mod customer_sync;
 mod demo;

@@ -111,6 +111,8 @@ impl FakeStripe {
                 ResponseTemplate::new(200).set_body_json(json!({"id": id, "object": "customer", "email": email}))
             }
             ("GET", ["customers", _, "tax_ids"]) => list(Vec::new()),
+            ("GET", ["customers", id]) => ResponseTemplate::new(200).set_body_json(json!({"id": id,
+                "object": "customer", "invoice_settings": {"default_payment_method": null}, "default_source": null})),
             ("GET", ["subscriptions", id]) => match state.subscriptions.iter().find(|s| s["id"] == *id) {
                 Some(found) => ResponseTemplate::new(200).set_body_json(found),
                 None => not_found(),

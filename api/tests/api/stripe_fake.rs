@@ -174,6 +174,39 @@ impl Localstripe {
         assert!(response.status().is_success(), "advance {schedule}: {}", response.status());
     }
 
+    /// A card payment method attached to the customer and made its invoice default, as the Billing Portal
+    /// does when a card is replaced; returns the payment method.
+    pub async fn default_payment_method(&self, customer: &str, card: &str) -> Value {
+        let method = self
+            .call(
+                reqwest::Method::POST,
+                "/payment_methods",
+                &[
+                    ("type", "card"),
+                    ("card[number]", card),
+                    ("card[exp_month]", "7"),
+                    ("card[exp_year]", "2031"),
+                    ("card[cvc]", "123"),
+                ],
+            )
+            .await;
+        let id = method["id"].as_str().expect("payment method id");
+        let attached =
+            self.call(reqwest::Method::POST, &format!("/payment_methods/{id}/attach"), &[("customer", customer)]).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/customers/{customer}"),
+            &[("invoice_settings[default_payment_method]", id)],
+        )
+        .await;
+        attached
+    }
+
+    /// Detaches a payment method from its customer; returns it as Stripe does (naming no customer).
+    pub async fn detach(&self, payment_method: &str) -> Value {
+        self.call(reqwest::Method::POST, &format!("/payment_methods/{payment_method}/detach"), &[]).await
+    }
+
     /// Adds a tax id to a customer directly, as the Dashboard does (or as a call whose local save failed left).
     pub async fn add_tax_id(&self, customer: &str, kind: &str, value: &str) -> Value {
         self.call(reqwest::Method::POST, &format!("/customers/{customer}/tax_ids"), &[("type", kind), ("value", value)])

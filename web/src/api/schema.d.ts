@@ -1277,6 +1277,7 @@ export interface components {
       recent_invoices: components["schemas"]["Invoice"][];
       billing_email?: string | null;
       tax_id?: components["schemas"]["TaxId"] | null;
+      card?: components["schemas"]["CardOnFile"] | null;
       /** @description False when the server has no Stripe keys: plan changes are unavailable. */
       billing_configured: boolean;
     };
@@ -1304,6 +1305,24 @@ export interface components {
       auto_renewal?: boolean | null;
       /** Format: email */
       billing_email?: string | null;
+    };
+    /**
+     * @description The card Stripe charges the company's invoices with, as last read from Stripe.
+     * @example {
+     *       "brand": "visa",
+     *       "exp_month": 12,
+     *       "exp_year": 2030,
+     *       "last4": "4242"
+     *     }
+     */
+    CardOnFile: {
+      /** @description Stripe's brand, lower case: `visa`, `mastercard`, `amex`, … */
+      brand: string;
+      last4: string;
+      /** Format: int32 */
+      exp_month: number;
+      /** Format: int32 */
+      exp_year: number;
     };
     /**
      * @description `POST /api/v1/me/password`.

@@ -10,6 +10,7 @@ export type ApiKey = Schemas["ApiKey"];
 export type AuditLogEntry = Schemas["AuditLogEntry"];
 export type BillingDashboard = Schemas["BillingDashboard"];
 export type BillingSettings = Schemas["BillingSettings"];
+export type CardOnFile = Schemas["CardOnFile"];
 export type Employee = Schemas["Employee"];
 export type EnrollmentToken = Schemas["EnrollmentToken"];
 export type Invoice = Schemas["Invoice"];

@@ -3,6 +3,7 @@ import { IconCreditCard, IconReceipt, IconRocket, IconSettings } from "@tabler/i
 import { Link } from "react-router";
 import { PageHeader } from "../components/PageHeader";
 import { QueryState } from "../components/QueryState";
+import { CardOnFileLine } from "./CardOnFile";
 import { InvoiceTable } from "./InvoiceTable";
 import { PlanCard } from "./PlanCard";
 import { PlanStanding } from "./PlanStanding";
@@ -35,6 +36,7 @@ export function BillingPage() {
                   Quick actions
                 </Title>
                 <Stack gap="xs">
+                  <CardOnFileLine card={data.card} />
                   <Button component={Link} to="/billing/upgrade" leftSection={<IconRocket size={16} />}>
                     {data.subscription.effective_tier === "FREE" ? "Upgrade" : "Change plan"}
                   </Button>

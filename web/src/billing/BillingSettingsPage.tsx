@@ -23,6 +23,7 @@ import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { useEditVersion } from "../lib/editVersion";
 import { formatDate } from "../lib/format";
+import { CardOnFileLine } from "./CardOnFile";
 import { hasLivePaidPlan } from "./presentation";
 import { billingKeys, billingSettingsQuery, useBilling } from "./queries";
 import { redirect } from "./UpgradePage";
@@ -171,8 +172,9 @@ function PaymentMethod({ billing }: { billing: BillingDashboard }) {
       <Title order={2} fz="h4" mb="xs">
         Payment method
       </Title>
-      <Text size="sm" mb="sm">
-        {billing.subscription.default_payment_method
+      <CardOnFileLine card={billing.card} />
+      <Text size="sm" mt="xs" mb="sm">
+        {billing.card
           ? "Your card is kept by Stripe. Change it, or download past receipts, in Stripe's billing portal."
           : "Stripe keeps your cards. Add or change one in Stripe's billing portal."}
       </Text>

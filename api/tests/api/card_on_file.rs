@@ -1,0 +1,91 @@
+//! The card on file: read from Stripe when the customer, a payment method or Checkout says it may have
+//! changed, and by resync; shown on the billing dashboard (brand, last four digits, expiry).
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Session, TestApp, backend_tests};
+use crate::stripe_fake::{GOOD_CARD, localstripe};
+
+backend_tests!(the_card_on_file_follows_the_customer_and_its_payment_methods, resync_reads_the_card_on_file,);
+
+const SECRET: &str = "whsec_card_test";
+/// Stripe's test Mastercard.
+const MASTERCARD: &str = "5555555555554444";
+
+async fn spawn(backend: Backend) -> TestApp {
+    let mut settings = localstripe().settings();
+    settings.push(("STRIPE_WEBHOOK_SECRET", SECRET.to_owned()));
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestApp::spawn_with(backend, &pairs).await
+}
+
+/// A company whose Stripe customer saved the test Visa at Checkout (its default source).
+async fn company_with_card(app: &TestApp) -> (Session, String) {
+    let owner = app.signup("Card Co").await;
+    let customer = localstripe().customer_with_card(&owner.email, &owner.company_id, GOOD_CARD).await;
+    app.execute_sql(&format!(
+        "UPDATE companies SET stripe_customer_id = '{customer}' WHERE id = '{}'",
+        owner.company_id
+    ))
+    .await;
+    (owner, customer)
+}
+
+async fn deliver(app: &TestApp, kind: &str, object: Value, previous: Value) {
+    let body = json!({"id": format!("evt_{}", uuid::Uuid::new_v4().simple()), "object": "event", "type": kind,
+        "created": chrono::Utc::now().timestamp(), "data": {"object": object, "previous_attributes": previous}})
+    .to_string();
+    let header = vigil::stripe::signature::sign(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
+    let response = app
+        .client
+        .post(app.url("/api/v1/stripe/webhook"))
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .expect("delivery");
+    assert!(response.status().is_success(), "{kind}: {}", response.status());
+}
+
+async fn card(app: &TestApp, owner: &Session) -> Value {
+    let billing: Value = app.get("/api/v1/billing", &owner.access_token).await.json().await.expect("json");
+    billing["card"].clone()
+}
+
+async fn the_card_on_file_follows_the_customer_and_its_payment_methods(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, customer) = company_with_card(&app).await;
+    let before = card(&app, &owner).await;
+
+    let at_stripe = localstripe().get(&format!("/customers/{customer}")).await;
+    deliver(&app, "customer.updated", at_stripe, json!({})).await;
+    let saved = card(&app, &owner).await;
+
+    let replacement = localstripe().default_payment_method(&customer, MASTERCARD).await;
+    deliver(&app, "payment_method.attached", replacement.clone(), json!({})).await;
+    let replaced = card(&app, &owner).await;
+
+    let id = replacement["id"].as_str().expect("id");
+    let detached = localstripe().detach(id).await;
+    deliver(&app, "payment_method.detached", detached, json!({"customer": customer})).await;
+    let fallen_back = card(&app, &owner).await;
+
+    assert_eq!(before, Value::Null, "nothing is known before Stripe says so");
+    assert_eq!(saved, json!({"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}));
+    // (localstripe names every payment method's brand `visa`; Stripe would say `mastercard`.)
+    assert_eq!(
+        (&replaced["last4"], &replaced["exp_month"], &replaced["exp_year"]),
+        (&json!("4444"), &json!(7), &json!(2031)),
+        "the new invoice default is the card on file: {replaced}"
+    );
+    assert_eq!(fallen_back["last4"], "4242", "without it, Stripe charges the default source again");
+}
+
+async fn resync_reads_the_card_on_file(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, _) = company_with_card(&app).await;
+
+    app.resync(&owner.company_id).await;
+
+    assert_eq!(card(&app, &owner).await["last4"], "4242");
+}
