@@ -50,6 +50,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(billing::routes::create_checkout_session)
             .service(billing::routes::create_portal_session)
             .service(billing::routes::change_plan)
+            .service(billing::routes::preview_plan_change)
             .service(billing::routes::cancel_subscription)
             .service(billing::routes::resume_subscription)
             .service(billing::routes::get_billing_settings)

@@ -62,6 +62,9 @@ pub struct StripeConfig {
     pub api_base: Option<String>,
     /// Seconds a webhook signature's timestamp may be off.
     pub webhook_tolerance_secs: i64,
+    /// Whether a downgrade through the API waits for the end of the paid-for period (`BILLING_DOWNGRADE`:
+    /// `period_end`, the default) or applies at once with a credit for the unused time (`immediately`).
+    pub downgrade_at_period_end: bool,
 }
 
 /// Everything the server needs to start.
@@ -199,6 +202,14 @@ impl Config {
             price_enterprise: source.get("STRIPE_PRICE_ENTERPRISE"),
             api_base: source.get("STRIPE_API_BASE"),
             webhook_tolerance_secs: number(source, "STRIPE_WEBHOOK_TOLERANCE_SECS", 300, 1..=86_400)?,
+            downgrade_at_period_end: match source.get("BILLING_DOWNGRADE").as_deref().map(str::trim) {
+                None | Some("period_end") => true,
+                Some("immediately") => false,
+                Some(other) => {
+                    let problem = format!("must be period_end or immediately, not {other:?}");
+                    return Err(invalid("BILLING_DOWNGRADE", problem).into());
+                }
+            },
         };
         if let Some(base) = &stripe.api_base {
             validate_origin("STRIPE_API_BASE", base)?;

@@ -68,6 +68,10 @@ pub enum ApiError {
     BillingNotConfigured,
     #[error("{0}")]
     PaymentFailed(String),
+    /// A change that is granted only once its invoice is paid, which it is not yet (Stripe's pending
+    /// updates): nothing changed; the customer pays on the invoice's page.
+    #[error("{detail}")]
+    PaymentRequired { detail: String, hosted_invoice_url: Option<String> },
     #[error("Stripe is unavailable")]
     StripeUnavailable(#[source] anyhow::Error),
     #[error("Stripe refused the request")]
@@ -169,6 +173,9 @@ pub struct Problem {
     /// allow more. For `max_storage_gb`, `max` and `current_usage` are in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_limit: Option<PlanLimit>,
+    /// On `payment_required`: Stripe's page where the customer pays the invoice the change waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_invoice_url: Option<String>,
     /// The id of the request, also in the `X-Request-Id` header; quote it when reporting a problem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -219,6 +226,7 @@ impl ApiError {
             Self::BillingNotConfigured => "billing_not_configured",
             Self::InvalidSignature(_) => "invalid_signature",
             Self::PaymentFailed(_) => "payment_failed",
+            Self::PaymentRequired { .. } => "payment_required",
             Self::StripeUnavailable(_) => "stripe_unavailable",
             Self::StripeRejected(_) => "stripe_error",
             Self::Internal(_) => "internal_error",
@@ -263,6 +271,7 @@ impl ApiError {
             Self::Conflict { detail, .. }
             | Self::FeatureNotInPlan { detail, .. }
             | Self::Refused { detail, .. }
+            | Self::PaymentRequired { detail, .. }
             | Self::CredentialRejected { detail, .. } => detail.clone(),
             Self::PlanLimitReached(limit) | Self::StorageLimitReached(limit) => limit.detail.clone(),
             other => {
@@ -290,6 +299,10 @@ impl ApiError {
             },
             plan_limit: match self {
                 Self::PlanLimitReached(limit) | Self::StorageLimitReached(limit) => Some(limit.clone()),
+                _ => None,
+            },
+            hosted_invoice_url: match self {
+                Self::PaymentRequired { hosted_invoice_url, .. } => hosted_invoice_url.clone(),
                 _ => None,
             },
             request_id: crate::request_id::current(),
@@ -327,7 +340,7 @@ impl ResponseError for ApiError {
             | Self::NotReady(_)
             | Self::BillingNotConfigured
             | Self::StripeUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::PaymentFailed(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::PaymentFailed(_) | Self::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::StripeRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

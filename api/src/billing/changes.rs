@@ -6,17 +6,17 @@ use chrono::Utc;
 use super::customer_sync::{self, ConvergeFailure};
 use super::mirror::{self, Applied};
 use super::model::{
-    BillingDashboard, BillingSettingsRequest, CheckoutSessionRow, CheckoutStatus, OverLimit, RedirectUrl, Subscription,
-    SubscriptionRow, TaxId, Tier, TierCode,
+    BillingDashboard, BillingSettingsRequest, CheckoutSessionRow, CheckoutStatus, RedirectUrl, Subscription,
+    SubscriptionRow, TaxId, TierCode,
 };
 use super::store::WantedCustomer;
 use super::{service, store};
 use crate::audit::model::{AuditActor, AuditEvent};
-use crate::db::{self, DbConn, DbPool, write_transaction};
+use crate::db::{self, DbPool, write_transaction};
 use crate::error::ApiError;
 use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::CompanyId;
-use crate::stripe::objects::StripeSubscription;
+use crate::stripe::objects::{StripeInvoice, StripeSubscription};
 use crate::stripe::{StripeFailure, StripeSetup};
 
 /// Who is changing billing, for what company, and where the browser comes back to.
@@ -26,11 +26,11 @@ pub struct BillingActor {
 }
 
 /// A fresh idempotency key for one operation; retries of that operation reuse it.
-fn operation_key(operation: &str, company: &CompanyId) -> String {
+pub(super) fn operation_key(operation: &str, company: &CompanyId) -> String {
     format!("vigil-{operation}-{company}-{}", uuid::Uuid::new_v4().simple())
 }
 
-fn no_subscription() -> ApiError {
+pub(super) fn no_subscription() -> ApiError {
     ApiError::Conflict {
         code: "no_subscription",
         detail:
@@ -39,7 +39,7 @@ fn no_subscription() -> ApiError {
     }
 }
 
-async fn subscription_row(pool: &DbPool, company: &CompanyId) -> Result<SubscriptionRow, ApiError> {
+pub(super) async fn subscription_row(pool: &DbPool, company: &CompanyId) -> Result<SubscriptionRow, ApiError> {
     let company = company.clone();
     db::run(pool, move |conn| Ok(store::find_subscription(conn, &company)?)).await
 }
@@ -219,12 +219,15 @@ pub async fn open_portal(
 
 /// Mirrors what Stripe answered and records the change, in one transaction under the company lock. The
 /// answer is stamped `read_at`, taken before the call: an event Stripe sent meanwhile is newer and wins.
-async fn mirror_and_audit(
+/// The subscription's newest invoice is mirrored too when Stripe sent it expanded (the invoice of a plan
+/// change), so the payment history shows it at once.
+/// `scheduled` records the downgrade a subscription schedule just made (schedule, tier, when).
+pub(super) async fn mirror_and_audit(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
-    subscription: StripeSubscription,
-    read_at: i64,
+    (subscription, read_at): (StripeSubscription, i64),
+    scheduled: Option<(String, TierCode, chrono::NaiveDateTime)>,
     event: AuditEvent<'static>,
 ) -> Result<Subscription, ApiError> {
     let (setup, company, audit) = (setup.clone(), actor.company.clone(), actor.audit.clone());
@@ -241,6 +244,16 @@ async fn mirror_and_audit(
             )? {
                 Applied::Changed { after, .. } => after,
                 Applied::Stale => store::find_subscription(conn, &company)?,
+            };
+            if let Some(invoice) = subscription.latest_invoice.as_ref().and_then(StripeInvoice::from_json) {
+                mirror::apply_invoice(conn, &company, &invoice, read_at)?;
+            }
+            let row = match &scheduled {
+                Some((schedule, tier, at)) => {
+                    store::set_scheduled_change(conn, &company, schedule, *tier, *at)?;
+                    store::find_subscription(conn, &company)?
+                }
+                None => row,
             };
             store::set_plan_change(conn, &company, None)?;
             crate::audit::record(conn, &audit, event.target("subscription", subscription.id.clone()))?;
@@ -259,86 +272,17 @@ async fn mirror_and_audit(
     .await
 }
 
-/// How long a plan change may be in flight at Stripe before the limits it reserved lapse (Stripe's calls
-/// time out well before).
-const PLAN_CHANGE_SECS: i64 = 120;
-
-/// Under the company lock: refuses a change to `target` that current usage would exceed, naming what is
-/// over, and otherwise marks the change in flight, so that nothing added before Stripe answers can exceed
-/// the new limits (`service::limiting_tier`).
-fn reserve_plan_change(conn: &mut DbConn, company: &CompanyId, target: TierCode) -> Result<(), ApiError> {
-    write_transaction(conn, |conn| {
-        crate::db::lock_company(conn, company)?;
-        let tier: Tier = store::find_tier(conn, target)?.into();
-        let usage = super::usage::usage(conn, company, &tier)?;
-        if let Some(over) = OverLimit::of(&usage, &tier) {
-            let listed: Vec<String> = over
-                .excess
-                .iter()
-                .map(|e| {
-                    format!("{} (the {} plan allows {})", e.limit.quantity(e.used), tier.name, e.limit.quantity(e.max))
-                })
-                .collect();
-            return Err(ApiError::Conflict {
-                code: "downgrade_exceeds_limits",
-                detail: format!(
-                    "The company uses more than the {} plan allows: {}.",
-                    target.as_str(),
-                    listed.join("; ")
-                ),
-            });
-        }
-        let until = crate::db::now() + chrono::Duration::seconds(PLAN_CHANGE_SECS);
-        Ok(store::set_plan_change(conn, company, Some((target, until)))?)
-    })
-}
-
-/// Moves the subscription to another tier with proration. Going to FREE cancels at the end of the period;
-/// a downgrade that current usage would exceed is refused, naming what is over.
-pub async fn change_plan(
-    pool: &DbPool,
-    setup: &StripeSetup,
-    actor: &BillingActor,
-    tier: TierCode,
-) -> Result<Subscription, ApiError> {
-    let gateway = setup.gateway()?;
-    let row = subscription_row(pool, &actor.company).await?;
-    if tier == TierCode::Free {
-        return match row.has_live_stripe_subscription() {
-            true => cancel(pool, setup, actor).await,
-            false => Ok(service::subscription_view(&row, crate::db::now())),
-        };
+/// Releases the subscription's schedule, dropping the downgrade it would make: any other change of the plan
+/// replaces a scheduled one. One Stripe already released (by another request, or in the Dashboard) is done.
+pub(super) async fn release_schedule(
+    gateway: &crate::stripe::StripeGateway,
+    row: &SubscriptionRow,
+) -> Result<(), ApiError> {
+    let Some(schedule) = row.stripe_schedule_id.as_deref() else { return Ok(()) };
+    match gateway.release_schedule(schedule, &format!("vigil-schedule-release-{schedule}")).await {
+        Ok(()) | Err(StripeFailure::Rejected { status: 400 | 404, .. }) => Ok(()),
+        Err(other) => Err(other.into()),
     }
-    if !row.has_live_stripe_subscription() {
-        return Err(no_subscription());
-    }
-    let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
-    if current == tier {
-        return Ok(service::subscription_view(&row, crate::db::now()));
-    }
-    let (Some(subscription), Some(item), Some(price)) =
-        (row.stripe_subscription_id.as_deref(), row.stripe_item_id.as_deref(), setup.price_of(tier))
-    else {
-        return Err(no_subscription());
-    };
-    let company = actor.company.clone();
-    db::run(pool, move |conn| reserve_plan_change(conn, &company, tier)).await?;
-    let read_at = Utc::now().timestamp();
-    let updated = gateway.change_price(subscription, item, price, &operation_key("plan", &actor.company)).await;
-    let updated = match updated {
-        Ok(updated) => updated,
-        Err(failure) => {
-            // Refused: nothing changed at Stripe, so the reservation goes. Unreachable or unreadable: the
-            // change may have been made, so the reservation stays until it lapses and the webhook tells.
-            if matches!(failure, StripeFailure::Rejected { .. } | StripeFailure::Payment { .. }) {
-                let company = actor.company.clone();
-                db::run(pool, move |conn| Ok(store::set_plan_change(conn, &company, None)?)).await?;
-            }
-            return Err(failure.into());
-        }
-    };
-    let event = AuditEvent::new("billing.plan_changed").details(serde_json::json!({"from": current, "to": tier}));
-    mirror_and_audit(pool, setup, actor, updated, read_at, event).await
 }
 
 async fn set_renewal(
@@ -353,6 +297,10 @@ async fn set_renewal(
     else {
         return Err(no_subscription());
     };
+    if !renew {
+        // Stripe refuses to end a subscription a schedule manages: a scheduled downgrade gives way.
+        release_schedule(gateway, &row).await?;
+    }
     let operation = if renew { "resume" } else { "cancel" };
     let read_at = Utc::now().timestamp();
     let updated = gateway
@@ -365,7 +313,7 @@ async fn set_renewal(
         .await?;
     let action = if renew { "billing.subscription_resumed" } else { "billing.subscription_cancelled" };
     let event = AuditEvent::new(action).details(serde_json::json!({"at_period_end": !renew}));
-    mirror_and_audit(pool, setup, actor, updated, read_at, event).await
+    mirror_and_audit(pool, setup, actor, (updated, read_at), None, event).await
 }
 
 /// Cancels at the end of the current period; the tier holds until then.

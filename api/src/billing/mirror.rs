@@ -125,6 +125,7 @@ pub fn apply_subscription(
     };
     let (period_start, period_end) = subscription.period();
     let was_past_due = SubscriptionStatus::parse(&before.status) == SubscriptionStatus::PastDue && same;
+    let kept_schedule = subscription.schedule.is_some() && subscription.schedule == before.stripe_schedule_id;
     let after = SubscriptionRow {
         tier_code: tier,
         status: status.as_str().to_owned(),
@@ -154,6 +155,11 @@ pub fn apply_subscription(
             _ => None,
         },
         stripe_updated_at: Some(stripe_time),
+        // A change scheduled by the schedule Vigil made holds while Stripe's subscription still has that
+        // schedule; without one (the phase changed, or it was released) nothing is scheduled.
+        stripe_schedule_id: subscription.schedule.clone(),
+        scheduled_tier_code: before.scheduled_tier_code.clone().filter(|_| same && kept_schedule),
+        scheduled_change_at: before.scheduled_change_at.filter(|_| same && kept_schedule),
         ..before.clone()
     };
     store::save_subscription(conn, company, &after)?;

@@ -6,6 +6,7 @@ pub mod customer_sync;
 pub mod duplicates;
 pub mod mirror;
 pub mod model;
+pub mod plan_change;
 pub mod resync;
 pub mod retention;
 pub mod routes;

@@ -114,6 +114,11 @@ pub struct SubscriptionRow {
     pub cancel_at: Option<chrono::NaiveDateTime>,
     /// Stripe's `created` of the mirrored subscription: of two live ones, the newest is kept.
     pub stripe_subscription_created: Option<i64>,
+    /// The subscription schedule attached at Stripe, if any.
+    pub stripe_schedule_id: Option<String>,
+    /// A downgrade that schedule makes at the end of the period: the tier, and when.
+    pub scheduled_tier_code: Option<String>,
+    pub scheduled_change_at: Option<chrono::NaiveDateTime>,
 }
 
 /// Where a Checkout session Vigil opened stands.
@@ -180,6 +185,16 @@ pub struct Subscription {
     /// While PAST_DUE: when the tier's limits stop applying unless a payment succeeds.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub grace_period_ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A downgrade that takes effect at the end of the period (a subscription schedule at Stripe).
+    pub scheduled_change: Option<ScheduledChange>,
+}
+
+/// A change of plan Stripe makes at a set time: the tier applies from `at` on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScheduledChange {
+    pub tier: TierCode,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// How an invoice stands.
@@ -473,6 +488,64 @@ pub struct TaxId {
 #[schema(example = json!({"tier": "PRO"}))]
 pub struct TierRequest {
     pub tier: TierCode,
+}
+
+/// `PUT /api/v1/billing/subscription`: the tier to move to and, to be invoiced exactly what a preview
+/// showed, that preview's `proration_date`.
+#[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
+#[schema(example = json!({"tier": "ENTERPRISE", "proration_date": "2026-12-03T14:00:00Z"}))]
+pub struct PlanChangeRequest {
+    pub tier: TierCode,
+    /// The `proration_date` of `GET /api/v1/billing/subscription/preview`: the change is prorated as of
+    /// then. At most an hour old; without it, the change is prorated as of now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub proration_date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `GET /api/v1/billing/subscription/preview?tier=…`.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams, validator::Validate)]
+#[into_params(parameter_in = Query)]
+pub struct PlanPreviewQuery {
+    /// The paid tier to move to.
+    pub tier: TierCode,
+}
+
+/// One line of a previewed invoice: a credit (negative) for the unused time on the current plan, or the
+/// charge for the rest of the period on the new one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreviewLine {
+    pub description: String,
+    /// Minor units of `currency`; negative for a credit.
+    pub amount: i64,
+}
+
+/// What a change of plan would be invoiced now, as Stripe computed it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"tier": "ENTERPRISE", "amount_due": 4667, "currency": "usd",
+    "lines": [{"description": "Unused time on Pro after 03 Dec 2026", "amount": -1933},
+              {"description": "Remaining time on Enterprise after 03 Dec 2026", "amount": 6600}],
+    "period_start": "2026-12-03T14:00:00Z", "period_end": "2027-01-01T00:00:00Z",
+    "proration_date": "2026-12-03T14:00:00Z"}))]
+pub struct PlanChangePreview {
+    pub tier: TierCode,
+    /// What the change charges at once, in minor units of `currency` (0 when the credit covers it).
+    pub amount_due: i64,
+    pub currency: String,
+    /// The prorations.
+    pub lines: Vec<PreviewLine>,
+    /// The part of the period the prorations cover.
+    #[schema(value_type = String, format = DateTime)]
+    pub period_start: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub period_end: chrono::DateTime<chrono::Utc>,
+    /// The moment the amounts are computed for; send it with the change to be invoiced exactly this.
+    #[schema(value_type = String, format = DateTime)]
+    pub proration_date: chrono::DateTime<chrono::Utc>,
+    /// When the new plan applies: at once once paid, or, for a downgrade that waits for the end of the
+    /// period, then (nothing is invoiced now; the next renewal is at the new price).
+    #[schema(value_type = String, format = DateTime)]
+    pub takes_effect_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// `GET /api/v1/billing/settings`: what `PATCH /api/v1/billing/settings` changes.

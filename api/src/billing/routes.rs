@@ -4,14 +4,14 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 
 use super::changes::{self, BillingActor};
 use super::model::{
-    BillingDashboard, BillingSettings, BillingSettingsRequest, Invoice, InvoiceFilter, InvoicePage, RedirectUrl,
-    Subscription, TaxId, Tier, TierRequest,
+    BillingDashboard, BillingSettings, BillingSettingsRequest, Invoice, InvoiceFilter, InvoicePage, PlanChangePreview,
+    PlanChangeRequest, PlanPreviewQuery, RedirectUrl, Subscription, TaxId, Tier, TierRequest,
 };
-use super::service;
+use super::{plan_change, service};
 use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
-use crate::http::extract::ValidatedJson;
+use crate::http::extract::{ValidatedJson, ValidatedQuery};
 use crate::http::pagination::PageQuery;
 use crate::http::precondition::{IfMatch, IfMatchParam, Tagged};
 use crate::http::principal::{AdminReader, AdminUser, Auth};
@@ -155,17 +155,21 @@ pub async fn create_portal_session(
     Ok(web::Json(changes::open_portal(&pool, &stripe, &config.public_url, &actor).await?))
 }
 
-/// Changes the plan of the live subscription, prorating the period. FREE cancels at the end of the period;
-/// a downgrade the current usage would exceed is refused.
+/// Changes the plan of the live subscription. The prorations of the rest of the period are invoiced and
+/// charged at once, and the new plan applies only once that invoice is paid: when the payment fails, the
+/// company stays on its plan and the answer is 402 `payment_required` with the invoice's payment page
+/// (`hosted_invoice_url`); paying there applies the change. FREE cancels at the end of the period; a
+/// downgrade the current usage would exceed is refused. Changing to the current tier changes nothing.
 #[utoipa::path(
     tag = "billing",
     operation_id = "change_plan",
-    request_body = TierRequest,
+    request_body = PlanChangeRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The subscription after the change", body = Subscription),
-        (status = 402, description = "The payment for the change failed (`payment_failed`); the message is Stripe's", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The change waits for its invoice to be paid (`payment_required`, with `hosted_invoice_url`: the page to pay it on); nothing changed. Or Stripe declined the card outright (`payment_failed`, Stripe's message)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`no_subscription` or `downgrade_exceeds_limits`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown tier, or a `proration_date` that is not from a preview of the last hour (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 502, description = "Stripe refused the request (`stripe_error`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -173,12 +177,38 @@ pub async fn create_portal_session(
 #[put("/billing/subscription")]
 pub async fn change_plan(
     auth: Auth<AdminUser>,
-    body: ValidatedJson<TierRequest>,
+    body: ValidatedJson<PlanChangeRequest>,
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
 ) -> Result<web::Json<Subscription>, ApiError> {
     let actor = billing_actor(&auth);
-    Ok(web::Json(changes::change_plan(&pool, &stripe, &actor, body.tier).await?))
+    Ok(web::Json(plan_change::change_plan(&pool, &stripe, &actor, body.into_inner()).await?))
+}
+
+/// Stripe's preview of what changing to `tier` would invoice now: the prorations of the rest of the
+/// period (a credit for the unused time on the current plan, the charge for the new one) and the amount
+/// due. Send its `proration_date` with the change to be invoiced exactly this.
+#[utoipa::path(
+    tag = "billing",
+    operation_id = "preview_plan_change",
+    params(PlanPreviewQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The prorated amount", body = PlanChangePreview),
+        (status = 409, description = "No paid subscription (`no_subscription`), or the company is on that tier already (`plan_unchanged`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or unknown tier, or FREE (a cancellation prorates nothing) (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Stripe refused the request (`stripe_error`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/billing/subscription/preview")]
+pub async fn preview_plan_change(
+    auth: Auth<AdminUser>,
+    query: ValidatedQuery<PlanPreviewQuery>,
+    pool: web::Data<DbPool>,
+    stripe: web::Data<StripeSetup>,
+) -> Result<web::Json<PlanChangePreview>, ApiError> {
+    Ok(web::Json(plan_change::preview(&pool, &stripe, auth.company_id(), query.into_inner().tier).await?))
 }
 
 /// Cancels the subscription at the end of the current period.

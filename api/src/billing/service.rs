@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 
 use super::model::{
     BillingDashboard, BillingSettings, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, OverLimit,
-    Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode,
+    ScheduledChange, Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode,
 };
 use super::store;
 use crate::db::DbConn;
@@ -74,6 +74,11 @@ pub fn subscription_view(row: &SubscriptionRow, now: NaiveDateTime) -> Subscript
             .then_some(row.grace_period_ends_at)
             .flatten()
             .map(|t| t.and_utc()),
+        scheduled_change: match (row.scheduled_tier_code.as_deref().and_then(TierCode::parse), row.scheduled_change_at)
+        {
+            (Some(tier), Some(at)) => Some(ScheduledChange { tier, at: at.and_utc() }),
+            _ => None,
+        },
     }
 }
 

@@ -309,6 +309,25 @@ pub fn set_plan_change(
         .map(drop)
 }
 
+/// Records the downgrade that the subscription schedule `schedule` makes to `tier` at `at`, if the mirrored
+/// subscription still has that schedule (an event applied meanwhile may have seen it released).
+pub fn set_scheduled_change(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    schedule: &str,
+    tier: TierCode,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        subscriptions::table
+            .filter(subscriptions::company_id.eq(company.as_str()))
+            .filter(subscriptions::stripe_schedule_id.eq(schedule)),
+    )
+    .set((subscriptions::scheduled_tier_code.eq(tier.as_str()), subscriptions::scheduled_change_at.eq(at)))
+    .execute(conn)
+    .map(drop)
+}
+
 /// The tier of a plan change in flight at `now`, if any.
 pub fn plan_change_in_flight(
     conn: &mut DbConn,

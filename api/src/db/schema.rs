@@ -135,6 +135,9 @@ diesel::table! {
         stripe_updated_at -> Nullable<BigInt>,
         cancel_at -> Nullable<Timestamp>,
         stripe_subscription_created -> Nullable<BigInt>,
+        stripe_schedule_id -> Nullable<Text>,
+        scheduled_tier_code -> Nullable<Text>,
+        scheduled_change_at -> Nullable<Timestamp>,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct StripeSetup {
     pub webhook_secrets: Vec<crate::config::Secret>,
     /// How old a webhook signature's timestamp may be.
     pub webhook_tolerance_secs: i64,
+    /// Whether a downgrade through the API waits for the end of the period (a subscription schedule).
+    pub downgrade_at_period_end: bool,
 }
 
 impl StripeSetup {
@@ -41,6 +43,7 @@ impl StripeSetup {
             retention_hold_days: config.retention_hold_days,
             webhook_secrets: config.stripe.webhook_secrets.clone(),
             webhook_tolerance_secs: config.stripe.webhook_tolerance_secs,
+            downgrade_at_period_end: config.stripe.downgrade_at_period_end,
         })
     }
 

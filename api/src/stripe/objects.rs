@@ -62,6 +62,14 @@ pub struct StripeSubscription {
     pub default_payment_method: Option<String>,
     pub metadata: std::collections::HashMap<String, String>,
     pub created: i64,
+    /// A change made with `payment_behavior=pending_if_incomplete` whose invoice is not paid yet: Stripe
+    /// applies it when `latest_invoice` is paid, and until then the subscription is as it was.
+    pub pending_update: Option<Value>,
+    /// The newest invoice, as an id or (when expanded) the invoice.
+    pub latest_invoice: Option<Value>,
+    /// The subscription schedule that manages it, if any (a downgrade at the end of the period).
+    #[serde(deserialize_with = "deserialize_ref")]
+    pub schedule: Option<String>,
 }
 
 impl StripeSubscription {
@@ -78,6 +86,13 @@ impl StripeSubscription {
     pub fn price_id(&self) -> Option<&str> {
         let item = self.item()?;
         item.price.as_ref().or(item.plan.as_ref()).map(|price| price.id.as_str()).filter(|id| !id.is_empty())
+    }
+
+    /// The invoice that must be paid before Stripe applies the pending update, when there is one and Stripe
+    /// sent it expanded.
+    pub fn pending_invoice(&self) -> Option<StripeInvoice> {
+        self.pending_update.as_ref().filter(|update| update.is_object())?;
+        self.latest_invoice.as_ref().and_then(StripeInvoice::from_json)
     }
 
     /// The current period, from the subscription or (newer API versions) its item.
@@ -117,6 +132,9 @@ pub struct StripeInvoice {
     pub status_transitions: StatusTransitions,
     pub hosted_invoice_url: Option<String>,
     pub invoice_pdf: Option<String>,
+    /// Why Stripe made it: `subscription_cycle` (a renewal), `subscription_update` (a change invoiced at
+    /// once), `subscription_create`, `manual`, …
+    pub billing_reason: Option<String>,
     /// Since API version 2025-03-31 the subscription is under `parent.subscription_details`.
     pub parent: Option<Value>,
 }
@@ -135,6 +153,55 @@ impl StripeInvoice {
 
     pub fn issued_at(&self) -> i64 {
         if self.created > 0 { self.created } else { self.date.unwrap_or_default() }
+    }
+}
+
+/// A line of an invoice.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct InvoiceLine {
+    pub amount: i64,
+    pub description: Option<String>,
+    pub period: LinePeriod,
+    /// Older API versions flag a proration on the line itself.
+    pub proration: bool,
+    /// Since API version 2025-03-31 the flag is under `parent.subscription_item_details`.
+    pub parent: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LinePeriod {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl InvoiceLine {
+    /// Whether the line prorates a change (rather than bill a whole period), in either API generation.
+    pub fn is_proration(&self) -> bool {
+        self.proration
+            || self.parent.as_ref().is_some_and(|parent| parent["subscription_item_details"]["proration"] == true)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LineList {
+    pub data: Vec<InvoiceLine>,
+}
+
+/// An invoice that Stripe computed without making it (`POST /v1/invoices/create_preview`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct InvoicePreview {
+    pub amount_due: i64,
+    pub currency: String,
+    pub lines: LineList,
+}
+
+impl InvoicePreview {
+    pub fn from_json(value: &Value) -> Option<Self> {
+        (value["object"] == "invoice").then(|| serde_json::from_value(value.clone()).ok()).flatten()
     }
 }
 

@@ -214,9 +214,11 @@ fn handle(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent) -> Resu
     match event.event_type.as_str() {
         "checkout.session.completed" => checkout_completed(conn, event),
         "checkout.session.expired" => checkout_expired(conn, event),
-        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
-            subscription_changed(conn, setup, event)
-        }
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "customer.subscription.pending_update_applied"
+        | "customer.subscription.pending_update_expired" => subscription_changed(conn, setup, event),
         t if t.starts_with("invoice.") => invoice_changed(conn, setup, event),
         "payment_intent.succeeded" | "payment_intent.payment_failed" => payment_intent(conn, event),
         "customer.updated" => customer_updated(conn, event),
@@ -378,11 +380,17 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
     // alerts while the invoice is open, once (the alert is keyed by the invoice); a late failure of an
     // invoice paid, voided or written off meanwhile alarms no one.
     if event.event_type == "invoice.payment_failed" && invoice_is_open(conn, &company, &invoice.id)? {
-        if let (Applied::Changed { .. }, Some(subscription)) = (&applied, subscription.as_deref()) {
+        // The invoice of a plan change (Vigil makes them with `pending_if_incomplete`) leaves the subscription
+        // as it was at Stripe, not past due; when a change was made otherwise and Stripe does make it past
+        // due, its `customer.subscription.updated` says so.
+        let plan_change = invoice.billing_reason.as_deref() == Some("subscription_update");
+        if let (Applied::Changed { .. }, Some(subscription), false) = (&applied, subscription.as_deref(), plan_change) {
             mirror::mark_past_due(conn, setup, &company, subscription, event.created)?;
         }
         let due = invoice.amount_due - invoice.amount_paid;
-        crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, None)?;
+        let reason = plan_change
+            .then_some("it pays for a change of plan, which takes effect once it is paid; the plan is unchanged");
+        crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, reason)?;
     }
     // A stale success changes nothing: what it reports was overtaken.
     if let Applied::Changed { .. } = &applied {

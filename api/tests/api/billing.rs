@@ -281,7 +281,7 @@ async fn a_downgrade_that_usage_exceeds_is_refused_and_changes_nothing(backend: 
 }
 
 async fn after_a_downgrade_the_lower_limits_apply(backend: Backend) {
-    let app = TestApp::spawn_with_stripe(backend).await;
+    let app = crate::downgrades::spawn_downgrading_at_once(backend).await;
     let (owner, _) = paid_company(&app, PRICE_ENTERPRISE).await;
     add_employees_directly(&app, &owner.company_id, 50).await;
 

@@ -15,6 +15,8 @@ pub const PRICE_PRO: &str = "price_pro_test";
 pub const PRICE_ENTERPRISE: &str = "price_enterprise_test";
 /// A card that pays.
 pub const GOOD_CARD: &str = "4242424242424242";
+/// A card that can be attached but whose charges are declined (Stripe's test card of that behaviour).
+pub const DECLINED_CARD: &str = "4000000000000341";
 const SECRET_KEY: &str = "sk_test_vigil";
 
 pub struct Localstripe {
@@ -125,6 +127,51 @@ impl Localstripe {
             .await;
         let token = token["id"].as_str().expect("token id");
         self.call(reqwest::Method::POST, &format!("/customers/{customer}/sources"), &[("source", token)]).await;
+    }
+
+    /// Makes a new card the customer's default, as updating the card in the Billing Portal does.
+    pub async fn switch_card(&self, customer: &str, card: &str) {
+        let token = self
+            .call(
+                reqwest::Method::POST,
+                "/tokens",
+                &[("card[number]", card), ("card[exp_month]", "12"), ("card[exp_year]", "2030"), ("card[cvc]", "123")],
+            )
+            .await;
+        let token = token["id"].as_str().expect("token id");
+        let source =
+            self.call(reqwest::Method::POST, &format!("/customers/{customer}/sources"), &[("source", token)]).await;
+        let source = source["id"].as_str().expect("card id");
+        self.call(reqwest::Method::POST, &format!("/customers/{customer}"), &[("default_source", source)]).await;
+    }
+
+    /// Pays an open invoice with the customer's default card, as the hosted invoice page does.
+    pub async fn pay_invoice(&self, invoice: &str) -> Value {
+        self.call(reqwest::Method::POST, &format!("/invoices/{invoice}/pay"), &[]).await
+    }
+
+    /// Subscribes a customer to a price with a period that started `days_ago`, so that a change now is
+    /// prorated over what is left of it; returns the subscription.
+    pub async fn subscribe_since(&self, customer: &str, price: &str, days_ago: i64) -> Value {
+        let start = (chrono::Utc::now() - chrono::Duration::days(days_ago)).timestamp().to_string();
+        self.call(
+            reqwest::Method::POST,
+            "/subscriptions",
+            &[("customer", customer), ("items[0][price]", price), ("backdate_start_date", &start)],
+        )
+        .await
+    }
+
+    /// Ends the current phase of a subscription schedule, as the end of the period does at Stripe (the
+    /// launcher's stand-in for Stripe's test clocks).
+    pub async fn end_phase(&self, schedule: &str) {
+        let response = self
+            .client
+            .post(format!("{}_config/subscription_schedules/{schedule}/advance", self.base))
+            .send()
+            .await
+            .expect("localstripe answers");
+        assert!(response.status().is_success(), "advance {schedule}: {}", response.status());
     }
 
     /// A card payment method attached to the customer and made its invoice default, as the Billing Portal

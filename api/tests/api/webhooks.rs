@@ -649,7 +649,7 @@ async fn the_legacy_path_and_the_event_log_work(backend: Backend) {
 }
 
 /// Registers this server's webhook with localstripe, which then signs and delivers every event to it.
-async fn register_webhook(app: &TestApp) {
+pub(crate) async fn register_webhook(app: &TestApp) {
     let url = app.url("/api/v1/stripe/webhook");
     let response = reqwest::Client::builder()
         .pool_max_idle_per_host(0)

@@ -3,6 +3,9 @@ import type { Problem } from "./types";
 /** Codes whose cure is a bigger plan: the UI offers the upgrade page next to them. */
 export const UPGRADE_CODES = new Set(["plan_limit_reached", "storage_limit_reached", "feature_not_in_plan"]);
 
+/** The code of a 402 for a change that waits for its invoice to be paid (`hosted_invoice_url`). */
+export const PAYMENT_REQUIRED = "payment_required";
+
 /** The code of a 412: the `If-Match` version is no longer the current one, and nothing changed. */
 export const STALE_VERSION_CODE = "precondition_failed";
 

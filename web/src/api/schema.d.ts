@@ -322,8 +322,11 @@ export interface paths {
     /** The subscription mirror, for integrators. */
     get: operations["get_subscription"];
     /**
-     * Changes the plan of the live subscription, prorating the period. FREE cancels at the end of the period;
-     *     a downgrade the current usage would exceed is refused.
+     * Changes the plan of the live subscription. The prorations of the rest of the period are invoiced and
+     *     charged at once, and the new plan applies only once that invoice is paid: when the payment fails, the
+     *     company stays on its plan and the answer is 402 `payment_required` with the invoice's payment page
+     *     (`hosted_invoice_url`); paying there applies the change. FREE cancels at the end of the period; a
+     *     downgrade the current usage would exceed is refused. Changing to the current tier changes nothing.
      */
     put: operations["change_plan"];
     post?: never;
@@ -399,6 +402,27 @@ export interface paths {
     put?: never;
     /** A Stripe Billing Portal session for the payment method and invoices. */
     post: operations["create_portal_session"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/billing/subscription/preview": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stripe's preview of what changing to `tier` would invoice now: the prorations of the rest of the
+     *     period (a credit for the unused time on the current plan, the charge for the new one) and the amount
+     *     due. Send its `proration_date` with the change to be invoiced exactly this.
+     */
+    get: operations["preview_plan_change"];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -1972,6 +1996,73 @@ export interface components {
       email: string;
     };
     /**
+     * @description What a change of plan would be invoiced now, as Stripe computed it.
+     * @example {
+     *       "amount_due": 4667,
+     *       "currency": "usd",
+     *       "lines": [
+     *         {
+     *           "amount": -1933,
+     *           "description": "Unused time on Pro after 03 Dec 2026"
+     *         },
+     *         {
+     *           "amount": 6600,
+     *           "description": "Remaining time on Enterprise after 03 Dec 2026"
+     *         }
+     *       ],
+     *       "period_end": "2027-01-01T00:00:00Z",
+     *       "period_start": "2026-12-03T14:00:00Z",
+     *       "proration_date": "2026-12-03T14:00:00Z",
+     *       "tier": "ENTERPRISE"
+     *     }
+     */
+    PlanChangePreview: {
+      tier: components["schemas"]["TierCode"];
+      /**
+       * Format: int64
+       * @description What the change charges at once, in minor units of `currency` (0 when the credit covers it).
+       */
+      amount_due: number;
+      currency: string;
+      /** @description The prorations. */
+      lines: components["schemas"]["PreviewLine"][];
+      /**
+       * Format: date-time
+       * @description The part of the period the prorations cover.
+       */
+      period_start: string;
+      /** Format: date-time */
+      period_end: string;
+      /**
+       * Format: date-time
+       * @description The moment the amounts are computed for; send it with the change to be invoiced exactly this.
+       */
+      proration_date: string;
+      /**
+       * Format: date-time
+       * @description When the new plan applies: at once once paid, or, for a downgrade that waits for the end of the
+       *     period, then (nothing is invoiced now; the next renewal is at the new price).
+       */
+      takes_effect_at: string;
+    };
+    /**
+     * @description `PUT /api/v1/billing/subscription`: the tier to move to and, to be invoiced exactly what a preview
+     *     showed, that preview's `proration_date`.
+     * @example {
+     *       "proration_date": "2026-12-03T14:00:00Z",
+     *       "tier": "ENTERPRISE"
+     *     }
+     */
+    PlanChangeRequest: {
+      tier: components["schemas"]["TierCode"];
+      /**
+       * Format: date-time
+       * @description The `proration_date` of `GET /api/v1/billing/subscription/preview`: the change is prorated as of
+       *     then. At most an hour old; without it, the change is prorated as of now.
+       */
+      proration_date?: string | null;
+    };
+    /**
      * @description The details of a `plan_limit_reached` problem.
      * @example {
      *       "current_usage": 5,
@@ -2055,6 +2146,18 @@ export interface components {
       heartbeat_interval_secs: number;
     };
     /**
+     * @description One line of a previewed invoice: a credit (negative) for the unused time on the current plan, or the
+     *     charge for the rest of the period on the new one.
+     */
+    PreviewLine: {
+      description: string;
+      /**
+       * Format: int64
+       * @description Minor units of `currency`; negative for a credit.
+       */
+      amount: number;
+    };
+    /**
      * @description The problem+json body. `errors` appears only on validation failures.
      * @example {
      *       "code": "validation_failed",
@@ -2086,6 +2189,8 @@ export interface components {
       code: string;
       errors?: components["schemas"]["BTreeMap"] | null;
       plan_limit?: components["schemas"]["PlanLimit"] | null;
+      /** @description On `payment_required`: Stripe's page where the customer pays the invoice the change waits for. */
+      hosted_invoice_url?: string | null;
       /** @description The id of the request, also in the `X-Request-Id` header; quote it when reporting a problem. */
       request_id?: string | null;
     };
@@ -2136,6 +2241,12 @@ export interface components {
      * @enum {string}
      */
     Role: "OWNER" | "ADMIN" | "MANAGER" | "VIEWER";
+    /** @description A change of plan Stripe makes at a set time: the tier applies from `at` on. */
+    ScheduledChange: {
+      tier: components["schemas"]["TierCode"];
+      /** Format: date-time */
+      at: string;
+    };
     /** @description A screenshot as supervisors see it, with a link to the image that works for a few minutes. */
     Screenshot: {
       id: components["schemas"]["ScreenshotId"];
@@ -2281,6 +2392,7 @@ export interface components {
        * @description While PAST_DUE: when the tier's limits stop applying unless a payment succeeds.
        */
       grace_period_ends_at?: string | null;
+      scheduled_change?: components["schemas"]["ScheduledChange"] | null;
     };
     /**
      * @description Where a subscription stands, as Vigil sees it.
@@ -3457,7 +3569,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        "application/json": components["schemas"]["TierRequest"];
+        "application/json": components["schemas"]["PlanChangeRequest"];
       };
     };
     responses: {
@@ -3472,7 +3584,7 @@ export interface operations {
       };
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
-      /** @description The payment for the change failed (`payment_failed`); the message is Stripe's */
+      /** @description The change waits for its invoice to be paid (`payment_required`, with `hosted_invoice_url`: the page to pay it on); nothing changed. Or Stripe declined the card outright (`payment_failed`, Stripe's message) */
       402: {
         headers: {
           [name: string]: unknown;
@@ -3493,7 +3605,15 @@ export interface operations {
       };
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
-      422: components["responses"]["ValidationFailed"];
+      /** @description An unknown tier, or a `proration_date` that is not from a preview of the last hour (`validation_failed`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`); nothing changed */
@@ -3676,6 +3796,70 @@ export interface operations {
         };
       };
       /** @description Billing is not configured (`billing_not_configured`), or Stripe or the database is unreachable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  preview_plan_change: {
+    parameters: {
+      query: {
+        /** @description The paid tier to move to. */
+        tier: components["schemas"]["TierCode"];
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The prorated amount */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["PlanChangePreview"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      /** @description No paid subscription (`no_subscription`), or the company is on that tier already (`plan_unchanged`) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A missing or unknown tier, or FREE (a cancellation prorates nothing) (`validation_failed`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      /** @description Stripe refused the request (`stripe_error`) */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Billing is not configured, or Stripe or the database is unreachable */
       503: {
         headers: {
           [name: string]: unknown;

@@ -16,6 +16,7 @@ export type EnrollmentToken = Schemas["EnrollmentToken"];
 export type Invoice = Schemas["Invoice"];
 export type InvoiceStatus = Schemas["InvoiceStatus"];
 export type Me = Schemas["Me"];
+export type PlanChangePreview = Schemas["PlanChangePreview"];
 export type Policy = Schemas["Policy"];
 export type PolicySettings = Schemas["PolicySettings"];
 export type Problem = Schemas["Problem"];

@@ -1,7 +1,7 @@
 import { Alert, Badge, Card, Group, List, Stack, Text, ThemeIcon, Title } from "@mantine/core";
 import { IconCheck, IconX } from "@tabler/icons-react";
 import type { BillingDashboard } from "../api/types";
-import { formatDate, formatMoney } from "../lib/format";
+import { formatDate, formatMoney, humanize } from "../lib/format";
 import { FEATURE_LABELS, SubscriptionStatusBadge, limitText } from "./presentation";
 
 /** The current plan: name, price, renewal or end, status, and what it includes. */
@@ -45,6 +45,13 @@ export function PlanCard({ billing }: { billing: BillingDashboard }) {
             ? `Renews on ${formatDate(billing.renews_at)}.`
             : "No renewal: the Free plan costs nothing."}
       </Text>
+      {subscription.scheduled_change && (
+        <Alert color="blue" mt="sm" title="Plan change scheduled" data-testid="scheduled-change">
+          Your plan changes to {humanize(subscription.scheduled_change.tier)} on{" "}
+          {formatDate(subscription.scheduled_change.at)}, at the end of the period you paid for; until then
+          you keep {tier.name}.
+        </Alert>
+      )}
       {billing.grace_period && (
         <Alert color="red" mt="sm" title="Payment overdue">
           Update your payment method: your plan's limits hold until {formatDate(billing.grace_period.ends_at)}{" "}

@@ -7,6 +7,7 @@ import {
   Card,
   Group,
   List,
+  Loader,
   Modal,
   SimpleGrid,
   Stack,
@@ -20,14 +21,15 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 import { api, call } from "../api/client";
-import type { BillingDashboard, Tier, TierCode } from "../api/types";
+import { PAYMENT_REQUIRED, asProblem } from "../api/problem";
+import type { PlanChangePreview, Tier, TierCode } from "../api/types";
 import { useIsAdmin } from "../auth/AuthContext";
 import { PageHeader } from "../components/PageHeader";
 import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
-import { formatDate, formatMoney } from "../lib/format";
+import { formatDate, formatMoney, humanize } from "../lib/format";
 import { FEATURE_LABELS, hasLivePaidPlan, limitText } from "./presentation";
-import { billingKeys, useBilling, useTiers } from "./queries";
+import { billingKeys, useBilling, usePlanPreview, useTiers } from "./queries";
 
 /** Where the browser goes for Stripe Checkout; a function so tests can observe it. */
 export const redirect = { to: (url: string) => window.location.assign(url) };
@@ -39,7 +41,7 @@ const FAQ = [
   },
   {
     q: "What happens when I switch between paid plans?",
-    a: "The change applies at once and Stripe prorates: you get credit for the unused part of your current plan and pay the new plan's price for the rest of the period, on your next invoice.",
+    a: "Stripe prorates: you get credit for the unused part of your current plan and pay the new plan's price for the rest of the period. Before you confirm, you see the exact amount; it is charged at once, and the new plan applies as soon as that payment goes through. If it fails, you stay on your plan and can pay the invoice on Stripe's page to complete the change.",
   },
   {
     q: "Can I cancel at any time?",
@@ -51,23 +53,63 @@ const FAQ = [
   },
   {
     q: "Do you keep my data when I downgrade?",
-    a: "Yes, within the retention period of the plan you move to. A downgrade is refused while you use more than the smaller plan allows.",
+    a: "A downgrade takes effect at the end of the period you paid for: until then you keep your plan, and from then on you pay the smaller plan's price. Data is kept within the retention period of the plan you move to. A downgrade is refused while you use more than the smaller plan allows.",
   },
 ];
 
-/** What the rest of the period costs or credits: an estimate, as Stripe computes the exact amount. */
-function prorationEstimate(billing: BillingDashboard, target: Tier): string | null {
-  const end = billing.subscription.current_period_end;
-  const start = billing.subscription.current_period_start;
-  if (!end || !start) return null;
-  const total = Date.parse(end) - Date.parse(start);
-  const left = Date.parse(end) - Date.now();
-  if (total <= 0 || left <= 0) return null;
-  const difference = (target.monthly_price_minor - billing.price_minor) * (left / total);
-  const amount = formatMoney(Math.abs(Math.round(difference)), target.currency);
-  return difference >= 0
-    ? `about ${amount} for the rest of this period, added to your next invoice`
-    : `a credit of about ${amount} for the rest of this period, taken off your next invoice`;
+/**
+ * What a switch to `tier` costs, as Stripe computes it: the exact amount charged now with its proration lines,
+ * or, for a downgrade that waits for the end of the period, when it takes effect.
+ */
+function ProrationPreview({ tier, current }: { tier: Tier; current: string }) {
+  const preview = usePlanPreview(tier.code);
+  const price = formatMoney(tier.monthly_price_minor, tier.currency);
+  if (preview.isPending) {
+    return (
+      <Group gap="xs">
+        <Loader size="xs" />
+        <Text size="sm">Asking Stripe for the exact amount…</Text>
+      </Group>
+    );
+  }
+  if (preview.isError) {
+    return <ProblemAlert error={preview.error} title="Stripe could not compute the amount" />;
+  }
+  const { amount_due: due, currency, lines, period_end: end, takes_effect_at: from } = preview.data;
+  if (from !== preview.data.proration_date) {
+    return (
+      <Text size="sm" data-testid="amount-due">
+        Your plan changes to {tier.name} ({price} a month) on {formatDate(from)}, at the end of the period you
+        paid for. Until then you keep {current}; nothing is charged or credited now.
+      </Text>
+    );
+  }
+  return (
+    <Stack gap="xs">
+      <Text size="sm">
+        Your plan changes to {tier.name} ({price} a month) as soon as Stripe has the payment for the rest of
+        this period.
+      </Text>
+      <Text size="sm" data-testid="amount-due">
+        {due > 0
+          ? `You pay ${formatMoney(due, currency)} now for the rest of this period, until ${formatDate(end)}.`
+          : `Nothing to pay now: the unused time of your current plan covers the rest of this period, until ${formatDate(end)}.`}
+      </Text>
+      <Table withTableBorder fz="sm" aria-label="Proration">
+        <Table.Tbody>
+          {lines.map((line, index) => (
+            <Table.Tr key={index}>
+              <Table.Td>{line.description}</Table.Td>
+              <Table.Td ta="right">
+                {line.amount < 0 ? "−" : ""}
+                {formatMoney(Math.abs(line.amount), currency)}
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Stack>
+  );
 }
 
 function PricingCard({ tier, current, action }: { tier: Tier; current: boolean; action: React.ReactNode }) {
@@ -174,18 +216,35 @@ export function UpgradePage() {
     onSuccess: ({ url }) => redirect.to(url),
   });
   const change = useMutation({
-    mutationFn: (tier: TierCode) => call(api.PUT("/api/v1/billing/subscription", { body: { tier } })),
+    // The preview's proration date, so that Stripe invoices exactly the amount shown.
+    mutationFn: (tier: TierCode) => {
+      const quoted = queryClient.getQueryData<PlanChangePreview>(billingKeys.preview(tier));
+      const body = quoted ? { tier, proration_date: quoted.proration_date } : { tier };
+      return call(api.PUT("/api/v1/billing/subscription", { body }));
+    },
+    // A change waiting for its payment leaves the plan as it was, with an open invoice to show.
+    onError: () => queryClient.invalidateQueries({ queryKey: billingKeys.dashboard }),
     onSuccess: async (subscription) => {
       setConfirming(null);
       await queryClient.invalidateQueries({ queryKey: billingKeys.dashboard });
-      notifications.show({
-        color: "teal",
-        title: "Plan changed",
-        message: `You are now on ${subscription.tier}.`,
-      });
+      const scheduled = subscription.scheduled_change;
+      notifications.show(
+        scheduled
+          ? {
+              color: "blue",
+              title: "Plan change scheduled",
+              message: `You move to ${humanize(scheduled.tier)} on ${formatDate(scheduled.at)}.`,
+            }
+          : {
+              color: "teal",
+              title: "Plan changed",
+              message: `You are now on ${humanize(subscription.tier)}.`,
+            },
+      );
     },
   });
-  const error = checkout.error ?? change.error;
+  // The change's own errors show in its dialog.
+  const error = checkout.error;
 
   return (
     <>
@@ -210,10 +269,32 @@ export function UpgradePage() {
                 const paid = hasLivePaidPlan(data.subscription);
                 const currentCode = paid ? data.subscription.tier : "FREE";
                 const actionFor = (tier: Tier) => {
+                  const scheduled = data.subscription.scheduled_change;
+                  if (tier.code === currentCode && scheduled) {
+                    // Choosing the current plan again undoes the downgrade scheduled for the period's end.
+                    return (
+                      <Button
+                        fullWidth
+                        variant="light"
+                        loading={change.isPending && change.variables === tier.code}
+                        disabled={!admin}
+                        onClick={() => change.mutate(tier.code)}
+                      >
+                        Keep {tier.name}
+                      </Button>
+                    );
+                  }
                   if (tier.code === currentCode) {
                     return (
                       <Button fullWidth variant="light" disabled>
                         Your plan
+                      </Button>
+                    );
+                  }
+                  if (scheduled?.tier === tier.code) {
+                    return (
+                      <Button fullWidth variant="light" disabled>
+                        From {formatDate(scheduled.at)}
                       </Button>
                     );
                   }
@@ -258,21 +339,23 @@ export function UpgradePage() {
                     >
                       {confirming && (
                         <Stack>
-                          <Text size="sm">
-                            Your plan changes to {confirming.name} (
-                            {formatMoney(confirming.monthly_price_minor, confirming.currency)} a month) right
-                            away. Stripe prorates the change
-                            {prorationEstimate(data, confirming)
-                              ? `: ${prorationEstimate(data, confirming) ?? ""}.`
-                              : " on your next invoice."}
-                          </Text>
+                          <ProrationPreview tier={confirming} current={data.tier.name} />
                           {data.renews_at && (
                             <Text size="sm" c="dimmed">
                               From {formatDate(data.renews_at)} you pay the full{" "}
                               {formatMoney(confirming.monthly_price_minor, confirming.currency)} a month.
                             </Text>
                           )}
-                          {change.isError && <ProblemAlert error={change.error} />}
+                          {change.isError && (
+                            <ProblemAlert
+                              error={change.error}
+                              title={
+                                asProblem(change.error).code === PAYMENT_REQUIRED
+                                  ? `Your plan is still ${data.tier.name}: the payment did not go through`
+                                  : undefined
+                              }
+                            />
+                          )}
                           <Group justify="flex-end">
                             <Button variant="default" onClick={() => setConfirming(null)}>
                               Keep {data.tier.name}

@@ -37,7 +37,7 @@ const STALE_DETAIL =
 export function ProblemAlert({ error, fieldsShown = [], title, onRetry, onReload }: Props) {
   const problem = asProblem(error);
   const stale = problem.isStaleVersion;
-  const { plan_limit: limit, request_id: requestId } = problem.problem;
+  const { plan_limit: limit, request_id: requestId, hosted_invoice_url: invoiceUrl } = problem.problem;
   const otherFields = Object.entries(problem.fieldErrors).filter(([field]) => !fieldsShown.includes(field));
   return (
     <Alert
@@ -62,8 +62,20 @@ export function ProblemAlert({ error, fieldsShown = [], title, onRetry, onReload
             ))}
           </List>
         )}
-        {(problem.wantsUpgrade || onRetry || (stale && onReload)) && (
+        {(problem.wantsUpgrade || onRetry || (stale && onReload) || invoiceUrl) && (
           <Group gap="sm">
+            {invoiceUrl && (
+              <Button
+                component="a"
+                href={invoiceUrl}
+                target="_blank"
+                rel="noopener noreferrer"
+                size="xs"
+                rightSection={<IconArrowUpRight size={14} />}
+              >
+                Pay the invoice on Stripe
+              </Button>
+            )}
             {problem.wantsUpgrade && (
               <Button
                 component={Link}

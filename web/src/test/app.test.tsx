@@ -3,6 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { setSession } from "../api/session";
 import { redirect } from "../billing/UpgradePage";
+import type { Subscription } from "../api/types";
+import { formatDate } from "../lib/format";
 import { alert, billing, invoiceNumbered, session, tiers } from "./fixtures";
 import { renderApp } from "./render";
 import { FakeEventSource, json, problem, stubApi } from "./server";
@@ -207,8 +209,8 @@ describe("the app", () => {
     expect(screen.getByRole("table", { name: "Plan comparison" })).toBeInTheDocument();
   });
 
-  it("confirms the proration before switching a paid plan", async () => {
-    const pro = billing({
+  const onPro = () =>
+    billing({
       tier: tiers[1]!,
       price_minor: 2900,
       renews_at: "2099-01-01T00:00:00Z",
@@ -221,22 +223,174 @@ describe("the app", () => {
         current_period_end: "2099-01-01T00:00:00Z",
       },
     });
-    const change = vi.fn(() => ({ ...pro.subscription, tier: "ENTERPRISE", effective_tier: "ENTERPRISE" }));
-    stubApi({
+  const preview = {
+    tier: "ENTERPRISE",
+    amount_due: 4667,
+    currency: "usd",
+    lines: [
+      { description: "Unused time on Pro after 03 Dec 2026", amount: -1933 },
+      { description: "Remaining time on Enterprise after 03 Dec 2026", amount: 6600 },
+    ],
+    period_start: "2026-12-03T14:00:00Z",
+    period_end: "2027-01-01T00:00:00Z",
+    proration_date: "2026-12-03T14:00:00Z",
+    takes_effect_at: "2026-12-03T14:00:00Z",
+  };
+
+  it("shows Stripe's exact proration before switching a paid plan, and is invoiced for that quote", async () => {
+    const pro = onPro();
+    const change = vi.fn(async (request: Request) => {
+      expect(await request.json()).toEqual({ tier: "ENTERPRISE", proration_date: preview.proration_date });
+      return { ...pro.subscription, tier: "ENTERPRISE", effective_tier: "ENTERPRISE" };
+    });
+    const requests = stubApi({
       ...signedIn,
       "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
       "GET /api/v1/billing": () => pro,
       "GET /api/v1/tiers": () => tiers,
+      "GET /api/v1/billing/subscription/preview": () => preview,
       "PUT /api/v1/billing/subscription": change,
     });
     const user = userEvent.setup();
     renderApp("/billing/upgrade");
     await user.click(await screen.findByRole("button", { name: "Switch to Enterprise" }));
     const dialog = await screen.findByRole("dialog", { name: "Switch to Enterprise?" });
-    expect(dialog).toHaveTextContent("Stripe prorates the change: about $");
+
+    expect(await within(dialog).findByTestId("amount-due")).toHaveTextContent("You pay $46.67 now");
+    const lines = within(dialog).getByRole("table", { name: "Proration" });
+    expect(lines).toHaveTextContent("Unused time on Pro after 03 Dec 2026−$19.33");
+    expect(lines).toHaveTextContent("Remaining time on Enterprise after 03 Dec 2026$66.00");
+    expect(dialog).not.toHaveTextContent("about");
+    const asked = requests.find((r) => r.url.pathname === "/api/v1/billing/subscription/preview");
+    expect(asked?.url.searchParams.get("tier")).toBe("ENTERPRISE");
     expect(change).not.toHaveBeenCalled();
     await user.click(within(dialog).getByRole("button", { name: "Confirm the change" }));
     await waitFor(() => expect(change).toHaveBeenCalledOnce());
+  });
+
+  it("says the plan is unchanged and links to the invoice when the payment for a switch fails", async () => {
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () => onPro(),
+      "GET /api/v1/tiers": () => tiers,
+      "GET /api/v1/billing/subscription/preview": () => preview,
+      "PUT /api/v1/billing/subscription": () =>
+        problem(402, "payment_required", {
+          detail: "The payment for the change to ENTERPRISE did not go through, so the company stays on PRO.",
+          hosted_invoice_url: "https://invoice.stripe.com/i/acct_1/test_in_1",
+        }),
+    });
+    const user = userEvent.setup();
+    renderApp("/billing/upgrade");
+    await user.click(await screen.findByRole("button", { name: "Switch to Enterprise" }));
+    const dialog = await screen.findByRole("dialog", { name: "Switch to Enterprise?" });
+    await within(dialog).findByTestId("amount-due");
+    await user.click(within(dialog).getByRole("button", { name: "Confirm the change" }));
+
+    const refused = await within(dialog).findByRole("alert");
+    expect(refused).toHaveTextContent("Your plan is still Pro: the payment did not go through");
+    expect(refused).toHaveTextContent("stays on PRO");
+    const pay = within(refused).getByRole("link", { name: "Pay the invoice on Stripe" });
+    expect(pay).toHaveAttribute("href", "https://invoice.stripe.com/i/acct_1/test_in_1");
+    expect(pay).toHaveAttribute("target", "_blank");
+  });
+
+  it("shows why Stripe could not compute the amount of a switch", async () => {
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () => onPro(),
+      "GET /api/v1/tiers": () => tiers,
+      "GET /api/v1/billing/subscription/preview": () => problem(503, "stripe_unavailable"),
+    });
+    const user = userEvent.setup();
+    renderApp("/billing/upgrade");
+    await user.click(await screen.findByRole("button", { name: "Switch to Enterprise" }));
+    const dialog = await screen.findByRole("dialog", { name: "Switch to Enterprise?" });
+
+    const failed = await within(dialog).findByRole("alert");
+    expect(failed).toHaveTextContent("Stripe could not compute the amount");
+    expect(failed).toHaveTextContent("detail of stripe_unavailable");
+  });
+
+  const onEnterprise = (overrides: Partial<Subscription> = {}) =>
+    billing({
+      tier: tiers[2]!,
+      price_minor: 9900,
+      renews_at: "2027-01-01T00:00:00Z",
+      subscription: {
+        tier: "ENTERPRISE",
+        effective_tier: "ENTERPRISE",
+        status: "ACTIVE",
+        auto_renew: true,
+        current_period_start: "2026-12-01T00:00:00Z",
+        current_period_end: "2027-01-01T00:00:00Z",
+        ...overrides,
+      },
+    });
+
+  it("tells that a downgrade waits for the end of the paid-for period, and says it is scheduled", async () => {
+    const enterprise = onEnterprise();
+    const scheduled = { tier: "PRO" as const, at: "2027-01-01T00:00:00Z" };
+    const change = vi.fn(() => ({ ...enterprise.subscription, scheduled_change: scheduled }));
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () => enterprise,
+      "GET /api/v1/tiers": () => tiers,
+      "GET /api/v1/billing/subscription/preview": () => ({
+        ...preview,
+        tier: "PRO",
+        amount_due: 0,
+        lines: [],
+        period_start: scheduled.at,
+        period_end: scheduled.at,
+        takes_effect_at: scheduled.at,
+      }),
+      "PUT /api/v1/billing/subscription": change,
+    });
+    const user = userEvent.setup();
+    renderApp("/billing/upgrade");
+    await user.click(await screen.findByRole("button", { name: "Switch to Pro" }));
+    const dialog = await screen.findByRole("dialog", { name: "Switch to Pro?" });
+
+    const told = await within(dialog).findByTestId("amount-due");
+    expect(told).toHaveTextContent(`on ${formatDate(scheduled.at)}, at the end of the period you paid for`);
+    expect(told).toHaveTextContent("Until then you keep Enterprise; nothing is charged or credited now.");
+    expect(within(dialog).queryByRole("table", { name: "Proration" })).not.toBeInTheDocument();
+    await user.click(within(dialog).getByRole("button", { name: "Confirm the change" }));
+    expect(await screen.findByText("Plan change scheduled")).toBeInTheDocument();
+    expect(screen.getByText(`You move to Pro on ${formatDate(scheduled.at)}.`)).toBeInTheDocument();
+  });
+
+  it("shows a scheduled downgrade on the billing page and undoes it when the current plan is kept", async () => {
+    let scheduled: Subscription["scheduled_change"] = { tier: "PRO", at: "2027-01-01T00:00:00Z" };
+    const keep = vi.fn(async (request: Request) => {
+      expect(await request.json()).toEqual({ tier: "ENTERPRISE" });
+      scheduled = null;
+      return onEnterprise().subscription;
+    });
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/alerts/unread-count": () => ({ unread: 0 }),
+      "GET /api/v1/billing": () => onEnterprise({ scheduled_change: scheduled }),
+      "GET /api/v1/tiers": () => tiers,
+      "PUT /api/v1/billing/subscription": keep,
+    });
+    const user = userEvent.setup();
+    renderApp("/billing");
+    expect(await screen.findByTestId("scheduled-change")).toHaveTextContent(
+      `Your plan changes to Pro on ${formatDate("2027-01-01T00:00:00Z")}, at the end of the period you paid for`,
+    );
+
+    await user.click(await screen.findByRole("link", { name: "Change plan" }));
+    expect(
+      await screen.findByRole("button", { name: `From ${formatDate("2027-01-01T00:00:00Z")}` }),
+    ).toBeDisabled();
+    await user.click(screen.getByRole("button", { name: "Keep Enterprise" }));
+    await waitFor(() => expect(keep).toHaveBeenCalledOnce());
+    expect(await screen.findByRole("button", { name: "Your plan" })).toBeDisabled();
   });
 
   it("waits on the success page until the webhook has made the plan paid", async () => {

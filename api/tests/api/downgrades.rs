@@ -1,0 +1,148 @@
+//! A downgrade takes effect at the period's end, unless the operator configures otherwise
+//! (`BILLING_DOWNGRADE=immediately`): the paid-for plan is used in full, and Stripe's subscription schedule
+//! renews the subscription on the lower price. Against localstripe, whose launcher implements schedules.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Session, TestApp, backend_tests};
+use crate::stripe_fake::{GOOD_CARD, PRICE_ENTERPRISE, PRICE_PRO, localstripe};
+use crate::webhooks::{register_webhook, spawn};
+
+backend_tests!(
+    a_downgrade_keeps_the_paid_for_plan_until_the_period_ends_then_renews_on_the_lower_price,
+    choosing_the_current_plan_again_or_cancelling_drops_a_scheduled_downgrade,
+    with_downgrades_set_to_apply_at_once_a_downgrade_applies_and_is_credited_at_once,
+);
+
+/// A server on localstripe whose operator set downgrades to apply at once.
+pub(crate) async fn spawn_downgrading_at_once(backend: Backend) -> TestApp {
+    let mut settings = localstripe().settings();
+    settings.push(("BILLING_DOWNGRADE", "immediately".to_owned()));
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    TestApp::spawn_with(backend, &pairs).await
+}
+
+/// A company paying for ENTERPRISE, ten days into its period; returns the owner and the subscription.
+async fn on_enterprise(app: &TestApp) -> (Session, String) {
+    let owner = app.signup("Downgrading Co").await;
+    let customer = localstripe().customer_with_card(&owner.email, &owner.company_id, GOOD_CARD).await;
+    let subscription = localstripe().subscribe_since(&customer, PRICE_ENTERPRISE, 10).await;
+    app.resync(&owner.company_id).await;
+    (owner, subscription["id"].as_str().expect("subscription id").to_owned())
+}
+
+async fn billing(app: &TestApp, owner: &Session) -> Value {
+    app.get("/api/v1/billing", &owner.access_token).await.json().await.expect("json")
+}
+
+async fn change_plan(app: &TestApp, owner: &Session, tier: &str) -> Value {
+    let response = app
+        .request(Method::PUT, "/api/v1/billing/subscription", Some(&owner.access_token), Some(json!({"tier": tier})))
+        .await;
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(status, StatusCode::OK, "change to {tier}: {body}");
+    body
+}
+
+async fn at_stripe(subscription: &str) -> Value {
+    localstripe().get(&format!("/subscriptions/{subscription}")).await
+}
+
+async fn latest_invoice(subscription: &str) -> Value {
+    let id = at_stripe(subscription).await["latest_invoice"].as_str().expect("latest invoice").to_owned();
+    localstripe().get(&format!("/invoices/{id}")).await
+}
+
+async fn a_downgrade_keeps_the_paid_for_plan_until_the_period_ends_then_renews_on_the_lower_price(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, subscription) = on_enterprise(&app).await;
+    register_webhook(&app).await;
+    let period_end = billing(&app, &owner).await["subscription"]["current_period_end"].clone();
+    let preview: Value =
+        app.get("/api/v1/billing/subscription/preview?tier=PRO", &owner.access_token).await.json().await.expect("json");
+
+    let changed = change_plan(&app, &owner, "PRO").await;
+
+    assert_eq!((preview["amount_due"].as_i64(), preview["lines"].clone()), (Some(0), json!([])), "{preview}");
+    assert_eq!(preview["takes_effect_at"], period_end, "{preview}");
+    assert_eq!(changed["tier"], "ENTERPRISE", "the paid-for plan holds: {changed}");
+    assert_eq!(changed["scheduled_change"], json!({"tier": "PRO", "at": period_end}), "{changed}");
+    let dashboard = billing(&app, &owner).await;
+    assert_eq!(dashboard["tier"]["code"], "ENTERPRISE");
+    assert_eq!(dashboard["usage"]["active_employees"]["limit"], Value::Null, "ENTERPRISE's limits still apply");
+    let stripe_side = at_stripe(&subscription).await;
+    assert_eq!(stripe_side["items"]["data"][0]["plan"]["id"], PRICE_ENTERPRISE);
+    let schedule_id = stripe_side["schedule"].as_str().unwrap_or_else(|| panic!("no schedule: {stripe_side}"));
+    let schedule = localstripe().get(&format!("/subscription_schedules/{schedule_id}")).await;
+    let phases: Vec<(&str, &Value)> = schedule["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|phase| (phase["items"][0]["price"].as_str().unwrap_or_default(), &phase["start_date"]))
+        .collect();
+    assert_eq!(phases.iter().map(|(price, _)| *price).collect::<Vec<_>>(), [PRICE_ENTERPRISE, PRICE_PRO]);
+    assert_eq!(schedule["phases"][0]["end_date"], stripe_side["current_period_end"], "{schedule}");
+    assert_eq!(schedule["end_behavior"], "release");
+    assert_eq!(latest_invoice(&subscription).await["billing_reason"], "subscription_create", "no credit, no charge");
+
+    // The period ends: Stripe moves the subscription to PRO and bills the renewal at PRO's price.
+    localstripe().end_phase(schedule_id).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut dashboard = billing(&app, &owner).await;
+    while dashboard["tier"]["code"] != "PRO" && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        dashboard = billing(&app, &owner).await;
+    }
+    assert_eq!(dashboard["tier"]["code"], "PRO", "{dashboard}");
+    assert_eq!(dashboard["subscription"]["scheduled_change"], Value::Null, "{dashboard}");
+    assert_eq!(dashboard["usage"]["active_employees"]["limit"], 50);
+    let renewal = latest_invoice(&subscription).await;
+    assert_eq!(
+        (renewal["billing_reason"].as_str(), renewal["amount_paid"].as_i64()),
+        (Some("subscription_cycle"), Some(2900))
+    );
+}
+
+async fn choosing_the_current_plan_again_or_cancelling_drops_a_scheduled_downgrade(backend: Backend) {
+    let app = TestApp::spawn_with_stripe(backend).await;
+    let (owner, subscription) = on_enterprise(&app).await;
+    change_plan(&app, &owner, "PRO").await;
+    let first = at_stripe(&subscription).await["schedule"].as_str().expect("a schedule").to_owned();
+
+    let kept = change_plan(&app, &owner, "ENTERPRISE").await;
+
+    assert_eq!((kept["tier"].as_str(), kept["scheduled_change"].clone()), (Some("ENTERPRISE"), Value::Null), "{kept}");
+    assert_eq!(at_stripe(&subscription).await["schedule"], Value::Null);
+    let released = localstripe().get(&format!("/subscription_schedules/{first}")).await;
+    assert_eq!(released["status"], "released", "{released}");
+
+    change_plan(&app, &owner, "PRO").await;
+    let cancelled = app.post("/api/v1/billing/subscription/cancel", &owner.access_token, json!({})).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let cancelled: Value = cancelled.json().await.expect("json");
+    assert_eq!((cancelled["auto_renew"].as_bool(), cancelled["scheduled_change"].clone()), (Some(false), Value::Null));
+    let stripe_side = at_stripe(&subscription).await;
+    assert_eq!(
+        (stripe_side["cancel_at_period_end"].as_bool(), stripe_side["schedule"].clone()),
+        (Some(true), Value::Null)
+    );
+    assert_eq!(billing(&app, &owner).await["tier"]["code"], "ENTERPRISE", "the paid-for plan holds until the end");
+}
+
+async fn with_downgrades_set_to_apply_at_once_a_downgrade_applies_and_is_credited_at_once(backend: Backend) {
+    let app = spawn_downgrading_at_once(backend).await;
+    let (owner, subscription) = on_enterprise(&app).await;
+
+    let changed = change_plan(&app, &owner, "PRO").await;
+
+    assert_eq!((changed["tier"].as_str(), changed["scheduled_change"].clone()), (Some("PRO"), Value::Null));
+    let credit = latest_invoice(&subscription).await;
+    assert_eq!(credit["billing_reason"], "subscription_update", "{credit}");
+    let lines: i64 =
+        credit["lines"]["data"].as_array().expect("lines").iter().filter_map(|l| l["amount"].as_i64()).sum();
+    assert!(lines < 0, "the unused time on ENTERPRISE is credited at once: {credit}");
+    assert_eq!(at_stripe(&subscription).await["schedule"], Value::Null);
+    assert_eq!(billing(&app, &owner).await["usage"]["active_employees"]["limit"], 50);
+}
