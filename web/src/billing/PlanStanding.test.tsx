@@ -55,6 +55,35 @@ describe("a company whose plan no longer covers it", () => {
     expect(deletion).toHaveTextContent("keeps 30 days");
   });
 
+  it("is told that an invoice must be paid, with a link to Stripe's payment page", async () => {
+    stubApi({
+      ...signedIn,
+      "GET /api/v1/billing": () =>
+        billing({
+          recent_invoices: [
+            {
+              id: "inv-1",
+              stripe_invoice_id: "in_1",
+              number: "VIG-0001",
+              status: "OPEN",
+              amount_due: 7000,
+              amount_paid: 0,
+              currency: "usd",
+              issued_at: "2026-12-01T00:00:00Z",
+              hosted_invoice_url: "https://invoice.stripe.com/i/acct_1/in_1",
+            },
+          ],
+        }),
+    });
+    renderApp("/billing");
+    const required = await screen.findByRole("alert", { name: /Payment required/ });
+    expect(required).toHaveTextContent("An invoice of $70.00");
+    expect(within(required).getByRole("link", { name: "Pay it on Stripe" })).toHaveAttribute(
+      "href",
+      "https://invoice.stripe.com/i/acct_1/in_1",
+    );
+  });
+
   it("sees the suspended agents marked in the agents list", async () => {
     stubApi({
       ...signedIn,
