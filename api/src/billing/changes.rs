@@ -364,7 +364,7 @@ pub async fn update_settings(
         })
         .await?;
         if let Err(failure) = bring_customer_to_stored(pool, setup, &actor.company).await {
-            undo_customer_change(pool, &actor.company, version, before).await?;
+            undo_customer_change(pool, &actor.company, version, before, Undo::Email).await?;
             return Err(failure.into());
         }
         let (company, audit) = (actor.company.clone(), actor.audit.clone());
@@ -387,31 +387,42 @@ pub async fn update_settings(
     .await
 }
 
-/// Sets the company's tax id, replacing any previous one: recorded first, then Stripe's customer is brought
-/// to it (`customer_sync`), which also deletes every other tax id there. A value Stripe refuses (it checks
-/// the type and the number) is a 422 on `value`, and the previous tax id stays.
+/// Sets the company's tax id, replacing any previous one. Stripe validates the type and the number, so the
+/// tax id is first created at Stripe (a value it refuses is a 422 on `value`, and nothing is recorded: a
+/// refused value is never wanted, so no later convergence trips over it). Then it is recorded, and Stripe's
+/// customer is brought to what is stored (`customer_sync`), which keeps the one created (matched by value)
+/// and deletes every other.
 pub async fn set_tax_id(
     pool: &DbPool,
     setup: &StripeSetup,
     actor: &BillingActor,
     tax_id: TaxId,
 ) -> Result<TaxId, ApiError> {
-    setup.gateway()?;
-    ensure_customer(pool, setup, actor).await?;
+    let gateway = setup.gateway()?;
+    let customer = ensure_customer(pool, setup, actor).await?;
     let kind = tax_id.kind.trim().to_ascii_lowercase();
     let value = tax_id.value.trim().to_owned();
-    let (before, version) = record_tax_id(pool, &actor.company, Some((kind.clone(), value.clone()))).await?;
-    if let Err(failure) = bring_customer_to_stored(pool, setup, &actor.company).await {
-        undo_customer_change(pool, &actor.company, version, before).await?;
-        return Err(match failure {
-            // Stripe validates the type and the number; that is the caller's input, not our failure.
-            ConvergeFailure::Stripe(StripeFailure::Rejected { status: 400, message }) => {
-                // Nothing was deleted before the refused creation; put the customer back in sync at once.
-                drop(bring_customer_to_stored(pool, setup, &actor.company).await);
-                ApiError::invalid_field("value", message)
+    let created = match gateway.create_tax_id(&customer, &kind, &value, &operation_key("tax-id", &actor.company)).await
+    {
+        Ok(created) => created,
+        Err(StripeFailure::Rejected { status: 400, message }) => return Err(ApiError::invalid_field("value", message)),
+        Err(other) => return Err(other.into()),
+    };
+    let recorded = record_tax_id(pool, &actor.company, Some((kind.clone(), value.clone()))).await;
+    let (before, version) = match recorded {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            // Not recorded: the tax id just created must not stay on the invoices.
+            let key = operation_key("tax-id-delete", &actor.company);
+            if let Err(failure) = gateway.delete_tax_id(&customer, &created, &key).await {
+                log::warn!("tax id {created} created but not recorded, and not deleted at Stripe: {failure}");
             }
-            other => other.into(),
-        });
+            return Err(error);
+        }
+    };
+    if let Err(failure) = bring_customer_to_stored(pool, setup, &actor.company).await {
+        undo_customer_change(pool, &actor.company, version, before, Undo::TaxId).await?;
+        return Err(failure.into());
     }
     let (company, audit) = (actor.company.clone(), actor.audit.clone());
     let details = serde_json::json!({"type": kind, "value": value});
@@ -432,7 +443,7 @@ pub async fn remove_tax_id(pool: &DbPool, setup: &StripeSetup, actor: &BillingAc
     }
     let (before, version) = record_tax_id(pool, &actor.company, None).await?;
     if let Err(failure) = bring_customer_to_stored(pool, setup, &actor.company).await {
-        undo_customer_change(pool, &actor.company, version, before).await?;
+        undo_customer_change(pool, &actor.company, version, before, Undo::TaxId).await?;
         return Err(failure.into());
     }
     let (company, audit) = (actor.company.clone(), actor.audit.clone());
@@ -472,14 +483,23 @@ async fn bring_customer_to_stored(
     customer_sync::converge(pool, gateway, company).await.map(drop)
 }
 
+/// Which part of the customer a failed change touched, and so what its undo puts back.
+#[derive(Clone, Copy)]
+enum Undo {
+    Email,
+    TaxId,
+}
+
 /// Undoes a recorded email or tax id change whose call to Stripe failed, unless a later change was recorded
 /// meanwhile (that one stands). The undo is a change of its own: the sweep brings Stripe back to it, whatever
-/// of the failed change reached Stripe.
+/// of the failed change reached Stripe. Only the field the change touched is put back, so a failed tax id
+/// change leaves the settings' ETag alone.
 async fn undo_customer_change(
     pool: &DbPool,
     company: &CompanyId,
     version: i64,
     before: WantedCustomer,
+    undo: Undo,
 ) -> Result<(), ApiError> {
     let company = company.clone();
     db::run(pool, move |conn| {
@@ -489,9 +509,13 @@ async fn undo_customer_change(
                 return Ok(());
             }
             let now = crate::db::now();
-            store::set_billing_email(conn, &company, before.billing_email.as_deref(), now)?;
-            let tax_id = before.tax_id_type.as_deref().zip(before.tax_id_value.as_deref());
-            store::set_tax_id(conn, &company, tax_id, now)?;
+            match undo {
+                Undo::Email => store::set_billing_email(conn, &company, before.billing_email.as_deref(), now)?,
+                Undo::TaxId => {
+                    let tax_id = before.tax_id_type.as_deref().zip(before.tax_id_value.as_deref());
+                    store::set_tax_id(conn, &company, tax_id, now)?
+                }
+            };
             Ok(())
         })
     })

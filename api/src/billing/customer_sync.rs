@@ -28,6 +28,8 @@ pub struct Converged {
     /// Whether Stripe was seen to hold the stored state (false: later changes kept moving it; the sweep
     /// finishes).
     pub synced: bool,
+    /// Whether it changed anything at Stripe (set the email, created or deleted a tax id).
+    pub wrote: bool,
     /// Tax ids removed at Stripe other than copies of the wanted one: after a change, the one it replaced;
     /// in a resync, what Vigil never held (a change whose local save failed, an edit in the Dashboard).
     pub repairs: Vec<String>,
@@ -45,25 +47,47 @@ pub async fn converge(
     company: &CompanyId,
 ) -> Result<Converged, ConvergeFailure> {
     let mut converged = Converged::default();
+    let outcome = converge_passes(pool, gateway, company, &mut converged).await;
+    if !matches!(outcome, Ok(true)) && converged.wrote {
+        // This convergence changed Stripe but did not see it hold: it may have worked from a version that a
+        // later change (marked synced meanwhile by another convergence) superseded. Stripe is then in doubt,
+        // so the company is converged again by the sweep rather than trusted.
+        let scoped = company.clone();
+        if let Err(error) = db::run(pool, move |conn| Ok(store::mark_customer_in_doubt(conn, &scoped)?)).await {
+            log::warn!("could not mark company {company}'s Stripe customer for another convergence: {error}");
+        }
+    }
+    converged.synced = outcome?;
+    Ok(converged)
+}
+
+async fn converge_passes(
+    pool: &DbPool,
+    gateway: &StripeGateway,
+    company: &CompanyId,
+    converged: &mut Converged,
+) -> Result<bool, ConvergeFailure> {
     for _ in 0..PASSES {
         let scoped = company.clone();
         let wanted = db::run(pool, move |conn| Ok(store::find_wanted_customer(conn, &scoped)?)).await?;
-        let Some(customer) = wanted.stripe_customer_id.clone() else {
-            converged.synced = true;
-            return Ok(converged);
-        };
+        let Some(customer) = wanted.stripe_customer_id.clone() else { return Ok(true) };
         if let Some(email) = &wanted.billing_email {
+            converged.wrote = true;
             gateway.update_customer_email(&customer, email, &key("email", company)).await?;
         }
         let listed = gateway.list_tax_ids(&customer).await?;
         let kept = match wanted_tax_id(&wanted) {
             Some((kind, value)) => match matching(&listed, kind, value) {
                 Some(found) => Some(found),
-                None => Some(gateway.create_tax_id(&customer, kind, value, &key("tax-id", company)).await?),
+                None => {
+                    converged.wrote = true;
+                    Some(gateway.create_tax_id(&customer, kind, value, &key("tax-id", company)).await?)
+                }
             },
             None => None,
         };
         for other in listed.iter().filter(|tax_id| Some(&tax_id.id) != kept.as_ref()) {
+            converged.wrote = true;
             match gateway.delete_tax_id(&customer, &other.id, &key("tax-id-delete", company)).await {
                 // Gone already: another convergence deleted it first.
                 Ok(()) | Err(StripeFailure::Rejected { status: 404, .. }) => {}
@@ -87,13 +111,12 @@ pub async fn converge(
                 db::run(pool, move |conn| Ok(store::mark_customer_synced(conn, &scoped, version, kept.as_deref())?))
                     .await?;
             if marked {
-                converged.synced = true;
-                return Ok(converged);
+                return Ok(true);
             }
         }
         // A later change was recorded meanwhile, or another convergence was mid-way: look again.
     }
-    Ok(converged)
+    Ok(false)
 }
 
 /// Converges the companies whose Stripe customer lags behind what is stored: a change whose call to Stripe

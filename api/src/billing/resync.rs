@@ -60,8 +60,14 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         let (kept, losers) = duplicates::split_live(setup, &subscriptions);
         let cancelled = duplicates::cancel_losers(gateway, &losers).await?;
         // The customer itself: the email and the one tax id Vigil stores, and no other.
-        let converged = super::customer_sync::converge(pool, gateway, &company).await?;
-        report.repairs.extend(converged.repairs);
+        // A failure here is this company's alone (say, Stripe refusing its email): reported, and the
+        // sweep tries again; the subscription and the other companies are still repaired.
+        match super::customer_sync::converge(pool, gateway, &company).await {
+            Ok(converged) => report.repairs.extend(converged.repairs),
+            Err(failure) => report
+                .repairs
+                .push(format!("company {company}: could not bring its customer to what Vigil stores: {failure}")),
+        }
         let kept = kept.cloned();
         let subscription = current(setup, subscriptions);
         let setup = setup.clone();
@@ -109,7 +115,9 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         .await?;
         report.repairs.extend(repairs);
         // After the subscription: its default payment method is the first the card is read from.
-        super::card::refresh(pool, gateway, &company_id).await?;
+        if let Err(error) = super::card::refresh(pool, gateway, &company_id).await {
+            report.repairs.push(format!("company {company_id}: could not read its card on file: {error}"));
+        }
     }
     Ok(report)
 }

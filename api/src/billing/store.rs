@@ -152,13 +152,23 @@ pub fn mark_customer_synced(
     Ok(updated == 1)
 }
 
+/// Marks the company's Stripe customer as in doubt (synced below the version stored), so that the sweep
+/// converges it again.
+pub fn mark_customer_in_doubt(conn: &mut DbConn, company: &CompanyId) -> QueryResult<()> {
+    diesel::update(companies::table.find(company.as_str()))
+        .set(companies::customer_synced_version.eq(companies::customer_version - 1))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Companies whose Stripe customer has not yet been brought to what is stored (a change whose call to
-/// Stripe failed or was cut short), oldest first.
+/// Stripe failed or was cut short), in random order, so that companies Stripe keeps refusing cannot hold
+/// the whole batch.
 pub fn companies_with_customer_to_sync(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<String>> {
     companies::table
         .filter(companies::stripe_customer_id.is_not_null())
         .filter(companies::customer_version.gt(companies::customer_synced_version))
-        .order(companies::updated_at.asc())
+        .order(sql::<BigInt>("random()"))
         .select(companies::id)
         .limit(limit)
         .load(conn)
