@@ -396,7 +396,10 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
     if let Applied::Changed { .. } = &applied {
         match (event.event_type.as_str(), subscription.as_deref()) {
             ("invoice.paid" | "invoice.payment_succeeded", subscription) => {
-                if let Some(subscription) = subscription {
+                // Paying a plan change's invoice says nothing of the renewal a PAST_DUE subscription still
+                // owes (its own `customer.subscription.updated` does): it must not end the grace period.
+                let plan_change = invoice.billing_reason.as_deref() == Some("subscription_update");
+                if let (Some(subscription), false) = (subscription, plan_change) {
                     mirror::mark_paid_up(conn, setup, &company, subscription, event.created)?;
                 }
                 crate::alerts::service::payment_recovered(

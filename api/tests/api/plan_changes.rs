@@ -14,6 +14,7 @@ backend_tests!(
     a_payment_lapse_past_its_grace_period_holds_the_paid_for_history_and_paying_keeps_it,
     a_cancellation_deletes_older_data_only_after_the_hold_and_a_warning,
     a_second_drop_within_a_hold_never_moves_the_longest_retentions_deadline,
+    paying_a_plan_changes_invoice_does_not_end_a_past_due_grace_period,
     a_cancellation_over_the_free_limits_suspends_the_agents_enrolled_last_until_the_company_is_within_them,
     the_end_of_a_grace_period_suspends_agents_and_alerts_and_paying_lifts_it,
 );
@@ -217,6 +218,26 @@ async fn a_second_drop_within_a_hold_never_moves_the_longest_retentions_deadline
     let dashboard = billing(&app, &company.owner).await;
     assert_eq!(dashboard["retention"]["kept_days"], 180, "{dashboard}");
     assert!((29..=30).contains(&days_until(&dashboard["retention"]["deletion_scheduled_at"])), "{dashboard}");
+}
+
+/// A PAST_DUE company pays the small invoice of a plan change; the renewal it owes is still unpaid, so it
+/// stays PAST_DUE with the grace period it had (paying it again and again must not restart the grace).
+async fn paying_a_plan_changes_invoice_does_not_end_a_past_due_grace_period(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut company = on_pro(&app).await;
+    let mut renewal = invoice(&unique("in"), &company.customer, &company.subscription, "open", 0);
+    renewal["billing_reason"] = serde_json::json!("subscription_cycle");
+    company.send(&app, "invoice.payment_failed", renewal).await;
+    let before = billing(&app, &company.owner).await;
+
+    let mut change = invoice(&unique("in"), &company.customer, &company.subscription, "paid", 1200);
+    change["billing_reason"] = serde_json::json!("subscription_update");
+    company.send(&app, "invoice.paid", change).await;
+
+    let after = billing(&app, &company.owner).await;
+    assert_eq!(before["subscription"]["status"], "PAST_DUE", "{before}");
+    assert_eq!(after["subscription"]["status"], "PAST_DUE", "the renewal is still owed: {after}");
+    assert_eq!(after["grace_period"], before["grace_period"], "and its grace period runs on");
 }
 
 /// Enrols `n` more agents, in order.
