@@ -99,8 +99,20 @@ pub async fn start_checkout(
     let customer = ensure_customer(pool, setup, actor).await?;
     // The mirror may lag: a Checkout completed in another tab whose events have not arrived yet, or whose
     // processing failed. Stripe knows; a second payment page would bill twice.
+    let read_at = Utc::now().timestamp();
     let at_stripe = gateway.list_subscriptions(&customer).await?;
-    if super::duplicates::split_live(setup, &at_stripe).0.is_some() {
+    if let Some(live) = super::duplicates::split_live(setup, &at_stripe).0.cloned() {
+        // Mirrored now (stamped before the read, under the lock), so that the answer's advice to change the
+        // plan instead works at once rather than after the missing events or a resync.
+        let (setup, company) = (setup.clone(), actor.company.clone());
+        db::run(pool, move |conn| {
+            write_transaction(conn, |conn| {
+                crate::db::lock_company(conn, &company)?;
+                mirror::apply_subscription(conn, &setup, &company, &live, read_at, mirror::News::Fetched)?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
         return Err(subscription_exists());
     }
     if let Some(url) = settle_open_checkouts(pool, gateway, &actor.company, tier).await? {

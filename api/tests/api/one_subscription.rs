@@ -355,6 +355,8 @@ async fn a_checkout_is_refused_while_a_paid_subscription_is_live_at_stripe_but_n
     let body = crate::helpers::problem(response, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "subscription_exists", "{body}");
     assert!(fake.session_statuses().is_empty(), "no second payment page was opened");
+    let dashboard = billing(&app, &owner).await;
+    assert_eq!(dashboard["subscription"]["tier"], "PRO", "the plan is mirrored, so changing it works: {dashboard}");
 }
 
 /// The older of two subscriptions whose payment failed (PAST_DUE) was never paid for its period: it is
