@@ -274,16 +274,19 @@ class SubscriptionSchedule(resources.StripeObject):
 
     def _advance(self):
         """The end of the current phase: the subscription moves to the next phase's price for a new period,
-        billed at that price; after the last phase the schedule releases the subscription."""
-        if self.status != 'active' or len(self.phases) < 2:
+        billed at that price. As at Stripe, a schedule releases its subscription when its *last* phase ends
+        (a period after that phase began), not when it begins: until then the subscription names it."""
+        ending_last_phase = len(self.phases) == 1
+        if self.status != 'active' or (ending_last_phase and self.end_behavior != 'release'):
             raise UserError(400, 'No next phase to advance to')
         sub = resources.Subscription._api_retrieve(self.subscription)
-        self.phases.pop(0)
-        apply_plan(sub, resources.Plan._api_retrieve(self.phases[0]['items'][0]['plan']))
+        if not ending_last_phase:
+            self.phases.pop(0)
+            apply_plan(sub, resources.Plan._api_retrieve(self.phases[0]['items'][0]['plan']))
         sub.start_date = int(time.time())
         sub._create_invoice()
         resources.Invoice._api_retrieve(sub.latest_invoice).billing_reason = 'subscription_cycle'
-        if len(self.phases) == 1 and self.end_behavior == 'release':
+        if ending_last_phase:
             self._release()
         schedule_webhook(resources.Event('customer.subscription.updated', sub))
 

@@ -126,6 +126,13 @@ pub fn apply_subscription(
     let (period_start, period_end) = subscription.period();
     let was_past_due = SubscriptionStatus::parse(&before.status) == SubscriptionStatus::PastDue && same;
     let kept_schedule = subscription.schedule.is_some() && subscription.schedule == before.stripe_schedule_id;
+    // Stripe releases a schedule only when its last phase ends, a period after the downgrade took effect:
+    // once the subscription is on the scheduled tier, or its period began at the scheduled time, the
+    // change has happened and is no longer shown as coming.
+    let period_began = period_start.and_then(timestamp);
+    let taken_effect = before.scheduled_tier_code.as_deref() == Some(tier.as_str())
+        || matches!((period_began, before.scheduled_change_at), (Some(began), Some(at)) if began >= at);
+    let still_scheduled = same && kept_schedule && !taken_effect;
     let after = SubscriptionRow {
         tier_code: tier,
         status: status.as_str().to_owned(),
@@ -158,8 +165,8 @@ pub fn apply_subscription(
         // A change scheduled by the schedule Vigil made holds while Stripe's subscription still has that
         // schedule; without one (the phase changed, or it was released) nothing is scheduled.
         stripe_schedule_id: subscription.schedule.clone(),
-        scheduled_tier_code: before.scheduled_tier_code.clone().filter(|_| same && kept_schedule),
-        scheduled_change_at: before.scheduled_change_at.filter(|_| same && kept_schedule),
+        scheduled_tier_code: before.scheduled_tier_code.clone().filter(|_| still_scheduled),
+        scheduled_change_at: before.scheduled_change_at.filter(|_| still_scheduled),
         ..before.clone()
     };
     store::save_subscription(conn, company, &after)?;
