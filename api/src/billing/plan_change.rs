@@ -212,6 +212,16 @@ pub async fn change_plan(
     }
     let proration_date =
         request.proration_date.map(|date| checked_proration_date(date, &row, Utc::now())).transpose()?;
+    if !row.auto_renew && waits_for_period_end(setup, &row, tier) {
+        // A downgrade at the period's end of a subscription that ends then anyway would only renew, on a
+        // schedule, what the customer cancelled.
+        return Err(ApiError::Conflict {
+            code: "subscription_ending",
+            detail: "The subscription is cancelled and ends at the period's end; resume it before changing \
+                     to a lower plan."
+                .to_owned(),
+        });
+    }
     let company = actor.company.clone();
     db::run(pool, move |conn| reserve(conn, &company, tier)).await?;
     let details = serde_json::json!({"from": current, "to": tier});

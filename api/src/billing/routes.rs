@@ -168,7 +168,7 @@ pub async fn create_portal_session(
     responses(
         (status = 200, description = "The subscription after the change", body = Subscription),
         (status = 402, description = "The change waits for its invoice to be paid (`payment_required`, with `hosted_invoice_url`: the page to pay it on); nothing changed. Or Stripe declined the card outright (`payment_failed`, Stripe's message)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`no_subscription` or `downgrade_exceeds_limits`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`no_subscription`, `downgrade_exceeds_limits`, or `subscription_ending` (a downgrade of a cancelled subscription: resume it first)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unknown tier, or a `proration_date` that is not from a preview of the last hour (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 502, description = "Stripe refused the request (`stripe_error`); nothing changed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Billing is not configured, or Stripe or the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),

@@ -129,6 +129,14 @@ async fn choosing_the_current_plan_again_or_cancelling_drops_a_scheduled_downgra
         (Some(true), Value::Null)
     );
     assert_eq!(billing(&app, &owner).await["tier"]["code"], "ENTERPRISE", "the paid-for plan holds until the end");
+
+    // A downgrade of what ends anyway would renew, on a schedule, what the customer cancelled.
+    let refused = app
+        .request(Method::PUT, "/api/v1/billing/subscription", Some(&owner.access_token), Some(json!({"tier": "PRO"})))
+        .await;
+    let problem = crate::helpers::problem(refused, StatusCode::CONFLICT).await;
+    assert_eq!(problem["code"], "subscription_ending", "{problem}");
+    assert_eq!(at_stripe(&subscription).await["schedule"], Value::Null, "no schedule was made");
 }
 
 async fn with_downgrades_set_to_apply_at_once_a_downgrade_applies_and_is_credited_at_once(backend: Backend) {

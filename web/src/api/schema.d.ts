@@ -3594,7 +3594,7 @@ export interface operations {
         };
       };
       403: components["responses"]["Forbidden"];
-      /** @description `no_subscription` or `downgrade_exceeds_limits` */
+      /** @description `no_subscription`, `downgrade_exceeds_limits`, or `subscription_ending` (a downgrade of a cancelled subscription: resume it first) */
       409: {
         headers: {
           [name: string]: unknown;
