@@ -25,14 +25,21 @@ pub async fn refresh(
     company: &CompanyId,
 ) -> Result<Option<CardOnFile>, ApiError> {
     let scoped = company.clone();
-    let (customer, subscription_default) = db::run(pool, move |conn| {
+    let (customer, subscription) = db::run(pool, move |conn| {
         let customer = crate::companies::find_company(conn, &scoped)?.stripe_customer_id;
-        let subscription_default = store::find_subscription(conn, &scoped)?.default_payment_method;
-        Ok((customer, subscription_default))
+        let row = store::find_subscription(conn, &scoped)?;
+        let live = row.has_live_stripe_subscription();
+        Ok((customer, row.stripe_subscription_id.filter(|_| live)))
     })
     .await?;
     let Some(customer) = customer else { return Ok(None) };
     let read_at = Utc::now().timestamp();
+    // Stripe's word on the subscription's default, not the mirror's: the mirror keeps an old default when an
+    // event names none.
+    let subscription_default = match subscription {
+        Some(subscription) => gateway.retrieve_subscription(&subscription).await?.default_payment_method,
+        None => None,
+    };
     let found = read_card(gateway, &customer, subscription_default.as_deref()).await?;
     let (scoped, recorded) = (company.clone(), found.clone());
     db::run(pool, move |conn| {
@@ -57,11 +64,10 @@ async fn read_card(
     let default_source = id_of(&customer_object["default_source"]);
     for payment_method in [subscription_default.map(str::to_owned), invoice_default].into_iter().flatten() {
         match gateway.retrieve_payment_method(&payment_method).await {
-            // A detached payment method can still be read, naming no customer: it is charged no more.
+            // A detached payment method can still be read, naming no customer: it is charged no more. One of
+            // the customer's that is no card (a bank debit, Link) is what Stripe charges: no card is on file.
             Ok(object) if object["customer"].as_str() == Some(customer) => {
-                if let Some(card) = card_of(&object["card"]) {
-                    return Ok(Some((payment_method, card)));
-                }
+                return Ok(card_of(&object["card"]).map(|card| (payment_method, card)));
             }
             Ok(_) => {}
             // Detached or deleted meanwhile: Stripe falls back to the next one, and so do we.

@@ -311,6 +311,9 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
     let was_cancelled = before.as_ref().is_some_and(|b| {
         b.status == SubscriptionStatus::Cancelled.as_str() && b.stripe_subscription_id == after.stripe_subscription_id
     });
+    // The subscription's default payment method is the card Stripe charges first.
+    let card = subscription.default_payment_method.is_some()
+        && before.as_ref().is_none_or(|b| b.default_payment_method != subscription.default_payment_method);
     crate::audit::record(
         conn,
         &stripe_actor(&company, event),
@@ -323,7 +326,7 @@ fn subscription_changed(conn: &mut DbConn, setup: &StripeSetup, event: &Incoming
         ),
     )?;
     subscription_alerts(conn, &company, &subscription, was_cancelled, &after)?;
-    Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), rivals, ..Handled::processed(company) })
+    Ok(Handled { refetch: doubt.then(|| subscription.id.clone()), rivals, card, ..Handled::processed(company) })
 }
 
 /// The alerts a subscription change raises or resolves: SUBSCRIPTION_CANCELLED when it ends, the end of
