@@ -5,6 +5,7 @@ import schemathesis
 # Operations that need Stripe; the fuzz server has no Stripe keys (see schemathesis.toml).
 NEEDS_STRIPE = {
     "change_plan",
+    "preview_plan_change",
     "create_checkout_session",
     "create_portal_session",
     "cancel_subscription",
