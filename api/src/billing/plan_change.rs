@@ -222,9 +222,25 @@ pub async fn change_plan(
                 .to_owned(),
         });
     }
+    let details = serde_json::json!({"from": current, "to": tier});
+    if !waits_for_period_end(setup, &row, tier) {
+        // The same change asked for again (a second click, a client's retry) while the first waits for its
+        // payment: hand back that invoice. Another update would replace it with a second invoice to collect.
+        let read_at = Utc::now().timestamp();
+        match gateway.retrieve_subscription_and_invoice(change.subscription).await {
+            Ok(at_stripe) if at_stripe.pending_price_id() == Some(change.price) => {
+                let waiting = (at_stripe, read_at);
+                return Err(payment_required(pool, setup, actor, waiting, details, (current, tier)).await?);
+            }
+            Ok(_) => {}
+            // Unreadable: the change itself is the judge (Stripe refuses it, makes it, or is as unreachable).
+            Err(failure) => {
+                log::warn!("could not read subscription {} before a plan change: {failure}", change.subscription);
+            }
+        }
+    }
     let company = actor.company.clone();
     db::run(pool, move |conn| reserve(conn, &company, tier)).await?;
-    let details = serde_json::json!({"from": current, "to": tier});
     let read_at = Utc::now().timestamp();
     let outcome = match waits_for_period_end(setup, &row, tier) {
         true => schedule_downgrade(gateway, &row, &change, actor, tier).await,

@@ -237,6 +237,15 @@ impl StripeGateway {
         Self::subscription(&self.send(|| RetrieveSubscription::new(subscription).build(), None).await?)
     }
 
+    /// A subscription with its latest invoice expanded: the one a pending update waits for.
+    pub async fn retrieve_subscription_and_invoice(
+        &self,
+        subscription: &str,
+    ) -> Result<StripeSubscription, StripeFailure> {
+        let build = || RetrieveSubscription::new(subscription).expand(vec!["latest_invoice".to_owned()]).build();
+        Self::subscription(&self.send(build, None).await?)
+    }
+
     /// Moves the subscription's item to another price, paid before it is granted: the prorations for the
     /// rest of the period are invoiced and charged at once (`always_invoice`), and when that payment fails
     /// Stripe keeps the subscription as it was and holds the change as its `pending_update` until the

@@ -88,6 +88,12 @@ impl StripeSubscription {
         item.price.as_ref().or(item.plan.as_ref()).map(|price| price.id.as_str()).filter(|id| !id.is_empty())
     }
 
+    /// The price a pending update waits to move the subscription to, when there is one.
+    pub fn pending_price_id(&self) -> Option<&str> {
+        let item = &self.pending_update.as_ref()?["subscription_items"][0];
+        item["price"]["id"].as_str().or_else(|| item["price"].as_str()).or_else(|| item["plan"]["id"].as_str())
+    }
+
     /// The invoice that must be paid before Stripe applies the pending update, when there is one and Stripe
     /// sent it expanded.
     pub fn pending_invoice(&self) -> Option<StripeInvoice> {

@@ -13,6 +13,7 @@ use crate::webhooks::{delivered, event, invoice, register_webhook, spawn, unique
 backend_tests!(
     an_upgrade_whose_payment_fails_answers_402_with_the_invoice_link_and_keeps_the_old_plan,
     paying_the_pending_invoice_grants_the_upgrade,
+    asking_again_for_an_upgrade_that_waits_for_payment_bills_nothing_twice,
     a_successful_upgrade_is_invoiced_at_once,
     the_preview_shows_the_prorated_amount_that_the_upgrade_then_invoices,
     the_preview_refuses_an_unknown_tier_free_the_current_tier_and_a_company_without_subscription,
@@ -84,6 +85,26 @@ async fn an_upgrade_whose_payment_fails_answers_402_with_the_invoice_link_and_ke
     assert_eq!(dashboard["subscription"]["status"], "ACTIVE", "{dashboard}");
     assert_eq!(dashboard["usage"]["active_employees"]["limit"], 50, "PRO's limits still apply: {dashboard}");
     assert_eq!(plan_change_reserved(&app, &company.owner).await, "none", "the reservation is cleared");
+}
+
+/// The customer clicks "Upgrade" again (or the client retries) while the first try waits for its payment:
+/// the same invoice is handed back, and Stripe gets no second change and no second invoice to collect.
+async fn asking_again_for_an_upgrade_that_waits_for_payment_bills_nothing_twice(backend: Backend) {
+    let app = TestApp::spawn_with_stripe(backend).await;
+    let company = on_pro(&app).await;
+    localstripe().switch_card(&company.customer, DECLINED_CARD).await;
+    let first =
+        problem(change_plan(&app, &company.owner, json!({"tier": "ENTERPRISE"})).await, StatusCode::PAYMENT_REQUIRED)
+            .await;
+    let pending = latest_invoice(&company.subscription).await;
+
+    let again =
+        problem(change_plan(&app, &company.owner, json!({"tier": "ENTERPRISE"})).await, StatusCode::PAYMENT_REQUIRED)
+            .await;
+
+    assert_eq!(again["code"], "payment_required", "{again}");
+    assert_eq!(again["hosted_invoice_url"], first["hosted_invoice_url"], "the same invoice to pay: {again}");
+    assert_eq!(latest_invoice(&company.subscription).await["id"], pending["id"], "no second invoice at Stripe");
 }
 
 async fn paying_the_pending_invoice_grants_the_upgrade(backend: Backend) {
@@ -281,7 +302,10 @@ async fn the_change_and_its_preview_send_stripe_the_parameters_of_its_api_refere
     assert_eq!(changed.status(), StatusCode::OK);
     let requests = double.received_requests().await.expect("recorded");
     let fields = |path: &str| -> Vec<(String, String)> {
-        let request = requests.iter().find(|r| r.url.path() == path).unwrap_or_else(|| panic!("no {path}"));
+        let request = requests
+            .iter()
+            .find(|r| r.url.path() == path && r.method.as_str() == "POST")
+            .unwrap_or_else(|| panic!("no POST {path}"));
         serde_urlencoded::from_bytes(&request.body).expect("form")
     };
     let field = |fields: &[(String, String)], name: &str| {
