@@ -48,6 +48,9 @@ pub async fn cancel_losers(
     let mut cancelled = Vec::new();
     for loser in losers {
         let credited = was_paid(loser);
+        if !credited {
+            void_open_invoices(gateway, loser).await?;
+        }
         match gateway.cancel_subscription_now(&loser.id, credited).await {
             Ok(done) => cancelled
                 .push(Cancelled { subscription: StripeSubscription { created: loser.created, ..done }, credited }),
@@ -58,6 +61,27 @@ pub async fn cancel_losers(
         }
     }
     Ok(cancelled)
+}
+
+/// Voids the open invoices of an unpaid duplicate before it is cancelled: what it asked to be paid is owed
+/// no more, and an invoice left open would stay payable (and its PAYMENT_FAILED alert would keep asking).
+async fn void_open_invoices(gateway: &StripeGateway, loser: &StripeSubscription) -> Result<(), ApiError> {
+    let Some(customer) = loser.customer.as_deref() else { return Ok(()) };
+    let open = gateway.list_invoices(customer).await?.into_iter().filter(|invoice| {
+        invoice.subscription_id().as_deref() == Some(loser.id.as_str()) && invoice.status.as_deref() == Some("open")
+    });
+    for invoice in open {
+        let key = format!("vigil-void-duplicate-{}", invoice.id);
+        match gateway.void_invoice(&invoice.id, &key).await {
+            Ok(()) => {}
+            // Paid or voided meanwhile: nothing left to void.
+            Err(StripeFailure::Rejected { status, message }) => {
+                log::warn!("Stripe would not void invoice {} of the duplicate ({status}): {message}", invoice.id);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
 }
 
 /// A duplicate cancelled at Stripe, and whether its unused time was credited.

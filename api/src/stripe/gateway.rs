@@ -446,6 +446,13 @@ impl StripeGateway {
         Ok(list["data"].as_array().into_iter().flatten().filter_map(StripeInvoice::from_json).collect())
     }
 
+    /// Voids an open invoice: it is owed no more, and Stripe stops collecting it.
+    pub async fn void_invoice(&self, invoice: &str, key: &str) -> Result<(), StripeFailure> {
+        self.send(|| RequestBuilder::new(StripeMethod::Post, format!("/invoices/{invoice}/void")), Some(key))
+            .await
+            .map(drop)
+    }
+
     /// One page of events, newest first, optionally created at or after `since` (epoch seconds).
     pub async fn list_events(&self, starting_after: Option<&str>, since: Option<i64>) -> Result<Value, StripeFailure> {
         let build = || {

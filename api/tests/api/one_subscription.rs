@@ -40,6 +40,7 @@ struct Gate {
 #[derive(Default)]
 struct State {
     subscriptions: Vec<Value>,
+    invoices: Vec<Value>,
     sessions: Vec<Value>,
     gate: Option<Gate>,
 }
@@ -106,7 +107,19 @@ impl FakeStripe {
                         .collect(),
                 )
             }
-            ("GET", ["invoices"]) => list(Vec::new()),
+            ("GET", ["invoices"]) => {
+                let customer = form(request).into_iter().find(|(k, _)| k == "customer").map(|(_, v)| v);
+                list(state.invoices.iter().filter(|i| i["customer"].as_str() == customer.as_deref()).cloned().collect())
+            }
+            ("POST", ["invoices", id, "void"]) => match state.invoices.iter_mut().find(|i| i["id"] == *id) {
+                Some(found) if found["status"] == "open" => {
+                    found["status"] = json!("void");
+                    ResponseTemplate::new(200).set_body_json(found.clone())
+                }
+                Some(_) => ResponseTemplate::new(400).set_body_json(json!({"error": {"type": "invalid_request_error",
+                    "message": "You can only pass in open or uncollectible invoices."}})),
+                None => not_found(),
+            },
             // The customer, as resync brings it to what Vigil stores: its email, and no tax id here.
             ("POST", ["customers", id]) => {
                 let email = form(request).into_iter().find(|(k, _)| k == "email").map(|(_, v)| v);
@@ -155,6 +168,15 @@ impl FakeStripe {
 
     fn add_subscription(&self, subscription: Value) {
         self.state.lock().expect("state").subscriptions.push(subscription);
+    }
+
+    fn add_invoice(&self, invoice: Value) {
+        self.state.lock().expect("state").invoices.push(invoice);
+    }
+
+    fn invoice_status(&self, id: &str) -> Option<String> {
+        let state = self.state.lock().expect("state");
+        state.invoices.iter().find(|i| i["id"] == id).and_then(|i| i["status"].as_str().map(str::to_owned))
     }
 
     fn session_statuses(&self) -> Vec<(String, String)> {
@@ -360,7 +382,8 @@ async fn a_checkout_is_refused_while_a_paid_subscription_is_live_at_stripe_but_n
 }
 
 /// The older of two subscriptions whose payment failed (PAST_DUE) was never paid for its period: it is
-/// cancelled at once without crediting the unused time, which would hand the customer money never paid.
+/// cancelled at once without crediting the unused time, which would hand the customer money never paid, and
+/// its open invoice is voided.
 async fn an_unpaid_duplicate_is_cancelled_without_credit(backend: Backend) {
     let (app, double, fake) = with_fake_stripe(backend).await;
     let (owner, customer) = company(&app, "Unpaid Twice Co").await;
@@ -369,9 +392,18 @@ async fn an_unpaid_duplicate_is_cancelled_without_credit(backend: Backend) {
     let newer_sub = subscription(&newer, &customer, PRICE_ENTERPRISE, "active", 1_790_000_060);
     fake.add_subscription(older_sub.clone());
     fake.add_subscription(newer_sub.clone());
+    let unpaid = unique("in");
+    fake.add_invoice(json!({"id": unpaid, "object": "invoice", "customer": customer, "subscription": older,
+        "status": "open", "amount_due": 2900, "amount_paid": 0, "currency": "usd", "created": 1_790_000_000}));
 
     deliver(&app, "customer.subscription.created", 1_790_000_100, &older_sub).await;
     deliver(&app, "customer.subscription.created", 1_790_000_200, &newer_sub).await;
+
+    assert_eq!(
+        fake.invoice_status(&unpaid).as_deref(),
+        Some("void"),
+        "the duplicate's unpaid invoice is owed no more, and can no longer be paid"
+    );
 
     let requests = double.received_requests().await.expect("recorded");
     let deletes = deletes_of(&requests, &older);
