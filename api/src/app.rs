@@ -117,20 +117,14 @@ impl Application {
         for name in applied {
             log::info!("applied migration {name}");
         }
+        let stripe = crate::stripe::StripeSetup::from_config(&config)?;
         if !config.alert_sweep_interval.is_zero() {
             tokio::spawn(crate::sweeps::alerts::run_forever(pool.clone(), config.alert_sweep_interval));
-        }
-        if !config.alert_sweep_interval.is_zero()
-            && let Ok(gateway) = crate::stripe::StripeSetup::from_config(&config)?.gateway()
-        {
-            // Stripe customers whose email or tax id change did not reach Stripe, retried on the alert
-            // sweep's interval.
-            let gateway = gateway.clone();
-            tokio::spawn(crate::billing::customer_sync::run_forever(
-                pool.clone(),
-                gateway,
-                config.alert_sweep_interval,
-            ));
+            // Stripe customers whose email or tax id change did not reach Stripe, retried on the same interval.
+            if let Ok(gateway) = stripe.gateway() {
+                let (pool, gateway) = (pool.clone(), gateway.clone());
+                tokio::spawn(crate::billing::customer_sync::run_forever(pool, gateway, config.alert_sweep_interval));
+            }
         }
         let blobs = crate::storage::blobs::BlobStore::open(&config.object_store_url)?;
         if !config.retention_sweep_interval.is_zero() {
@@ -146,7 +140,7 @@ impl Application {
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
         let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
-        let server = serve(listener, pool.clone(), metrics, blobs.clone(), config, shutting_down)?;
+        let server = serve(listener, pool.clone(), metrics, blobs.clone(), stripe, config, shutting_down)?;
         Ok(Self { server, port, pool, blobs, shutdown })
     }
 
@@ -254,13 +248,14 @@ fn serve(
     pool: DbPool,
     metrics: Metrics,
     blobs: crate::storage::blobs::BlobStore,
+    stripe: crate::stripe::StripeSetup,
     config: Config,
     shutting_down: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Server> {
     let spec = crate::openapi::spec(routes);
     let known_routes = web::Data::new(crate::http::routes_table::KnownRoutes::from_spec(&spec));
     let metrics = web::Data::new(metrics);
-    let stripe = web::Data::new(crate::stripe::StripeSetup::from_config(&config)?);
+    let stripe = web::Data::new(stripe);
     let hub = web::Data::new(crate::alerts::hub::AlertHub::start(&config.database_url, shutting_down));
     let pool = web::Data::new(pool);
     let blobs = web::Data::new(blobs);

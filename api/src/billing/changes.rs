@@ -414,6 +414,10 @@ pub async fn set_tax_id(
     let customer = ensure_customer(pool, setup, actor).await?;
     let kind = tax_id.kind.trim().to_ascii_lowercase();
     let value = tax_id.value.trim().to_owned();
+    // Should the process stop between the creation and the record, the sweep brings Stripe back to what is
+    // stored, deleting the tax id this left there.
+    let company = actor.company.clone();
+    db::run(pool, move |conn| Ok(store::mark_customer_in_doubt(conn, &company)?)).await?;
     let created = match gateway.create_tax_id(&customer, &kind, &value, &operation_key("tax-id", &actor.company)).await
     {
         Ok(created) => created,

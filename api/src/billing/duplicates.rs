@@ -48,8 +48,9 @@ pub async fn cancel_losers(
     let mut cancelled = Vec::new();
     for loser in losers {
         let credited = was_paid(loser);
-        if !credited {
-            void_open_invoices(gateway, loser).await?;
+        // Best effort: a failure leaves an invoice open, never the duplicate live.
+        if !credited && let Err(error) = void_open_invoices(gateway, loser).await {
+            log::warn!("could not void the open invoices of the duplicate subscription {}: {error}", loser.id);
         }
         match gateway.cancel_subscription_now(&loser.id, credited).await {
             Ok(done) => cancelled

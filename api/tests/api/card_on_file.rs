@@ -3,48 +3,20 @@
 
 use serde_json::{Value, json};
 
+use crate::customer_sync::company_with_customer as company_with_card;
 use crate::helpers::{Backend, Session, TestApp, backend_tests};
-use crate::stripe_fake::{GOOD_CARD, localstripe};
+use crate::stripe_fake::localstripe;
+use crate::webhooks::{delivered, event, spawn, unique};
 
 backend_tests!(the_card_on_file_follows_the_customer_and_its_payment_methods, resync_reads_the_card_on_file,);
 
-const SECRET: &str = "whsec_card_test";
 /// Stripe's test Mastercard.
 const MASTERCARD: &str = "5555555555554444";
 
-async fn spawn(backend: Backend) -> TestApp {
-    let mut settings = localstripe().settings();
-    settings.push(("STRIPE_WEBHOOK_SECRET", SECRET.to_owned()));
-    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    TestApp::spawn_with(backend, &pairs).await
-}
-
-/// A company whose Stripe customer saved the test Visa at Checkout (its default source).
-async fn company_with_card(app: &TestApp) -> (Session, String) {
-    let owner = app.signup("Card Co").await;
-    let customer = localstripe().customer_with_card(&owner.email, &owner.company_id, GOOD_CARD).await;
-    app.execute_sql(&format!(
-        "UPDATE companies SET stripe_customer_id = '{customer}' WHERE id = '{}'",
-        owner.company_id
-    ))
-    .await;
-    (owner, customer)
-}
-
 async fn deliver(app: &TestApp, kind: &str, object: Value, previous: Value) {
-    let body = json!({"id": format!("evt_{}", uuid::Uuid::new_v4().simple()), "object": "event", "type": kind,
-        "created": chrono::Utc::now().timestamp(), "data": {"object": object, "previous_attributes": previous}})
-    .to_string();
-    let header = vigil::stripe::signature::sign(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
-    let response = app
-        .client
-        .post(app.url("/api/v1/stripe/webhook"))
-        .header("stripe-signature", header)
-        .body(body)
-        .send()
-        .await
-        .expect("delivery");
-    assert!(response.status().is_success(), "{kind}: {}", response.status());
+    let mut signed = event(&unique("evt"), kind, chrono::Utc::now().timestamp(), object);
+    signed["data"]["previous_attributes"] = previous;
+    delivered(app, &signed).await;
 }
 
 async fn card(app: &TestApp, owner: &Session) -> Value {

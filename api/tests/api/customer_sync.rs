@@ -14,8 +14,9 @@ backend_tests!(
     billing_emails_set_at_once_leave_the_stored_one_at_stripe,
 );
 
-/// A company with a Stripe customer; returns the owner and the customer id.
-async fn company_with_customer(app: &TestApp) -> (Session, String) {
+/// A company whose Stripe customer saved the test Visa at Checkout (its default source); returns the owner
+/// and the customer id.
+pub(crate) async fn company_with_customer(app: &TestApp) -> (Session, String) {
     let owner = app.signup("Tax Co").await;
     let customer = localstripe().customer_with_card(&owner.email, &owner.company_id, GOOD_CARD).await;
     app.execute_sql(&format!(

@@ -58,6 +58,20 @@ fn history(customer: &str) -> Vec<Value> {
     .collect()
 }
 
+/// A runtime of its own (the properties drive it case by case) and a server on localstripe that takes this
+/// file's webhooks and many sign-ups from one address.
+fn runtime_and_app(backend: Backend) -> (tokio::runtime::Runtime, TestApp) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut settings = localstripe().settings();
+    settings.push(("STRIPE_WEBHOOK_SECRET", SECRET.to_owned()));
+    settings.push(("SIGNUPS_PER_ADDRESS_PER_HOUR", "1000".to_owned()));
+    let app = runtime.block_on(async {
+        let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        TestApp::spawn_with(backend, &pairs).await
+    });
+    (runtime, app)
+}
+
 async fn deliver(app: &TestApp, event: &Value) {
     let body = event.to_string();
     let header = vigil::stripe::signature::sign(body.as_bytes(), SECRET, chrono::Utc::now().timestamp());
@@ -119,14 +133,7 @@ async fn company(app: &TestApp) -> (Session, String) {
 }
 
 fn any_order_with_duplicates_ends_like_in_order(backend: Backend) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let mut settings = localstripe().settings();
-    settings.push(("STRIPE_WEBHOOK_SECRET", SECRET.to_owned()));
-    settings.push(("SIGNUPS_PER_ADDRESS_PER_HOUR", "1000".to_owned()));
-    let app = runtime.block_on(async {
-        let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        TestApp::spawn_with(backend, &pairs).await
-    });
+    let (runtime, app) = runtime_and_app(backend);
     let expected = runtime.block_on(async {
         let (owner, customer) = company(&app).await;
         for event in history(&customer) {
@@ -214,14 +221,7 @@ async fn two_subscriptions_delivered(app: &TestApp, order: &[usize]) -> (Session
 }
 
 fn two_live_subscriptions_in_any_order_leave_the_newest_alone(backend: Backend) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let mut settings = localstripe().settings();
-    settings.push(("STRIPE_WEBHOOK_SECRET", SECRET.to_owned()));
-    settings.push(("SIGNUPS_PER_ADDRESS_PER_HOUR", "1000".to_owned()));
-    let app = runtime.block_on(async {
-        let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        TestApp::spawn_with(backend, &pairs).await
-    });
+    let (runtime, app) = runtime_and_app(backend);
     let orders = prop::collection::vec(0..4usize, 0..3).prop_flat_map(|duplicates| {
         let mut deliveries: Vec<usize> = (0..4).collect();
         deliveries.extend(duplicates);
