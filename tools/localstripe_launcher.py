@@ -9,11 +9,18 @@ patched so that the product code can speak modern Stripe:
   `latest_invoice`, the subscription unchanged), applied when that invoice is paid;
 - `POST /v1/invoices/create_preview` previews such a change with the same arithmetic (localstripe's own
   credits whole past invoices and ignores `price` and `proration_behavior`);
-- subscription schedules: `from_subscription`, phases of one price each, `release`; a test hook
+- subscription schedules: `from_subscription`, phases of one price each (with its quantity, tax rates and
+  default tax rates, which a phase sent without them loses, as at Stripe), `end_behavior` `release` or
+  `cancel`, `release`; a test hook
   (`POST /_config/subscription_schedules/{id}/advance`) stands in for Stripe's test clocks and moves the
   subscription into the next phase, billing it at that phase's price, as the end of the period does;
-- finalized invoices have a `hosted_invoice_url` and a `billing_reason`;
-- updating a subscription emits `customer.subscription.updated`, as Stripe does;
+- finalized invoices have a `hosted_invoice_url`, a `billing_reason` and `auto_advance`, which
+  `POST /v1/invoices/{id}` sets; cancelling a subscription at once stops the automatic collection of every
+  open invoice of the customer (`auto_advance` false), as Stripe does by default;
+- voiding the invoice a pending update waits for discards the pending update (localstripe would end the
+  subscription, as for an unpaid first invoice), and voiding a renewal's invoice leaves the subscription be;
+- updating a subscription emits `customer.subscription.updated`, as Stripe does, and `cancel_at` sent
+  empty unsets it;
 - listing a customer's tax ids takes Stripe's pagination parameters (`limit`, `starting_after`,
   `ending_before`), which localstripe refuses;
 - nothing is persisted to /tmp/localstripe.pickle (shared between runs and slow);
@@ -198,8 +205,11 @@ class SubscriptionSchedule(resources.StripeObject):
         self.end_behavior = 'release'
         self.released_at = None
         self.released_subscription = None
+        item = sub.items._list[0]
         self.phases = [{'start_date': sub.current_period_start, 'end_date': sub.current_period_end,
-                        'items': [{'price': sub.plan.id, 'plan': sub.plan.id, 'quantity': 1}],
+                        'items': [{'price': sub.plan.id, 'plan': sub.plan.id, 'quantity': item.quantity,
+                                   'tax_rates': [rate.id for rate in item.tax_rates or []]}],
+                        'default_tax_rates': [rate.id for rate in sub.default_tax_rates or []],
                         'proration_behavior': 'create_prorations'}]
         sub.schedule = self.id
 
@@ -246,13 +256,26 @@ class SubscriptionSchedule(resources.StripeObject):
                 begin = checked[-1]['end_date'] if checked else start
                 if end is not None and end <= begin:
                     raise UserError(400, 'Phases must end after they start')
+                # As at Stripe, what a phase is sent without it has not: a quantity of 1, no tax rates.
+                quantity = resources.try_convert_to_int(items[0].get('quantity', 1))
+                if not isinstance(quantity, int) or quantity < 1:
+                    raise UserError(400, 'Invalid phases[%d][items][0][quantity]' % n)
+                tax_rates = tax_rate_ids(items[0].get('tax_rates'), 'phases[%d][items][0][tax_rates]' % n)
+                default_tax_rates = tax_rate_ids(phase.get('default_tax_rates'), 'phases[%d][default_tax_rates]' % n)
                 checked.append({'start_date': begin, 'end_date': end, 'duration': duration,
-                                'items': [{'price': items[0]['plan'], 'plan': items[0]['plan'], 'quantity': 1}],
+                                'items': [{'price': items[0]['plan'], 'plan': items[0]['plan'], 'quantity': quantity,
+                                           'tax_rates': tax_rates}],
+                                'default_tax_rates': default_tax_rates,
                                 'proration_behavior': proration_behavior or 'create_prorations'})
             self.phases = checked
         if end_behavior is not None:
             self.end_behavior = end_behavior
+        # A schedule that cancels at its end shows on its subscription as a cancellation date.
+        sub = resources.Subscription._api_retrieve(self.subscription)
+        last_end = self.phases[-1]['end_date']
+        sub.cancel_at = last_end if self.end_behavior == 'cancel' else None
         schedule_webhook(resources.Event('subscription_schedule.updated', self))
+        schedule_webhook(resources.Event('customer.subscription.updated', sub))
 
     def _release(self):
         sub = resources.Subscription._api_retrieve(self.subscription)
@@ -277,18 +300,52 @@ class SubscriptionSchedule(resources.StripeObject):
         billed at that price. As at Stripe, a schedule releases its subscription when its *last* phase ends
         (a period after that phase began), not when it begins: until then the subscription names it."""
         ending_last_phase = len(self.phases) == 1
-        if self.status != 'active' or (ending_last_phase and self.end_behavior != 'release'):
+        if self.status != 'active':
             raise UserError(400, 'No next phase to advance to')
         sub = resources.Subscription._api_retrieve(self.subscription)
+        if ending_last_phase and self.end_behavior == 'cancel':
+            self.status = 'completed'
+            sub.schedule = None
+            resources.Subscription._api_delete(sub.id)
+            return
         if not ending_last_phase:
             self.phases.pop(0)
-            apply_plan(sub, resources.Plan._api_retrieve(self.phases[0]['items'][0]['plan']))
+            phase = self.phases[0]
+            apply_plan(sub, resources.Plan._api_retrieve(phase['items'][0]['plan']))
+            item = sub.items._list[0]
+            item.quantity = phase['items'][0]['quantity']
+            item.tax_rates = [resources.TaxRate._api_retrieve(rate) for rate in phase['items'][0]['tax_rates']]
+            sub.default_tax_rates = [resources.TaxRate._api_retrieve(rate) for rate in phase['default_tax_rates']]
         sub.start_date = int(time.time())
         sub._create_invoice()
         resources.Invoice._api_retrieve(sub.latest_invoice).billing_reason = 'subscription_cycle'
         if ending_last_phase:
             self._release()
         schedule_webhook(resources.Event('customer.subscription.updated', sub))
+
+
+def tax_rate_ids(rates, name):
+    if rates in (None, ''):
+        return []
+    if not isinstance(rates, list) or not all(isinstance(rate, str) for rate in rates):
+        raise UserError(400, 'Invalid ' + name)
+    for rate in rates:
+        resources.TaxRate._api_retrieve(rate)
+    return rates
+
+
+def update_invoice(id, auto_advance=None, metadata=None, **kwargs):
+    if kwargs:
+        raise UserError(400, 'Received unknown parameter: ' + ', '.join(kwargs))
+    invoice = resources.Invoice._api_retrieve(id)
+    if auto_advance is not None:
+        if auto_advance not in (True, False, 'true', 'false'):
+            raise UserError(400, 'Invalid boolean: ' + str(auto_advance))
+        invoice.auto_advance = auto_advance in (True, 'true')
+    if metadata:
+        invoice.metadata = {**(invoice.metadata or {}), **metadata}
+    schedule_webhook(resources.Event('invoice.updated', invoice))
+    return invoice
 
 
 def list_tax_ids(id, limit=None, starting_after=None, ending_before=None, **kwargs):
@@ -320,6 +377,10 @@ def patch():
         if payment_behavior not in (None,) + PAYMENT_BEHAVIORS:
             raise UserError(400, 'Invalid payment_behavior: ' + str(payment_behavior))
         pending = payment_behavior == 'pending_if_incomplete'
+        # Stripe unsets a field sent empty; localstripe insists on a timestamp.
+        if kwargs.get('cancel_at') == '':
+            del kwargs['cancel_at']
+            self.cancel_at = None
         if pending and set(kwargs) - PENDING_UPDATE_PARAMS:
             raise UserError(400, 'payment_behavior=pending_if_incomplete cannot be used with '
                             + ', '.join(sorted(set(kwargs) - PENDING_UPDATE_PARAMS)))
@@ -388,10 +449,55 @@ def patch():
     def invoice_init(self, *args, **kwargs):
         original_invoice_init(self, *args, **kwargs)
         self.billing_reason = 'subscription_create' if self.subscription else 'manual'
+        # Stripe collects a subscription's invoices by itself (retries included) while this is true.
+        self.auto_advance = True
 
     resources.Invoice.__init__ = invoice_init
 
+    original_delete = resources.Subscription._api_delete.__func__
+
+    @classmethod
+    def delete(cls, id, **kwargs):
+        sub = original_delete(cls, id)
+        # "By default, upon subscription cancellation, Stripe will stop automatic collection of all finalized
+        # invoices for the customer" (the API reference of DELETE /v1/subscriptions/{id}).
+        for invoice in resources.Invoice._api_list_all(None, customer=sub.customer, limit=100)._list:
+            if invoice.status == 'open':
+                invoice.auto_advance = False
+        return sub
+
+    resources.Subscription._api_delete = delete
+
+    original_void = resources.Invoice._api_void_invoice.__func__
+
+    @classmethod
+    def void(cls, id):
+        invoice = resources.Invoice._api_retrieve(id)
+        sub = invoice.subscription and resources.Subscription._api_retrieve(invoice.subscription)
+        first = invoice.billing_reason == 'subscription_create'
+        if sub and not first:
+            # Only an unpaid first invoice ends its subscription; otherwise voiding it leaves the subscription
+            # be, and discards a pending update that waited for it.
+            subscription_id, invoice.subscription = invoice.subscription, None
+            try:
+                voided = original_void(cls, id)
+            finally:
+                invoice.subscription = subscription_id
+            pending = getattr(sub, '_pending', None)
+            if pending and pending['invoice'] == id:
+                sub.pending_update, sub._pending = None, None
+                schedule_webhook(resources.Event('customer.subscription.updated', sub))
+        else:
+            voided = original_void(cls, id)
+        schedule_webhook(resources.Event('invoice.voided', voided))
+        return voided
+
+    resources.Invoice._api_void_invoice = void
+
+    # set_route puts each route first: the generic `{id}` goes in before the literal paths it would swallow.
+    set_route('POST', '/v1/invoices/{id}', update_invoice)
     set_route('POST', '/v1/invoices/create_preview', create_preview)
+    set_route('POST', '/v1/invoices/{id}/void', resources.Invoice._api_void_invoice)
     set_route('GET', '/v1/customers/{id}/tax_ids', list_tax_ids)
     set_route('POST', '/v1/subscription_schedules', SubscriptionSchedule._api_create)
     set_route('GET', '/v1/subscription_schedules/{id}', SubscriptionSchedule._api_retrieve)

@@ -309,23 +309,79 @@ async fn set_renewal(
     else {
         return Err(no_subscription());
     };
-    if !renew {
-        // Stripe refuses to end a subscription a schedule manages: a scheduled downgrade gives way.
-        release_schedule(gateway, &row).await?;
-    }
     let operation = if renew { "resume" } else { "cancel" };
+    let key = operation_key(operation, &actor.company);
+    let mut details = serde_json::json!({"at_period_end": !renew});
     let read_at = Utc::now().timestamp();
-    let updated = gateway
-        .set_cancel_at_period_end(
-            subscription,
-            !renew,
-            row.cancel_at.is_some(),
-            &operation_key(operation, &actor.company),
-        )
-        .await?;
+    let updated = match (renew, row.stripe_schedule_id.as_deref()) {
+        // Stripe refuses `cancel_at_period_end` on a subscription a schedule manages. The schedule ends it
+        // instead, in one call that also drops a scheduled downgrade: two calls (release, then cancel)
+        // could stop halfway and leave the subscription renewing on the higher plan.
+        (false, Some(schedule)) => {
+            abandon_pending_change(gateway, subscription, &mut details).await?;
+            match gateway.cancel_through_schedule(schedule, &key).await {
+                Ok(()) => gateway.retrieve_subscription(subscription).await?,
+                // Released meanwhile (in the Dashboard, by another request): the subscription is free again.
+                Err(StripeFailure::Rejected { status: 400 | 404, .. }) => {
+                    gateway.set_cancel_at_period_end(subscription, true, false, &key).await?
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        (false, None) => {
+            abandon_pending_change(gateway, subscription, &mut details).await?;
+            gateway.set_cancel_at_period_end(subscription, true, false, &key).await?
+        }
+        // A schedule that ends the subscription (a cancellation made through it) is released first; the
+        // subscription then renews once its cancellation date is cleared.
+        (true, _) => {
+            release_schedule(gateway, &row).await?;
+            let clear_cancel_at = row.cancel_at.is_some() || row.stripe_schedule_id.is_some();
+            gateway.set_cancel_at_period_end(subscription, false, clear_cancel_at, &key).await?
+        }
+    };
+    // The voided invoice of a change given up is mirrored at once, so that nothing shows as payable.
+    let updated = match details.get("abandoned_invoice") {
+        Some(_) => gateway.retrieve_subscription_and_invoice(subscription).await?,
+        None => updated,
+    };
     let action = if renew { "billing.subscription_resumed" } else { "billing.subscription_cancelled" };
-    let event = AuditEvent::new(action).details(serde_json::json!({"at_period_end": !renew}));
+    let event = AuditEvent::new(action).details(details);
     mirror_and_audit(pool, setup, actor, (updated, read_at), None, event).await
+}
+
+/// Gives up, for a cancellation, a plan change that waits for its payment, noting its voided invoice in
+/// `details`: a subscription that ends must not be upgraded by a late payment.
+async fn abandon_pending_change(
+    gateway: &crate::stripe::StripeGateway,
+    subscription: &str,
+    details: &mut serde_json::Value,
+) -> Result<(), ApiError> {
+    let at_stripe = gateway.retrieve_subscription_and_invoice(subscription).await?;
+    if let Some(voided) = void_pending_invoice(gateway, &at_stripe).await? {
+        details["abandoned_invoice"] = serde_json::json!(voided);
+    }
+    Ok(())
+}
+
+/// Voids the invoice a pending update of `subscription` (read with its latest invoice expanded) waits for,
+/// which gives the update up: Stripe applies a pending update only when that invoice is paid, and would go
+/// on trying to collect it. Returns the voided invoice. One paid or voided meanwhile is left as it is.
+pub(super) async fn void_pending_invoice(
+    gateway: &crate::stripe::StripeGateway,
+    subscription: &StripeSubscription,
+) -> Result<Option<String>, ApiError> {
+    let Some(invoice) = subscription.pending_invoice().filter(|i| i.status.as_deref() == Some("open")) else {
+        return Ok(None);
+    };
+    match gateway.void_invoice(&invoice.id, &format!("vigil-void-pending-{}", invoice.id)).await {
+        Ok(()) => Ok(Some(invoice.id)),
+        Err(StripeFailure::Rejected { status, message }) => {
+            log::warn!("Stripe would not void the pending update's invoice {} ({status}): {message}", invoice.id);
+            Ok(None)
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Cancels at the end of the current period; the tier holds until then.

@@ -40,9 +40,11 @@ pub fn was_paid(subscription: &StripeSubscription) -> bool {
 
 /// Cancels each loser at Stripe now, crediting the unused time of a paid period; returns the cancelled
 /// subscriptions as Stripe answered, each with whether it was credited. One that Stripe refuses to cancel
-/// (cancelled meanwhile by another instance, say) is skipped.
+/// (cancelled meanwhile by another instance, say) is skipped. Cancelling stops Stripe's automatic
+/// collection of every open invoice of the customer, so it is turned back on for the kept subscription's.
 pub async fn cancel_losers(
     gateway: &StripeGateway,
+    kept: Option<&StripeSubscription>,
     losers: &[&StripeSubscription],
 ) -> Result<Vec<Cancelled>, ApiError> {
     let mut cancelled = Vec::new();
@@ -61,7 +63,36 @@ pub async fn cancel_losers(
             Err(other) => return Err(other.into()),
         }
     }
+    if let Some(kept) = kept.filter(|_| !cancelled.is_empty())
+        && let Err(error) = resume_collection(gateway, kept).await
+    {
+        // Left off, the invoice waits for the customer to pay it on its page. (Only now: collection turned
+        // off at another time may be the operator's choice.)
+        log::warn!("could not turn collection back on for the invoices of subscription {}: {error}", kept.id);
+    }
     Ok(cancelled)
+}
+
+/// Turns Stripe's automatic collection back on for the open invoices of `kept` that it was turned off for
+/// (by default, cancelling any subscription turns it off for every open invoice of the customer).
+pub async fn resume_collection(gateway: &StripeGateway, kept: &StripeSubscription) -> Result<(), ApiError> {
+    let Some(customer) = kept.customer.as_deref() else { return Ok(()) };
+    let stopped = gateway.list_invoices(customer).await?.into_iter().filter(|invoice| {
+        invoice.subscription_id().as_deref() == Some(kept.id.as_str())
+            && invoice.status.as_deref() == Some("open")
+            && invoice.auto_advance == Some(false)
+    });
+    for invoice in stopped {
+        let key = format!("vigil-resume-collection-{}", invoice.id);
+        match gateway.resume_collection(&invoice.id, &key).await {
+            Ok(()) => {}
+            Err(StripeFailure::Rejected { status, message }) => {
+                log::warn!("Stripe would not collect invoice {} again ({status}): {message}", invoice.id);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Voids the open invoices of an unpaid duplicate before it is cancelled: what it asked to be paid is owed
@@ -158,7 +189,7 @@ pub async fn resolve(
     if losers.is_empty() {
         return Ok(Vec::new());
     }
-    let cancelled = cancel_losers(gateway, &losers).await?;
+    let cancelled = cancel_losers(gateway, Some(kept), &losers).await?;
     let (setup, company, kept) = (setup.clone(), company.clone(), kept.clone());
     db::run(pool, move |conn| {
         write_transaction(conn, |conn| {

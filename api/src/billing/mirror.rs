@@ -132,7 +132,9 @@ pub fn apply_subscription(
     let period_began = period_start.and_then(timestamp);
     let taken_effect = before.scheduled_tier_code.as_deref() == Some(tier.as_str())
         || matches!((period_began, before.scheduled_change_at), (Some(began), Some(at)) if began >= at);
-    let still_scheduled = same && kept_schedule && !taken_effect;
+    // A subscription that ends renews on no price: a cancellation drops the downgrade.
+    let ends = subscription.cancel_at_period_end || subscription.cancel_at.is_some();
+    let still_scheduled = same && kept_schedule && !taken_effect && !ends;
     let after = SubscriptionRow {
         tier_code: tier,
         status: status.as_str().to_owned(),

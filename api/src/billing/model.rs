@@ -491,9 +491,10 @@ pub struct TierRequest {
 }
 
 /// `PUT /api/v1/billing/subscription`: the tier to move to and, to be invoiced exactly what a preview
-/// showed, that preview's `proration_date`.
+/// showed, that preview's `proration_date` and `quote`.
 #[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
-#[schema(example = json!({"tier": "ENTERPRISE", "proration_date": "2026-12-03T14:00:00Z"}))]
+#[schema(example = json!({"tier": "ENTERPRISE", "proration_date": "2026-12-03T14:00:00Z",
+    "quote": "4f3c2a9e0d6b8c1f7a5e3d2b9c0f1e4a6b8d7c5e3f2a1b0c9d8e7f6a5b4c3d2e1f"}))]
 pub struct PlanChangeRequest {
     pub tier: TierCode,
     /// The `proration_date` of `GET /api/v1/billing/subscription/preview`: the change is prorated as of
@@ -501,6 +502,10 @@ pub struct PlanChangeRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub proration_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The `quote` of that preview; required with `proration_date`, which it signs.
+    #[serde(default)]
+    #[validate(length(max = 128))]
+    pub quote: Option<String>,
 }
 
 /// `GET /api/v1/billing/subscription/preview?tier=…`.
@@ -526,7 +531,9 @@ pub struct PreviewLine {
     "lines": [{"description": "Unused time on Pro after 03 Dec 2026", "amount": -1933},
               {"description": "Remaining time on Enterprise after 03 Dec 2026", "amount": 6600}],
     "period_start": "2026-12-03T14:00:00Z", "period_end": "2027-01-01T00:00:00Z",
-    "proration_date": "2026-12-03T14:00:00Z"}))]
+    "proration_date": "2026-12-03T14:00:00Z",
+    "quote": "4f3c2a9e0d6b8c1f7a5e3d2b9c0f1e4a6b8d7c5e3f2a1b0c9d8e7f6a5b4c3d2e1f",
+    "takes_effect_at": "2026-12-03T14:00:00Z"}))]
 pub struct PlanChangePreview {
     pub tier: TierCode,
     /// What the change charges at once, in minor units of `currency` (0 when the credit covers it).
@@ -539,9 +546,13 @@ pub struct PlanChangePreview {
     pub period_start: chrono::DateTime<chrono::Utc>,
     #[schema(value_type = String, format = DateTime)]
     pub period_end: chrono::DateTime<chrono::Utc>,
-    /// The moment the amounts are computed for; send it with the change to be invoiced exactly this.
+    /// The moment the amounts are computed for; send it with the change, with `quote`, to be invoiced
+    /// exactly this.
     #[schema(value_type = String, format = DateTime)]
     pub proration_date: chrono::DateTime<chrono::Utc>,
+    /// The server's signature of this preview's `proration_date` for this company, subscription and tier:
+    /// a change sent with a `proration_date` must carry the `quote` that came with it.
+    pub quote: String,
     /// When the new plan applies: at once once paid, or, for a downgrade that waits for the end of the
     /// period, then (nothing is invoiced now; the next renewal is at the new price).
     #[schema(value_type = String, format = DateTime)]

@@ -10,9 +10,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::changes::{
-    self, BillingActor, mirror_and_audit, no_subscription, operation_key, release_schedule, subscription_row,
-};
+use super::changes::{self, BillingActor, mirror_and_audit, no_subscription, release_schedule, subscription_row};
 use super::model::{
     OverLimit, PlanChangePreview, PlanChangeRequest, PreviewLine, Subscription, SubscriptionRow, Tier, TierCode,
 };
@@ -81,7 +79,7 @@ pub async fn preview(
     let row = subscription_row(pool, company).await?;
     let change = price_change(&row, setup, tier)?.ok_or_else(|| plan_unchanged(tier))?;
     if waits_for_period_end(setup, &row, tier) {
-        return scheduled_preview(pool, &row, tier).await;
+        return scheduled_preview(pool, setup, company, &row, tier).await;
     }
     let at = Utc::now().timestamp();
     let preview = gateway.preview_price_change(&change, at).await?;
@@ -92,6 +90,7 @@ pub async fn preview(
         prorations.iter().map(|line| line.period.end).max().and_then(when),
     );
     let proration_date = when(at).unwrap_or_else(Utc::now);
+    let quote = quote(setup, company, change.subscription, tier, at);
     Ok(PlanChangePreview {
         tier,
         amount_due: preview.amount_due,
@@ -103,6 +102,7 @@ pub async fn preview(
         period_start: start.unwrap_or(proration_date),
         period_end: end.or_else(|| row.current_period_end.map(|t| t.and_utc())).unwrap_or(proration_date),
         proration_date,
+        quote,
         takes_effect_at: proration_date,
     })
 }
@@ -116,11 +116,14 @@ fn waits_for_period_end(setup: &StripeSetup, row: &SubscriptionRow, tier: TierCo
 /// (the paid-for period is used in full); the next renewal bills the lower price.
 async fn scheduled_preview(
     pool: &DbPool,
+    setup: &StripeSetup,
+    company: &CompanyId,
     row: &SubscriptionRow,
     tier: TierCode,
 ) -> Result<PlanChangePreview, ApiError> {
     let currency = db::run(pool, move |conn| Ok(store::find_tier(conn, tier)?.currency)).await?;
     let now = Utc::now();
+    let subscription = row.stripe_subscription_id.as_deref().unwrap_or_default();
     let end = row.current_period_end.map(|t| t.and_utc()).unwrap_or(now);
     Ok(PlanChangePreview {
         tier,
@@ -130,6 +133,7 @@ async fn scheduled_preview(
         period_start: end,
         period_end: end,
         proration_date: now,
+        quote: quote(setup, company, subscription, tier, now.timestamp()),
         takes_effect_at: end,
     })
 }
@@ -146,6 +150,86 @@ fn checked_proration_date(date: DateTime<Utc>, row: &SubscriptionRow, now: DateT
         ));
     }
     Ok(date.timestamp())
+}
+
+/// The signature of a preview's `proration_date` for this company, subscription and tier. Without it a
+/// client could pick any `proration_date` in the hour the window allows and be prorated as of then (more
+/// credit for an immediate downgrade); with it, a change is prorated only as of a moment the server quoted.
+fn quote(setup: &StripeSetup, company: &CompanyId, subscription: &str, tier: TierCode, at: i64) -> String {
+    use hmac::Mac;
+    hex::encode(quote_mac(setup, company, subscription, tier, at).finalize().into_bytes())
+}
+
+fn quote_mac(
+    setup: &StripeSetup,
+    company: &CompanyId,
+    subscription: &str,
+    tier: TierCode,
+    at: i64,
+) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac = setup.quote_mac();
+    mac.update(format!("{company}\n{subscription}\n{}\n{at}", tier.as_str()).as_bytes());
+    mac
+}
+
+/// The `proration_date` of a change, checked: recent enough (see [`checked_proration_date`]) and quoted
+/// by this server for this company, subscription and tier.
+fn quoted_proration_date(
+    setup: &StripeSetup,
+    company: &CompanyId,
+    row: &SubscriptionRow,
+    tier: TierCode,
+    request: &PlanChangeRequest,
+) -> Result<Option<i64>, ApiError> {
+    use hmac::Mac;
+    let Some(date) = request.proration_date else { return Ok(None) };
+    let at = checked_proration_date(date, row, Utc::now())?;
+    let subscription = row.stripe_subscription_id.as_deref().unwrap_or_default();
+    let genuine =
+        request.quote.as_deref().and_then(|quote| hex::decode(quote).ok()).is_some_and(|signature| {
+            quote_mac(setup, company, subscription, tier, at).verify_slice(&signature).is_ok()
+        });
+    if !genuine {
+        return Err(ApiError::invalid_field(
+            "quote",
+            "send the quote that came with this proration_date from GET /api/v1/billing/subscription/preview",
+        ));
+    }
+    Ok(Some(at))
+}
+
+/// The Idempotency-Key of a change at Stripe: the same for the same change asked of the same state of the
+/// subscription (a client retrying after a lost answer, a double click), so Stripe makes it once; another
+/// as soon as anything it starts from differs (a later change, the invoice of an earlier one paid or voided).
+fn change_key(operation: &str, company: &CompanyId, change: &PriceChange<'_>, state: &str) -> String {
+    let fingerprint = crate::crypto::sha256_hex(&format!("{}\n{}\n{state}", change.subscription, change.price));
+    format!("vigil-{operation}-{company}-{}", &fingerprint[..32])
+}
+
+/// What a change starts from, as Stripe said it just now: the price, the newest invoice and where it
+/// stands, and the change waiting for payment.
+fn stripe_state(subscription: &StripeSubscription, proration_date: Option<i64>) -> String {
+    let invoice = subscription.latest_invoice.as_ref();
+    let invoice_id = invoice.and_then(|i| i.as_str().or_else(|| i["id"].as_str())).unwrap_or_default();
+    let invoice_status = invoice.and_then(|i| i["status"].as_str()).unwrap_or_default();
+    format!(
+        "{}\n{invoice_id}\n{invoice_status}\n{}\n{}",
+        subscription.price_id().unwrap_or_default(),
+        subscription.pending_price_id().unwrap_or_default(),
+        proration_date.map(|at| at.to_string()).unwrap_or_default(),
+    )
+}
+
+/// What a change starts from, as the mirror holds it, when Stripe could not be read first.
+fn mirrored_state(row: &SubscriptionRow, proration_date: Option<i64>) -> String {
+    format!(
+        "{}\n{}\n{}\n{}",
+        row.stripe_price_id.as_deref().unwrap_or_default(),
+        row.stripe_updated_at.unwrap_or_default(),
+        row.stripe_schedule_id.as_deref().unwrap_or_default(),
+        proration_date.map(|at| at.to_string()).unwrap_or_default(),
+    )
 }
 
 /// Under the company lock: refuses a change to `target` that current usage would exceed, naming what is
@@ -183,7 +267,8 @@ fn reserve(conn: &mut DbConn, company: &CompanyId, target: TierCode) -> Result<(
 /// changes and the answer is 402 `payment_required` with the invoice's payment page. A downgrade otherwise
 /// waits for the end of the period (a subscription schedule at Stripe); choosing the current plan again
 /// undoes it. Going to FREE cancels at the end of the period. A downgrade that current usage would exceed
-/// is refused, naming what is over.
+/// is refused, naming what is over. A change that waits for its payment is given up by any other choice:
+/// its invoice is voided, so that neither the customer nor Stripe's retries can pay for it later.
 pub async fn change_plan(
     pool: &DbPool,
     setup: &StripeSetup,
@@ -201,17 +286,12 @@ pub async fn change_plan(
     }
     let current = TierCode::parse(&row.tier_code).unwrap_or(TierCode::Free);
     let Some(change) = price_change(&row, setup, tier)? else {
-        // Only a downgrade Vigil scheduled is undone; a schedule made in the Dashboard is left alone.
-        return match row.scheduled_tier_code.is_some() {
-            true => cancel_scheduled_change(pool, setup, actor, &row).await,
-            false => Ok(service::subscription_view(&row, crate::db::now())),
-        };
+        return stay_on_current_plan(pool, setup, actor, &row).await;
     };
     if row.scheduled_tier_code.as_deref() == Some(tier.as_str()) {
         return Ok(service::subscription_view(&row, crate::db::now()));
     }
-    let proration_date =
-        request.proration_date.map(|date| checked_proration_date(date, &row, Utc::now())).transpose()?;
+    let proration_date = quoted_proration_date(setup, &actor.company, &row, tier, &request)?;
     if !row.auto_renew && waits_for_period_end(setup, &row, tier) {
         // A downgrade at the period's end of a subscription that ends then anyway would only renew, on a
         // schedule, what the customer cancelled.
@@ -222,17 +302,24 @@ pub async fn change_plan(
                 .to_owned(),
         });
     }
-    let details = serde_json::json!({"from": current, "to": tier});
+    let mut details = serde_json::json!({"from": current, "to": tier});
+    let mut state = mirrored_state(&row, proration_date);
     if !waits_for_period_end(setup, &row, tier) {
-        // The same change asked for again (a second click, a client's retry) while the first waits for its
-        // payment: hand back that invoice. Another update would replace it with a second invoice to collect.
         let read_at = Utc::now().timestamp();
         match gateway.retrieve_subscription_and_invoice(change.subscription).await {
+            // The same change asked for again (a second click, a client's retry) while the first waits for
+            // its payment: hand back that invoice. Another update would replace it with a second invoice.
             Ok(at_stripe) if at_stripe.pending_price_id() == Some(change.price) => {
                 let waiting = (at_stripe, read_at);
                 return Err(payment_required(pool, setup, actor, waiting, details, (current, tier)).await?);
             }
-            Ok(_) => {}
+            Ok(at_stripe) => {
+                // Another change waits for its payment: it is given up before this one is made.
+                if let Some(voided) = changes::void_pending_invoice(gateway, &at_stripe).await? {
+                    details["abandoned_invoice"] = serde_json::json!(voided);
+                }
+                state = stripe_state(&at_stripe, proration_date);
+            }
             // Unreadable: the change itself is the judge (Stripe refuses it, makes it, or is as unreachable).
             Err(failure) => {
                 log::warn!("could not read subscription {} before a plan change: {failure}", change.subscription);
@@ -243,10 +330,13 @@ pub async fn change_plan(
     db::run(pool, move |conn| reserve(conn, &company, tier)).await?;
     let read_at = Utc::now().timestamp();
     let outcome = match waits_for_period_end(setup, &row, tier) {
-        true => schedule_downgrade(gateway, &row, &change, actor, tier).await,
+        true => {
+            schedule_downgrade(gateway, &row, &change, &change_key("downgrade", &actor.company, &change, &state), tier)
+                .await
+        }
         false => match release_schedule(gateway, &row).await {
             Ok(()) => gateway
-                .change_price(&change, proration_date, &operation_key("plan", &actor.company))
+                .change_price(&change, proration_date, &change_key("plan", &actor.company, &change, &state))
                 .await
                 .map(|updated| (updated, None))
                 .map_err(Refusal::Stripe),
@@ -266,7 +356,6 @@ pub async fn change_plan(
         }
     };
     if let Some((_, _, at)) = &scheduled {
-        let mut details = details;
         details["at"] = serde_json::json!(at.and_utc());
         let event = AuditEvent::new("billing.downgrade_scheduled").details(details);
         return mirror_and_audit(pool, setup, actor, (updated, read_at), scheduled, event).await;
@@ -276,6 +365,33 @@ pub async fn change_plan(
     }
     let event = AuditEvent::new("billing.plan_changed").details(details);
     mirror_and_audit(pool, setup, actor, (updated, read_at), None, event).await
+}
+
+/// Choosing the plan the company is on: a change waiting for its payment is given up (its invoice voided),
+/// and a downgrade Vigil scheduled is undone. A schedule made in the Dashboard is left alone.
+async fn stay_on_current_plan(
+    pool: &DbPool,
+    setup: &StripeSetup,
+    actor: &BillingActor,
+    row: &SubscriptionRow,
+) -> Result<Subscription, ApiError> {
+    let gateway = setup.gateway()?;
+    let Some(subscription) = row.stripe_subscription_id.as_deref() else { return Err(no_subscription()) };
+    let read_at = Utc::now().timestamp();
+    let at_stripe = gateway.retrieve_subscription_and_invoice(subscription).await?;
+    if let Some(voided) = changes::void_pending_invoice(gateway, &at_stripe).await? {
+        let after = gateway.retrieve_subscription_and_invoice(subscription).await?;
+        let event = AuditEvent::new("billing.plan_change_abandoned").details(serde_json::json!({
+            "tier": row.tier_code,
+            "abandoned": at_stripe.pending_price_id().and_then(|price| setup.tier_of_price(price)),
+            "invoice": voided,
+        }));
+        mirror_and_audit(pool, setup, actor, (after, read_at), None, event).await?;
+    }
+    match row.scheduled_tier_code.is_some() {
+        true => cancel_scheduled_change(pool, setup, actor, row).await,
+        false => Ok(service::subscription_view(&subscription_row(pool, &actor.company).await?, crate::db::now())),
+    }
 }
 
 /// Why a change did not reach Stripe's answer.
@@ -306,20 +422,17 @@ async fn schedule_downgrade(
     gateway: &crate::stripe::StripeGateway,
     row: &SubscriptionRow,
     change: &PriceChange<'_>,
-    actor: &BillingActor,
+    key: &str,
     tier: TierCode,
 ) -> Result<(StripeSubscription, Option<(String, TierCode, chrono::NaiveDateTime)>), Refusal> {
-    let (Some(current_price), Some(period_end)) = (row.stripe_price_id.as_deref(), row.current_period_end) else {
+    if row.current_period_end.is_none() {
         return Err(Refusal::Api(no_subscription()));
-    };
+    }
     release_schedule(gateway, row).await.map_err(Refusal::Api)?;
-    let key = operation_key("downgrade", &actor.company);
-    let schedule = gateway
-        .schedule_price_change(change, current_price, period_end.and_utc().timestamp(), &key)
-        .await
-        .map_err(Refusal::Stripe)?;
+    let scheduled = gateway.schedule_price_change(change, key).await.map_err(Refusal::Stripe)?;
+    let at = timestamp(scheduled.at).or(row.current_period_end).ok_or_else(|| Refusal::Api(no_subscription()))?;
     let subscription = gateway.retrieve_subscription(change.subscription).await.map_err(Refusal::Stripe)?;
-    Ok((subscription, Some((schedule, tier, period_end))))
+    Ok((subscription, Some((scheduled.schedule, tier, at))))
 }
 
 /// Choosing the current plan again while a downgrade is scheduled: the schedule is released, and the plan
@@ -369,4 +482,43 @@ async fn payment_required(
         ),
         hosted_invoice_url,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(price: &str, invoice: serde_json::Value) -> StripeSubscription {
+        StripeSubscription::from_json(&serde_json::json!({
+            "id": "sub_1", "status": "active", "latest_invoice": invoice,
+            "items": {"data": [{"id": "si_1", "price": {"id": price}}]},
+        }))
+        .expect("a subscription")
+    }
+
+    #[test]
+    fn a_change_retried_from_the_same_state_reuses_its_key_and_any_other_state_gets_another() {
+        let company = CompanyId::from_db("0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b".to_owned());
+        let change = PriceChange { subscription: "sub_1", item: "si_1", price: "price_enterprise" };
+        let key = |at_stripe: &StripeSubscription, proration_date| {
+            change_key("plan", &company, &change, &stripe_state(at_stripe, proration_date))
+        };
+        let paid = subscription("price_pro", serde_json::json!({"id": "in_1", "status": "paid"}));
+
+        let first = key(&paid, Some(1_796_000_000));
+
+        assert_eq!(first, key(&paid, Some(1_796_000_000)), "a retry is the same request to Stripe");
+        assert!(first.len() <= 255, "Stripe takes keys of up to 255 characters");
+        let voided = subscription("price_pro", serde_json::json!({"id": "in_1", "status": "void"}));
+        let others = [
+            key(&paid, None),
+            key(&paid, Some(1_796_000_060)),
+            key(&voided, Some(1_796_000_000)),
+            key(&subscription("price_pro", serde_json::json!({"id": "in_2", "status": "paid"})), Some(1_796_000_000)),
+            key(&subscription("price_other", serde_json::json!({"id": "in_1", "status": "paid"})), Some(1_796_000_000)),
+        ];
+        for other in &others {
+            assert_ne!(&first, other);
+        }
+    }
 }

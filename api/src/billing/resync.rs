@@ -58,7 +58,7 @@ pub async fn resync(pool: &DbPool, setup: &StripeSetup, only: Option<CompanyId>)
         let subscriptions = gateway.list_subscriptions(&customer).await?;
         let invoices = gateway.list_invoices(&customer).await?;
         let (kept, losers) = duplicates::split_live(setup, &subscriptions);
-        let cancelled = duplicates::cancel_losers(gateway, &losers).await?;
+        let cancelled = duplicates::cancel_losers(gateway, kept, &losers).await?;
         // The customer itself: the email and the one tax id Vigil stores, and no other.
         // A failure here is this company's alone (say, Stripe refusing its email): reported, and the
         // sweep tries again; the subscription and the other companies are still repaired.

@@ -298,45 +298,52 @@ impl StripeGateway {
     }
 
     /// Schedules the change of the subscription's item to `change.price` for the end of the current period,
-    /// with a subscription schedule: made from the subscription (its one phase: the current price until
-    /// `period_end`), then given a second phase on the new price, without prorations, released after it
-    /// (the subscription then renews on the new price as before). Stripe makes the change atomically with
-    /// the renewal invoice. Returns the schedule's id. (async-stripe's schedule builders are behind a
-    /// feature this build does not compile; these are two plain form posts.)
-    pub async fn schedule_price_change(
-        &self,
-        change: &PriceChange<'_>,
-        current_price: &str,
-        period_end: i64,
-        key: &str,
-    ) -> Result<String, StripeFailure> {
+    /// with a subscription schedule: made from the subscription (its one phase: the subscription as it is,
+    /// until the period's end), then given a second phase on the new price, without prorations, released
+    /// after it (the subscription then renews on the new price as before). Both phases are copies of the
+    /// phase Stripe made, quantity, tax rates and discounts included: a phase is what it is sent, so one sent
+    /// with only its price would drop them. Should the second step fail, the half-made schedule is released,
+    /// leaving the subscription as it was. Stripe makes the change atomically with the renewal invoice.
+    /// (async-stripe's schedule builders are behind a feature this build does not compile; these are plain
+    /// form posts.)
+    pub async fn schedule_price_change(&self, change: &PriceChange<'_>, key: &str) -> Result<Scheduled, StripeFailure> {
         let create = || raw_post("/subscription_schedules".to_owned(), &[("from_subscription", change.subscription)]);
         let schedule = self.send(create, Some(&format!("{key}-create"))).await?;
         let id = Self::string_field(&schedule, "id")?;
-        let start = schedule["phases"][0]["start_date"]
+        let current = current_phase(&schedule)?;
+        let at = current["end_date"]
             .as_i64()
-            .ok_or_else(|| StripeFailure::Unexpected("a schedule without its current phase".to_owned()))?
-            .to_string();
-        let end = period_end.to_string();
-        let phases = || {
-            raw_post(
-                format!("/subscription_schedules/{id}"),
-                &[
-                    ("phases[0][items][0][price]", current_price),
-                    ("phases[0][start_date]", start.as_str()),
-                    ("phases[0][end_date]", end.as_str()),
-                    ("phases[1][items][0][price]", change.price),
-                    // One period long (Vigil's prices are monthly); `iterations` is gone from the API version
-                    // this client speaks.
-                    ("phases[1][duration][interval]", "month"),
-                    ("phases[1][duration][interval_count]", "1"),
-                    ("proration_behavior", "none"),
-                    ("end_behavior", "release"),
-                ],
-            )
-        };
-        self.send(phases, Some(&format!("{key}-phases"))).await?;
-        Ok(id)
+            .ok_or_else(|| StripeFailure::Unexpected("a schedule phase without its end".to_owned()))?;
+        let mut fields = phase_fields(current, 0, None);
+        fields.extend(phase_fields(current, 1, Some(change.price)));
+        fields.extend([
+            // One period long (Vigil's prices are monthly); `iterations` is gone from the API version this
+            // client speaks.
+            ("phases[1][duration][interval]".to_owned(), "month".to_owned()),
+            ("phases[1][duration][interval_count]".to_owned(), "1".to_owned()),
+            ("proration_behavior".to_owned(), "none".to_owned()),
+            ("end_behavior".to_owned(), "release".to_owned()),
+        ]);
+        let update = || raw_post_owned(format!("/subscription_schedules/{id}"), &fields);
+        if let Err(failure) = self.send(update, Some(&format!("{key}-phases"))).await {
+            if let Err(release) = self.release_schedule(&id, &format!("vigil-schedule-release-{id}")).await {
+                log::warn!("half-made subscription schedule {id} not released: {release}");
+            }
+            return Err(failure);
+        }
+        Ok(Scheduled { schedule: id, at })
+    }
+
+    /// Ends a subscription that a schedule manages at the end of the current phase, in one call to the
+    /// schedule (Stripe refuses `cancel_at_period_end` on such a subscription): the current phase is kept as
+    /// it is, the later ones (a scheduled downgrade) are dropped, and the schedule cancels when it ends.
+    pub async fn cancel_through_schedule(&self, schedule: &str, key: &str) -> Result<(), StripeFailure> {
+        let read = || RequestBuilder::new(StripeMethod::Get, format!("/subscription_schedules/{schedule}"));
+        let found = self.send(read, None).await?;
+        let mut fields = phase_fields(current_phase(&found)?, 0, None);
+        fields.push(("end_behavior".to_owned(), "cancel".to_owned()));
+        let update = || raw_post_owned(format!("/subscription_schedules/{schedule}"), &fields);
+        self.send(update, Some(key)).await.map(drop)
     }
 
     /// Detaches a subscription schedule, leaving the subscription as it is now (a scheduled change is
@@ -453,6 +460,12 @@ impl StripeGateway {
             .map(drop)
     }
 
+    /// Turns Stripe's automatic collection of an open invoice back on (cancelling any subscription of the
+    /// customer turns it off for all of them).
+    pub async fn resume_collection(&self, invoice: &str, key: &str) -> Result<(), StripeFailure> {
+        self.send(|| raw_post(format!("/invoices/{invoice}"), &[("auto_advance", "true")]), Some(key)).await.map(drop)
+    }
+
     /// One page of events, newest first, optionally created at or after `since` (epoch seconds).
     pub async fn list_events(&self, starting_after: Option<&str>, since: Option<i64>) -> Result<Value, StripeFailure> {
         let build = || {
@@ -472,6 +485,75 @@ impl StripeGateway {
     }
 }
 
+/// The phase of a schedule in force now (`current_phase` names its dates), or the first one.
+fn current_phase(schedule: &Value) -> Result<&Value, StripeFailure> {
+    let phases = schedule["phases"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let start = &schedule["current_phase"]["start_date"];
+    phases
+        .iter()
+        .find(|phase| !start.is_null() && phase["start_date"] == *start)
+        .or(phases.first())
+        .ok_or_else(|| StripeFailure::Unexpected("a schedule without phases".to_owned()))
+}
+
+/// The form fields that send `phase` again as phase `n`: its items (price, quantity, tax rates), default
+/// tax rates, discounts, payment method and metadata, and, for the first phase, its dates. `price` replaces
+/// the price of the plan item (Vigil's subscriptions have one item), and a later phase takes no dates: the
+/// caller gives its duration.
+fn phase_fields(phase: &Value, n: usize, price: Option<&str>) -> Vec<(String, String)> {
+    let id = |value: &Value| value.as_str().or_else(|| value["id"].as_str()).map(str::to_owned);
+    let mut fields = Vec::new();
+    if n == 0 {
+        for date in ["start_date", "end_date"] {
+            if let Some(at) = phase[date].as_i64() {
+                fields.push((format!("phases[0][{date}]"), at.to_string()));
+            }
+        }
+    }
+    for (i, item) in phase["items"].as_array().into_iter().flatten().enumerate() {
+        let item_price = match (i, price) {
+            (0, Some(price)) => Some(price.to_owned()),
+            _ => id(&item["price"]).or_else(|| id(&item["plan"])),
+        };
+        if let Some(item_price) = item_price {
+            fields.push((format!("phases[{n}][items][{i}][price]"), item_price));
+        }
+        if let Some(quantity) = item["quantity"].as_i64() {
+            fields.push((format!("phases[{n}][items][{i}][quantity]"), quantity.to_string()));
+        }
+        for (j, rate) in item["tax_rates"].as_array().into_iter().flatten().filter_map(id).enumerate() {
+            fields.push((format!("phases[{n}][items][{i}][tax_rates][{j}]"), rate));
+        }
+    }
+    for (j, rate) in phase["default_tax_rates"].as_array().into_iter().flatten().filter_map(id).enumerate() {
+        fields.push((format!("phases[{n}][default_tax_rates][{j}]"), rate));
+    }
+    // An existing discount is carried on by its id (its remaining duration goes on); a coupon not yet
+    // applied by the coupon.
+    for (j, discount) in phase["discounts"].as_array().into_iter().flatten().enumerate() {
+        let carried = ["discount", "coupon", "promotion_code"]
+            .into_iter()
+            .find_map(|field| id(&discount[field]).map(|value| (field, value)));
+        if let Some((field, value)) = carried {
+            fields.push((format!("phases[{n}][discounts][{j}][{field}]"), value));
+        }
+    }
+    if let Some(method) = id(&phase["default_payment_method"]) {
+        fields.push((format!("phases[{n}][default_payment_method]"), method));
+    }
+    for (name, value) in phase["metadata"].as_object().into_iter().flatten() {
+        if let Some(value) = value.as_str() {
+            fields.push((format!("phases[{n}][metadata][{name}]"), value.to_owned()));
+        }
+    }
+    fields
+}
+
+fn raw_post_owned(path: String, fields: &[(String, String)]) -> RequestBuilder {
+    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    raw_post(path, &borrowed)
+}
+
 /// A form post for what the typed builders cannot express (an endpoint this build has no builder for, a
 /// field sent empty to unset it). `fields` carry Stripe's bracketed names (`phases[0][end_date]`); they go
 /// through a map, since serde_qs encodes a slice of pairs as a list (`0[0]=name&0[1]=value`).
@@ -489,6 +571,14 @@ pub struct CheckoutSession {
     pub status: String,
     /// Epoch seconds; Stripe expires an unused session after 24 hours by default.
     pub expires_at: Option<i64>,
+}
+
+/// A downgrade a subscription schedule makes at the end of the period.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub schedule: String,
+    /// When it takes effect (epoch seconds): the end of the current phase.
+    pub at: i64,
 }
 
 /// A change of a subscription's one item to another price.

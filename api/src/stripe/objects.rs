@@ -138,6 +138,8 @@ pub struct StripeInvoice {
     pub status_transitions: StatusTransitions,
     pub hosted_invoice_url: Option<String>,
     pub invoice_pdf: Option<String>,
+    /// Whether Stripe collects the invoice by itself (its payment retries included).
+    pub auto_advance: Option<bool>,
     /// Why Stripe made it: `subscription_cycle` (a renewal), `subscription_update` (a change invoiced at
     /// once), `subscription_create`, `manual`, …
     pub billing_reason: Option<String>,

@@ -6,13 +6,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Session, TestApp, backend_tests};
-use crate::stripe_fake::{GOOD_CARD, PRICE_ENTERPRISE, PRICE_PRO, localstripe};
+use crate::stripe_fake::{FaultyStripe, GOOD_CARD, PRICE_ENTERPRISE, PRICE_PRO, localstripe};
 use crate::webhooks::{register_webhook, spawn};
 
 backend_tests!(
     a_downgrade_keeps_the_paid_for_plan_until_the_period_ends_then_renews_on_the_lower_price,
     choosing_the_current_plan_again_or_cancelling_drops_a_scheduled_downgrade,
     with_downgrades_set_to_apply_at_once_a_downgrade_applies_and_is_credited_at_once,
+    a_scheduled_downgrade_keeps_the_quantity_and_tax_rates_the_subscription_is_billed_with,
+    cancelling_with_a_downgrade_scheduled_is_one_call_that_cannot_leave_the_higher_plan_renewing,
 );
 
 /// A server on localstripe whose operator set downgrades to apply at once.
@@ -123,11 +125,14 @@ async fn choosing_the_current_plan_again_or_cancelling_drops_a_scheduled_downgra
     assert_eq!(cancelled.status(), StatusCode::OK);
     let cancelled: Value = cancelled.json().await.expect("json");
     assert_eq!((cancelled["auto_renew"].as_bool(), cancelled["scheduled_change"].clone()), (Some(false), Value::Null));
+    // Ended through the schedule: its one phase left is the current one, and it cancels when that ends.
     let stripe_side = at_stripe(&subscription).await;
-    assert_eq!(
-        (stripe_side["cancel_at_period_end"].as_bool(), stripe_side["schedule"].clone()),
-        (Some(true), Value::Null)
-    );
+    let schedule = stripe_side["schedule"].as_str().expect("the schedule ends it").to_owned();
+    let ending = localstripe().get(&format!("/subscription_schedules/{schedule}")).await;
+    assert_eq!(ending["end_behavior"], "cancel", "{ending}");
+    assert_eq!(ending["phases"].as_array().map(Vec::len), Some(1), "the downgrade's phase is gone: {ending}");
+    assert_eq!(ending["phases"][0]["items"][0]["price"], PRICE_ENTERPRISE, "{ending}");
+    assert_eq!(stripe_side["cancel_at"], ending["phases"][0]["end_date"], "{stripe_side}");
     assert_eq!(billing(&app, &owner).await["tier"]["code"], "ENTERPRISE", "the paid-for plan holds until the end");
 
     // A downgrade of what ends anyway would renew, on a schedule, what the customer cancelled.
@@ -136,7 +141,95 @@ async fn choosing_the_current_plan_again_or_cancelling_drops_a_scheduled_downgra
         .await;
     let problem = crate::helpers::problem(refused, StatusCode::CONFLICT).await;
     assert_eq!(problem["code"], "subscription_ending", "{problem}");
-    assert_eq!(at_stripe(&subscription).await["schedule"], Value::Null, "no schedule was made");
+    let unchanged = localstripe().get(&format!("/subscription_schedules/{schedule}")).await;
+    assert_eq!(unchanged["phases"].as_array().map(Vec::len), Some(1), "no downgrade was scheduled: {unchanged}");
+
+    // Resumed: the schedule lets go and the subscription renews as it is.
+    let resumed = app.post("/api/v1/billing/subscription/resume", &owner.access_token, json!({})).await;
+    assert_eq!(resumed.status(), StatusCode::OK);
+    let resumed: Value = resumed.json().await.expect("json");
+    assert_eq!(resumed["auto_renew"], true, "{resumed}");
+    let stripe_side = at_stripe(&subscription).await;
+    assert_eq!(
+        (
+            stripe_side["schedule"].clone(),
+            stripe_side["cancel_at"].clone(),
+            stripe_side["cancel_at_period_end"].clone()
+        ),
+        (Value::Null, Value::Null, json!(false)),
+        "{stripe_side}"
+    );
+}
+
+/// A subscription billed for 3 seats with a tax rate: a schedule phase is what it is sent, so a phase sent
+/// with its price alone would renew on 1 seat and no tax. Both phases carry what Stripe's own phase had.
+async fn a_scheduled_downgrade_keeps_the_quantity_and_tax_rates_the_subscription_is_billed_with(backend: Backend) {
+    let app = TestApp::spawn_with_stripe(backend).await;
+    let owner = app.signup("Taxed Co").await;
+    let stripe = localstripe();
+    let customer = stripe.customer_with_card(&owner.email, &owner.company_id, GOOD_CARD).await;
+    let vat = stripe.post("/tax_rates", &[("display_name", "VAT"), ("percentage", "20"), ("inclusive", "false")]).await;
+    let vat = vat["id"].as_str().expect("tax rate id").to_owned();
+    let start = (chrono::Utc::now() - chrono::Duration::days(10)).timestamp().to_string();
+    let subscription = stripe
+        .post(
+            "/subscriptions",
+            &[
+                ("customer", customer.as_str()),
+                ("items[0][price]", PRICE_ENTERPRISE),
+                ("items[0][quantity]", "3"),
+                ("default_tax_rates[0]", vat.as_str()),
+                ("backdate_start_date", start.as_str()),
+            ],
+        )
+        .await;
+    let subscription = subscription["id"].as_str().expect("subscription id").to_owned();
+    app.resync(&owner.company_id).await;
+
+    change_plan(&app, &owner, "PRO").await;
+
+    let schedule_id = at_stripe(&subscription).await["schedule"].as_str().expect("a schedule").to_owned();
+    let schedule = localstripe().get(&format!("/subscription_schedules/{schedule_id}")).await;
+    let phases = schedule["phases"].as_array().expect("phases");
+    let billed: Vec<(&Value, &Value, &Value)> = phases
+        .iter()
+        .map(|phase| (&phase["items"][0]["price"], &phase["items"][0]["quantity"], &phase["default_tax_rates"]))
+        .collect();
+    assert_eq!(
+        billed,
+        vec![(&json!(PRICE_ENTERPRISE), &json!(3), &json!([vat])), (&json!(PRICE_PRO), &json!(3), &json!([vat]))],
+        "{schedule}"
+    );
+    localstripe().end_phase(&schedule_id).await;
+    let renewed = at_stripe(&subscription).await;
+    assert_eq!(renewed["items"]["data"][0]["plan"]["id"], PRICE_PRO, "{renewed}");
+    assert_eq!(renewed["items"]["data"][0]["quantity"], 3, "{renewed}");
+    assert_eq!(renewed["default_tax_rates"][0]["id"], json!(vat), "{renewed}");
+}
+
+/// Stripe fails every update of the subscription itself (a 500, three times over): cancelling while a
+/// downgrade is scheduled must not release the schedule and then fail, which left the subscription
+/// renewing on ENTERPRISE with the downgrade gone. Ending it through the schedule is one call.
+async fn cancelling_with_a_downgrade_scheduled_is_one_call_that_cannot_leave_the_higher_plan_renewing(
+    backend: Backend,
+) {
+    let faulty = FaultyStripe::start("POST", r"^/v1/subscriptions/sub_[A-Za-z0-9]+$").await;
+    let settings = faulty.settings();
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(backend, &pairs).await;
+    let (owner, subscription) = on_enterprise(&app).await;
+    change_plan(&app, &owner, "PRO").await;
+
+    let cancelled = app.post("/api/v1/billing/subscription/cancel", &owner.access_token, json!({})).await;
+
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let cancelled: Value = cancelled.json().await.expect("json");
+    assert_eq!((cancelled["auto_renew"].as_bool(), cancelled["scheduled_change"].clone()), (Some(false), Value::Null));
+    let stripe_side = at_stripe(&subscription).await;
+    assert!(stripe_side["cancel_at"].is_i64(), "Stripe ends it at the period's end: {stripe_side}");
+    let dashboard = billing(&app, &owner).await;
+    assert_eq!(dashboard["tier"]["code"], "ENTERPRISE", "{dashboard}");
+    assert_eq!(dashboard["subscription"]["auto_renew"], false, "{dashboard}");
 }
 
 async fn with_downgrades_set_to_apply_at_once_a_downgrade_applies_and_is_credited_at_once(backend: Backend) {

@@ -13,7 +13,7 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{Backend, Session, TestApp, backend_tests};
-use crate::stripe_fake::{PRICE_ENTERPRISE, PRICE_PRO};
+use crate::stripe_fake::{DECLINED_CARD, GOOD_CARD, PRICE_ENTERPRISE, PRICE_PRO, localstripe};
 
 backend_tests!(
     a_second_checkout_for_another_tier_expires_the_open_one_at_stripe,
@@ -26,6 +26,7 @@ backend_tests!(
     an_event_applied_while_a_resync_reads_stripe_is_not_overwritten_by_the_read,
     an_event_applied_while_a_subscription_is_read_again_is_not_overwritten_by_the_read,
     a_cancellation_date_set_in_the_portal_ends_auto_renewal_and_is_announced,
+    cancelling_a_duplicate_leaves_stripe_collecting_the_kept_subscriptions_invoices,
 );
 
 const SECRET: &str = "whsec_one_subscription";
@@ -587,4 +588,39 @@ async fn a_cancellation_date_set_in_the_portal_ends_auto_renewal_and_is_announce
     assert_eq!(expiring["total"], 1, "{expiring}");
     let title = expiring["data"][0]["title"].as_str().unwrap_or("");
     assert!(title.contains("ends in 9 days") || title.contains("ends in 10 days"), "{title}");
+}
+
+/// Against localstripe. The kept subscription has an open invoice (an upgrade whose card was declined);
+/// cancelling the duplicate makes Stripe stop collecting every open invoice of the customer, by default.
+/// Vigil turns collection back on for the kept one's, so Stripe's retries go on.
+async fn cancelling_a_duplicate_leaves_stripe_collecting_the_kept_subscriptions_invoices(backend: Backend) {
+    let app = TestApp::spawn_with_stripe(backend).await;
+    let owner = app.signup("Collected Co").await;
+    let stripe = localstripe();
+    let customer = stripe.customer_with_card(&owner.email, &owner.company_id, GOOD_CARD).await;
+    let older = stripe.subscribe(&customer, PRICE_PRO).await;
+    until_after(older["created"].as_i64().expect("created")).await;
+    let newer = stripe.subscribe(&customer, PRICE_PRO).await;
+    let (older, newer) = (older["id"].as_str().expect("id"), newer["id"].as_str().expect("id"));
+    stripe.switch_card(&customer, DECLINED_CARD).await;
+    let item = stripe.get(&format!("/subscriptions/{newer}")).await["items"]["data"][0]["id"].clone();
+    let waiting = stripe
+        .post(
+            &format!("/subscriptions/{newer}"),
+            &[
+                ("items[0][id]", item.as_str().expect("item id")),
+                ("items[0][price]", PRICE_ENTERPRISE),
+                ("proration_behavior", "always_invoice"),
+                ("payment_behavior", "pending_if_incomplete"),
+            ],
+        )
+        .await;
+    let invoice = waiting["latest_invoice"].as_str().expect("the upgrade's invoice").to_owned();
+    assert_eq!(stripe.get(&format!("/invoices/{invoice}")).await["auto_advance"], true);
+
+    app.resync(&owner.company_id).await;
+
+    assert_eq!(stripe.get(&format!("/subscriptions/{older}")).await["status"], "canceled");
+    let kept = stripe.get(&format!("/invoices/{invoice}")).await;
+    assert_eq!((kept["status"].as_str(), kept["auto_advance"].as_bool()), (Some("open"), Some(true)), "{kept}");
 }

@@ -19,6 +19,8 @@ backend_tests!(
     the_preview_refuses_an_unknown_tier_free_the_current_tier_and_a_company_without_subscription,
     a_failed_payment_of_a_plan_change_does_not_make_the_subscription_past_due,
     the_change_and_its_preview_send_stripe_the_parameters_of_its_api_reference,
+    staying_on_the_plan_or_cancelling_gives_up_an_upgrade_that_waits_for_payment,
+    a_proration_date_is_taken_only_with_the_quote_of_its_preview,
 );
 
 /// A company paying for PRO at localstripe with `card`, ten days into its period, mirrored by a resync.
@@ -173,9 +175,12 @@ async fn the_preview_shows_the_prorated_amount_that_the_upgrade_then_invoices(ba
     assert!(shown["period_start"].is_string() && shown["period_end"].is_string(), "{shown}");
     assert_eq!(billing(&app, &company.owner).await["tier"]["code"], "PRO", "a preview changes nothing");
 
-    let upgraded =
-        change_plan(&app, &company.owner, json!({"tier": "ENTERPRISE", "proration_date": shown["proration_date"]}))
-            .await;
+    let upgraded = change_plan(
+        &app,
+        &company.owner,
+        json!({"tier": "ENTERPRISE", "proration_date": shown["proration_date"], "quote": shown["quote"]}),
+    )
+    .await;
 
     assert_eq!(upgraded.status(), StatusCode::OK);
     let invoice = latest_invoice(&company.subscription).await;
@@ -294,8 +299,12 @@ async fn the_change_and_its_preview_send_stripe_the_parameters_of_its_api_refere
         .await;
 
     let shown: Value = preview(&app, &owner, "tier=ENTERPRISE").await.json().await.expect("json");
-    let changed =
-        change_plan(&app, &owner, json!({"tier": "ENTERPRISE", "proration_date": shown["proration_date"]})).await;
+    let changed = change_plan(
+        &app,
+        &owner,
+        json!({"tier": "ENTERPRISE", "proration_date": shown["proration_date"], "quote": shown["quote"]}),
+    )
+    .await;
 
     assert_eq!(shown["amount_due"], 4667, "{shown}");
     assert_eq!(shown["lines"].as_array().map(Vec::len), Some(2), "the renewal line is no proration: {shown}");
@@ -327,4 +336,84 @@ async fn the_change_and_its_preview_send_stripe_the_parameters_of_its_api_refere
     let dashboard = billing(&app, &owner).await;
     assert_eq!(dashboard["tier"]["code"], "ENTERPRISE", "{dashboard}");
     assert_eq!(dashboard["recent_invoices"][0]["stripe_invoice_id"], "in_change", "the change's invoice, at once");
+}
+
+/// An upgrade waits for its payment; the customer then chooses to stay on PRO (one company) or to cancel
+/// (another). Either way the waiting invoice is voided at Stripe: left open, Stripe's retries (or a late
+/// payment on its page) would still charge for the upgrade, and apply it.
+async fn staying_on_the_plan_or_cancelling_gives_up_an_upgrade_that_waits_for_payment(backend: Backend) {
+    let app = TestApp::spawn_with_stripe(backend).await;
+    let (staying, cancelling) = (on_pro(&app).await, on_pro(&app).await);
+    for company in [&staying, &cancelling] {
+        localstripe().switch_card(&company.customer, DECLINED_CARD).await;
+        let waiting = change_plan(&app, &company.owner, json!({"tier": "ENTERPRISE"})).await;
+        assert_eq!(waiting.status(), StatusCode::PAYMENT_REQUIRED);
+    }
+    let waiting = [latest_invoice(&staying.subscription).await, latest_invoice(&cancelling.subscription).await];
+
+    let stayed = change_plan(&app, &staying.owner, json!({"tier": "PRO"})).await;
+    let cancelled = app.post("/api/v1/billing/subscription/cancel", &cancelling.owner.access_token, json!({})).await;
+
+    assert_eq!((stayed.status(), cancelled.status()), (StatusCode::OK, StatusCode::OK));
+    for (company, invoice) in [&staying, &cancelling].into_iter().zip(&waiting) {
+        let id = invoice["id"].as_str().expect("invoice id");
+        let now = localstripe().get(&format!("/invoices/{id}")).await;
+        assert_eq!(now["status"], "void", "the waiting invoice can no longer be paid: {now}");
+        let at_stripe = localstripe().get(&format!("/subscriptions/{}", company.subscription)).await;
+        assert_eq!(at_stripe["pending_update"], Value::Null, "the upgrade is given up: {at_stripe}");
+        assert_eq!(at_stripe["items"]["data"][0]["plan"]["id"], PRICE_PRO);
+        let dashboard = billing(&app, &company.owner).await;
+        assert_eq!(dashboard["tier"]["code"], "PRO", "{dashboard}");
+        let listed: Value =
+            app.get("/api/v1/billing/invoices", &company.owner.access_token).await.json().await.expect("json");
+        let mirrored = listed["data"].as_array().expect("invoices").iter().find(|i| i["stripe_invoice_id"] == id);
+        assert_eq!(mirrored.map(|i| i["status"].clone()), Some(json!("VOID")), "nothing left to pay: {listed}");
+    }
+    let trail: Value = app
+        .get("/api/v1/audit-logs?action=billing.plan_change_abandoned", &staying.owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(trail["data"][0]["details"]["abandoned"], "ENTERPRISE", "{trail}");
+}
+
+/// A change prorated as of a moment the client picks would be a lever: with immediate downgrades, a date
+/// an hour back credits an hour more of the higher plan. The server takes a `proration_date` only with the
+/// `quote` it signed for it in the preview, for that company, subscription and tier.
+async fn a_proration_date_is_taken_only_with_the_quote_of_its_preview(backend: Backend) {
+    let app = crate::downgrades::spawn_downgrading_at_once(backend).await;
+    let company = on_pro(&app).await;
+    let shown: Value = preview(&app, &company.owner, "tier=ENTERPRISE").await.json().await.expect("json");
+    let earlier = (chrono::Utc::now() - chrono::Duration::minutes(50)).to_rfc3339();
+
+    let unquoted = change_plan(&app, &company.owner, json!({"tier": "ENTERPRISE", "proration_date": earlier})).await;
+    let moved = change_plan(
+        &app,
+        &company.owner,
+        json!({"tier": "ENTERPRISE", "proration_date": earlier, "quote": shown["quote"]}),
+    )
+    .await;
+    let forged = change_plan(
+        &app,
+        &company.owner,
+        json!({"tier": "ENTERPRISE", "proration_date": shown["proration_date"],
+            "quote": "00".repeat(32)}),
+    )
+    .await;
+
+    for refused in [unquoted, moved, forged] {
+        let body = problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(body["errors"]["quote"].is_array(), "{body}");
+    }
+    assert_eq!(billing(&app, &company.owner).await["tier"]["code"], "PRO", "nothing changed");
+    let quoted = change_plan(
+        &app,
+        &company.owner,
+        json!({"tier": "ENTERPRISE", "proration_date": shown["proration_date"], "quote": shown["quote"]}),
+    )
+    .await;
+    assert_eq!(quoted.status(), StatusCode::OK);
+    let invoice = latest_invoice(&company.subscription).await;
+    assert_eq!(invoice["amount_paid"], shown["amount_due"], "invoiced what the quote showed");
 }

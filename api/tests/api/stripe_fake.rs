@@ -96,6 +96,11 @@ impl Localstripe {
         self.call(reqwest::Method::GET, path, &[]).await
     }
 
+    /// A change made at Stripe directly, as the Dashboard makes it.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        self.call(reqwest::Method::POST, path, form).await
+    }
+
     /// A customer who entered `card` at Checkout, linked to the company as Vigil's customers are.
     pub async fn customer_with_card(&self, email: &str, company_id: &str, card: &str) -> String {
         let token = self
@@ -234,5 +239,69 @@ impl Localstripe {
     /// Ends a subscription at once, as Stripe does when the period ends after a cancellation.
     pub async fn end_subscription(&self, subscription: &str) -> Value {
         self.call(reqwest::Method::DELETE, &format!("/subscriptions/{subscription}"), &[]).await
+    }
+}
+
+/// Stripe reached through a proxy that fails, with a 500, every request `fails` picks out, and hands every
+/// other to localstripe: a Stripe that breaks down between two calls of one operation.
+pub struct FaultyStripe {
+    _server: wiremock::MockServer,
+    pub base: String,
+}
+
+impl FaultyStripe {
+    pub async fn start(fails_method: &str, fails_path: &str) -> Self {
+        use wiremock::matchers::{method, path_regex};
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(method(fails_method))
+            .and(path_regex(fails_path))
+            .respond_with(wiremock::ResponseTemplate::new(500).set_body_json(serde_json::json!({
+                "error": {"type": "api_error", "message": "An unknown error occurred"}})))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        wiremock::Mock::given(wiremock::matchers::any()).respond_with(Forward).mount(&server).await;
+        Self { base: format!("{}/", server.uri()), _server: server }
+    }
+
+    /// The settings of a server on this Stripe.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut settings = localstripe().settings();
+        settings.retain(|(name, _)| *name != "STRIPE_API_BASE");
+        settings.push(("STRIPE_API_BASE", self.base.clone()));
+        settings
+    }
+}
+
+/// Hands a request to localstripe as it came and its answer back (plain HTTP/1.1 over a fresh connection:
+/// wiremock answers from synchronous code).
+struct Forward;
+
+impl wiremock::Respond for Forward {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        use std::io::{Read, Write};
+        let address = localstripe().base.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let target = match request.url.query() {
+            Some(query) => format!("{}?{query}", request.url.path()),
+            None => request.url.path().to_owned(),
+        };
+        let mut head = format!("{} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n", request.method);
+        for name in ["authorization", "content-type", "idempotency-key", "stripe-version"] {
+            if let Some(value) = request.headers.get(name).and_then(|v| v.to_str().ok()) {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", request.body.len()));
+        let mut stream = std::net::TcpStream::connect(&address).expect("localstripe answers");
+        stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&request.body)).expect("forwarded");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("localstripe's answer");
+        let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer");
+        let status: u16 = String::from_utf8_lossy(&answer[..split])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status");
+        wiremock::ResponseTemplate::new(status).set_body_raw(answer[split + 4..].to_vec(), "application/json")
     }
 }

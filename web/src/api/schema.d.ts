@@ -2013,6 +2013,8 @@ export interface components {
      *       "period_end": "2027-01-01T00:00:00Z",
      *       "period_start": "2026-12-03T14:00:00Z",
      *       "proration_date": "2026-12-03T14:00:00Z",
+     *       "quote": "4f3c2a9e0d6b8c1f7a5e3d2b9c0f1e4a6b8d7c5e3f2a1b0c9d8e7f6a5b4c3d2e1f",
+     *       "takes_effect_at": "2026-12-03T14:00:00Z",
      *       "tier": "ENTERPRISE"
      *     }
      */
@@ -2035,9 +2037,15 @@ export interface components {
       period_end: string;
       /**
        * Format: date-time
-       * @description The moment the amounts are computed for; send it with the change to be invoiced exactly this.
+       * @description The moment the amounts are computed for; send it with the change, with `quote`, to be invoiced
+       *     exactly this.
        */
       proration_date: string;
+      /**
+       * @description The server's signature of this preview's `proration_date` for this company, subscription and tier:
+       *     a change sent with a `proration_date` must carry the `quote` that came with it.
+       */
+      quote: string;
       /**
        * Format: date-time
        * @description When the new plan applies: at once once paid, or, for a downgrade that waits for the end of the
@@ -2047,9 +2055,10 @@ export interface components {
     };
     /**
      * @description `PUT /api/v1/billing/subscription`: the tier to move to and, to be invoiced exactly what a preview
-     *     showed, that preview's `proration_date`.
+     *     showed, that preview's `proration_date` and `quote`.
      * @example {
      *       "proration_date": "2026-12-03T14:00:00Z",
+     *       "quote": "4f3c2a9e0d6b8c1f7a5e3d2b9c0f1e4a6b8d7c5e3f2a1b0c9d8e7f6a5b4c3d2e1f",
      *       "tier": "ENTERPRISE"
      *     }
      */
@@ -2061,6 +2070,8 @@ export interface components {
        *     then. At most an hour old; without it, the change is prorated as of now.
        */
       proration_date?: string | null;
+      /** @description The `quote` of that preview; required with `proration_date`, which it signs. */
+      quote?: string | null;
     };
     /**
      * @description The details of a `plan_limit_reached` problem.

@@ -216,10 +216,11 @@ export function UpgradePage() {
     onSuccess: ({ url }) => redirect.to(url),
   });
   const change = useMutation({
-    // The preview's proration date, so that Stripe invoices exactly the amount shown.
+    // The preview's proration date, with the quote the server signed it with, so that Stripe invoices
+    // exactly the amount shown.
     mutationFn: (tier: TierCode) => {
       const quoted = queryClient.getQueryData<PlanChangePreview>(billingKeys.preview(tier));
-      const body = quoted ? { tier, proration_date: quoted.proration_date } : { tier };
+      const body = quoted ? { tier, proration_date: quoted.proration_date, quote: quoted.quote } : { tier };
       return call(api.PUT("/api/v1/billing/subscription", { body }));
     },
     // A change waiting for its payment leaves the plan as it was, with an open invoice to show.

@@ -234,13 +234,18 @@ describe("the app", () => {
     period_start: "2026-12-03T14:00:00Z",
     period_end: "2027-01-01T00:00:00Z",
     proration_date: "2026-12-03T14:00:00Z",
+    quote: "4f3c2a9e0d6b8c1f7a5e3d2b9c0f1e4a6b8d7c5e3f2a1b0c9d8e7f6a5b4c3d2e1f",
     takes_effect_at: "2026-12-03T14:00:00Z",
   };
 
   it("shows Stripe's exact proration before switching a paid plan, and is invoiced for that quote", async () => {
     const pro = onPro();
     const change = vi.fn(async (request: Request) => {
-      expect(await request.json()).toEqual({ tier: "ENTERPRISE", proration_date: preview.proration_date });
+      expect(await request.json()).toEqual({
+        tier: "ENTERPRISE",
+        proration_date: preview.proration_date,
+        quote: preview.quote,
+      });
       return { ...pro.subscription, tier: "ENTERPRISE", effective_tier: "ENTERPRISE" };
     });
     const requests = stubApi({
