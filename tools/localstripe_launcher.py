@@ -20,7 +20,7 @@ patched so that the product code can speak modern Stripe:
 - voiding the invoice a pending update waits for discards the pending update (localstripe would end the
   subscription, as for an unpaid first invoice), and voiding a renewal's invoice leaves the subscription be;
 - updating a subscription emits `customer.subscription.updated`, as Stripe does, and `cancel_at` sent
-  empty unsets it;
+  empty unsets it; a subscription has a `default_payment_method` (one attached to its customer);
 - listing a customer's tax ids takes Stripe's pagination parameters (`limit`, `starting_after`,
   `ending_before`), which localstripe refuses;
 - nothing is persisted to /tmp/localstripe.pickle (shared between runs and slow);
@@ -364,6 +364,7 @@ def patch():
         prices_as_plans(items)
         original_init(self, *args, items=items, **kwargs)
         self.pending_update = None
+        self.default_payment_method = None
 
     resources.Subscription.__init__ = init
 
@@ -377,6 +378,11 @@ def patch():
         if payment_behavior not in (None,) + PAYMENT_BEHAVIORS:
             raise UserError(400, 'Invalid payment_behavior: ' + str(payment_behavior))
         pending = payment_behavior == 'pending_if_incomplete'
+        if 'default_payment_method' in kwargs:
+            method = kwargs.pop('default_payment_method') or None
+            if method is not None and resources.PaymentMethod._api_retrieve(method).customer != self.customer:
+                raise UserError(400, 'The payment method must be attached to the customer first')
+            self.default_payment_method = method
         # Stripe unsets a field sent empty; localstripe insists on a timestamp.
         if kwargs.get('cancel_at') == '':
             del kwargs['cancel_at']

@@ -8,7 +8,11 @@ use crate::helpers::{Backend, Session, TestApp, backend_tests};
 use crate::stripe_fake::localstripe;
 use crate::webhooks::{delivered, event, spawn, unique};
 
-backend_tests!(the_card_on_file_follows_the_customer_and_its_payment_methods, resync_reads_the_card_on_file,);
+backend_tests!(
+    the_card_on_file_follows_the_customer_and_its_payment_methods,
+    resync_reads_the_card_on_file,
+    the_subscriptions_own_payment_method_comes_before_the_customers_defaults,
+);
 
 /// Stripe's test Mastercard.
 const MASTERCARD: &str = "5555555555554444";
@@ -60,4 +64,39 @@ async fn resync_reads_the_card_on_file(backend: Backend) {
     app.resync(&owner.company_id).await;
 
     assert_eq!(card(&app, &owner).await["last4"], "4242");
+}
+
+/// Stripe charges a subscription's own `default_payment_method` before the customer's invoice default and
+/// default source: that card is the one on file. (Set in the Billing Portal or the Dashboard.)
+async fn the_subscriptions_own_payment_method_comes_before_the_customers_defaults(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, customer) = company_with_card(&app).await;
+    let stripe = localstripe();
+    stripe.default_payment_method(&customer, MASTERCARD).await;
+    let subscription = stripe.subscribe(&customer, crate::stripe_fake::PRICE_PRO).await;
+    let own = stripe
+        .post(
+            "/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4000056655665556"),
+                ("card[exp_month]", "3"),
+                ("card[exp_year]", "2032"),
+                ("card[cvc]", "123"),
+            ],
+        )
+        .await;
+    let own = own["id"].as_str().expect("payment method id");
+    stripe.post(&format!("/payment_methods/{own}/attach"), &[("customer", customer.as_str())]).await;
+    let id = subscription["id"].as_str().expect("subscription id");
+    let updated = stripe.post(&format!("/subscriptions/{id}"), &[("default_payment_method", own)]).await;
+
+    deliver(&app, "customer.subscription.updated", updated, json!({"default_payment_method": null})).await;
+
+    let shown = card(&app, &owner).await;
+    assert_eq!(
+        (&shown["last4"], &shown["exp_month"], &shown["exp_year"]),
+        (&json!("5556"), &json!(3), &json!(2032)),
+        "{shown}"
+    );
 }
