@@ -286,10 +286,15 @@ class SubscriptionSchedule(resources.StripeObject):
         schedule_webhook(resources.Event('subscription_schedule.released', self))
 
     @classmethod
-    def _api_release(cls, id, **kwargs):
+    def _api_release(cls, id, preserve_cancel_date=None, **kwargs):
+        if kwargs:
+            raise UserError(400, 'Received unknown parameter: ' + ', '.join(kwargs))
         obj = cls._api_retrieve(id)
         if obj.status != 'active':
             raise UserError(400, 'You cannot release a subscription schedule that is ' + obj.status)
+        # As at Stripe, a cancellation the schedule set goes with it unless `preserve_cancel_date`.
+        if preserve_cancel_date not in (True, 'true') and obj.end_behavior == 'cancel':
+            resources.Subscription._api_retrieve(obj.subscription).cancel_at = None
         obj._release()
         schedule_webhook(resources.Event('customer.subscription.updated',
                                          resources.Subscription._api_retrieve(obj.released_subscription)))

@@ -285,13 +285,24 @@ pub(super) async fn mirror_and_audit(
 }
 
 /// Releases the subscription's schedule, dropping the downgrade it would make: any other change of the plan
-/// replaces a scheduled one. One Stripe already released (by another request, or in the Dashboard) is done.
+/// replaces a scheduled one. A cancellation the schedule makes is kept (a customer who cancelled is not
+/// renewed by a later change). One Stripe already released (by another request, or in the Dashboard) is done.
 pub(super) async fn release_schedule(
     gateway: &crate::stripe::StripeGateway,
     row: &SubscriptionRow,
 ) -> Result<(), ApiError> {
+    release_schedule_ending(gateway, row, true).await
+}
+
+/// Releases the schedule, keeping the cancellation date it set (`preserve_cancel_date`) or not.
+async fn release_schedule_ending(
+    gateway: &crate::stripe::StripeGateway,
+    row: &SubscriptionRow,
+    preserve_cancel_date: bool,
+) -> Result<(), ApiError> {
     let Some(schedule) = row.stripe_schedule_id.as_deref() else { return Ok(()) };
-    match gateway.release_schedule(schedule, &format!("vigil-schedule-release-{schedule}")).await {
+    let key = format!("vigil-schedule-release-{schedule}-{preserve_cancel_date}");
+    match gateway.release_schedule(schedule, preserve_cancel_date, &key).await {
         Ok(()) | Err(StripeFailure::Rejected { status: 400 | 404, .. }) => Ok(()),
         Err(other) => Err(other.into()),
     }
@@ -309,6 +320,10 @@ async fn set_renewal(
     else {
         return Err(no_subscription());
     };
+    if renew && row.auto_renew {
+        // Renewing already: nothing to resume, and a scheduled downgrade stays as it is.
+        return Ok(service::subscription_view(&row, crate::db::now()));
+    }
     let operation = if renew { "resume" } else { "cancel" };
     let key = operation_key(operation, &actor.company);
     let mut details = serde_json::json!({"at_period_end": !renew});
@@ -323,7 +338,7 @@ async fn set_renewal(
                 Ok(()) => gateway.retrieve_subscription(subscription).await?,
                 // Released meanwhile (in the Dashboard, by another request): the subscription is free again.
                 Err(StripeFailure::Rejected { status: 400 | 404, .. }) => {
-                    gateway.set_cancel_at_period_end(subscription, true, false, &key).await?
+                    gateway.set_cancel_at_period_end(subscription, true, false, &format!("{key}-subscription")).await?
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -332,10 +347,10 @@ async fn set_renewal(
             abandon_pending_change(gateway, subscription, &mut details).await?;
             gateway.set_cancel_at_period_end(subscription, true, false, &key).await?
         }
-        // A schedule that ends the subscription (a cancellation made through it) is released first; the
-        // subscription then renews once its cancellation date is cleared.
+        // A schedule that ends the subscription (a cancellation made through it) is released first, its
+        // cancellation date with it; the subscription then renews once that date is cleared.
         (true, _) => {
-            release_schedule(gateway, &row).await?;
+            release_schedule_ending(gateway, &row, false).await?;
             let clear_cancel_at = row.cancel_at.is_some() || row.stripe_schedule_id.is_some();
             gateway.set_cancel_at_period_end(subscription, false, clear_cancel_at, &key).await?
         }
@@ -357,7 +372,14 @@ async fn abandon_pending_change(
     subscription: &str,
     details: &mut serde_json::Value,
 ) -> Result<(), ApiError> {
-    let at_stripe = gateway.retrieve_subscription_and_invoice(subscription).await?;
+    // A cancellation is never refused: when Stripe cannot be read, it goes ahead as it did before.
+    let at_stripe = match gateway.retrieve_subscription_and_invoice(subscription).await {
+        Ok(at_stripe) => at_stripe,
+        Err(failure) => {
+            log::warn!("could not read subscription {subscription} before cancelling it: {failure}");
+            return Ok(());
+        }
+    };
     if let Some(voided) = void_pending_invoice(gateway, &at_stripe).await? {
         details["abandoned_invoice"] = serde_json::json!(voided);
     }
@@ -371,7 +393,11 @@ pub(super) async fn void_pending_invoice(
     gateway: &crate::stripe::StripeGateway,
     subscription: &StripeSubscription,
 ) -> Result<Option<String>, ApiError> {
-    let Some(invoice) = subscription.pending_invoice().filter(|i| i.status.as_deref() == Some("open")) else {
+    // Only the invoice of the change itself: around the period's end the newest one may be the renewal's.
+    let Some(invoice) = subscription
+        .pending_invoice()
+        .filter(|i| i.status.as_deref() == Some("open") && i.billing_reason.as_deref() == Some("subscription_update"))
+    else {
         return Ok(None);
     };
     match gateway.void_invoice(&invoice.id, &format!("vigil-void-pending-{}", invoice.id)).await {

@@ -47,6 +47,15 @@ pub async fn cancel_losers(
     kept: Option<&StripeSubscription>,
     losers: &[&StripeSubscription],
 ) -> Result<Vec<Cancelled>, ApiError> {
+    // What Stripe collects of the kept subscription now: only that is turned back on after, never an
+    // invoice whose collection was off before (paused in the Dashboard, or after Stripe's last retry).
+    let collecting = match kept.filter(|_| !losers.is_empty()) {
+        Some(kept) => collected_invoices(gateway, kept).await.unwrap_or_else(|error| {
+            log::warn!("could not list the invoices of subscription {}: {error}", kept.id);
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
     let mut cancelled = Vec::new();
     for loser in losers {
         let credited = was_paid(loser);
@@ -63,31 +72,40 @@ pub async fn cancel_losers(
             Err(other) => return Err(other.into()),
         }
     }
-    if let Some(kept) = kept.filter(|_| !cancelled.is_empty())
-        && let Err(error) = resume_collection(gateway, kept).await
+    if !cancelled.is_empty()
+        && let Err(error) = resume_collection(gateway, &collecting).await
     {
-        // Left off, the invoice waits for the customer to pay it on its page. (Only now: collection turned
-        // off at another time may be the operator's choice.)
-        log::warn!("could not turn collection back on for the invoices of subscription {}: {error}", kept.id);
+        // Left off, the invoice waits for the customer to pay it on its page.
+        log::warn!("could not turn collection back on for the kept subscription's invoices: {error}");
     }
     Ok(cancelled)
 }
 
-/// Turns Stripe's automatic collection back on for the open invoices of `kept` that it was turned off for
-/// (by default, cancelling any subscription turns it off for every open invoice of the customer).
-pub async fn resume_collection(gateway: &StripeGateway, kept: &StripeSubscription) -> Result<(), ApiError> {
-    let Some(customer) = kept.customer.as_deref() else { return Ok(()) };
-    let stopped = gateway.list_invoices(customer).await?.into_iter().filter(|invoice| {
-        invoice.subscription_id().as_deref() == Some(kept.id.as_str())
-            && invoice.status.as_deref() == Some("open")
-            && invoice.auto_advance == Some(false)
-    });
-    for invoice in stopped {
-        let key = format!("vigil-resume-collection-{}", invoice.id);
-        match gateway.resume_collection(&invoice.id, &key).await {
+/// The open invoices of `kept` that Stripe collects by itself.
+async fn collected_invoices(gateway: &StripeGateway, kept: &StripeSubscription) -> Result<Vec<String>, ApiError> {
+    let Some(customer) = kept.customer.as_deref() else { return Ok(Vec::new()) };
+    let invoices = gateway.list_invoices(customer).await?;
+    Ok(invoices
+        .into_iter()
+        .filter(|invoice| {
+            invoice.subscription_id().as_deref() == Some(kept.id.as_str())
+                && invoice.status.as_deref() == Some("open")
+                && invoice.auto_advance == Some(true)
+        })
+        .map(|invoice| invoice.id)
+        .collect())
+}
+
+/// Turns Stripe's automatic collection back on for `invoices` (by default, cancelling any subscription
+/// turns it off for every open invoice of the customer).
+async fn resume_collection(gateway: &StripeGateway, invoices: &[String]) -> Result<(), ApiError> {
+    for invoice in invoices {
+        let key = format!("vigil-resume-collection-{invoice}");
+        match gateway.resume_collection(invoice, &key).await {
             Ok(()) => {}
+            // Paid or voided meanwhile.
             Err(StripeFailure::Rejected { status, message }) => {
-                log::warn!("Stripe would not collect invoice {} again ({status}): {message}", invoice.id);
+                log::warn!("Stripe would not collect invoice {invoice} again ({status}): {message}");
             }
             Err(other) => return Err(other.into()),
         }

@@ -505,6 +505,7 @@ pub struct PlanChangeRequest {
     /// The `quote` of that preview; required with `proration_date`, which it signs.
     #[serde(default)]
     #[validate(length(max = 128))]
+    #[schema(max_length = 128)]
     pub quote: Option<String>,
 }
 

@@ -31,6 +31,9 @@ const PLAN_CHANGE_SECS: i64 = 120;
 /// further back would prorate over time already used, a larger credit on a downgrade.)
 const QUOTE_SECS: i64 = 3600;
 
+/// How long the Idempotency-Key of a change stays the same for the same change of the same state.
+const KEY_WINDOW_SECS: i64 = 300;
+
 /// Clock skew allowed for a `proration_date` that lies slightly ahead of this server's clock.
 const SKEW_SECS: i64 = 300;
 
@@ -90,7 +93,7 @@ pub async fn preview(
         prorations.iter().map(|line| line.period.end).max().and_then(when),
     );
     let proration_date = when(at).unwrap_or_else(Utc::now);
-    let quote = quote(setup, company, change.subscription, tier, at);
+    let quote = quote(setup, company, &row, tier, at);
     Ok(PlanChangePreview {
         tier,
         amount_due: preview.amount_due,
@@ -123,7 +126,6 @@ async fn scheduled_preview(
 ) -> Result<PlanChangePreview, ApiError> {
     let currency = db::run(pool, move |conn| Ok(store::find_tier(conn, tier)?.currency)).await?;
     let now = Utc::now();
-    let subscription = row.stripe_subscription_id.as_deref().unwrap_or_default();
     let end = row.current_period_end.map(|t| t.and_utc()).unwrap_or(now);
     Ok(PlanChangePreview {
         tier,
@@ -133,7 +135,7 @@ async fn scheduled_preview(
         period_start: end,
         period_end: end,
         proration_date: now,
-        quote: quote(setup, company, subscription, tier, now.timestamp()),
+        quote: quote(setup, company, row, tier, now.timestamp()),
         takes_effect_at: end,
     })
 }
@@ -155,21 +157,27 @@ fn checked_proration_date(date: DateTime<Utc>, row: &SubscriptionRow, now: DateT
 /// The signature of a preview's `proration_date` for this company, subscription and tier. Without it a
 /// client could pick any `proration_date` in the hour the window allows and be prorated as of then (more
 /// credit for an immediate downgrade); with it, a change is prorated only as of a moment the server quoted.
-fn quote(setup: &StripeSetup, company: &CompanyId, subscription: &str, tier: TierCode, at: i64) -> String {
+fn quote(setup: &StripeSetup, company: &CompanyId, subscription: &SubscriptionRow, tier: TierCode, at: i64) -> String {
     use hmac::Mac;
     hex::encode(quote_mac(setup, company, subscription, tier, at).finalize().into_bytes())
 }
 
+/// Over the company, the subscription and the price it is on (a quote made before another change of plan
+/// does not hold after it), the tier and the date.
 fn quote_mac(
     setup: &StripeSetup,
     company: &CompanyId,
-    subscription: &str,
+    subscription: &SubscriptionRow,
     tier: TierCode,
     at: i64,
 ) -> hmac::Hmac<sha2::Sha256> {
     use hmac::Mac;
     let mut mac = setup.quote_mac();
-    mac.update(format!("{company}\n{subscription}\n{}\n{at}", tier.as_str()).as_bytes());
+    let (id, price) = (
+        subscription.stripe_subscription_id.as_deref().unwrap_or_default(),
+        subscription.stripe_price_id.as_deref().unwrap_or_default(),
+    );
+    mac.update(format!("{company}\n{id}\n{price}\n{}\n{at}", tier.as_str()).as_bytes());
     mac
 }
 
@@ -185,11 +193,11 @@ fn quoted_proration_date(
     use hmac::Mac;
     let Some(date) = request.proration_date else { return Ok(None) };
     let at = checked_proration_date(date, row, Utc::now())?;
-    let subscription = row.stripe_subscription_id.as_deref().unwrap_or_default();
-    let genuine =
-        request.quote.as_deref().and_then(|quote| hex::decode(quote).ok()).is_some_and(|signature| {
-            quote_mac(setup, company, subscription, tier, at).verify_slice(&signature).is_ok()
-        });
+    let genuine = request
+        .quote
+        .as_deref()
+        .and_then(|quote| hex::decode(quote).ok())
+        .is_some_and(|signature| quote_mac(setup, company, row, tier, at).verify_slice(&signature).is_ok());
     if !genuine {
         return Err(ApiError::invalid_field(
             "quote",
@@ -202,8 +210,13 @@ fn quoted_proration_date(
 /// The Idempotency-Key of a change at Stripe: the same for the same change asked of the same state of the
 /// subscription (a client retrying after a lost answer, a double click), so Stripe makes it once; another
 /// as soon as anything it starts from differs (a later change, the invoice of an earlier one paid or voided).
-fn change_key(operation: &str, company: &CompanyId, change: &PriceChange<'_>, state: &str) -> String {
-    let fingerprint = crate::crypto::sha256_hex(&format!("{}\n{}\n{state}", change.subscription, change.price));
+///
+/// The key also names the five minutes it is made in. Stripe replays whatever it answered first for a key,
+/// a 500 included, for 24 hours: a change that failed so is tried afresh once those minutes have passed.
+fn change_key(operation: &str, company: &CompanyId, change: &PriceChange<'_>, state: &str, now: i64) -> String {
+    let window = now.div_euclid(KEY_WINDOW_SECS);
+    let fingerprint =
+        crate::crypto::sha256_hex(&format!("{}\n{}\n{state}\n{window}", change.subscription, change.price));
     format!("vigil-{operation}-{company}-{}", &fingerprint[..32])
 }
 
@@ -304,6 +317,7 @@ pub async fn change_plan(
     }
     let mut details = serde_json::json!({"from": current, "to": tier});
     let mut state = mirrored_state(&row, proration_date);
+    let mut waiting = None;
     if !waits_for_period_end(setup, &row, tier) {
         let read_at = Utc::now().timestamp();
         match gateway.retrieve_subscription_and_invoice(change.subscription).await {
@@ -314,11 +328,8 @@ pub async fn change_plan(
                 return Err(payment_required(pool, setup, actor, waiting, details, (current, tier)).await?);
             }
             Ok(at_stripe) => {
-                // Another change waits for its payment: it is given up before this one is made.
-                if let Some(voided) = changes::void_pending_invoice(gateway, &at_stripe).await? {
-                    details["abandoned_invoice"] = serde_json::json!(voided);
-                }
                 state = stripe_state(&at_stripe, proration_date);
+                waiting = Some(at_stripe);
             }
             // Unreadable: the change itself is the judge (Stripe refuses it, makes it, or is as unreachable).
             Err(failure) => {
@@ -328,15 +339,31 @@ pub async fn change_plan(
     }
     let company = actor.company.clone();
     db::run(pool, move |conn| reserve(conn, &company, tier)).await?;
+    // Another change waits for its payment: once this one is allowed, that one is given up first.
+    if let Some(at_stripe) = &waiting
+        && let Some(voided) = changes::void_pending_invoice(gateway, at_stripe).await?
+    {
+        details["abandoned_invoice"] = serde_json::json!(voided);
+    }
     let read_at = Utc::now().timestamp();
     let outcome = match waits_for_period_end(setup, &row, tier) {
         true => {
-            schedule_downgrade(gateway, &row, &change, &change_key("downgrade", &actor.company, &change, &state), tier)
-                .await
+            schedule_downgrade(
+                gateway,
+                &row,
+                &change,
+                &change_key("downgrade", &actor.company, &change, &state, Utc::now().timestamp()),
+                tier,
+            )
+            .await
         }
         false => match release_schedule(gateway, &row).await {
             Ok(()) => gateway
-                .change_price(&change, proration_date, &change_key("plan", &actor.company, &change, &state))
+                .change_price(
+                    &change,
+                    proration_date,
+                    &change_key("plan", &actor.company, &change, &state, Utc::now().timestamp()),
+                )
                 .await
                 .map(|updated| (updated, None))
                 .map_err(Refusal::Stripe),
@@ -378,9 +405,25 @@ async fn stay_on_current_plan(
     let gateway = setup.gateway()?;
     let Some(subscription) = row.stripe_subscription_id.as_deref() else { return Err(no_subscription()) };
     let read_at = Utc::now().timestamp();
-    let at_stripe = gateway.retrieve_subscription_and_invoice(subscription).await?;
-    if let Some(voided) = changes::void_pending_invoice(gateway, &at_stripe).await? {
+    // Unreadable: nothing is known to wait, and staying changes nothing, as before.
+    let at_stripe = match gateway.retrieve_subscription_and_invoice(subscription).await {
+        Ok(at_stripe) => Some(at_stripe),
+        Err(failure) => {
+            log::warn!("could not read subscription {subscription} for a change waiting for payment: {failure}");
+            None
+        }
+    };
+    let voided = match &at_stripe {
+        Some(at_stripe) => changes::void_pending_invoice(gateway, at_stripe).await?,
+        None => None,
+    };
+    if let (Some(at_stripe), Some(voided)) = (at_stripe, voided) {
         let after = gateway.retrieve_subscription_and_invoice(subscription).await?;
+        if after.pending_update.as_ref().is_some_and(serde_json::Value::is_object) {
+            // Stripe discards a pending update whose invoice is voided; should it not, the update can no
+            // longer be paid for and lapses when it expires.
+            log::warn!("subscription {subscription} still has a pending update after its invoice {voided} was voided");
+        }
         let event = AuditEvent::new("billing.plan_change_abandoned").details(serde_json::json!({
             "tier": row.tier_code,
             "abandoned": at_stripe.pending_price_id().and_then(|price| setup.tier_of_price(price)),
@@ -425,11 +468,11 @@ async fn schedule_downgrade(
     key: &str,
     tier: TierCode,
 ) -> Result<(StripeSubscription, Option<(String, TierCode, chrono::NaiveDateTime)>), Refusal> {
-    if row.current_period_end.is_none() {
+    let (Some(current_price), Some(_)) = (row.stripe_price_id.as_deref(), row.current_period_end) else {
         return Err(Refusal::Api(no_subscription()));
-    }
+    };
     release_schedule(gateway, row).await.map_err(Refusal::Api)?;
-    let scheduled = gateway.schedule_price_change(change, key).await.map_err(Refusal::Stripe)?;
+    let scheduled = gateway.schedule_price_change(change, current_price, key).await.map_err(Refusal::Stripe)?;
     let at = timestamp(scheduled.at).or(row.current_period_end).ok_or_else(|| Refusal::Api(no_subscription()))?;
     let subscription = gateway.retrieve_subscription(change.subscription).await.map_err(Refusal::Stripe)?;
     Ok((subscription, Some((scheduled.schedule, tier, at))))
@@ -501,7 +544,7 @@ mod tests {
         let company = CompanyId::from_db("0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b".to_owned());
         let change = PriceChange { subscription: "sub_1", item: "si_1", price: "price_enterprise" };
         let key = |at_stripe: &StripeSubscription, proration_date| {
-            change_key("plan", &company, &change, &stripe_state(at_stripe, proration_date))
+            change_key("plan", &company, &change, &stripe_state(at_stripe, proration_date), 1_796_000_100)
         };
         let paid = subscription("price_pro", serde_json::json!({"id": "in_1", "status": "paid"}));
 
@@ -520,5 +563,7 @@ mod tests {
         for other in &others {
             assert_ne!(&first, other);
         }
+        let later = change_key("plan", &company, &change, &stripe_state(&paid, Some(1_796_000_000)), 1_796_000_400);
+        assert_ne!(first, later, "a change Stripe failed is tried afresh after the window");
     }
 }

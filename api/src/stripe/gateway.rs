@@ -306,7 +306,12 @@ impl StripeGateway {
     /// leaving the subscription as it was. Stripe makes the change atomically with the renewal invoice.
     /// (async-stripe's schedule builders are behind a feature this build does not compile; these are plain
     /// form posts.)
-    pub async fn schedule_price_change(&self, change: &PriceChange<'_>, key: &str) -> Result<Scheduled, StripeFailure> {
+    pub async fn schedule_price_change(
+        &self,
+        change: &PriceChange<'_>,
+        current_price: &str,
+        key: &str,
+    ) -> Result<Scheduled, StripeFailure> {
         let create = || raw_post("/subscription_schedules".to_owned(), &[("from_subscription", change.subscription)]);
         let schedule = self.send(create, Some(&format!("{key}-create"))).await?;
         let id = Self::string_field(&schedule, "id")?;
@@ -315,7 +320,11 @@ impl StripeGateway {
             .as_i64()
             .ok_or_else(|| StripeFailure::Unexpected("a schedule phase without its end".to_owned()))?;
         let mut fields = phase_fields(current, 0, None);
-        fields.extend(phase_fields(current, 1, Some(change.price)));
+        fields.extend(phase_fields(current, 1, Some((current_price, change.price))));
+        if !fields.iter().any(|(name, value)| name.starts_with("phases[1][items]") && value == change.price) {
+            self.release_schedule(&id, false, &format!("vigil-schedule-release-{id}")).await.ok();
+            return Err(StripeFailure::Unexpected(format!("no item of schedule {id} is on the price {current_price}")));
+        }
         fields.extend([
             // One period long (Vigil's prices are monthly); `iterations` is gone from the API version this
             // client speaks.
@@ -326,7 +335,7 @@ impl StripeGateway {
         ]);
         let update = || raw_post_owned(format!("/subscription_schedules/{id}"), &fields);
         if let Err(failure) = self.send(update, Some(&format!("{key}-phases"))).await {
-            if let Err(release) = self.release_schedule(&id, &format!("vigil-schedule-release-{id}")).await {
+            if let Err(release) = self.release_schedule(&id, false, &format!("vigil-schedule-release-{id}")).await {
                 log::warn!("half-made subscription schedule {id} not released: {release}");
             }
             return Err(failure);
@@ -348,8 +357,17 @@ impl StripeGateway {
 
     /// Detaches a subscription schedule, leaving the subscription as it is now (a scheduled change is
     /// dropped). Releasing twice is refused by Stripe; the caller treats that as done.
-    pub async fn release_schedule(&self, schedule: &str, key: &str) -> Result<(), StripeFailure> {
-        let build = || raw_post(format!("/subscription_schedules/{schedule}/release"), &[]);
+    /// `preserve_cancel_date` keeps a cancellation the schedule set on the subscription (`cancel_at`);
+    /// without it Stripe removes it.
+    pub async fn release_schedule(
+        &self,
+        schedule: &str,
+        preserve_cancel_date: bool,
+        key: &str,
+    ) -> Result<(), StripeFailure> {
+        let preserve = if preserve_cancel_date { "true" } else { "false" };
+        let build =
+            || raw_post(format!("/subscription_schedules/{schedule}/release"), &[("preserve_cancel_date", preserve)]);
         self.send(build, Some(key)).await.map(drop)
     }
 
@@ -497,10 +515,10 @@ fn current_phase(schedule: &Value) -> Result<&Value, StripeFailure> {
 }
 
 /// The form fields that send `phase` again as phase `n`: its items (price, quantity, tax rates), default
-/// tax rates, discounts, payment method and metadata, and, for the first phase, its dates. `price` replaces
-/// the price of the plan item (Vigil's subscriptions have one item), and a later phase takes no dates: the
-/// caller gives its duration.
-fn phase_fields(phase: &Value, n: usize, price: Option<&str>) -> Vec<(String, String)> {
+/// tax rates and discounts; for the first phase, also its dates, payment method and metadata (a later phase
+/// inherits those, so that a card changed meanwhile is the one charged). `swap` (from, to) replaces the price
+/// of the plan item, found by its price; a later phase takes no dates: the caller gives its duration.
+fn phase_fields(phase: &Value, n: usize, swap: Option<(&str, &str)>) -> Vec<(String, String)> {
     let id = |value: &Value| value.as_str().or_else(|| value["id"].as_str()).map(str::to_owned);
     let mut fields = Vec::new();
     if n == 0 {
@@ -511,10 +529,10 @@ fn phase_fields(phase: &Value, n: usize, price: Option<&str>) -> Vec<(String, St
         }
     }
     for (i, item) in phase["items"].as_array().into_iter().flatten().enumerate() {
-        let item_price = match (i, price) {
-            (0, Some(price)) => Some(price.to_owned()),
-            _ => id(&item["price"]).or_else(|| id(&item["plan"])),
-        };
+        let item_price = id(&item["price"]).or_else(|| id(&item["plan"])).map(|price| match swap {
+            Some((from, to)) if price == from => to.to_owned(),
+            _ => price,
+        });
         if let Some(item_price) = item_price {
             fields.push((format!("phases[{n}][items][{i}][price]"), item_price));
         }
@@ -537,6 +555,9 @@ fn phase_fields(phase: &Value, n: usize, price: Option<&str>) -> Vec<(String, St
         if let Some((field, value)) = carried {
             fields.push((format!("phases[{n}][discounts][{j}][{field}]"), value));
         }
+    }
+    if n > 0 {
+        return fields;
     }
     if let Some(method) = id(&phase["default_payment_method"]) {
         fields.push((format!("phases[{n}][default_payment_method]"), method));

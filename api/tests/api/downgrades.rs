@@ -112,6 +112,11 @@ async fn choosing_the_current_plan_again_or_cancelling_drops_a_scheduled_downgra
     let (owner, subscription) = on_enterprise(&app).await;
     change_plan(&app, &owner, "PRO").await;
     let first = at_stripe(&subscription).await["schedule"].as_str().expect("a schedule").to_owned();
+    // Resuming what renews already changes nothing: the downgrade stays scheduled.
+    let resumed = app.post("/api/v1/billing/subscription/resume", &owner.access_token, json!({})).await;
+    let resumed: Value = resumed.json().await.expect("json");
+    assert_eq!(resumed["scheduled_change"]["tier"], "PRO", "{resumed}");
+    assert_eq!(at_stripe(&subscription).await["schedule"].as_str(), Some(first.as_str()));
 
     let kept = change_plan(&app, &owner, "ENTERPRISE").await;
 

@@ -14,7 +14,6 @@ backend_tests!(
     a_payment_lapse_past_its_grace_period_holds_the_paid_for_history_and_paying_keeps_it,
     a_cancellation_deletes_older_data_only_after_the_hold_and_a_warning,
     a_second_drop_within_a_hold_never_moves_the_longest_retentions_deadline,
-    bouncing_through_enterprise_within_a_hold_resumes_it_instead_of_starting_a_new_one,
     paying_a_plan_changes_invoice_does_not_end_a_past_due_grace_period,
     a_cancellation_over_the_free_limits_suspends_the_agents_enrolled_last_until_the_company_is_within_them,
     the_end_of_a_grace_period_suspends_agents_and_alerts_and_paying_lifts_it,
@@ -219,34 +218,6 @@ async fn a_second_drop_within_a_hold_never_moves_the_longest_retentions_deadline
     let dashboard = billing(&app, &company.owner).await;
     assert_eq!(dashboard["retention"]["kept_days"], 180, "{dashboard}");
     assert!((29..=30).contains(&days_until(&dashboard["retention"]["deletion_scheduled_at"])), "{dashboard}");
-}
-
-/// ENTERPRISE to PRO holds ENTERPRISE's 730 days for 30. Twenty-five days later the company goes back to
-/// ENTERPRISE (nothing is scheduled for deletion then) and, soon after, to PRO again: the hold resumes with
-/// the five days it had left. A new 30 days on every bounce would keep 730 days on PRO for good.
-async fn bouncing_through_enterprise_within_a_hold_resumes_it_instead_of_starting_a_new_one(backend: Backend) {
-    let app = spawn(backend).await;
-    let mut company = on_pro(&app).await;
-    let (sub, customer) = (company.subscription.clone(), company.customer.clone());
-    let on = |price| subscription(&sub, &customer, price, "active", false);
-    company.send(&app, "customer.subscription.updated", on(PRICE_ENTERPRISE)).await;
-    company.send(&app, "customer.subscription.updated", on(PRICE_PRO)).await;
-    app.execute_sql(&format!(
-        "UPDATE companies SET retention_hold_until = {} WHERE id = '{}'",
-        sql_time(Utc::now() + Duration::days(5)),
-        company.owner.company_id
-    ))
-    .await;
-
-    company.send(&app, "customer.subscription.updated", on(PRICE_ENTERPRISE)).await;
-    let upgraded = billing(&app, &company.owner).await;
-    company.send(&app, "customer.subscription.updated", on(PRICE_PRO)).await;
-
-    assert_eq!(upgraded["retention"]["deletion_scheduled_at"], Value::Null, "on ENTERPRISE: {upgraded}");
-    let dashboard = billing(&app, &company.owner).await;
-    assert_eq!(dashboard["retention"]["kept_days"], 730, "{dashboard}");
-    let next = days_until(&dashboard["retention"]["deletion_scheduled_at"]);
-    assert!((4..=5).contains(&next), "the hold resumes with 5 days left, not {next}: {dashboard}");
 }
 
 /// A PAST_DUE company pays the small invoice of a plan change; the renewal it owes is still unpaid, so it
