@@ -260,6 +260,7 @@ fn serve(
     let pool = web::Data::new(pool);
     let blobs = web::Data::new(blobs);
     let signer = web::Data::new(crate::storage::links::LinkSigner::new(&config.jwt_secret));
+    let quotes = web::Data::new(crate::billing::quote::Quotes::new(&config.jwt_secret));
     let authenticators = web::Data::new(crate::http::principal::Authenticators {
         api_key: crate::api_keys::service::authenticate,
         user: crate::accounts::service::authenticate_user,
@@ -297,6 +298,7 @@ fn serve(
             .app_data(hub.clone())
             .app_data(blobs.clone())
             .app_data(signer.clone())
+            .app_data(quotes.clone())
             .app_data(authenticators.clone())
             .app_data(known_routes.clone())
             .app_data(config.clone())

@@ -8,12 +8,14 @@
 //! subscription schedule at Stripe renews the subscription on the lower price, and nothing is invoiced or
 //! credited now. See docs/BILLING.md.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 
+use super::change_keys::{change_key, mirrored_state, stripe_state};
 use super::changes::{self, BillingActor, mirror_and_audit, no_subscription, release_schedule, subscription_row};
 use super::model::{
     OverLimit, PlanChangePreview, PlanChangeRequest, PreviewLine, Subscription, SubscriptionRow, Tier, TierCode,
 };
+use super::quote::Quotes;
 use super::{service, store};
 use crate::audit::model::AuditEvent;
 use crate::db::{self, DbConn, DbPool, write_transaction};
@@ -26,16 +28,6 @@ use crate::stripe::{StripeFailure, StripeSetup};
 /// How long a plan change may be in flight at Stripe before the limits it reserved lapse (Stripe's calls
 /// time out well before).
 const PLAN_CHANGE_SECS: i64 = 120;
-
-/// How old a preview's `proration_date` may be when the change is made: a quote holds for an hour. (A date
-/// further back would prorate over time already used, a larger credit on a downgrade.)
-const QUOTE_SECS: i64 = 3600;
-
-/// How long the Idempotency-Key of a change stays the same for the same change of the same state.
-const KEY_WINDOW_SECS: i64 = 300;
-
-/// Clock skew allowed for a `proration_date` that lies slightly ahead of this server's clock.
-const SKEW_SECS: i64 = 300;
 
 fn paid_tier_only() -> ApiError {
     ApiError::invalid_field("tier", "choose a paid tier: PRO or ENTERPRISE")
@@ -72,6 +64,7 @@ fn price_change<'a>(
 pub async fn preview(
     pool: &DbPool,
     setup: &StripeSetup,
+    quotes: &Quotes,
     company: &CompanyId,
     tier: TierCode,
 ) -> Result<PlanChangePreview, ApiError> {
@@ -82,7 +75,7 @@ pub async fn preview(
     let row = subscription_row(pool, company).await?;
     let change = price_change(&row, setup, tier)?.ok_or_else(|| plan_unchanged(tier))?;
     if waits_for_period_end(setup, &row, tier) {
-        return scheduled_preview(pool, setup, company, &row, tier).await;
+        return scheduled_preview(pool, quotes, company, &row, tier).await;
     }
     let at = Utc::now().timestamp();
     let preview = gateway.preview_price_change(&change, at).await?;
@@ -93,7 +86,7 @@ pub async fn preview(
         prorations.iter().map(|line| line.period.end).max().and_then(when),
     );
     let proration_date = when(at).unwrap_or_else(Utc::now);
-    let quote = quote(setup, company, &row, tier, at);
+    let quote = quotes.sign(company, &row, tier, at);
     Ok(PlanChangePreview {
         tier,
         amount_due: preview.amount_due,
@@ -119,7 +112,7 @@ fn waits_for_period_end(setup: &StripeSetup, row: &SubscriptionRow, tier: TierCo
 /// (the paid-for period is used in full); the next renewal bills the lower price.
 async fn scheduled_preview(
     pool: &DbPool,
-    setup: &StripeSetup,
+    quotes: &Quotes,
     company: &CompanyId,
     row: &SubscriptionRow,
     tier: TierCode,
@@ -135,114 +128,9 @@ async fn scheduled_preview(
         period_start: end,
         period_end: end,
         proration_date: now,
-        quote: quote(setup, company, row, tier, now.timestamp()),
+        quote: quotes.sign(company, row, tier, now.timestamp()),
         takes_effect_at: end,
     })
-}
-
-/// A preview's `proration_date` the change may be prorated as of: within the last hour (not before the
-/// period began), or a few minutes ahead for clock skew.
-fn checked_proration_date(date: DateTime<Utc>, row: &SubscriptionRow, now: DateTime<Utc>) -> Result<i64, ApiError> {
-    let period_start = row.current_period_start.map(|t| t.and_utc());
-    let too_old = date < now - Duration::seconds(QUOTE_SECS) || period_start.is_some_and(|start| date < start);
-    if too_old || date > now + Duration::seconds(SKEW_SECS) {
-        return Err(ApiError::invalid_field(
-            "proration_date",
-            "use the proration_date of a preview made in the last hour, in the current period",
-        ));
-    }
-    Ok(date.timestamp())
-}
-
-/// The signature of a preview's `proration_date` for this company, subscription and tier. Without it a
-/// client could pick any `proration_date` in the hour the window allows and be prorated as of then (more
-/// credit for an immediate downgrade); with it, a change is prorated only as of a moment the server quoted.
-fn quote(setup: &StripeSetup, company: &CompanyId, subscription: &SubscriptionRow, tier: TierCode, at: i64) -> String {
-    use hmac::Mac;
-    hex::encode(quote_mac(setup, company, subscription, tier, at).finalize().into_bytes())
-}
-
-/// Over the company, the subscription and the price it is on (a quote made before another change of plan
-/// does not hold after it), the tier and the date.
-fn quote_mac(
-    setup: &StripeSetup,
-    company: &CompanyId,
-    subscription: &SubscriptionRow,
-    tier: TierCode,
-    at: i64,
-) -> hmac::Hmac<sha2::Sha256> {
-    use hmac::Mac;
-    let mut mac = setup.quote_mac();
-    let (id, price) = (
-        subscription.stripe_subscription_id.as_deref().unwrap_or_default(),
-        subscription.stripe_price_id.as_deref().unwrap_or_default(),
-    );
-    mac.update(format!("{company}\n{id}\n{price}\n{}\n{at}", tier.as_str()).as_bytes());
-    mac
-}
-
-/// The `proration_date` of a change, checked: recent enough (see [`checked_proration_date`]) and quoted
-/// by this server for this company, subscription and tier.
-fn quoted_proration_date(
-    setup: &StripeSetup,
-    company: &CompanyId,
-    row: &SubscriptionRow,
-    tier: TierCode,
-    request: &PlanChangeRequest,
-) -> Result<Option<i64>, ApiError> {
-    use hmac::Mac;
-    let Some(date) = request.proration_date else { return Ok(None) };
-    let at = checked_proration_date(date, row, Utc::now())?;
-    let genuine = request
-        .quote
-        .as_deref()
-        .and_then(|quote| hex::decode(quote).ok())
-        .is_some_and(|signature| quote_mac(setup, company, row, tier, at).verify_slice(&signature).is_ok());
-    if !genuine {
-        return Err(ApiError::invalid_field(
-            "quote",
-            "send the quote that came with this proration_date from GET /api/v1/billing/subscription/preview",
-        ));
-    }
-    Ok(Some(at))
-}
-
-/// The Idempotency-Key of a change at Stripe: the same for the same change asked of the same state of the
-/// subscription (a client retrying after a lost answer, a double click), so Stripe makes it once; another
-/// as soon as anything it starts from differs (a later change, the invoice of an earlier one paid or voided).
-///
-/// The key also names the five minutes it is made in. Stripe replays whatever it answered first for a key,
-/// a 500 included, for 24 hours: a change that failed so is tried afresh once those minutes have passed.
-fn change_key(operation: &str, company: &CompanyId, change: &PriceChange<'_>, state: &str, now: i64) -> String {
-    let window = now.div_euclid(KEY_WINDOW_SECS);
-    let fingerprint =
-        crate::crypto::sha256_hex(&format!("{}\n{}\n{state}\n{window}", change.subscription, change.price));
-    format!("vigil-{operation}-{company}-{}", &fingerprint[..32])
-}
-
-/// What a change starts from, as Stripe said it just now: the price, the newest invoice and where it
-/// stands, and the change waiting for payment.
-fn stripe_state(subscription: &StripeSubscription, proration_date: Option<i64>) -> String {
-    let invoice = subscription.latest_invoice.as_ref();
-    let invoice_id = invoice.and_then(|i| i.as_str().or_else(|| i["id"].as_str())).unwrap_or_default();
-    let invoice_status = invoice.and_then(|i| i["status"].as_str()).unwrap_or_default();
-    format!(
-        "{}\n{invoice_id}\n{invoice_status}\n{}\n{}",
-        subscription.price_id().unwrap_or_default(),
-        subscription.pending_price_id().unwrap_or_default(),
-        proration_date.map(|at| at.to_string()).unwrap_or_default(),
-    )
-}
-
-/// What a change starts from, as the mirror holds it, when Stripe could not be read first.
-fn mirrored_state(row: &SubscriptionRow, proration_date: Option<i64>) -> String {
-    format!(
-        "{}\n{}\n{}\n{}",
-        row.stripe_price_id.as_deref().unwrap_or_default(),
-        row.stripe_updated_at.unwrap_or_default(),
-        row.stripe_schedule_id.as_deref().unwrap_or_default(),
-        proration_date.map(|at| at.to_string()).unwrap_or_default(),
-    )
 }
 
 /// Under the company lock: refuses a change to `target` that current usage would exceed, naming what is
@@ -285,6 +173,7 @@ fn reserve(conn: &mut DbConn, company: &CompanyId, target: TierCode) -> Result<(
 pub async fn change_plan(
     pool: &DbPool,
     setup: &StripeSetup,
+    quotes: &Quotes,
     actor: &BillingActor,
     request: PlanChangeRequest,
 ) -> Result<Subscription, ApiError> {
@@ -304,7 +193,7 @@ pub async fn change_plan(
     if row.scheduled_tier_code.as_deref() == Some(tier.as_str()) {
         return Ok(service::subscription_view(&row, crate::db::now()));
     }
-    let proration_date = quoted_proration_date(setup, &actor.company, &row, tier, &request)?;
+    let proration_date = quotes.proration_date(&actor.company, &row, tier, &request)?;
     if !row.auto_renew && waits_for_period_end(setup, &row, tier) {
         // A downgrade at the period's end of a subscription that ends then anyway would only renew, on a
         // schedule, what the customer cancelled.
@@ -525,45 +414,4 @@ async fn payment_required(
         ),
         hosted_invoice_url,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn subscription(price: &str, invoice: serde_json::Value) -> StripeSubscription {
-        StripeSubscription::from_json(&serde_json::json!({
-            "id": "sub_1", "status": "active", "latest_invoice": invoice,
-            "items": {"data": [{"id": "si_1", "price": {"id": price}}]},
-        }))
-        .expect("a subscription")
-    }
-
-    #[test]
-    fn a_change_retried_from_the_same_state_reuses_its_key_and_any_other_state_gets_another() {
-        let company = CompanyId::from_db("0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b".to_owned());
-        let change = PriceChange { subscription: "sub_1", item: "si_1", price: "price_enterprise" };
-        let key = |at_stripe: &StripeSubscription, proration_date| {
-            change_key("plan", &company, &change, &stripe_state(at_stripe, proration_date), 1_796_000_100)
-        };
-        let paid = subscription("price_pro", serde_json::json!({"id": "in_1", "status": "paid"}));
-
-        let first = key(&paid, Some(1_796_000_000));
-
-        assert_eq!(first, key(&paid, Some(1_796_000_000)), "a retry is the same request to Stripe");
-        assert!(first.len() <= 255, "Stripe takes keys of up to 255 characters");
-        let voided = subscription("price_pro", serde_json::json!({"id": "in_1", "status": "void"}));
-        let others = [
-            key(&paid, None),
-            key(&paid, Some(1_796_000_060)),
-            key(&voided, Some(1_796_000_000)),
-            key(&subscription("price_pro", serde_json::json!({"id": "in_2", "status": "paid"})), Some(1_796_000_000)),
-            key(&subscription("price_other", serde_json::json!({"id": "in_1", "status": "paid"})), Some(1_796_000_000)),
-        ];
-        for other in &others {
-            assert_ne!(&first, other);
-        }
-        let later = change_key("plan", &company, &change, &stripe_state(&paid, Some(1_796_000_000)), 1_796_000_400);
-        assert_ne!(first, later, "a change Stripe failed is tried afresh after the window");
-    }
 }

@@ -3,10 +3,12 @@
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 
 use super::changes::{self, BillingActor};
+use super::customer_changes;
 use super::model::{
     BillingDashboard, BillingSettings, BillingSettingsRequest, Invoice, InvoiceFilter, InvoicePage, PlanChangePreview,
     PlanChangeRequest, PlanPreviewQuery, RedirectUrl, Subscription, TaxId, Tier, TierRequest,
 };
+use super::quote::Quotes;
 use super::{plan_change, service};
 use crate::config::Config;
 use crate::db::{self, DbPool};
@@ -180,9 +182,10 @@ pub async fn change_plan(
     body: ValidatedJson<PlanChangeRequest>,
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
+    quotes: web::Data<Quotes>,
 ) -> Result<web::Json<Subscription>, ApiError> {
     let actor = billing_actor(&auth);
-    Ok(web::Json(plan_change::change_plan(&pool, &stripe, &actor, body.into_inner()).await?))
+    Ok(web::Json(plan_change::change_plan(&pool, &stripe, &quotes, &actor, body.into_inner()).await?))
 }
 
 /// Stripe's preview of what changing to `tier` would invoice now: the prorations of the rest of the
@@ -207,8 +210,9 @@ pub async fn preview_plan_change(
     query: ValidatedQuery<PlanPreviewQuery>,
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
+    quotes: web::Data<Quotes>,
 ) -> Result<web::Json<PlanChangePreview>, ApiError> {
-    Ok(web::Json(plan_change::preview(&pool, &stripe, auth.company_id(), query.into_inner().tier).await?))
+    Ok(web::Json(plan_change::preview(&pool, &stripe, &quotes, auth.company_id(), query.into_inner().tier).await?))
 }
 
 /// Cancels the subscription at the end of the current period.
@@ -293,7 +297,7 @@ pub async fn update_billing_settings(
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
 ) -> Result<Tagged<BillingDashboard>, ApiError> {
-    changes::update_settings(&pool, &stripe, &billing_actor(&auth), body.into_inner(), if_match).await
+    customer_changes::update_settings(&pool, &stripe, &billing_actor(&auth), body.into_inner(), if_match).await
 }
 
 /// Sets the tax id shown on invoices (replacing the previous one).
@@ -315,7 +319,7 @@ pub async fn set_tax_id(
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
 ) -> Result<web::Json<TaxId>, ApiError> {
-    Ok(web::Json(changes::set_tax_id(&pool, &stripe, &billing_actor(&auth), body.into_inner()).await?))
+    Ok(web::Json(customer_changes::set_tax_id(&pool, &stripe, &billing_actor(&auth), body.into_inner()).await?))
 }
 
 /// Removes the tax id.
@@ -335,6 +339,6 @@ pub async fn remove_tax_id(
     pool: web::Data<DbPool>,
     stripe: web::Data<StripeSetup>,
 ) -> Result<HttpResponse, ApiError> {
-    changes::remove_tax_id(&pool, &stripe, &billing_actor(&auth)).await?;
+    customer_changes::remove_tax_id(&pool, &stripe, &billing_actor(&auth)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -27,6 +27,7 @@ use stripe_core::customer::{CreateCustomer, ListCustomer, UpdateCustomer};
 use stripe_core::event::ListEvent;
 
 use super::objects::{InvoicePreview, StripeInvoice, StripeSubscription};
+use super::schedule_phases::{current_phase, phase_fields};
 
 /// A tax id on a Stripe customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,7 +316,7 @@ impl StripeGateway {
         let create = || raw_post("/subscription_schedules".to_owned(), &[("from_subscription", change.subscription)]);
         let schedule = self.send(create, Some(&format!("{key}-create"))).await?;
         let id = Self::string_field(&schedule, "id")?;
-        let current = current_phase(&schedule)?;
+        let current = current_phase(&schedule).ok_or_else(no_phases)?;
         let at = current["end_date"]
             .as_i64()
             .ok_or_else(|| StripeFailure::Unexpected("a schedule phase without its end".to_owned()))?;
@@ -349,7 +350,7 @@ impl StripeGateway {
     pub async fn cancel_through_schedule(&self, schedule: &str, key: &str) -> Result<(), StripeFailure> {
         let read = || RequestBuilder::new(StripeMethod::Get, format!("/subscription_schedules/{schedule}"));
         let found = self.send(read, None).await?;
-        let mut fields = phase_fields(current_phase(&found)?, 0, None);
+        let mut fields = phase_fields(current_phase(&found).ok_or_else(no_phases)?, 0, None);
         fields.push(("end_behavior".to_owned(), "cancel".to_owned()));
         let update = || raw_post_owned(format!("/subscription_schedules/{schedule}"), &fields);
         self.send(update, Some(key)).await.map(drop)
@@ -503,71 +504,8 @@ impl StripeGateway {
     }
 }
 
-/// The phase of a schedule in force now (`current_phase` names its dates), or the first one.
-fn current_phase(schedule: &Value) -> Result<&Value, StripeFailure> {
-    let phases = schedule["phases"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let start = &schedule["current_phase"]["start_date"];
-    phases
-        .iter()
-        .find(|phase| !start.is_null() && phase["start_date"] == *start)
-        .or(phases.first())
-        .ok_or_else(|| StripeFailure::Unexpected("a schedule without phases".to_owned()))
-}
-
-/// The form fields that send `phase` again as phase `n`: its items (price, quantity, tax rates), default
-/// tax rates and discounts; for the first phase, also its dates, payment method and metadata (a later phase
-/// inherits those, so that a card changed meanwhile is the one charged). `swap` (from, to) replaces the price
-/// of the plan item, found by its price; a later phase takes no dates: the caller gives its duration.
-fn phase_fields(phase: &Value, n: usize, swap: Option<(&str, &str)>) -> Vec<(String, String)> {
-    let id = |value: &Value| value.as_str().or_else(|| value["id"].as_str()).map(str::to_owned);
-    let mut fields = Vec::new();
-    if n == 0 {
-        for date in ["start_date", "end_date"] {
-            if let Some(at) = phase[date].as_i64() {
-                fields.push((format!("phases[0][{date}]"), at.to_string()));
-            }
-        }
-    }
-    for (i, item) in phase["items"].as_array().into_iter().flatten().enumerate() {
-        let item_price = id(&item["price"]).or_else(|| id(&item["plan"])).map(|price| match swap {
-            Some((from, to)) if price == from => to.to_owned(),
-            _ => price,
-        });
-        if let Some(item_price) = item_price {
-            fields.push((format!("phases[{n}][items][{i}][price]"), item_price));
-        }
-        if let Some(quantity) = item["quantity"].as_i64() {
-            fields.push((format!("phases[{n}][items][{i}][quantity]"), quantity.to_string()));
-        }
-        for (j, rate) in item["tax_rates"].as_array().into_iter().flatten().filter_map(id).enumerate() {
-            fields.push((format!("phases[{n}][items][{i}][tax_rates][{j}]"), rate));
-        }
-    }
-    for (j, rate) in phase["default_tax_rates"].as_array().into_iter().flatten().filter_map(id).enumerate() {
-        fields.push((format!("phases[{n}][default_tax_rates][{j}]"), rate));
-    }
-    // An existing discount is carried on by its id (its remaining duration goes on); a coupon not yet
-    // applied by the coupon.
-    for (j, discount) in phase["discounts"].as_array().into_iter().flatten().enumerate() {
-        let carried = ["discount", "coupon", "promotion_code"]
-            .into_iter()
-            .find_map(|field| id(&discount[field]).map(|value| (field, value)));
-        if let Some((field, value)) = carried {
-            fields.push((format!("phases[{n}][discounts][{j}][{field}]"), value));
-        }
-    }
-    if n > 0 {
-        return fields;
-    }
-    if let Some(method) = id(&phase["default_payment_method"]) {
-        fields.push((format!("phases[{n}][default_payment_method]"), method));
-    }
-    for (name, value) in phase["metadata"].as_object().into_iter().flatten() {
-        if let Some(value) = value.as_str() {
-            fields.push((format!("phases[{n}][metadata][{name}]"), value.to_owned()));
-        }
-    }
-    fields
+fn no_phases() -> StripeFailure {
+    StripeFailure::Unexpected("a schedule without phases".to_owned())
 }
 
 fn raw_post_owned(path: String, fields: &[(String, String)]) -> RequestBuilder {

@@ -4,10 +4,8 @@
 
 pub mod gateway;
 pub mod objects;
+mod schedule_phases;
 pub mod signature;
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -30,9 +28,6 @@ pub struct StripeSetup {
     pub webhook_tolerance_secs: i64,
     /// Whether a downgrade through the API waits for the end of the period (a subscription schedule).
     pub downgrade_at_period_end: bool,
-    /// The key plan-change quotes are signed with, derived from the server's secret so that every instance
-    /// accepts the quotes of the others.
-    quote_key: std::sync::Arc<[u8]>,
 }
 
 impl StripeSetup {
@@ -50,14 +45,7 @@ impl StripeSetup {
             webhook_secrets: config.stripe.webhook_secrets.clone(),
             webhook_tolerance_secs: config.stripe.webhook_tolerance_secs,
             downgrade_at_period_end: config.stripe.downgrade_at_period_end,
-            quote_key: derive_key(&config.jwt_secret, b"vigil plan change quotes v1").into(),
         })
-    }
-
-    /// A MAC keyed for plan-change quotes (`billing::plan_change`).
-    pub fn quote_mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(&self.quote_key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
     }
 
     /// Whether plan changes can go through Stripe.
@@ -95,15 +83,6 @@ impl StripeSetup {
     pub fn tier_of_price(&self, price: &str) -> Option<TierCode> {
         [TierCode::Pro, TierCode::Enterprise].into_iter().find(|tier| self.price_of(*tier) == Some(price))
     }
-}
-
-/// A key of its own for one use of the server's secret (domain separation: a MAC made with it can never
-/// double as any other made with the secret).
-fn derive_key(secret: &crate::config::Secret, purpose: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(purpose);
-    mac.finalize().into_bytes().to_vec()
 }
 
 impl From<StripeFailure> for ApiError {

@@ -6,12 +6,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{Backend, Session, TestApp, backend_tests};
-use crate::stripe_fake::{GOOD_CARD, localstripe};
+use crate::stripe_fake::{FaultyStripe, GOOD_CARD, localstripe};
 
 backend_tests!(
     tax_ids_set_at_once_leave_exactly_the_stored_one_at_stripe,
     resync_removes_a_tax_id_at_stripe_that_vigil_does_not_hold,
     billing_emails_set_at_once_leave_the_stored_one_at_stripe,
+    an_email_change_stripe_fails_is_audited_as_made_and_then_undone,
 );
 
 /// A company whose Stripe customer saved the test Visa at Checkout (its default source); returns the owner
@@ -95,4 +96,34 @@ async fn billing_emails_set_at_once_leave_the_stored_one_at_stripe(backend: Back
     let stored = billing["billing_email"].as_str().expect("an email is stored").to_owned();
     let at_stripe = localstripe().get(&format!("/customers/{customer}")).await;
     assert_eq!(at_stripe["email"], stored.as_str(), "Stripe bills the address Vigil shows");
+    // The changes are audited as they were recorded: the newest entry names the address that stands.
+    let trail = audit(&app, &owner, "billing.email_changed").await;
+    assert_eq!(trail["total"], 4, "{trail}");
+    assert_eq!(trail["data"][0]["details"]["billing_email"], stored.as_str(), "{trail}");
+}
+
+async fn audit(app: &TestApp, owner: &Session, action: &str) -> serde_json::Value {
+    app.get(&format!("/api/v1/audit-logs?action={action}"), &owner.access_token).await.json().await.expect("json")
+}
+
+/// Stripe fails every update of the customer: the change is undone, and the audit log says both that it
+/// was made and that it was undone, with the address that stands again.
+async fn an_email_change_stripe_fails_is_audited_as_made_and_then_undone(backend: Backend) {
+    let faulty = FaultyStripe::start("POST", r"^/v1/customers/cus_[A-Za-z0-9]+$").await;
+    let settings = faulty.settings();
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(backend, &pairs).await;
+    let (owner, _) = company_with_customer(&app).await;
+    let before: serde_json::Value = app.get("/api/v1/billing", &owner.access_token).await.json().await.expect("json");
+
+    let refused =
+        app.patch("/api/v1/billing/settings", &owner.access_token, json!({"billing_email": "new@tax.test"})).await;
+
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let after: serde_json::Value = app.get("/api/v1/billing", &owner.access_token).await.json().await.expect("json");
+    assert_eq!(after["billing_email"], before["billing_email"], "the change is undone");
+    let made = audit(&app, &owner, "billing.email_changed").await;
+    assert_eq!(made["data"][0]["details"]["billing_email"], "new@tax.test", "{made}");
+    let undone = audit(&app, &owner, "billing.email_change_undone").await;
+    assert_eq!(undone["data"][0]["details"]["billing_email"], before["billing_email"], "{undone}");
 }
