@@ -328,7 +328,8 @@ async fn set_renewal(
         // could stop halfway and leave the subscription renewing on the higher plan.
         (false, Some(schedule)) => {
             abandon_pending_change(gateway, subscription, &mut details).await?;
-            match gateway.cancel_through_schedule(schedule, &key).await {
+            let period_end = row.current_period_end.map(|end| end.and_utc().timestamp());
+            match gateway.cancel_through_schedule(schedule, period_end, &key).await {
                 Ok(()) => gateway.retrieve_subscription(subscription).await?,
                 // Released meanwhile (in the Dashboard, by another request): the subscription is free again.
                 Err(StripeFailure::Rejected { status: 400 | 404, .. }) => {

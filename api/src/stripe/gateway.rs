@@ -347,10 +347,24 @@ impl StripeGateway {
     /// Ends a subscription that a schedule manages at the end of the current phase, in one call to the
     /// schedule (Stripe refuses `cancel_at_period_end` on such a subscription): the current phase is kept as
     /// it is, the later ones (a scheduled downgrade) are dropped, and the schedule cancels when it ends.
-    pub async fn cancel_through_schedule(&self, schedule: &str, key: &str) -> Result<(), StripeFailure> {
+    /// A current phase that runs past `period_end` (a contract made in the Dashboard) is cut to it: the
+    /// subscription ends with the period, as a cancellation does everywhere else.
+    pub async fn cancel_through_schedule(
+        &self,
+        schedule: &str,
+        period_end: Option<i64>,
+        key: &str,
+    ) -> Result<(), StripeFailure> {
         let read = || RequestBuilder::new(StripeMethod::Get, format!("/subscription_schedules/{schedule}"));
         let found = self.send(read, None).await?;
         let mut fields = phase_fields(current_phase(&found).ok_or_else(no_phases)?, 0, None);
+        if let Some(end) = period_end {
+            for (name, value) in &mut fields {
+                if name == "phases[0][end_date]" && value.parse::<i64>().is_ok_and(|phase_end| phase_end > end) {
+                    *value = end.to_string();
+                }
+            }
+        }
         fields.push(("end_behavior".to_owned(), "cancel".to_owned()));
         let update = || raw_post_owned(format!("/subscription_schedules/{schedule}"), &fields);
         self.send(update, Some(key)).await.map(drop)

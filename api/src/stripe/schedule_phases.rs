@@ -39,19 +39,21 @@ pub(super) fn phase_fields(phase: &Value, n: usize, swap: Option<(&str, &str)>) 
         for (j, rate) in item["tax_rates"].as_array().into_iter().flatten().filter_map(id).enumerate() {
             fields.push((format!("phases[{n}][items][{i}][tax_rates][{j}]"), rate));
         }
+        fields.extend(discount_fields(&item["discounts"], &format!("phases[{n}][items][{i}][discounts]")));
     }
     for (j, rate) in phase["default_tax_rates"].as_array().into_iter().flatten().filter_map(id).enumerate() {
         fields.push((format!("phases[{n}][default_tax_rates][{j}]"), rate));
     }
-    // An existing discount is carried on by its id (its remaining duration goes on); a coupon not yet
-    // applied by the coupon.
-    for (j, discount) in phase["discounts"].as_array().into_iter().flatten().enumerate() {
-        let carried = ["discount", "coupon", "promotion_code"]
-            .into_iter()
-            .find_map(|field| id(&discount[field]).map(|value| (field, value)));
-        if let Some((field, value)) = carried {
-            fields.push((format!("phases[{n}][discounts][{j}][{field}]"), value));
-        }
+    fields.extend(discount_fields(&phase["discounts"], &format!("phases[{n}][discounts]")));
+    // How the phase is taxed and collected: left out, Stripe would fall back to the account's defaults.
+    if let Some(enabled) = phase["automatic_tax"]["enabled"].as_bool() {
+        fields.push((format!("phases[{n}][automatic_tax][enabled]"), enabled.to_string()));
+    }
+    if let Some(method) = phase["collection_method"].as_str() {
+        fields.push((format!("phases[{n}][collection_method]"), method.to_owned()));
+    }
+    if let Some(days) = phase["invoice_settings"]["days_until_due"].as_i64() {
+        fields.push((format!("phases[{n}][invoice_settings][days_until_due]"), days.to_string()));
     }
     if n > 0 {
         return fields;
@@ -65,4 +67,80 @@ pub(super) fn phase_fields(phase: &Value, n: usize, swap: Option<(&str, &str)>) 
         }
     }
     fields
+}
+
+/// Discounts sent again under `name`: an existing discount by its id (its remaining duration goes on), a
+/// coupon or promotion code not yet applied by itself.
+fn discount_fields(discounts: &Value, name: &str) -> Vec<(String, String)> {
+    let id = |value: &Value| value.as_str().or_else(|| value["id"].as_str()).map(str::to_owned);
+    discounts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|discount| {
+            ["discount", "coupon", "promotion_code"]
+                .into_iter()
+                .find_map(|field| id(&discount[field]).map(|v| (field, v)))
+        })
+        .enumerate()
+        .map(|(j, (field, value))| (format!("{name}[{j}][{field}]"), value))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phase_fields;
+
+    /// A phase as Stripe answers it for a subscription billed for 3 seats, with VAT, a discount on the
+    /// subscription and one on the item, automatic tax and a card of its own.
+    fn phase() -> serde_json::Value {
+        serde_json::json!({
+            "start_date": 1_796_000_000, "end_date": 1_798_600_000,
+            "items": [
+                {"price": "price_addon", "quantity": 1, "tax_rates": [], "discounts": []},
+                {"price": {"id": "price_enterprise"}, "quantity": 3, "tax_rates": [{"id": "txr_vat"}],
+                 "discounts": [{"coupon": "SEATS10", "discount": null, "promotion_code": null}]},
+            ],
+            "default_tax_rates": ["txr_vat"],
+            "discounts": [{"coupon": "LAUNCH", "discount": "di_1", "promotion_code": null}],
+            "automatic_tax": {"enabled": true, "liability": null},
+            "collection_method": "charge_automatically",
+            "default_payment_method": "pm_card", "metadata": {"contract": "c-7"},
+        })
+    }
+
+    fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_copied_phase_keeps_what_the_subscription_is_billed_with() {
+        let now = phase_fields(&phase(), 0, None);
+        let next = phase_fields(&phase(), 1, Some(("price_enterprise", "price_pro")));
+
+        for (name, value) in [
+            ("phases[0][start_date]", "1796000000"),
+            ("phases[0][end_date]", "1798600000"),
+            ("phases[0][items][1][price]", "price_enterprise"),
+            ("phases[0][default_payment_method]", "pm_card"),
+            ("phases[0][metadata][contract]", "c-7"),
+        ] {
+            assert_eq!(field(&now, name), Some(value), "{name}: {now:?}");
+        }
+        for (name, value) in [
+            ("phases[1][items][0][price]", "price_addon"),
+            ("phases[1][items][1][price]", "price_pro"),
+            ("phases[1][items][1][quantity]", "3"),
+            ("phases[1][items][1][tax_rates][0]", "txr_vat"),
+            ("phases[1][items][1][discounts][0][coupon]", "SEATS10"),
+            ("phases[1][default_tax_rates][0]", "txr_vat"),
+            ("phases[1][discounts][0][discount]", "di_1"),
+            ("phases[1][automatic_tax][enabled]", "true"),
+            ("phases[1][collection_method]", "charge_automatically"),
+        ] {
+            assert_eq!(field(&next, name), Some(value), "{name}: {next:?}");
+        }
+        assert!(next.iter().all(|(name, _)| !name.contains("date") && !name.contains("payment_method")), "{next:?}");
+        assert_eq!(field(&next, "phases[1][metadata][contract]"), None, "a later phase inherits the metadata");
+    }
 }

@@ -15,6 +15,7 @@ backend_tests!(
     with_downgrades_set_to_apply_at_once_a_downgrade_applies_and_is_credited_at_once,
     a_scheduled_downgrade_keeps_the_quantity_and_tax_rates_the_subscription_is_billed_with,
     cancelling_with_a_downgrade_scheduled_is_one_call_that_cannot_leave_the_higher_plan_renewing,
+    cancelling_under_a_longer_dashboard_schedule_ends_with_the_period,
 );
 
 /// A server on localstripe whose operator set downgrades to apply at once.
@@ -251,4 +252,39 @@ async fn with_downgrades_set_to_apply_at_once_a_downgrade_applies_and_is_credite
     assert!(lines < 0, "the unused time on ENTERPRISE is credited at once: {credit}");
     assert_eq!(at_stripe(&subscription).await["schedule"], Value::Null);
     assert_eq!(billing(&app, &owner).await["usage"]["active_employees"]["limit"], 50);
+}
+
+/// Sales put the subscription on a schedule in the Dashboard whose phase runs two months past the period
+/// (a contract). A cancellation ends it with the period, as everywhere else, not when that phase ends.
+async fn cancelling_under_a_longer_dashboard_schedule_ends_with_the_period(backend: Backend) {
+    let app = TestApp::spawn_with_stripe(backend).await;
+    let (owner, subscription) = on_enterprise(&app).await;
+    let stripe = localstripe();
+    let schedule = stripe.post("/subscription_schedules", &[("from_subscription", subscription.as_str())]).await;
+    let id = schedule["id"].as_str().expect("schedule id").to_owned();
+    let start = schedule["phases"][0]["start_date"].as_i64().expect("start").to_string();
+    let period_end = at_stripe(&subscription).await["current_period_end"].as_i64().expect("period end");
+    let contract_end = (period_end + 60 * 86_400).to_string();
+    stripe
+        .post(
+            &format!("/subscription_schedules/{id}"),
+            &[
+                ("phases[0][items][0][price]", PRICE_ENTERPRISE),
+                ("phases[0][start_date]", start.as_str()),
+                ("phases[0][end_date]", contract_end.as_str()),
+            ],
+        )
+        .await;
+    app.resync(&owner.company_id).await;
+
+    let cancelled = app.post("/api/v1/billing/subscription/cancel", &owner.access_token, json!({})).await;
+
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let ending = stripe.get(&format!("/subscription_schedules/{id}")).await;
+    assert_eq!(
+        (ending["end_behavior"].as_str(), ending["phases"][0]["end_date"].as_i64()),
+        (Some("cancel"), Some(period_end)),
+        "{ending}"
+    );
+    assert_eq!(at_stripe(&subscription).await["cancel_at"], period_end);
 }
