@@ -272,8 +272,7 @@ class SubscriptionSchedule(resources.StripeObject):
             self.end_behavior = end_behavior
         # A schedule that cancels at its end shows on its subscription as a cancellation date.
         sub = resources.Subscription._api_retrieve(self.subscription)
-        last_end = self.phases[-1]['end_date']
-        sub.cancel_at = last_end if self.end_behavior == 'cancel' else None
+        sub.cancel_at = phase_end(self.phases[-1]) if self.end_behavior == 'cancel' else None
         schedule_webhook(resources.Event('subscription_schedule.updated', self))
         schedule_webhook(resources.Event('customer.subscription.updated', sub))
 
@@ -327,6 +326,22 @@ class SubscriptionSchedule(resources.StripeObject):
         if ending_last_phase:
             self._release()
         schedule_webhook(resources.Event('customer.subscription.updated', sub))
+
+
+def phase_end(phase):
+    """When a phase ends: its end date, or its start plus its duration (calendar months and years, as at
+    Stripe)."""
+    if phase.get('end_date') is not None:
+        return phase['end_date']
+    duration = phase['duration']
+    count = resources.try_convert_to_int(duration.get('interval_count', 1))
+    start = datetime.fromtimestamp(phase['start_date'], timezone.utc)
+    interval = duration['interval']
+    if interval in ('day', 'week'):
+        return phase['start_date'] + count * 86400 * (7 if interval == 'week' else 1)
+    months = count * (12 if interval == 'year' else 1)
+    year, month = divmod(start.month - 1 + months, 12)
+    return int(start.replace(year=start.year + year, month=month + 1, day=min(start.day, 28)).timestamp())
 
 
 def tax_rate_ids(rates, name):

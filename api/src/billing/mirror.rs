@@ -132,8 +132,11 @@ pub fn apply_subscription(
     let period_began = period_start.and_then(timestamp);
     let taken_effect = before.scheduled_tier_code.as_deref() == Some(tier.as_str())
         || matches!((period_began, before.scheduled_change_at), (Some(began), Some(at)) if began >= at);
-    // A subscription that ends renews on no price: a cancellation drops the downgrade.
-    let ends = subscription.cancel_at_period_end || subscription.cancel_at.is_some();
+    // A subscription that ends by the scheduled time renews on no price: the cancellation drops the
+    // downgrade. One that ends later (a schedule set to cancel after its lower phase) still takes it.
+    let scheduled_at = before.scheduled_change_at.map(|at| at.and_utc().timestamp());
+    let ends = subscription.cancel_at_period_end
+        || subscription.cancel_at.is_some_and(|ends_at| scheduled_at.is_none_or(|at| ends_at <= at));
     let still_scheduled = same && kept_schedule && !taken_effect && !ends;
     let after = SubscriptionRow {
         tier_code: tier,

@@ -16,6 +16,7 @@ backend_tests!(
     a_scheduled_downgrade_keeps_the_quantity_and_tax_rates_the_subscription_is_billed_with,
     cancelling_with_a_downgrade_scheduled_is_one_call_that_cannot_leave_the_higher_plan_renewing,
     cancelling_under_a_longer_dashboard_schedule_ends_with_the_period,
+    a_schedule_set_to_cancel_after_its_lower_phase_still_shows_the_downgrade,
 );
 
 /// A server on localstripe whose operator set downgrades to apply at once.
@@ -287,4 +288,25 @@ async fn cancelling_under_a_longer_dashboard_schedule_ends_with_the_period(backe
         "{ending}"
     );
     assert_eq!(at_stripe(&subscription).await["cancel_at"], period_end);
+}
+
+/// An operator sets Vigil's downgrade schedule to cancel when it ends, in the Dashboard: the subscription
+/// still renews once on PRO and ends a period later. The downgrade is still coming, and is still shown.
+async fn a_schedule_set_to_cancel_after_its_lower_phase_still_shows_the_downgrade(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, subscription) = on_enterprise(&app).await;
+    register_webhook(&app).await;
+    let scheduled = change_plan(&app, &owner, "PRO").await["scheduled_change"].clone();
+    let schedule = at_stripe(&subscription).await["schedule"].as_str().expect("a schedule").to_owned();
+
+    localstripe().post(&format!("/subscription_schedules/{schedule}"), &[("end_behavior", "cancel")]).await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut shown = billing(&app, &owner).await;
+    while shown["subscription"]["cancel_at"].is_null() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        shown = billing(&app, &owner).await;
+    }
+    assert!(shown["subscription"]["cancel_at"].is_string(), "the end is shown: {shown}");
+    assert_eq!(shown["subscription"]["scheduled_change"], scheduled, "{shown}");
 }
