@@ -24,6 +24,7 @@ pub mod logging;
 pub mod money;
 pub mod openapi;
 pub mod ops;
+pub mod outbox;
 pub mod plans;
 pub mod policy;
 pub mod request_id;

@@ -32,6 +32,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    outbox_messages (id) {
+        id -> Text,
+        company_id -> Text,
+        topic -> Text,
+        dedup_key -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        available_at -> Timestamp,
+        attempts -> Integer,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        done_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         company_id -> Text,
@@ -358,4 +376,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     activity_records,
     screenshots,
     blob_deletions,
+    outbox_messages,
 );

@@ -26,6 +26,7 @@ mod one_subscription;
 mod openapi;
 mod operations;
 mod outage;
+mod outbox;
 mod plan_changes;
 mod plan_upgrades;
 mod policy;
