@@ -32,6 +32,7 @@ Usage: python localstripe_launcher.py --port 8420 --plans price_pro:2900,price_e
 
 import argparse
 import asyncio
+import calendar
 import os
 import sys
 import time
@@ -341,7 +342,8 @@ def phase_end(phase):
         return phase['start_date'] + count * 86400 * (7 if interval == 'week' else 1)
     months = count * (12 if interval == 'year' else 1)
     year, month = divmod(start.month - 1 + months, 12)
-    return int(start.replace(year=start.year + year, month=month + 1, day=min(start.day, 28)).timestamp())
+    last_day = calendar.monthrange(start.year + year, month + 1)[1]
+    return int(start.replace(year=start.year + year, month=month + 1, day=min(start.day, last_day)).timestamp())
 
 
 def tax_rate_ids(rates, name):

@@ -327,8 +327,11 @@ async fn set_renewal(
         // instead, in one call that also drops a scheduled downgrade: two calls (release, then cancel)
         // could stop halfway and leave the subscription renewing on the higher plan.
         (false, Some(schedule)) => {
-            abandon_pending_change(gateway, subscription, &mut details).await?;
-            let period_end = row.current_period_end.map(|end| end.and_utc().timestamp());
+            let read = abandon_pending_change(gateway, subscription, &mut details).await?;
+            // The period as Stripe says it now; the mirror's may lag a renewal.
+            let period_end = read
+                .and_then(|at_stripe| at_stripe.period().1)
+                .or(row.current_period_end.map(|end| end.and_utc().timestamp()));
             match gateway.cancel_through_schedule(schedule, period_end, &key).await {
                 Ok(()) => gateway.retrieve_subscription(subscription).await?,
                 // Released meanwhile (in the Dashboard, by another request): the subscription is free again.
@@ -366,19 +369,19 @@ async fn abandon_pending_change(
     gateway: &crate::stripe::StripeGateway,
     subscription: &str,
     details: &mut serde_json::Value,
-) -> Result<(), ApiError> {
+) -> Result<Option<StripeSubscription>, ApiError> {
     // A cancellation is never refused: when Stripe cannot be read, it goes ahead as it did before.
     let at_stripe = match gateway.retrieve_subscription_and_invoice(subscription).await {
         Ok(at_stripe) => at_stripe,
         Err(failure) => {
             log::warn!("could not read subscription {subscription} before cancelling it: {failure}");
-            return Ok(());
+            return Ok(None);
         }
     };
     if let Some(voided) = void_pending_invoice(gateway, &at_stripe).await? {
         details["abandoned_invoice"] = serde_json::json!(voided);
     }
-    Ok(())
+    Ok(Some(at_stripe))
 }
 
 /// Voids the invoice a pending update of `subscription` (read with its latest invoice expanded) waits for,

@@ -10,7 +10,13 @@
 //!   the outcome: done, again at a later time, or given up. A lease that lapses (the instance died) makes
 //!   the row due again, so handlers must be idempotent (an outgoing webhook keeps its `webhook-id`).
 //!
-//! The outbox imports no domain: handlers are registered by `app.rs`.
+//! - A handler runs under a deadline inside the lease; a panic or an overrun is a retry, and a row whose
+//!   attempts never end is given up after a bound.
+//! - Leases are compared with each instance's clock: instances keep their clocks in sync (NTP), as they must
+//!   for tokens and Stripe signatures anyway.
+//! - A row is deduplicated while it is kept; `store::forget_finished` ends that for old rows.
+//!
+//! The outbox imports no domain: handlers are registered by whoever starts the worker (`app.rs`).
 
 pub mod store;
 pub mod worker;

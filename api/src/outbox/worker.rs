@@ -4,8 +4,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use super::store::{self, Claimed, Outcome};
 use crate::db::{self, DbPool};
@@ -13,9 +17,17 @@ use crate::error::ApiError;
 
 /// What a handler returns: how the attempt ended.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
-/// A handler: the pool and the claimed row in, the outcome out. It must be idempotent: a lease that lapses
-/// (a crash mid-attempt) hands the row to another attempt.
-pub type Handler = fn(DbPool, Claimed) -> HandlerFuture;
+/// A handler: the pool and the claimed row in, the outcome out. It may hold state (an HTTP client, its
+/// settings). It must be idempotent: a lease that lapses (a crash mid-attempt) hands the row to another
+/// attempt.
+pub type Handler = Arc<dyn Fn(DbPool, Claimed) -> HandlerFuture + Send + Sync>;
+
+/// Attempts after which a row is given up without running it again: attempts that never end (a crash, a
+/// lapsed lease) would otherwise repeat for ever.
+const MAX_ATTEMPTS: i32 = 20;
+
+/// The least wait before a retry, so that a handler answering "again now" cannot spin the worker.
+const MIN_RETRY_SECS: i64 = 1;
 
 /// The handlers of an instance, by topic, and how it claims.
 #[derive(Clone)]
@@ -39,8 +51,12 @@ impl Worker {
         }
     }
 
-    pub fn handle(mut self, topic: &'static str, handler: Handler) -> Self {
-        self.handlers.insert(topic, handler);
+    pub fn handle(
+        mut self,
+        topic: &'static str,
+        handler: impl Fn(DbPool, Claimed) -> HandlerFuture + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers.insert(topic, Arc::new(handler));
         self
     }
 
@@ -58,12 +74,17 @@ impl Worker {
         })
         .await?;
         let count = claimed.len();
+        // A handler may take at most most of the lease: past it, another instance may run the row too.
+        let deadline = self.lease.mul_f64(0.8);
         let attempts = claimed.into_iter().map(|row| {
             let (pool, instance) = (pool.clone(), self.instance.clone());
-            let handler = self.handlers.get(row.topic.as_str()).copied();
+            let handler = self.handlers.get(row.topic.as_str()).cloned();
             async move {
                 let outcome = match handler {
-                    Some(handler) => handler(pool.clone(), row.clone()).await,
+                    _ if row.attempts > MAX_ATTEMPTS => {
+                        Outcome::GiveUp(format!("gave up after {MAX_ATTEMPTS} attempts that did not end"))
+                    }
+                    Some(handler) => attempt(&handler, pool.clone(), row.clone(), deadline).await,
                     None => Outcome::GiveUp(format!("no handler for topic {}", row.topic)),
                 };
                 let recorded = db::run(&pool, move |conn| Ok(store::finish(conn, &instance, &row, &outcome)?)).await;
@@ -80,6 +101,11 @@ impl Worker {
         Ok(count)
     }
 
+    /// The topics this worker handles.
+    pub fn topics(&self) -> Vec<&'static str> {
+        self.handlers.keys().copied().collect()
+    }
+
     /// Runs batches for ever: at once while there is work, every `poll` when there is none, and after a
     /// back-off when the database fails.
     pub async fn run_forever(self, pool: DbPool, poll: Duration) {
@@ -93,5 +119,19 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// One run of a handler: a panic is a retry, not the end of the worker, and so is a run past `deadline`.
+async fn attempt(handler: &Handler, pool: DbPool, row: Claimed, deadline: Duration) -> Outcome {
+    let retry = |why: String| Outcome::RetryAt(crate::db::now() + chrono::Duration::seconds(30), why);
+    let run = AssertUnwindSafe(handler(pool, row)).catch_unwind();
+    match tokio::time::timeout(deadline, run).await {
+        Ok(Ok(Outcome::RetryAt(at, why))) => {
+            Outcome::RetryAt(at.max(crate::db::now() + chrono::Duration::seconds(MIN_RETRY_SECS)), why)
+        }
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => retry("the handler panicked".to_owned()),
+        Err(_) => retry(format!("the handler ran past {} s", deadline.as_secs())),
     }
 }

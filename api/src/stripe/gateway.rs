@@ -358,7 +358,10 @@ impl StripeGateway {
         let read = || RequestBuilder::new(StripeMethod::Get, format!("/subscription_schedules/{schedule}"));
         let found = self.send(read, None).await?;
         let mut fields = phase_fields(current_phase(&found).ok_or_else(no_phases)?, 0, None);
-        if let Some(end) = period_end {
+        // Only to a period end still ahead and after the phase began: a stale one would be refused.
+        let began = current_phase(&found).and_then(|phase| phase["start_date"].as_i64()).unwrap_or(i64::MAX);
+        let now = chrono::Utc::now().timestamp();
+        if let Some(end) = period_end.filter(|end| *end > began && *end > now) {
             for (name, value) in &mut fields {
                 if name == "phases[0][end_date]" && value.parse::<i64>().is_ok_and(|phase_end| phase_end > end) {
                     *value = end.to_string();

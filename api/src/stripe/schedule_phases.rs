@@ -19,7 +19,8 @@ pub(super) fn phase_fields(phase: &Value, n: usize, swap: Option<(&str, &str)>) 
     let id = |value: &Value| value.as_str().or_else(|| value["id"].as_str()).map(str::to_owned);
     let mut fields = Vec::new();
     if n == 0 {
-        for date in ["start_date", "end_date"] {
+        // A trial in the current phase goes on (sent without it, the phase would end it).
+        for date in ["start_date", "end_date", "trial_end"] {
             if let Some(at) = phase[date].as_i64() {
                 fields.push((format!("phases[0][{date}]"), at.to_string()));
             }

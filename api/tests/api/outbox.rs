@@ -3,6 +3,7 @@
 //! lease hands the row on (and the late outcome no longer counts), and the worker runs each row through its
 //! topic's handler, again later or never again as the handler says.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Duration;
@@ -17,6 +18,7 @@ use crate::helpers::{Backend, TestApp, backend_tests};
 backend_tests!(
     a_rolled_back_change_enqueues_nothing_and_the_same_work_twice_is_one_row,
     concurrent_claimers_never_share_a_row,
+    a_claim_skips_a_row_another_transaction_holds_instead_of_waiting_for_it,
     a_lapsed_lease_hands_the_row_on_and_the_late_outcome_no_longer_counts,
     the_worker_runs_each_row_through_its_handler_and_retries_or_gives_up_as_told,
 );
@@ -151,22 +153,39 @@ async fn a_lapsed_lease_hands_the_row_on_and_the_late_outcome_no_longer_counts(b
     assert!(while_held.is_empty(), "a live lease keeps the row from others");
     assert_eq!((second.len(), second[0].attempts, stale.attempts), (1, 2, 1));
     assert!(!late_counted, "the lapsed attempt's outcome does not count");
+    let second_row = message(&company, "test.topic", "lease-2");
+    let reclaimed = run(&app, move |conn| {
+        let queued = second_row;
+        store::enqueue(conn, &queued)?;
+        let now = db::now();
+        let first = store::claim(conn, "same", &["test.topic"], 1, now, now + Duration::seconds(30))?;
+        let again =
+            store::claim(conn, "same", &["test.topic"], 1, now + Duration::seconds(31), now + Duration::seconds(60))?;
+        Ok((
+            store::finish(conn, "same", &first[0], &Outcome::Done)?,
+            store::finish(conn, "same", &again[0], &Outcome::Done)?,
+        ))
+    })
+    .await;
+    assert_eq!(reclaimed, (false, true), "the same instance's lapsed attempt is void too; its newer one counts");
     assert!(counted);
-    assert_eq!(count(&app, "done_at IS NOT NULL AND claimed_by IS NULL").await, 1);
+    assert_eq!(count(&app, "done_at IS NOT NULL AND claimed_by IS NULL").await, 2, "each row done once");
 }
 
-static CALLS: AtomicUsize = AtomicUsize::new(0);
-
-/// Done for `ok`, again in an hour for `later`, never again for `bad`.
-fn handler(_pool: vigil::db::DbPool, row: Claimed) -> HandlerFuture {
-    Box::pin(async move {
-        CALLS.fetch_add(1, Ordering::SeqCst);
-        match row.dedup_key.as_str() {
-            "ok" => Outcome::Done,
-            "later" => Outcome::RetryAt(db::now() + Duration::hours(1), "the receiver answered 503".to_owned()),
-            _ => Outcome::GiveUp("the receiver answered 410".to_owned()),
-        }
-    })
+/// Done for `ok`, again in an hour for `later`, a panic for `panics`, never again for `bad`; counts its runs.
+fn handler(calls: Arc<AtomicUsize>) -> impl Fn(vigil::db::DbPool, Claimed) -> HandlerFuture {
+    move |_pool, row| {
+        let calls = calls.clone();
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            match row.dedup_key.as_str() {
+                "ok" => Outcome::Done,
+                "later" => Outcome::RetryAt(db::now() + Duration::hours(1), "the receiver answered 503".to_owned()),
+                "panics" => panic!("a handler bug"),
+                _ => Outcome::GiveUp("the receiver answered 410".to_owned()),
+            }
+        })
+    }
 }
 
 async fn the_worker_runs_each_row_through_its_handler_and_retries_or_gives_up_as_told(backend: Backend) {
@@ -176,6 +195,7 @@ async fn the_worker_runs_each_row_through_its_handler_and_retries_or_gives_up_as
         message(&company, "test.handled", "ok"),
         message(&company, "test.handled", "later"),
         message(&company, "test.handled", "bad"),
+        message(&company, "test.handled", "panics"),
         message(&company, "test.other", "not-mine"),
     ];
     run(&app, move |conn| {
@@ -185,14 +205,20 @@ async fn the_worker_runs_each_row_through_its_handler_and_retries_or_gives_up_as
         Ok(())
     })
     .await;
-    let worker = Worker::new(std::time::Duration::from_secs(60), 10).handle("test.handled", handler);
-    let before = CALLS.load(Ordering::SeqCst);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let worker = Worker::new(std::time::Duration::from_secs(60), 10).handle("test.handled", handler(calls.clone()));
 
     let ran = worker.run_once(&app.pool).await.expect("runs");
     let again = worker.run_once(&app.pool).await.expect("runs");
 
-    assert_eq!((ran, again), (3, 0), "the retried row waits for its time; the other topic is not this worker's");
-    assert!(CALLS.load(Ordering::SeqCst) - before >= 3);
+    assert_eq!((ran, again), (4, 0), "the retried rows wait for their time; the other topic is not this worker's");
+    assert_eq!(calls.load(Ordering::SeqCst), 4, "each row ran once");
+    assert_eq!(
+        count(&app, "dedup_key = 'panics' AND done_at IS NULL AND failed_at IS NULL AND last_error LIKE '%panicked%'")
+            .await,
+        1,
+        "a panic is a retry, and the worker goes on"
+    );
     assert_eq!(count(&app, "dedup_key = 'ok' AND done_at IS NOT NULL").await, 1);
     assert_eq!(
         count(&app, "dedup_key = 'later' AND done_at IS NULL AND failed_at IS NULL AND last_error LIKE '%503%'").await,
@@ -201,4 +227,56 @@ async fn the_worker_runs_each_row_through_its_handler_and_retries_or_gives_up_as
     assert_eq!(count(&app, "dedup_key = 'bad' AND failed_at IS NOT NULL AND last_error LIKE '%410%'").await, 1);
     assert_eq!(count(&app, "dedup_key = 'not-mine' AND attempts = 0").await, 1);
     assert_eq!(count(&app, "claimed_by IS NOT NULL").await, 0, "every lease is released");
+}
+
+/// PostgreSQL: another transaction holds one due row locked (an instance mid-claim). A claim neither waits
+/// for it nor takes it: it answers at once with the others. (SQLite has one writer; the claim there waits
+/// for `BEGIN IMMEDIATE`, which the other tests cover.)
+async fn a_claim_skips_a_row_another_transaction_holds_instead_of_waiting_for_it(backend: Backend) {
+    if backend != Backend::Postgres {
+        return;
+    }
+    let app = TestApp::spawn(backend).await;
+    let company = company(&app).await;
+    let rows: Vec<NewMessage> =
+        ["held", "free-1", "free-2"].iter().map(|key| message(&company, "test.topic", key)).collect();
+    run(&app, move |conn| {
+        for row in &rows {
+            store::enqueue(conn, row)?;
+        }
+        Ok(())
+    })
+    .await;
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let pool = app.pool.clone();
+    let holder = std::thread::spawn(move || {
+        use diesel::RunQueryDsl;
+        use diesel::connection::Connection;
+        let mut conn = pool.get().expect("a connection");
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            diesel::sql_query("SELECT id FROM outbox_messages WHERE dedup_key = 'held' FOR UPDATE").execute(conn)?;
+            locked_tx.send(()).expect("the test waits");
+            release_rx.recv().ok();
+            Ok(())
+        })
+        .expect("the lock is held and released");
+    });
+    locked_rx.recv().expect("the row is locked");
+
+    let claimed = run(&app, move |conn| {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SET lock_timeout = '2s'").execute(conn)?;
+        let now = db::now();
+        let claimed = store::claim(conn, "claimer", &["test.topic"], 10, now, now + Duration::minutes(1));
+        diesel::sql_query("SET lock_timeout = 0").execute(conn)?;
+        Ok(claimed?)
+    })
+    .await;
+    release_tx.send(()).expect("the holder waits");
+    holder.join().expect("the holder ends");
+
+    let mut keys: Vec<&str> = claimed.iter().map(|row| row.dedup_key.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["free-1", "free-2"], "the held row is skipped, not waited for");
 }

@@ -19,4 +19,7 @@ CREATE TABLE outbox_messages (
     last_error TEXT
 );
 CREATE UNIQUE INDEX outbox_messages_once ON outbox_messages (company_id, topic, dedup_key);
-CREATE INDEX outbox_messages_due ON outbox_messages (available_at) WHERE done_at IS NULL AND failed_at IS NULL;
+-- What a claim reads: the pending rows of a topic, in order. And what the clean-up deletes.
+CREATE INDEX outbox_messages_due ON outbox_messages (topic, available_at, id) WHERE done_at IS NULL AND failed_at IS NULL;
+CREATE INDEX outbox_messages_done ON outbox_messages (done_at) WHERE done_at IS NOT NULL;
+CREATE INDEX outbox_messages_failed ON outbox_messages (failed_at) WHERE failed_at IS NOT NULL;
