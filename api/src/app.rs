@@ -21,7 +21,8 @@ use crate::ops;
 /// Registers every documented route. Registering a route here is what puts it in the OpenAPI document.
 pub fn routes(cfg: &mut ServiceConfig) {
     use crate::{
-        accounts, activity, agents, alerts, api_keys, audit, billing, employees, policy, screenshots, stripe_webhooks,
+        accounts, activity, agents, alerts, api_keys, audit, billing, employees, events, policy, screenshots,
+        stripe_webhooks, webhooks,
     };
     cfg.service(ops::routes::healthz).service(ops::routes::readyz).service(ops::routes::metrics);
     cfg.service(stripe_webhooks::routes::receive_stripe_webhook_legacy);
@@ -60,6 +61,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(stripe_webhooks::routes::receive_stripe_webhook)
             .service(stripe_webhooks::routes::list_stripe_events)
             .service(stripe_webhooks::routes::replay_stripe_event)
+            .service(webhooks::routes::list_webhook_endpoints)
+            .service(webhooks::routes::create_webhook_endpoint)
+            .service(webhooks::routes::get_webhook_endpoint)
+            .service(webhooks::routes::update_webhook_endpoint)
+            .service(webhooks::routes::delete_webhook_endpoint)
+            .service(webhooks::routes::rotate_webhook_endpoint_secret)
+            .service(webhooks::routes::test_webhook_endpoint)
+            .service(webhooks::routes::list_webhook_attempts)
+            .service(webhooks::routes::retry_webhook_message)
+            .service(webhooks::routes::recover_webhook_endpoint)
+            .service(events::routes::list_events)
             .service(alerts::routes::list_alerts)
             .service(alerts::routes::unread_count)
             .service(alerts::routes::mark_all_read)
@@ -125,6 +137,9 @@ impl Application {
                 let (pool, gateway) = (pool.clone(), gateway.clone());
                 tokio::spawn(crate::billing::customer_sync::run_forever(pool, gateway, config.alert_sweep_interval));
             }
+        }
+        if !config.webhooks.outbox_poll.is_zero() {
+            tokio::spawn(outbox_worker(&config)?.run_forever(pool.clone(), config.webhooks.outbox_poll));
         }
         let blobs = crate::storage::blobs::BlobStore::open(&config.object_store_url)?;
         if !config.retention_sweep_interval.is_zero() {
@@ -220,6 +235,20 @@ pub async fn migrate(pool: &DbPool, config: &Config) -> anyhow::Result<Vec<Strin
     .await?
 }
 
+/// The outbox worker of this instance, with the handler of every topic: what it sends, it sends from here.
+fn outbox_worker(config: &Config) -> anyhow::Result<crate::outbox::worker::Worker> {
+    let deliverer = crate::webhooks::delivery::Deliverer::new(config.webhooks.clone())
+        .context("Failed to build the HTTP client of outgoing webhooks")?;
+    let worker = crate::outbox::worker::Worker::new(std::time::Duration::from_secs(60), 16).handle(
+        crate::events::service::DELIVERY_TOPIC,
+        move |pool, claimed| {
+            let deliverer = deliverer.clone();
+            Box::pin(async move { deliverer.deliver(pool, claimed).await })
+        },
+    );
+    Ok(worker)
+}
+
 fn cors(config: &Config) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -261,6 +290,7 @@ fn serve(
     let blobs = web::Data::new(blobs);
     let signer = web::Data::new(crate::storage::links::LinkSigner::new(&config.jwt_secret));
     let quotes = web::Data::new(crate::billing::quote::Quotes::new(&config.jwt_secret));
+    let webhook_config = web::Data::new(config.webhooks.clone());
     let authenticators = web::Data::new(crate::http::principal::Authenticators {
         api_key: crate::api_keys::service::authenticate,
         user: crate::accounts::service::authenticate_user,
@@ -299,6 +329,7 @@ fn serve(
             .app_data(blobs.clone())
             .app_data(signer.clone())
             .app_data(quotes.clone())
+            .app_data(webhook_config.clone())
             .app_data(authenticators.clone())
             .app_data(known_routes.clone())
             .app_data(config.clone())

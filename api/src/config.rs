@@ -67,6 +67,58 @@ pub struct StripeConfig {
     pub downgrade_at_period_end: bool,
 }
 
+/// Outgoing webhooks: where deliveries may go, how long one may take, and when failed ones are tried again.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `WEBHOOKS_ALLOW_HTTP=1` lets endpoints use `http` (tests, local development); otherwise `https` only.
+    pub allow_http: bool,
+    /// `WEBHOOKS_ALLOW_PRIVATE=1` lets deliveries reach loopback and private addresses (tests only).
+    pub allow_private: bool,
+    /// `WEBHOOK_TIMEOUT_SECS` (default 15): an attempt without an answer by then has failed.
+    pub timeout: Duration,
+    /// The waits before each retry after a failed attempt (`WEBHOOK_RETRY_SCHEDULE_SECS`, comma-separated;
+    /// default Svix's: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). The first attempt is immediate.
+    pub retry_schedule: Vec<Duration>,
+    /// How often an idle instance looks for work in the outbox (`OUTBOX_POLL_MS`, default 500; 0: never,
+    /// for an instance that only serves requests).
+    pub outbox_poll: Duration,
+}
+
+/// Svix's retry schedule, after the first, immediate attempt.
+const DEFAULT_RETRY_SCHEDULE_SECS: [u64; 7] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+
+fn webhook_config(source: &impl Source) -> Result<WebhookConfig, ConfigError> {
+    let retry_schedule = match source.get("WEBHOOK_RETRY_SCHEDULE_SECS") {
+        None => DEFAULT_RETRY_SCHEDULE_SECS.iter().map(|secs| Duration::from_secs(*secs)).collect(),
+        Some(text) => list(Some(text.clone()))
+            .iter()
+            .map(|step| step.parse::<u64>().ok().filter(|secs| *secs <= 7 * 86_400).map(Duration::from_secs))
+            .collect::<Option<Vec<_>>>()
+            .filter(|steps| steps.len() <= 20)
+            .ok_or_else(|| {
+                invalid(
+                    "WEBHOOK_RETRY_SCHEDULE_SECS",
+                    format!("must be up to 20 comma-separated seconds, not {text:?}"),
+                )
+            })?,
+    };
+    Ok(WebhookConfig {
+        allow_http: flag(source, "WEBHOOKS_ALLOW_HTTP")?,
+        allow_private: flag(source, "WEBHOOKS_ALLOW_PRIVATE")?,
+        timeout: Duration::from_secs(number(source, "WEBHOOK_TIMEOUT_SECS", 15, 1..=60)?),
+        retry_schedule,
+        outbox_poll: Duration::from_millis(number(source, "OUTBOX_POLL_MS", 500, 0..=60_000)?),
+    })
+}
+
+fn flag(source: &impl Source, var: &'static str) -> Result<bool, ConfigError> {
+    match source.get(var).as_deref().map(str::trim) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(invalid(var, format!("must be 1 or 0, not {other:?}"))),
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -88,6 +140,7 @@ pub struct Config {
     /// Load balancers whose `X-Forwarded-For` is believed; everyone else's is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub stripe: StripeConfig,
+    pub webhooks: WebhookConfig,
     pub db_pool_size: u32,
     pub db_acquire_timeout: Duration,
     pub shutdown_timeout: Duration,
@@ -227,6 +280,7 @@ impl Config {
             cors_origins,
             trusted_proxies,
             stripe,
+            webhooks: webhook_config(source)?,
             db_pool_size: number(source, "DB_POOL_SIZE", default_pool, 1..=1000)?,
             db_acquire_timeout: Duration::from_millis(number(source, "DB_ACQUIRE_TIMEOUT_MS", 2000, 50..=60_000)?),
             shutdown_timeout: Duration::from_secs(number(source, "SHUTDOWN_TIMEOUT_SECS", 30, 1..=3600)?),

@@ -115,6 +115,16 @@ id_type!(
     from_request ScreenshotId
 );
 
+id_type!(
+    /// An event of a company: what its webhooks send and the events API lists. Also the `webhook-id` of
+    /// every delivery of it.
+    from_request EventId
+);
+id_type!(
+    /// An endpoint a company's events are sent to.
+    from_request WebhookEndpointId
+);
+
 /// A normalised email address: trimmed and lower-cased, so that one person has one account.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()

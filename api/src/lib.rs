@@ -18,6 +18,7 @@ pub mod db;
 pub mod demo;
 pub mod employees;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod logging;
@@ -34,6 +35,7 @@ pub mod stripe;
 pub mod stripe_webhooks;
 pub mod sweeps;
 pub mod web_app;
+pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;

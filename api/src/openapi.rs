@@ -44,6 +44,8 @@ use crate::error::{PROBLEM_JSON, Problem, problem_type_uri};
         (name = "policy", description = "The server-driven agent policy"),
         (name = "alerts", description = "Alerts, read state, resolution and the live stream"),
         (name = "stripe", description = "Stripe's webhook deliveries and the log of received events"),
+        (name = "webhooks", description = "Endpoints the company's events are sent to (Standard Webhooks), and their delivery log"),
+        (name = "events", description = "The company's events of the last 30 days, as its webhooks send them"),
     ),
 )]
 struct ApiDoc;

@@ -222,6 +222,11 @@ pub fn enroll(conn: &mut DbConn, origin: &AuditActor, request: &EnrollRequest) -
                 "enrollment_token_id": token.id,
             })),
         )?;
+        let agent = serde_json::json!({"agent": {
+            "id": row.id, "hostname": row.hostname, "os": row.os, "agent_version": row.agent_version,
+            "employee_id": row.employee_id, "enrolled_at": row.enrolled_at.and_utc(),
+        }});
+        crate::events::service::emit(conn, &company, crate::events::model::EventType::AgentEnrolled, agent)?;
         let tier = crate::billing::service::effective_tier(conn, &company)?;
         crate::billing::usage::check_current_usage(conn, &company, &tier)?;
         let policy = crate::policy::store::find(conn, &company)?;

@@ -27,6 +27,8 @@ pub enum AlertType {
     /// A user was disabled, removed or demoted, which revoked API keys they had created.
     ApiKeysRevoked,
     DuplicateSubscriptionCancelled,
+    /// Vigil stopped sending events to a webhook endpoint: it answered 410 Gone, or failed for 5 days.
+    WebhookEndpointDisabled,
 }
 
 /// How urgent an alert is.
@@ -49,7 +51,7 @@ impl Severity {
 }
 
 impl AlertType {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::AgentOffline,
         Self::PaymentFailed,
         Self::PaymentRecovered,
@@ -61,6 +63,7 @@ impl AlertType {
         Self::DataDeletionScheduled,
         Self::ApiKeysRevoked,
         Self::DuplicateSubscriptionCancelled,
+        Self::WebhookEndpointDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +79,7 @@ impl AlertType {
             Self::DataDeletionScheduled => "DATA_DELETION_SCHEDULED",
             Self::ApiKeysRevoked => "API_KEYS_REVOKED",
             Self::DuplicateSubscriptionCancelled => "DUPLICATE_SUBSCRIPTION_CANCELLED",
+            Self::WebhookEndpointDisabled => "WEBHOOK_ENDPOINT_DISABLED",
         }
     }
 
@@ -93,7 +97,8 @@ impl AlertType {
             | Self::SubscriptionExpiring
             | Self::UsageHigh
             | Self::ApiKeysRevoked
-            | Self::DuplicateSubscriptionCancelled => Severity::Warning,
+            | Self::DuplicateSubscriptionCancelled
+            | Self::WebhookEndpointDisabled => Severity::Warning,
             Self::PaymentRecovered | Self::PolicyChanged => Severity::Info,
         }
     }
@@ -103,6 +108,8 @@ impl AlertType {
     pub fn recipients(self) -> &'static [Role] {
         match self {
             Self::ApiKeysRevoked => &[Role::Owner],
+            // Owners and admins are who manage endpoints.
+            Self::WebhookEndpointDisabled => &[Role::Owner, Role::Admin],
             kind if kind.is_billing() => &[Role::Owner, Role::Admin],
             _ => &[Role::Owner, Role::Admin, Role::Manager],
         }

@@ -7,6 +7,8 @@ use super::model::{Alert, AlertFilter, AlertRow, AlertType, MarkedRead, NewAlert
 use super::store;
 use crate::db::{DbConn, notify};
 use crate::error::ApiError;
+use crate::events::model::EventType;
+use crate::events::service as events;
 use crate::http::pagination::{Page, PageRequest};
 use crate::ids::{AlertId, CompanyId, UserId};
 
@@ -41,6 +43,17 @@ pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<
     }
     if raised > 0 {
         notify::alerts_changed(conn, company.as_str())?;
+        let data = serde_json::json!({"alert": {
+            "type": alert.kind.as_str(),
+            "severity": alert.kind.severity().as_str(),
+            "title": alert.title,
+            "message": alert.message,
+            "condition": alert.dedup_key,
+            "employee_id": alert.employee,
+            "details": alert.data,
+            "recipients": raised,
+        }});
+        events::emit(conn, company, EventType::AlertCreated, data)?;
     }
     Ok(raised)
 }
@@ -48,10 +61,12 @@ pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<
 /// Resolves a condition's open alerts (for every recipient). Returns how many were open.
 pub fn resolve(conn: &mut DbConn, company: &CompanyId, dedup_key: &str) -> Result<usize, ApiError> {
     let resolved = store::resolve_condition(conn, company, dedup_key, crate::db::now())?;
-    if resolved > 0 {
+    if let Some(kind) = resolved.first() {
         notify::alerts_changed(conn, company.as_str())?;
+        let data = serde_json::json!({"alert": {"type": kind, "condition": dedup_key, "recipients": resolved.len()}});
+        events::emit(conn, company, EventType::AlertResolved, data)?;
     }
-    Ok(resolved)
+    Ok(resolved.len())
 }
 
 /// Resolves every open alert of a type in the company.

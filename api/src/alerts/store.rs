@@ -45,13 +45,13 @@ pub fn insert_unless_open(conn: &mut DbConn, row: &AlertRow) -> QueryResult<bool
     Ok(inserted == 1)
 }
 
-/// Resolves every unresolved alert of a condition in the company.
+/// Resolves every unresolved alert of a condition in the company; returns the type of each it resolved.
 pub fn resolve_condition(
     conn: &mut DbConn,
     company: &CompanyId,
     dedup_key: &str,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<String>> {
     diesel::update(
         alerts::table
             .filter(alerts::company_id.eq(company.as_str()))
@@ -59,7 +59,8 @@ pub fn resolve_condition(
             .filter(alerts::resolved_at.is_null()),
     )
     .set(alerts::resolved_at.eq(now))
-    .execute(conn)
+    .returning(alerts::alert_type)
+    .get_results(conn)
 }
 
 /// Whether an alert of this condition was ever raised in the company, resolved or not.

@@ -174,9 +174,32 @@ pub fn apply_subscription(
         scheduled_change_at: before.scheduled_change_at.filter(|_| still_scheduled),
         ..before.clone()
     };
-    store::save_subscription(conn, company, &after)?;
+    save(conn, company, &before, &after)?;
     plan_may_have_changed(conn, setup, company)?;
     Ok(Applied::Changed { before: Some(before), after })
+}
+
+/// Saves the mirrored subscription, and tells the company's webhooks when what it shows of the
+/// subscription changed (not for a newer version of the same state).
+fn save(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    before: &SubscriptionRow,
+    after: &SubscriptionRow,
+) -> Result<(), ApiError> {
+    store::save_subscription(conn, company, after)?;
+    let now = crate::db::now();
+    let shown = |row| serde_json::to_value(super::service::subscription_view(row, now));
+    let (before, after) = (shown(before), shown(after));
+    match after {
+        Ok(after) if before.ok().as_ref() != Some(&after) => {
+            let data = serde_json::json!({"subscription": after});
+            crate::events::service::emit(conn, company, crate::events::model::EventType::SubscriptionUpdated, data)?;
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(error) => Err(ApiError::Internal(error.into())),
+    }
 }
 
 /// What follows from a change of the plan that applies, whatever caused it (the API, the Billing Portal,
@@ -265,6 +288,7 @@ pub fn mark_past_due(
     stripe_time: i64,
 ) -> Result<(), ApiError> {
     let mut row = store::find_subscription(conn, company)?;
+    let before = row.clone();
     let current = SubscriptionStatus::parse(&row.status);
     if row.stripe_subscription_id.as_deref() != Some(subscription)
         || current != SubscriptionStatus::Active
@@ -277,7 +301,7 @@ pub fn mark_past_due(
     row.grace_period_ends_at = Some(timestamp(stripe_time).unwrap_or(now) + Duration::days(setup.grace_days));
     row.stripe_updated_at = Some(stripe_time);
     row.updated_at = now;
-    store::save_subscription(conn, company, &row)?;
+    save(conn, company, &before, &row)?;
     plan_may_have_changed(conn, setup, company)
 }
 
@@ -290,6 +314,7 @@ pub fn mark_paid_up(
     stripe_time: i64,
 ) -> Result<(), ApiError> {
     let mut row = store::find_subscription(conn, company)?;
+    let before = row.clone();
     if row.stripe_subscription_id.as_deref() != Some(subscription)
         || SubscriptionStatus::parse(&row.status) != SubscriptionStatus::PastDue
         || row.stripe_updated_at.is_some_and(|seen| seen > stripe_time)
@@ -300,6 +325,6 @@ pub fn mark_paid_up(
     row.grace_period_ends_at = None;
     row.stripe_updated_at = Some(stripe_time);
     row.updated_at = crate::db::now();
-    store::save_subscription(conn, company, &row)?;
+    save(conn, company, &before, &row)?;
     plan_may_have_changed(conn, setup, company)
 }

@@ -95,7 +95,7 @@ pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) 
         let key = format!("usage_high:{}", kind.as_str());
         match (item.limit, item.percent) {
             (Some(limit), Some(percent)) if percent >= USAGE_HIGH_PERCENT => {
-                alerts::raise(
+                let raised = alerts::raise(
                     conn,
                     company,
                     NewAlert {
@@ -112,6 +112,12 @@ pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) 
                         dedup_key: key,
                     },
                 )?;
+                if raised > 0 {
+                    let usage = serde_json::json!({"usage": {
+                        "limit": kind, "used": item.used, "max": limit, "percent": percent, "tier": tier.code,
+                    }});
+                    crate::events::service::emit(conn, company, crate::events::model::EventType::UsageHigh, usage)?;
+                }
             }
             _ => {
                 alerts::resolve(conn, company, &key)?;

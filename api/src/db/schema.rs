@@ -355,6 +355,52 @@ diesel::joinable!(enrollment_tokens -> companies (company_id));
 diesel::joinable!(policies -> companies (company_id));
 diesel::joinable!(invoices -> companies (company_id));
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        company_id -> Text,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        company_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        company_id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        latency_ms -> Integer,
+        succeeded -> Bool,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_endpoints -> companies (company_id));
+diesel::joinable!(webhook_attempts -> webhook_endpoints (endpoint_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
     users,
@@ -377,4 +423,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     screenshots,
     blob_deletions,
     outbox_messages,
+    webhook_endpoints,
+    events,
+    webhook_attempts,
 );

@@ -11,6 +11,7 @@ use super::store;
 use crate::audit::model::{AuditActor, AuditEvent};
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
+use crate::events::model::EventType;
 use crate::http::pagination::{Page, PageRequest};
 use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::normalize_email;
@@ -92,10 +93,19 @@ pub fn create(
                 .target("employee", &row.id)
                 .details(serde_json::json!({"email": row.email, "name": row.name})),
         )?;
+        announce(conn, company, EventType::EmployeeCreated, &row)?;
         let tier = crate::billing::service::effective_tier(conn, company)?;
         crate::billing::usage::check_current_usage(conn, company, &tier)?;
         Ok(row.into())
     })
+}
+
+/// Tells the company's webhooks about a change of an employee, as the employee is after it.
+fn announce(conn: &mut DbConn, company: &CompanyId, kind: EventType, row: &EmployeeRow) -> Result<(), ApiError> {
+    let employee =
+        serde_json::to_value(Employee::from(row.clone())).map_err(|error| ApiError::Internal(error.into()))?;
+    crate::events::service::emit(conn, company, kind, serde_json::json!({"employee": employee}))?;
+    Ok(())
 }
 
 /// Changes the fields sent, and only those, under the company's lock (the lock every write of an employee
@@ -147,6 +157,7 @@ pub fn update(
             actor,
             AuditEvent::new("employee.updated").target("employee", id).details(serde_json::Value::Object(audited)),
         )?;
+        announce(conn, company, EventType::EmployeeUpdated, &after)?;
         let etag = after.etag();
         Ok(Tagged::new(after.into(), etag))
     })
@@ -177,6 +188,11 @@ pub fn set_status(
             EmployeeStatus::Inactive => "employee.deactivated",
         };
         crate::audit::record(conn, actor, AuditEvent::new(action).target("employee", id))?;
+        let kind = match status {
+            EmployeeStatus::Active => EventType::EmployeeUpdated,
+            EmployeeStatus::Inactive => EventType::EmployeeDeactivated,
+        };
+        announce(conn, company, kind, &row)?;
         let tier = crate::billing::service::effective_tier(conn, company)?;
         crate::billing::usage::check_current_usage(conn, company, &tier)?;
         let etag = row.etag();

@@ -4,6 +4,7 @@
 
 pub mod bounds;
 pub mod catch_panic;
+pub mod cursor;
 pub mod extract;
 pub mod headers;
 pub mod metrics;

@@ -12,6 +12,7 @@ use crate::billing::model::{CheckoutStatus, InvoiceStatus, SubscriptionStatus};
 use crate::billing::store as billing_store;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
+use crate::events::model::EventType;
 use crate::ids::CompanyId;
 use crate::stripe::StripeSetup;
 use crate::stripe::objects::{StripeInvoice, StripeSubscription};
@@ -394,6 +395,7 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
         let reason = plan_change
             .then_some("it pays for a change of plan, which takes effect once it is paid; the plan is unchanged");
         crate::alerts::service::payment_failed(conn, &company, &invoice.id, due, &invoice.currency, reason)?;
+        announce_invoice(conn, &company, EventType::InvoicePaymentFailed, &invoice.id)?;
     }
     // A stale success changes nothing: what it reports was overtaken.
     if let Applied::Changed { .. } = &applied {
@@ -412,6 +414,11 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
                     invoice.amount_paid,
                     &invoice.currency,
                 )?;
+                // `invoice.payment_succeeded` follows `invoice.paid` for the same payment; only the change
+                // to paid is news.
+                if before_status(&applied).as_deref() != Some(InvoiceStatus::Paid.as_str()) {
+                    announce_invoice(conn, &company, EventType::InvoicePaid, &invoice.id)?;
+                }
             }
             // Nothing is owed any more, and nothing was recovered either.
             ("invoice.voided" | "invoice.marked_uncollectible", _) => {
@@ -434,6 +441,27 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
         )?;
     }
     Ok(if applied.changed() { Handled::processed(company) } else { Handled::ignored(Some(company)) })
+}
+
+fn before_status(applied: &Applied<crate::billing::model::InvoiceRow>) -> Option<String> {
+    match applied {
+        Applied::Changed { before, .. } => before.as_ref().map(|row| row.status.clone()),
+        Applied::Stale => None,
+    }
+}
+
+/// Tells the company's webhooks about an invoice, as it is mirrored now.
+fn announce_invoice(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    kind: EventType,
+    stripe_invoice: &str,
+) -> Result<(), ApiError> {
+    let Some(row) = mirrored_invoice(conn, company, stripe_invoice)? else { return Ok(()) };
+    let invoice = serde_json::to_value(crate::billing::model::Invoice::from(row))
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    crate::events::service::emit(conn, company, kind, serde_json::json!({"invoice": invoice}))?;
+    Ok(())
 }
 
 /// The company's mirrored invoice with this Stripe id, if it is the company's.

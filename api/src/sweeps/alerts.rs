@@ -88,6 +88,10 @@ pub fn agents_offline(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, Ap
                 if claimed == 0 {
                     return Ok::<_, ApiError>(0);
                 }
+                let offline = serde_json::json!({"agent": {
+                    "id": agent, "hostname": hostname, "employee_id": employee, "last_seen_at": last_seen.and_utc(),
+                }});
+                crate::events::service::emit(conn, &company, crate::events::model::EventType::AgentOffline, offline)?;
                 service::raise(
                     conn,
                     &company,

@@ -167,12 +167,17 @@ impl TestApp {
 
     /// Another server over the same database, as a second instance behind a load balancer would be.
     pub async fn sibling(&self) -> Sibling {
+        self.sibling_with(&[]).await
+    }
+
+    /// Another server over the same database, with extra settings.
+    pub async fn sibling_with(&self, settings: &[(&str, &str)]) -> Sibling {
         let url = self.config.database_url.clone();
         let url = match url {
             vigil::db::DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
             vigil::db::DatabaseUrl::Postgres(url) => url,
         };
-        let running = start(&url, &[]).await;
+        let running = start(&url, settings).await;
         Sibling { address: running.address, client: running.client, handle: running.handle }
     }
 

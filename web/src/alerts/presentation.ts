@@ -48,4 +48,9 @@ export const ALERT_TYPES: Record<AlertType, { label: string; color: string; mean
     meaning:
       "A second paid subscription was found; the newest one was kept and the other cancelled with a credit.",
   },
+  WEBHOOK_ENDPOINT_DISABLED: {
+    label: "Webhook endpoint disabled",
+    color: "orange",
+    meaning: "Vigil stopped sending events to an endpoint that answered 410 Gone or failed for 5 days.",
+  },
 };

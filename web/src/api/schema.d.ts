@@ -560,6 +560,148 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/webhook-endpoints": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The company's endpoints, newest first (never their secrets). */
+    get: operations["list_webhook_endpoints"];
+    put?: never;
+    /** Creates an endpoint. The response is the only time its signing secret is shown. */
+    post: operations["create_webhook_endpoint"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhook-endpoints/{endpoint_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One endpoint. */
+    get: operations["get_webhook_endpoint"];
+    put?: never;
+    post?: never;
+    /** Deletes an endpoint and its delivery log; nothing more is sent to it. */
+    delete: operations["delete_webhook_endpoint"];
+    options?: never;
+    head?: never;
+    /** Changes an endpoint's URL, description, event types, or whether it is enabled. */
+    patch: operations["update_webhook_endpoint"];
+    trace?: never;
+  };
+  "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A new signing secret, shown once. For 24 hours deliveries carry a signature of each secret, so the
+     *     receiver can switch without missing one.
+     */
+    post: operations["rotate_webhook_endpoint_secret"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhook-endpoints/{endpoint_id}/test": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Sends the endpoint a `ping` event. */
+    post: operations["test_webhook_endpoint"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhook-endpoints/{endpoint_id}/attempts": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The endpoint's delivery attempts of the last 30 days, newest first. */
+    get: operations["list_webhook_attempts"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhook-endpoints/{endpoint_id}/messages/{event_id}/retry": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Sends one event to the endpoint again, with the same `webhook-id`. */
+    post: operations["retry_webhook_message"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhook-endpoints/{endpoint_id}/recover": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Sends again every event since a time that the endpoint wants and did not receive. */
+    post: operations["recover_webhook_endpoint"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/events": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The company's events of the last 30 days, newest first, with the payloads its webhooks send. */
+    get: operations["list_events"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/alerts": {
     parameters: {
       query?: never;
@@ -1181,7 +1323,8 @@ export interface components {
       | "OVER_PLAN_LIMIT"
       | "DATA_DELETION_SCHEDULED"
       | "API_KEYS_REVOKED"
-      | "DUPLICATE_SUBSCRIPTION_CANCELLED";
+      | "DUPLICATE_SUBSCRIPTION_CANCELLED"
+      | "WEBHOOK_ENDPOINT_DISABLED";
     /** @description A key as listed: never the secret. */
     ApiKey: {
       id: components["schemas"]["ApiKeyId"];
@@ -1410,6 +1553,25 @@ export interface components {
       /** @description The initial password; when omitted a temporary one is generated and returned once. */
       password?: string | null;
     };
+    /**
+     * @description `POST /api/v1/webhook-endpoints`.
+     * @example {
+     *       "description": "Payroll sync",
+     *       "event_types": [
+     *         "employee.created"
+     *       ],
+     *       "url": "https://example.com/vigil/webhooks"
+     *     }
+     */
+    CreateWebhookEndpointRequest: {
+      /** @description An `https` URL (`http` only where the operator allows it), on a public address. */
+      url: string;
+      description?: string;
+      /** @description The event types to send; empty or absent: every type. */
+      event_types?: components["schemas"]["EventType"][];
+      /** @description Default true. */
+      enabled?: boolean | null;
+    };
     /** @description A new key: the only time its secret is shown. */
     CreatedApiKey: components["schemas"]["ApiKey"] & {
       /**
@@ -1428,6 +1590,83 @@ export interface components {
       user: components["schemas"]["User"];
       /** @description Shown once; hand it to the user, who should change it. */
       temporary_password?: string | null;
+    };
+    /** @description A new endpoint: the only time its secret is shown. */
+    CreatedWebhookEndpoint: components["schemas"]["WebhookEndpoint"] & {
+      /**
+       * @description The signing secret (`whsec_` + base64). Store it now: it cannot be shown again.
+       * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+       */
+      secret: string;
+    };
+    /** @description One slice of a list, newest first. */
+    CursorPage_Event: {
+      data: {
+        /** @description Unique; also the `webhook-id` of every delivery of this event, the receiver's idempotency key. */
+        id: components["schemas"]["EventId"];
+        type: components["schemas"]["EventType"];
+        /** @description The envelope's version. */
+        api_version: string;
+        /** Format: date-time */
+        created_at: string;
+        /** @description The event's object, as of the change. */
+        data: Record<string, never>;
+      }[];
+      /** @description Whether the list goes on past this slice, in the direction it was asked for. */
+      has_more: boolean;
+    };
+    /** @description One slice of a list, newest first. */
+    CursorPage_WebhookAttempt: {
+      data: {
+        id: string;
+        /** @description The event sent: its `webhook-id`. */
+        event_id: components["schemas"]["EventId"];
+        /** Format: date-time */
+        attempted_at: string;
+        /**
+         * Format: int32
+         * @description The HTTP status; `null` when no answer came (refused, timed out, a disallowed address).
+         */
+        status_code?: number | null;
+        /** Format: int32 */
+        latency_ms: number;
+        succeeded: boolean;
+        /** @description The first KiB of the answer. */
+        response_body?: string | null;
+        /** @description Why the attempt failed, when it did without an answer, or what its answer meant. */
+        error?: string | null;
+      }[];
+      /** @description Whether the list goes on past this slice, in the direction it was asked for. */
+      has_more: boolean;
+    };
+    /** @description One slice of a list, newest first. */
+    CursorPage_WebhookEndpoint: {
+      data: {
+        id: components["schemas"]["WebhookEndpointId"];
+        url: string;
+        description: string;
+        /** @description The event types sent to it; empty: every type. */
+        event_types: components["schemas"]["EventType"][];
+        enabled: boolean;
+        /** @description Why Vigil disabled it (it answered 410 Gone, or failed everything for 5 days); `null` otherwise. */
+        disabled_reason?: string | null;
+        /**
+         * Format: date-time
+         * @description Since when every delivery has failed; `null` while they succeed.
+         */
+        failing_since?: string | null;
+        /**
+         * Format: date-time
+         * @description Until when deliveries also carry the signature of the secret before the last rotation.
+         */
+        previous_secret_expires_at?: string | null;
+        /** Format: date-time */
+        created_at: string;
+        /** Format: date-time */
+        updated_at: string;
+      }[];
+      /** @description Whether the list goes on past this slice, in the direction it was asked for. */
+      has_more: boolean;
     };
     /** @description An employee's day: the timeline and its totals. */
     DayActivity: {
@@ -1452,6 +1691,11 @@ export interface components {
       /** @description The spans in order, at most 2000; `truncated` says when there were more (the totals count all). */
       records: components["schemas"]["ActivitySpan"][];
       truncated: boolean;
+    };
+    /** @description How many deliveries were queued. */
+    DeliveriesQueued: {
+      /** Format: int64 */
+      queued: number;
     };
     /** @description An employee as the API shows it. */
     Employee: {
@@ -1527,6 +1771,54 @@ export interface components {
      * @example 0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b
      */
     EnrollmentTokenId: string;
+    /**
+     * @description An event as webhooks send it and the events API lists it.
+     * @example {
+     *       "api_version": "2026-12-04",
+     *       "created_at": "2026-12-04T10:00:00Z",
+     *       "data": {
+     *         "employee": {
+     *           "id": "0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2c",
+     *           "name": "Ada Lovelace"
+     *         }
+     *       },
+     *       "id": "0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b",
+     *       "type": "employee.created"
+     *     }
+     */
+    Event: {
+      /** @description Unique; also the `webhook-id` of every delivery of this event, the receiver's idempotency key. */
+      id: components["schemas"]["EventId"];
+      type: components["schemas"]["EventType"];
+      /** @description The envelope's version. */
+      api_version: string;
+      /** Format: date-time */
+      created_at: string;
+      /** @description The event's object, as of the change. */
+      data: Record<string, never>;
+    };
+    /**
+     * Format: uuid
+     * @example 0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b
+     */
+    EventId: string;
+    /**
+     * @description What happened.
+     * @enum {string}
+     */
+    EventType:
+      | "alert.created"
+      | "alert.resolved"
+      | "subscription.updated"
+      | "invoice.paid"
+      | "invoice.payment_failed"
+      | "employee.created"
+      | "employee.updated"
+      | "employee.deactivated"
+      | "agent.enrolled"
+      | "agent.offline"
+      | "usage.high"
+      | "ping";
     /** @description One limit that current usage exceeds. */
     Excess: {
       limit: components["schemas"]["LimitKind"];
@@ -2252,6 +2544,13 @@ export interface components {
      * @enum {string}
      */
     Role: "OWNER" | "ADMIN" | "MANAGER" | "VIEWER";
+    /** @description A rotated secret: the new one, shown once, and until when the old one still signs. */
+    RotatedSecret: {
+      /** @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw */
+      secret: string;
+      /** Format: date-time */
+      previous_secret_expires_at: string;
+    };
     /** @description A change of plan Stripe makes at a set time: the tier applies from `at` on. */
     ScheduledChange: {
       tier: components["schemas"]["TierCode"];
@@ -2422,6 +2721,11 @@ export interface components {
       type: string;
       value: string;
     };
+    /** @description A test event queued for an endpoint. */
+    TestEventQueued: {
+      /** @description The `ping` event's id: the `webhook-id` the endpoint will receive. */
+      event_id: components["schemas"]["EventId"];
+    };
     /**
      * @description A tier with its limits. `None` limits are unlimited.
      * @example {
@@ -2531,6 +2835,19 @@ export interface components {
       active?: boolean | null;
       name?: string | null;
     };
+    /**
+     * @description `PATCH /api/v1/webhook-endpoints/{id}`: the fields given change.
+     * @example {
+     *       "enabled": false
+     *     }
+     */
+    UpdateWebhookEndpointRequest: {
+      url?: string | null;
+      description?: string | null;
+      event_types?: components["schemas"]["EventType"][] | null;
+      /** @description Enabling an endpoint Vigil disabled clears the reason and its record of failures. */
+      enabled?: boolean | null;
+    };
     /** @description What the company uses of its tier. */
     Usage: {
       active_employees: components["schemas"]["UsageItem"];
@@ -2571,6 +2888,56 @@ export interface components {
      * @example 0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b
      */
     UserId: string;
+    /** @description One delivery attempt, as the delivery log shows it. */
+    WebhookAttempt: {
+      id: string;
+      /** @description The event sent: its `webhook-id`. */
+      event_id: components["schemas"]["EventId"];
+      /** Format: date-time */
+      attempted_at: string;
+      /**
+       * Format: int32
+       * @description The HTTP status; `null` when no answer came (refused, timed out, a disallowed address).
+       */
+      status_code?: number | null;
+      /** Format: int32 */
+      latency_ms: number;
+      succeeded: boolean;
+      /** @description The first KiB of the answer. */
+      response_body?: string | null;
+      /** @description Why the attempt failed, when it did without an answer, or what its answer meant. */
+      error?: string | null;
+    };
+    /** @description An endpoint as shown: never its secret. */
+    WebhookEndpoint: {
+      id: components["schemas"]["WebhookEndpointId"];
+      url: string;
+      description: string;
+      /** @description The event types sent to it; empty: every type. */
+      event_types: components["schemas"]["EventType"][];
+      enabled: boolean;
+      /** @description Why Vigil disabled it (it answered 410 Gone, or failed everything for 5 days); `null` otherwise. */
+      disabled_reason?: string | null;
+      /**
+       * Format: date-time
+       * @description Since when every delivery has failed; `null` while they succeed.
+       */
+      failing_since?: string | null;
+      /**
+       * Format: date-time
+       * @description Until when deliveries also carry the signature of the secret before the last rotation.
+       */
+      previous_secret_expires_at?: string | null;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      updated_at: string;
+    };
+    /**
+     * Format: uuid
+     * @example 0193a5b2-7c4e-7d2a-9f1b-3c5d7e9f1a2b
+     */
+    WebhookEndpointId: string;
     /**
      * @description The answer to a delivery.
      * @example {
@@ -4308,6 +4675,459 @@ export interface operations {
       };
       /** @description The event did not fail (`event_not_failed`) */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  list_webhook_endpoints: {
+    parameters: {
+      query?: {
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A slice of the endpoints */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["CursorPage_WebhookEndpoint"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      /** @description A malformed or unknown cursor (`validation_failed`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  create_webhook_endpoint: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["CreateWebhookEndpointRequest"];
+      };
+    };
+    responses: {
+      /** @description The endpoint and its secret, shown once */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["CreatedWebhookEndpoint"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      /** @description The company has 20 endpoints already (`too_many_webhook_endpoints`) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      413: components["responses"]["PayloadTooLarge"];
+      415: components["responses"]["UnsupportedMediaType"];
+      /** @description A URL that is not https, holds credentials, or points inside (`validation_failed`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  get_webhook_endpoint: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the endpoint */
+        endpoint_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The endpoint */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookEndpoint"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  delete_webhook_endpoint: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the endpoint */
+        endpoint_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  update_webhook_endpoint: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the endpoint */
+        endpoint_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["UpdateWebhookEndpointRequest"];
+      };
+    };
+    responses: {
+      /** @description The endpoint as changed */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookEndpoint"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      413: components["responses"]["PayloadTooLarge"];
+      415: components["responses"]["UnsupportedMediaType"];
+      /** @description A URL that is not https, holds credentials, or points inside (`validation_failed`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  rotate_webhook_endpoint_secret: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the endpoint */
+        endpoint_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new secret, shown once */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["RotatedSecret"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  test_webhook_endpoint: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The id of the endpoint */
+        endpoint_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The ping is queued */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["TestEventQueued"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      /** @description The endpoint is disabled (`webhook_endpoint_disabled`) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  list_webhook_attempts: {
+    parameters: {
+      query?: {
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The id of the endpoint */
+        endpoint_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A slice of the attempts */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["CursorPage_WebhookAttempt"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      /** @description A malformed or unknown cursor (`validation_failed`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  retry_webhook_message: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        endpoint_id: components["schemas"]["WebhookEndpointId"];
+        event_id: components["schemas"]["EventId"];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The delivery is queued */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DeliveriesQueued"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      /** @description The endpoint is disabled (`webhook_endpoint_disabled`) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  recover_webhook_endpoint: {
+    parameters: {
+      query: {
+        /** @description Send again every event whose delivery to this endpoint failed since this time (RFC 3339). */
+        since: string;
+      };
+      header?: never;
+      path: {
+        /** @description The id of the endpoint */
+        endpoint_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The deliveries are queued */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DeliveriesQueued"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      /** @description The endpoint is disabled (`webhook_endpoint_disabled`) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description `since` is more than 30 days ago (`validation_failed`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      429: components["responses"]["RateLimited"];
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  list_events: {
+    parameters: {
+      query?: {
+        /** @description Only events of this type. */
+        type?: components["schemas"]["EventType"];
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A slice of the events */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["CursorPage_Event"];
+        };
+      };
+      400: components["responses"]["MalformedRequest"];
+      401: components["responses"]["Unauthenticated"];
+      403: components["responses"]["Forbidden"];
+      /** @description A malformed or unknown cursor, or a limit out of range */
+      422: {
         headers: {
           [name: string]: unknown;
         };
