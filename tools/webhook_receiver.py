@@ -6,7 +6,7 @@ Each delivery becomes one line: {"webhook_id", "webhook_timestamp", "verified", 
 `status` is what the receiver answered. A delivery that fails verification is answered 401.
 
 How it answers can be changed while it runs: `POST /_config` with {"status": 503, "retry_after": "2",
-"delay_secs": 0.5} (all optional; status 200 by default).
+"delay_secs": 0.5, "body": "text"} (all optional; status 200 and a small JSON body by default).
 
 Usage: python webhook_receiver.py --port 8500 --secret whsec_... [--secret whsec_...] --log deliveries.jsonl
 The process exits when the test process that started it goes away.
@@ -30,7 +30,7 @@ def main():
     args = parser.parse_args()
 
     verifiers = [Webhook(secret) for secret in args.secret]
-    settings = {"status": 200, "retry_after": None, "delay_secs": 0}
+    settings = {"status": 200, "retry_after": None, "delay_secs": 0, "body": None}
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -68,6 +68,7 @@ def main():
                     continue
             with lock:
                 status, retry_after, delay = settings["status"], settings["retry_after"], settings["delay_secs"]
+                answer = settings["body"]
             if delay:
                 time.sleep(delay)
             if not verified:
@@ -91,7 +92,8 @@ def main():
                     log.flush()
                     os.fsync(log.fileno())
             extra = {"retry-after": retry_after} if retry_after is not None and status >= 400 else {}
-            self._answer(status, json.dumps({"received": verified}).encode(), extra)
+            answer = json.dumps({"received": verified}) if answer is None else answer
+            self._answer(status, answer.encode(), extra)
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

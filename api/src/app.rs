@@ -240,7 +240,7 @@ fn outbox_worker(config: &Config) -> anyhow::Result<crate::outbox::worker::Worke
     let deliverer = crate::webhooks::delivery::Deliverer::new(config.webhooks.clone())
         .context("Failed to build the HTTP client of outgoing webhooks")?;
     let worker = crate::outbox::worker::Worker::new(std::time::Duration::from_secs(60), 16).handle(
-        crate::events::service::DELIVERY_TOPIC,
+        crate::events::model::DELIVERY_TOPIC,
         move |pool, claimed| {
             let deliverer = deliverer.clone();
             Box::pin(async move { deliverer.deliver(pool, claimed).await })

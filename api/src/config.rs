@@ -74,7 +74,8 @@ pub struct WebhookConfig {
     pub allow_http: bool,
     /// `WEBHOOKS_ALLOW_PRIVATE=1` lets deliveries reach loopback and private addresses (tests only).
     pub allow_private: bool,
-    /// `WEBHOOK_TIMEOUT_SECS` (default 15): an attempt without an answer by then has failed.
+    /// `WEBHOOK_TIMEOUT_SECS` (default 15, at most 30, well inside the outbox lease of 60 s): an attempt
+    /// without an answer by then has failed.
     pub timeout: Duration,
     /// The waits before each retry after a failed attempt (`WEBHOOK_RETRY_SCHEDULE_SECS`, comma-separated;
     /// default Svix's: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). The first attempt is immediate.
@@ -94,18 +95,18 @@ fn webhook_config(source: &impl Source) -> Result<WebhookConfig, ConfigError> {
             .iter()
             .map(|step| step.parse::<u64>().ok().filter(|secs| *secs <= 7 * 86_400).map(Duration::from_secs))
             .collect::<Option<Vec<_>>>()
-            .filter(|steps| steps.len() <= 20)
+            .filter(|steps| steps.len() <= 15)
             .ok_or_else(|| {
                 invalid(
                     "WEBHOOK_RETRY_SCHEDULE_SECS",
-                    format!("must be up to 20 comma-separated seconds, not {text:?}"),
+                    format!("must be up to 15 comma-separated seconds, not {text:?}"),
                 )
             })?,
     };
     Ok(WebhookConfig {
         allow_http: flag(source, "WEBHOOKS_ALLOW_HTTP")?,
         allow_private: flag(source, "WEBHOOKS_ALLOW_PRIVATE")?,
-        timeout: Duration::from_secs(number(source, "WEBHOOK_TIMEOUT_SECS", 15, 1..=60)?),
+        timeout: Duration::from_secs(number(source, "WEBHOOK_TIMEOUT_SECS", 15, 1..=30)?),
         retry_schedule,
         outbox_poll: Duration::from_millis(number(source, "OUTBOX_POLL_MS", 500, 0..=60_000)?),
     })

@@ -41,6 +41,10 @@ const EmployeeDetailPage = lazy(() =>
 const EmployeesPage = lazy(() => import("./pages/EmployeesPage").then((m) => ({ default: m.EmployeesPage })));
 const PolicyPage = lazy(() => import("./pages/PolicyPage").then((m) => ({ default: m.PolicyPage })));
 const UsersPage = lazy(() => import("./pages/UsersPage").then((m) => ({ default: m.UsersPage })));
+const WebhooksPage = lazy(() => import("./webhooks/WebhooksPage").then((m) => ({ default: m.WebhooksPage })));
+const WebhookEndpointPage = lazy(() =>
+  import("./webhooks/WebhookEndpointPage").then((m) => ({ default: m.WebhookEndpointPage })),
+);
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({
@@ -84,6 +88,8 @@ export function AppRoutes() {
         <Route path="billing/events" element={<StripeEventsPage />} />
         <Route path="users" element={<UsersPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />
+        <Route path="webhooks" element={<WebhooksPage />} />
+        <Route path="webhooks/:endpointId" element={<WebhookEndpointPage />} />
         <Route path="audit-log" element={<AuditLogPage />} />
         <Route path="account/password" element={<ChangePasswordPage />} />
         <Route path="*" element={<NotFoundPage />} />

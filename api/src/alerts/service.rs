@@ -18,6 +18,8 @@ const TICKET_TTL_SECS: i64 = 30;
 /// Raises an alert for its recipients, unless its condition is already open for them. Returns how many
 /// recipients got a new alert. Call inside the transaction of the change that caused it.
 pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<usize, ApiError> {
+    // A recipient who joined after the condition opened gets it too, but the condition is no news.
+    let news = !is_open(conn, company, &alert.dedup_key)?;
     let roles = alert.kind.recipients();
     let now = crate::db::now();
     let mut raised = 0;
@@ -43,6 +45,8 @@ pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<
     }
     if raised > 0 {
         notify::alerts_changed(conn, company.as_str())?;
+    }
+    if raised > 0 && news {
         let data = serde_json::json!({"alert": {
             "type": alert.kind.as_str(),
             "severity": alert.kind.severity().as_str(),
@@ -56,6 +60,11 @@ pub fn raise(conn: &mut DbConn, company: &CompanyId, alert: NewAlert) -> Result<
         events::emit(conn, company, EventType::AlertCreated, data)?;
     }
     Ok(raised)
+}
+
+/// Whether a condition is open: raised for someone and not resolved.
+pub fn is_open(conn: &mut DbConn, company: &CompanyId, dedup_key: &str) -> Result<bool, ApiError> {
+    Ok(store::condition_open(conn, company, dedup_key)?)
 }
 
 /// Resolves a condition's open alerts (for every recipient). Returns how many were open.

@@ -71,6 +71,17 @@ pub fn condition_ever_raised(conn: &mut DbConn, company: &CompanyId, dedup_key: 
     .get_result(conn)
 }
 
+/// Whether a condition has an unresolved alert in the company (for anyone).
+pub fn condition_open(conn: &mut DbConn, company: &CompanyId, dedup_key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        alerts::table
+            .filter(alerts::company_id.eq(company.as_str()))
+            .filter(alerts::dedup_key.eq(dedup_key))
+            .filter(alerts::resolved_at.is_null()),
+    ))
+    .get_result(conn)
+}
+
 /// Unresolved conditions of a type in the company (their dedup keys).
 pub fn open_conditions(conn: &mut DbConn, company: &CompanyId, kind: AlertType) -> QueryResult<Vec<String>> {
     alerts::table

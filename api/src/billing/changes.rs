@@ -255,10 +255,7 @@ pub(super) async fn mirror_and_audit(
                 mirror::apply_invoice(conn, &company, &invoice, read_at)?;
             }
             let row = match &scheduled {
-                Some((schedule, tier, at)) => {
-                    store::set_scheduled_change(conn, &company, schedule, *tier, *at)?;
-                    store::find_subscription(conn, &company)?
-                }
+                Some((schedule, tier, at)) => mirror::record_scheduled_change(conn, &company, schedule, *tier, *at)?,
                 None => row,
             };
             store::set_plan_change(conn, &company, None)?;

@@ -188,6 +188,31 @@ fn save(
     after: &SubscriptionRow,
 ) -> Result<(), ApiError> {
     store::save_subscription(conn, company, after)?;
+    announce(conn, company, before, after)
+}
+
+/// Records the downgrade a subscription schedule just made (schedule, tier, when), telling the webhooks.
+pub fn record_scheduled_change(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    schedule: &str,
+    tier: crate::plans::TierCode,
+    at: chrono::NaiveDateTime,
+) -> Result<SubscriptionRow, ApiError> {
+    let before = store::find_subscription(conn, company)?;
+    store::set_scheduled_change(conn, company, schedule, tier, at)?;
+    let after = store::find_subscription(conn, company)?;
+    announce(conn, company, &before, &after)?;
+    Ok(after)
+}
+
+/// Emits `subscription.updated` when what the API shows of the subscription differs between the rows.
+fn announce(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    before: &SubscriptionRow,
+    after: &SubscriptionRow,
+) -> Result<(), ApiError> {
     let now = crate::db::now();
     let shown = |row| serde_json::to_value(super::service::subscription_view(row, now));
     let (before, after) = (shown(before), shown(after));
@@ -255,6 +280,14 @@ pub fn apply_invoice(
     match &existing {
         Some(_) => store::update_invoice(conn, company, &after)?,
         None => store::insert_invoice(conn, &after)?,
+    }
+    // However it became paid (its own event, another of its events first, the answer to a plan change, a
+    // resync), that is news once.
+    if status == InvoiceStatus::Paid && existing.as_ref().is_none_or(|row| row.status != InvoiceStatus::Paid.as_str()) {
+        let invoice = serde_json::to_value(super::model::Invoice::from(after.clone()))
+            .map_err(|error| ApiError::Internal(error.into()))?;
+        let data = serde_json::json!({"invoice": invoice});
+        crate::events::service::emit(conn, company, crate::events::model::EventType::InvoicePaid, data)?;
     }
     Ok(Applied::Changed { before: existing, after })
 }

@@ -95,6 +95,7 @@ pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) 
         let key = format!("usage_high:{}", kind.as_str());
         match (item.limit, item.percent) {
             (Some(limit), Some(percent)) if percent >= USAGE_HIGH_PERCENT => {
+                let news = !alerts::is_open(conn, company, &key)?;
                 let raised = alerts::raise(
                     conn,
                     company,
@@ -112,7 +113,7 @@ pub fn check_current_usage(conn: &mut DbConn, company: &CompanyId, tier: &Tier) 
                         dedup_key: key,
                     },
                 )?;
-                if raised > 0 {
+                if news && raised > 0 {
                     let usage = serde_json::json!({"usage": {
                         "limit": kind, "used": item.used, "max": limit, "percent": percent, "tier": tier.code,
                     }});

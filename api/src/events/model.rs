@@ -8,6 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::schema::events;
 use crate::ids::EventId;
 
+/// The outbox topic of one delivery of one event to one endpoint.
+pub const DELIVERY_TOPIC: &str = "webhook.deliver";
+
 /// The envelope's version: changes to an event's fields that could break a receiver get a new one.
 pub const ENVELOPE_VERSION: &str = "2026-12-04";
 

@@ -2,16 +2,13 @@
 
 use chrono::Duration;
 
-use super::model::{ENVELOPE_VERSION, Event, EventFilter, EventRow, EventType};
+use super::model::{DELIVERY_TOPIC, ENVELOPE_VERSION, Event, EventFilter, EventRow, EventType};
 use super::store;
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::http::cursor::{CursorPage, CursorRequest};
 use crate::ids::{CompanyId, EventId, WebhookEndpointId};
 use crate::outbox::store::{NewMessage, enqueue};
-
-/// The outbox topic of one delivery of one event to one endpoint.
-pub const DELIVERY_TOPIC: &str = "webhook.deliver";
 
 /// How long events are kept and listed.
 pub const RETENTION_DAYS: i64 = 30;
@@ -97,10 +94,13 @@ fn record(
     Ok(id)
 }
 
-/// Whether an endpoint's list of wanted types (a JSON array; empty: all) includes `kind`.
-fn wants(wanted: &str, kind: EventType) -> bool {
-    let types: Vec<String> = serde_json::from_str(wanted).unwrap_or_default();
-    types.is_empty() || types.iter().any(|wanted| wanted == kind.as_str())
+/// Whether an endpoint's list of wanted types (a JSON array; empty: all) includes `kind`. A list that
+/// does not read wants nothing.
+pub fn wants(wanted: &str, kind: EventType) -> bool {
+    match serde_json::from_str::<Vec<String>>(wanted) {
+        Ok(types) => types.is_empty() || types.iter().any(|wanted| wanted == kind.as_str()),
+        Err(_) => false,
+    }
 }
 
 /// The company's events of the last 30 days, newest first.

@@ -64,7 +64,9 @@ pub fn list(
     query.limit(limit).load(conn)
 }
 
-/// Forgets events older than `before`, across companies (the retention of the events API).
-pub fn forget_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(events::table.filter(events::created_at.lt(before))).execute(conn)
+/// Forgets up to `limit` events older than `before`, across companies (the events API keeps 30 days).
+pub fn forget_before(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let oldest =
+        events::table.filter(events::created_at.lt(before)).select(events::id).limit(limit).load::<String>(conn)?;
+    diesel::delete(events::table.filter(events::id.eq_any(&oldest))).execute(conn)
 }

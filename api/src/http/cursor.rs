@@ -19,8 +19,10 @@ pub struct CursorQuery {
     #[param(minimum = 1, maximum = 100, example = 20)]
     pub limit: Option<u32>,
     /// The id of an item: the items after it in the list's order (older ones).
+    #[param(max_length = 64)]
     pub starting_after: Option<String>,
     /// The id of an item: the items before it in the list's order (newer ones).
+    #[param(max_length = 64)]
     pub ending_before: Option<String>,
 }
 

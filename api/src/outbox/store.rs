@@ -129,8 +129,13 @@ pub fn finish(conn: &mut DbConn, instance: &str, claimed: &Claimed, outcome: &Ou
     Ok(updated == 1)
 }
 
-/// Forgets rows done or given up before `before` (the delivery log keeps its own record).
-pub fn forget_finished(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+/// Forgets up to `limit` rows done or given up before `before` (the delivery log keeps its own record).
+pub fn forget_finished(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> QueryResult<usize> {
     use outbox_messages::dsl as m;
-    diesel::delete(m::outbox_messages.filter(m::done_at.lt(before).or(m::failed_at.lt(before)))).execute(conn)
+    // Each of the two partial indexes serves its own half.
+    let mut finished: Vec<String> =
+        m::outbox_messages.filter(m::done_at.lt(before)).select(m::id).limit(limit).load(conn)?;
+    finished
+        .extend(m::outbox_messages.filter(m::failed_at.lt(before)).select(m::id).limit(limit).load::<String>(conn)?);
+    diesel::delete(m::outbox_messages.filter(m::id.eq_any(&finished))).execute(conn)
 }

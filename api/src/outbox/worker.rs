@@ -37,7 +37,7 @@ pub struct Worker {
     handlers: HashMap<&'static str, Handler>,
     /// How long a claim holds before another instance may take the row; longer than any handler runs.
     pub lease: Duration,
-    /// Rows claimed at once.
+    /// Rows claimed at once, and the most `run_forever` runs at once.
     pub batch: i64,
 }
 
@@ -62,43 +62,47 @@ impl Worker {
 
     /// Claims one batch and runs it to the end, the handlers concurrently; returns how many ran.
     pub async fn run_once(&self, pool: &DbPool) -> Result<usize, ApiError> {
-        let topics: Vec<&'static str> = self.handlers.keys().copied().collect();
-        if topics.is_empty() {
-            return Ok(0);
-        }
-        let (instance, batch) = (self.instance.clone(), self.batch);
-        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(5));
-        let claimed = db::run(pool, move |conn| {
-            let now = crate::db::now();
-            Ok(store::claim(conn, &instance, &topics, batch, now, now + lease)?)
-        })
-        .await?;
+        let claimed = self.claim(pool, self.batch).await?;
         let count = claimed.len();
+        futures_util::future::join_all(claimed.into_iter().map(|row| self.run_claimed(pool.clone(), row))).await;
+        Ok(count)
+    }
+
+    /// Claims up to `limit` due rows of this worker's topics.
+    async fn claim(&self, pool: &DbPool, limit: i64) -> Result<Vec<Claimed>, ApiError> {
+        let topics: Vec<&'static str> = self.handlers.keys().copied().collect();
+        if topics.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let instance = self.instance.clone();
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(5));
+        db::run(pool, move |conn| {
+            let now = crate::db::now();
+            Ok(store::claim(conn, &instance, &topics, limit, now, now + lease)?)
+        })
+        .await
+    }
+
+    /// Runs one claimed row through its handler and records the outcome.
+    async fn run_claimed(&self, pool: DbPool, row: Claimed) {
         // A handler may take at most most of the lease: past it, another instance may run the row too.
         let deadline = self.lease.mul_f64(0.8);
-        let attempts = claimed.into_iter().map(|row| {
-            let (pool, instance) = (pool.clone(), self.instance.clone());
-            let handler = self.handlers.get(row.topic.as_str()).cloned();
-            async move {
-                let outcome = match handler {
-                    _ if row.attempts > MAX_ATTEMPTS => {
-                        Outcome::GiveUp(format!("gave up after {MAX_ATTEMPTS} attempts that did not end"))
-                    }
-                    Some(handler) => attempt(&handler, pool.clone(), row.clone(), deadline).await,
-                    None => Outcome::GiveUp(format!("no handler for topic {}", row.topic)),
-                };
-                let recorded = db::run(&pool, move |conn| Ok(store::finish(conn, &instance, &row, &outcome)?)).await;
-                match recorded {
-                    Ok(true) => {}
-                    Ok(false) => log::warn!("an outbox lease lapsed before its attempt ended; the later one counts"),
-                    Err(error) => {
-                        log::warn!("could not record an outbox attempt (the lease lapses, and it runs again): {error}")
-                    }
-                }
+        let instance = self.instance.clone();
+        let outcome = match self.handlers.get(row.topic.as_str()).cloned() {
+            _ if row.attempts > MAX_ATTEMPTS => {
+                Outcome::GiveUp(format!("gave up after {MAX_ATTEMPTS} attempts that did not end"))
             }
-        });
-        futures_util::future::join_all(attempts).await;
-        Ok(count)
+            Some(handler) => attempt(&handler, pool.clone(), row.clone(), deadline).await,
+            None => Outcome::GiveUp(format!("no handler for topic {}", row.topic)),
+        };
+        let recorded = db::run(&pool, move |conn| Ok(store::finish(conn, &instance, &row, &outcome)?)).await;
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => log::warn!("an outbox lease lapsed before its attempt ended; the later one counts"),
+            Err(error) => {
+                log::warn!("could not record an outbox attempt (the lease lapses, and it runs again): {error}")
+            }
+        }
     }
 
     /// The topics this worker handles.
@@ -106,13 +110,32 @@ impl Worker {
         self.handlers.keys().copied().collect()
     }
 
-    /// Runs batches for ever: at once while there is work, every `poll` when there is none, and after a
-    /// back-off when the database fails.
+    /// Runs rows for ever, up to `batch` at once: a slot that frees is filled by the next claim, so one slow
+    /// row (an endpoint that answers only at its timeout) holds up its own slot and no other. Claims again
+    /// at once while there is work, every `poll` when there is none, and after a back-off when the
+    /// database fails.
     pub async fn run_forever(self, pool: DbPool, poll: Duration) {
+        let worker = Arc::new(self);
+        let slots = Arc::new(tokio::sync::Semaphore::new(usize::try_from(worker.batch).unwrap_or(1).max(1)));
         loop {
-            match self.run_once(&pool).await {
-                Ok(0) => tokio::time::sleep(poll).await,
-                Ok(_) => {}
+            // Wait for one free slot, then claim as many rows as there are free slots.
+            match slots.clone().acquire_owned().await {
+                Ok(permit) => drop(permit),
+                Err(_) => return,
+            }
+            let free = i64::try_from(slots.available_permits()).unwrap_or(1);
+            match worker.claim(&pool, free).await {
+                Ok(rows) if rows.is_empty() => tokio::time::sleep(poll).await,
+                Ok(rows) => {
+                    for row in rows {
+                        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+                        let (worker, pool) = (worker.clone(), pool.clone());
+                        tokio::spawn(async move {
+                            worker.run_claimed(pool, row).await;
+                            drop(permit);
+                        });
+                    }
+                }
                 Err(error) => {
                     log::warn!("outbox worker: {error}");
                     tokio::time::sleep(poll * 4).await;

@@ -414,11 +414,6 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
                     invoice.amount_paid,
                     &invoice.currency,
                 )?;
-                // `invoice.payment_succeeded` follows `invoice.paid` for the same payment; only the change
-                // to paid is news.
-                if before_status(&applied).as_deref() != Some(InvoiceStatus::Paid.as_str()) {
-                    announce_invoice(conn, &company, EventType::InvoicePaid, &invoice.id)?;
-                }
             }
             // Nothing is owed any more, and nothing was recovered either.
             ("invoice.voided" | "invoice.marked_uncollectible", _) => {
@@ -441,13 +436,6 @@ fn invoice_changed(conn: &mut DbConn, setup: &StripeSetup, event: &IncomingEvent
         )?;
     }
     Ok(if applied.changed() { Handled::processed(company) } else { Handled::ignored(Some(company)) })
-}
-
-fn before_status(applied: &Applied<crate::billing::model::InvoiceRow>) -> Option<String> {
-    match applied {
-        Applied::Changed { before, .. } => before.as_ref().map(|row| row.status.clone()),
-        Applied::Stale => None,
-    }
 }
 
 /// Tells the company's webhooks about an invoice, as it is mirrored now.

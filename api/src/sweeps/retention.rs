@@ -25,6 +25,8 @@ pub struct RetentionReport {
     pub screenshots: usize,
     pub bytes: i64,
     pub blobs_deleted: usize,
+    /// Events, delivery attempts and finished outbox rows past the 30 days they are kept.
+    pub integration_records: usize,
 }
 
 /// Runs the sweep once over every company; `hold_days` is how long a shortened retention is held off.
@@ -39,6 +41,7 @@ pub async fn sweep(pool: &DbPool, blobs: &BlobStore, hold_days: i64) -> Result<R
     })
     .await?;
     report.blobs_deleted = delete_queued_blobs(pool, blobs).await?;
+    report.integration_records = db::run(pool, |conn| crate::webhooks::service::forget_old(conn, BATCH)).await?;
     Ok(report)
 }
 

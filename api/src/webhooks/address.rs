@@ -36,6 +36,10 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || (a == 198 && (b == 18 || b == 19))
         // IETF protocol assignments 192.0.0.0/24 (and 192.0.0.192, Oracle's metadata)
         || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        // The 6to4 relay anycast 192.88.99.0/24
+        || (a == 192 && b == 88 && ip.octets()[2] == 99)
+        // Azure's host address (WireServer and the metadata proxy)
+        || ip == Ipv4Addr::new(168, 63, 129, 16)
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
@@ -52,9 +56,14 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfec0
         // NAT64 64:ff9b::/96 and the local-use 64:ff9b:1::/48
         || (segments[0] == 0x64 && segments[1] == 0xff9b)
-        // 6to4 2002::/16, Teredo 2001::/32, documentation 2001:db8::/32
+        // IPv4-translated ::ffff:0:a.b.c.d (SIIT)
+        || (segments[..4].iter().all(|s| *s == 0) && segments[4] == 0xffff && segments[5] == 0)
+        // 6to4 2002::/16; the IETF protocol assignments 2001::/23 (Teredo, ORCHID, benchmarking); documentation
+        // 2001:db8::/32
         || segments[0] == 0x2002
-        || (segments[0] == 0x2001 && (segments[1] == 0 || segments[1] == 0xdb8))
+        || (segments[0] == 0x2001 && (segments[1] < 0x0200 || segments[1] == 0xdb8))
+        // SRv6 SIDs 5f00::/16
+        || segments[0] == 0x5f00
         // Discard-only 100::/64
         || (segments[0] == 0x100 && segments[1..4].iter().all(|s| *s == 0))
 }

@@ -89,13 +89,25 @@ impl Deliverer {
         if !endpoint.enabled {
             return Outcome::GiveUp("the endpoint is disabled".to_owned());
         }
+        if !meant_for(&endpoint, &event) {
+            return Outcome::GiveUp("the endpoint no longer subscribes to this event".to_owned());
+        }
         let answer = self.send(&endpoint, &event.id, event.payload.into_bytes()).await;
         let attempts = claimed.attempts;
         let schedule = self.config.retry_schedule.clone();
+        let accepted = answer.succeeded();
         let recorded =
             db::run(&pool, move |conn| record(conn, &company, &endpoint, &event_id, &answer, attempts, &schedule))
                 .await;
-        recorded.unwrap_or_else(|error| retry_soon(format!("could not record the attempt: {error}")))
+        match recorded {
+            Ok(outcome) => outcome,
+            // The receiver has it: sending it again for want of a log line would be worse than the gap.
+            Err(error) if accepted => {
+                log::warn!("a webhook delivery succeeded but its attempt could not be recorded: {error}");
+                Outcome::Done
+            }
+            Err(error) => retry_soon(format!("could not record the attempt: {error}")),
+        }
     }
 
     async fn send(&self, endpoint: &EndpointRow, message_id: &str, body: Vec<u8>) -> Answer {
@@ -144,10 +156,22 @@ impl Deliverer {
         Answer {
             status: Some(status),
             latency_ms: elapsed(),
-            body: Some(String::from_utf8_lossy(&kept).into_owned()),
+            // PostgreSQL's text holds no NUL, which an endpoint may well answer with.
+            body: Some(String::from_utf8_lossy(&kept).replace('\0', "\u{FFFD}")),
             error,
             retry_after,
         }
+    }
+}
+
+/// Whether `event` is for `endpoint`: a type it subscribes to now, or a ping made for it.
+pub fn meant_for(endpoint: &EndpointRow, event: &crate::events::model::EventRow) -> bool {
+    use crate::events::model::EventType;
+    match EventType::parse(&event.event_type) {
+        Some(EventType::Ping) => serde_json::from_str::<serde_json::Value>(&event.payload)
+            .is_ok_and(|envelope| envelope["data"]["endpoint_id"] == endpoint.id.as_str()),
+        Some(kind) => endpoint.wants(kind),
+        None => false,
     }
 }
 
@@ -253,6 +277,10 @@ fn disable(conn: &mut DbConn, company: &CompanyId, endpoint: &EndpointRow, reaso
     if !store::disable(conn, company, &endpoint.id, reason)? {
         return Ok(());
     }
+    // The alert reaches the company's other endpoints too (as `alert.created`): no query or credentials.
+    let shown = url::Url::parse(&endpoint.url)
+        .map(|url| format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path()))
+        .unwrap_or_default();
     crate::alerts::service::raise(
         conn,
         company,
@@ -260,12 +288,11 @@ fn disable(conn: &mut DbConn, company: &CompanyId, endpoint: &EndpointRow, reaso
             kind: AlertType::WebhookEndpointDisabled,
             title: "A webhook endpoint was disabled".to_owned(),
             message: format!(
-                "{reason} Vigil stopped sending events to {}; fix it, then enable it and recover what it missed.",
-                endpoint.url
+                "{reason} Vigil stopped sending events to {shown}; fix it, then enable it and recover what it missed."
             ),
             employee: None,
-            data: serde_json::json!({"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}),
-            dedup_key: format!("webhook_endpoint_disabled:{}", endpoint.id),
+            data: serde_json::json!({"endpoint_id": endpoint.id, "url": shown, "reason": reason}),
+            dedup_key: super::service::disabled_condition(&endpoint.id),
         },
     )?;
     Ok(())

@@ -10,7 +10,7 @@ use crate::db::schema::{webhook_attempts, webhook_endpoints};
 use crate::events::model::EventType;
 use crate::ids::{EventId, WebhookEndpointId};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_endpoints)]
 pub struct EndpointRow {
     pub id: String,
@@ -28,6 +28,18 @@ pub struct EndpointRow {
     pub updated_at: NaiveDateTime,
 }
 
+/// Never the secrets, in logs or panics.
+impl std::fmt::Debug for EndpointRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointRow")
+            .field("id", &self.id)
+            .field("company_id", &self.company_id)
+            .field("url", &self.url)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
 impl EndpointRow {
     /// The secrets deliveries are signed with now: the current one, and the previous one during the
     /// overlap of a rotation.
@@ -37,6 +49,12 @@ impl EndpointRow {
             _ => None,
         };
         std::iter::once(self.secret.as_str()).chain(previous).collect()
+    }
+
+    /// Whether events of `kind` go to this endpoint: a ping, or a type it subscribes to (its list empty:
+    /// every type). An unreadable list wants nothing.
+    pub fn wants(&self, kind: EventType) -> bool {
+        kind == EventType::Ping || crate::events::service::wants(&self.event_types, kind)
     }
 
     pub fn wanted_types(&self) -> Vec<EventType> {
@@ -196,15 +214,18 @@ impl From<AttemptRow> for WebhookAttempt {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RecoverQuery {
-    /// Send again every event whose delivery to this endpoint failed since this time (RFC 3339).
-    #[param(value_type = String, format = DateTime)]
-    pub since: chrono::DateTime<chrono::Utc>,
+    /// Send again every event since this time (RFC 3339) that the endpoint did not receive; default: the
+    /// last 24 hours.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How many deliveries were queued.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeliveriesQueued {
     pub queued: i64,
+    /// A recovery queues at most 1,000 at once: true when more are left, for another call.
+    pub has_more: bool,
 }
 
 /// A test event queued for an endpoint.

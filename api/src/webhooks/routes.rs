@@ -173,8 +173,11 @@ pub async fn test_webhook_endpoint(
     endpoint_id: web::Path<WebhookEndpointId>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, ApiError> {
-    let (company, id) = (auth.company_id().clone(), endpoint_id.into_inner());
-    let queued = db::run(&pool, move |conn| service::send_test(conn, &company, &id)).await?;
+    let principal = auth.into_principal();
+    let id = endpoint_id.into_inner();
+    let queued =
+        db::run(&pool, move |conn| service::send_test(conn, &principal.audit_actor(), principal.company_id(), &id))
+            .await?;
     Ok(HttpResponse::Accepted().json(queued))
 }
 
@@ -201,17 +204,17 @@ pub async fn list_webhook_attempts(
     Ok(web::Json(db::run(&pool, move |conn| service::list_attempts(conn, &company, &id, &cursor)).await?))
 }
 
-/// Sends one event to the endpoint again, with the same `webhook-id`.
+/// Sends one event (the message `message_id`: its `webhook-id`) to the endpoint again.
 #[utoipa::path(
     tag = "webhooks",
     operation_id = "retry_webhook_message",
     security(("bearer" = [])),
     responses(
         (status = 202, description = "The delivery is queued", body = DeliveriesQueued),
-        (status = 409, description = "The endpoint is disabled (`webhook_endpoint_disabled`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The endpoint is disabled (`webhook_endpoint_disabled`), or does not subscribe to the event's type (`event_not_subscribed`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
-#[post("/webhook-endpoints/{endpoint_id}/messages/{event_id}/retry")]
+#[post("/webhook-endpoints/{endpoint_id}/messages/{message_id}/retry")]
 pub async fn retry_webhook_message(
     auth: Auth<Admin>,
     path: web::Path<(WebhookEndpointId, EventId)>,

@@ -21,8 +21,10 @@ use crate::ids::{CompanyId, EventId, WebhookEndpointId};
 const ROTATION_OVERLAP_HOURS: i64 = 24;
 /// Endpoints a company may have.
 const MAX_ENDPOINTS: usize = 20;
-/// Events one recovery sends again at most.
-const MAX_RECOVERED: i64 = 10_000;
+/// Events one recovery sends again at most; `has_more` says to call again.
+const MAX_RECOVERED: i64 = 1_000;
+/// The longest endpoint URL, as stored.
+const MAX_URL_LEN: usize = 2048;
 /// How long the delivery log is kept.
 pub const ATTEMPTS_KEPT_DAYS: i64 = 30;
 
@@ -31,6 +33,10 @@ fn checked_url(config: &WebhookConfig, text: &str) -> Result<String, ApiError> {
     let url = url::Url::parse(text.trim()).map_err(|_| ApiError::invalid_field("url", "must be an absolute URL"))?;
     if let Some(problem) = address::url_problem(&url, config.allow_http, config.allow_private) {
         return Err(ApiError::invalid_field("url", problem));
+    }
+    // Normalising (punycode, percent-encoding) can lengthen it.
+    if url.as_str().len() > MAX_URL_LEN {
+        return Err(ApiError::invalid_field("url", format!("must be at most {MAX_URL_LEN} characters long")));
     }
     Ok(url.to_string())
 }
@@ -47,6 +53,11 @@ fn checked_types(types: &[EventType]) -> Result<String, ApiError> {
 
 fn find(conn: &mut DbConn, company: &CompanyId, id: &WebhookEndpointId) -> Result<EndpointRow, ApiError> {
     store::find_endpoint(conn, company, id)?.ok_or(ApiError::NotFound("webhook endpoint"))
+}
+
+/// The endpoint, locked for a change in the caller's transaction.
+fn lock(conn: &mut DbConn, company: &CompanyId, id: &WebhookEndpointId) -> Result<EndpointRow, ApiError> {
+    store::lock_endpoint(conn, company, id)?.ok_or(ApiError::NotFound("webhook endpoint"))
 }
 
 pub fn create(
@@ -126,9 +137,11 @@ pub fn update(
     let url = request.url.as_deref().map(|url| checked_url(config, url)).transpose()?;
     let event_types = request.event_types.as_deref().map(checked_types).transpose()?;
     write_transaction(conn, |conn| {
-        let mut row = find(conn, company, id)?;
-        if let Some(url) = url {
+        let mut row = lock(conn, company, id)?;
+        if let Some(url) = url.filter(|url| *url != row.url) {
+            // Failures of another URL say nothing of this one.
             row.url = url;
+            row.failing_since = None;
         }
         if let Some(types) = event_types {
             row.event_types = types;
@@ -138,9 +151,10 @@ pub fn update(
         }
         if let Some(enabled) = request.enabled {
             if enabled && !row.enabled {
-                // A fresh start: the failures that disabled it are behind it.
+                // A fresh start: the failures that disabled it are behind it, and so is its alert.
                 row.disabled_reason = None;
                 row.failing_since = None;
+                crate::alerts::service::resolve(conn, company, &disabled_condition(&row.id))?;
             }
             row.enabled = enabled;
         }
@@ -158,8 +172,9 @@ pub fn delete(
     id: &WebhookEndpointId,
 ) -> Result<(), ApiError> {
     write_transaction(conn, |conn| {
-        let row = find(conn, company, id)?;
+        let row = lock(conn, company, id)?;
         store::delete_endpoint(conn, company, id)?;
+        crate::alerts::service::resolve(conn, company, &disabled_condition(&row.id))?;
         audit(conn, actor, "webhook_endpoint.deleted", &row)
     })
 }
@@ -173,7 +188,7 @@ pub fn rotate_secret(
     id: &WebhookEndpointId,
 ) -> Result<RotatedSecret, ApiError> {
     write_transaction(conn, |conn| {
-        let mut row = find(conn, company, id)?;
+        let mut row = lock(conn, company, id)?;
         let now = crate::db::now();
         let expires = now + Duration::hours(ROTATION_OVERLAP_HOURS);
         row.previous_secret = Some(std::mem::replace(&mut row.secret, signing::generate_secret()));
@@ -186,9 +201,15 @@ pub fn rotate_secret(
 }
 
 /// Sends the endpoint a `ping` event, whether or not it subscribes to anything.
-pub fn send_test(conn: &mut DbConn, company: &CompanyId, id: &WebhookEndpointId) -> Result<TestEventQueued, ApiError> {
+pub fn send_test(
+    conn: &mut DbConn,
+    actor: &AuditActor,
+    company: &CompanyId,
+    id: &WebhookEndpointId,
+) -> Result<TestEventQueued, ApiError> {
     write_transaction(conn, |conn| {
         let row = find(conn, company, id)?;
+        audit(conn, actor, "webhook_endpoint.tested", &row)?;
         if !row.enabled {
             return Err(disabled());
         }
@@ -201,6 +222,11 @@ pub fn send_test(conn: &mut DbConn, company: &CompanyId, id: &WebhookEndpointId)
         )?;
         Ok(TestEventQueued { event_id })
     })
+}
+
+/// The condition of the alert that says Vigil disabled the endpoint.
+pub fn disabled_condition(endpoint: &str) -> String {
+    format!("webhook_endpoint_disabled:{endpoint}")
 }
 
 fn disabled() -> ApiError {
@@ -236,7 +262,13 @@ pub fn retry_message(
         if !row.enabled {
             return Err(disabled());
         }
-        crate::events::store::find(conn, company, event.as_str())?.ok_or(ApiError::NotFound("event"))?;
+        let found = crate::events::store::find(conn, company, event.as_str())?.ok_or(ApiError::NotFound("event"))?;
+        if !super::delivery::meant_for(&row, &found) {
+            return Err(ApiError::Conflict {
+                code: "event_not_subscribed",
+                detail: "The endpoint does not subscribe to this event's type.".to_owned(),
+            });
+        }
         again(conn, company, id, event)?;
         crate::audit::record(
             conn,
@@ -245,7 +277,7 @@ pub fn retry_message(
                 .target("webhook_endpoint", &row.id)
                 .details(serde_json::json!({"event_id": event})),
         )?;
-        Ok(DeliveriesQueued { queued: 1 })
+        Ok(DeliveriesQueued { queued: 1, has_more: false })
     })
 }
 
@@ -265,25 +297,32 @@ pub fn recover(
     actor: &AuditActor,
     company: &CompanyId,
     id: &WebhookEndpointId,
-    since: chrono::DateTime<chrono::Utc>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<DeliveriesQueued, ApiError> {
-    let since = since.naive_utc();
+    let since = since.map_or_else(|| crate::db::now() - Duration::hours(24), |since| since.naive_utc());
     if since < crate::db::now() - Duration::days(crate::events::service::RETENTION_DAYS) {
         return Err(ApiError::invalid_field("since", "must be within the last 30 days: older events are not kept"));
     }
     write_transaction(conn, |conn| {
-        let row = find(conn, company, id)?;
+        let row = lock(conn, company, id)?;
         if !row.enabled {
             return Err(disabled());
         }
-        let wanted = row.wanted_types();
+        let wanted: Vec<&str> = row.wanted_types().iter().map(|kind| kind.as_str()).collect();
+        let found = store::undelivered_events(conn, company, &row, &wanted, since, MAX_RECOVERED + 1)?;
+        let has_more = found.len() > MAX_RECOVERED as usize;
+        // A delivery still queued is not lost: sending it again would only send it twice.
+        let pending: std::collections::HashSet<String> = store::pending_deliveries(conn, company)?
+            .into_iter()
+            .filter_map(|key| {
+                let (event, rest) = key.split_once(':')?;
+                rest.starts_with(&row.id).then(|| event.to_owned())
+            })
+            .collect();
         let mut queued = 0;
-        for event in store::undelivered_events(conn, company, &row, since, MAX_RECOVERED)? {
-            let kind = EventType::parse(&event.event_type);
-            if wanted.is_empty() || kind.is_some_and(|kind| wanted.contains(&kind)) {
-                again(conn, company, id, &EventId::from_db(event.id))?;
-                queued += 1;
-            }
+        for event in found.into_iter().take(MAX_RECOVERED as usize).filter(|event| !pending.contains(event)) {
+            again(conn, company, id, &EventId::from_db(event))?;
+            queued += 1;
         }
         crate::audit::record(
             conn,
@@ -292,16 +331,22 @@ pub fn recover(
                 .target("webhook_endpoint", &row.id)
                 .details(serde_json::json!({"since": since.and_utc(), "queued": queued})),
         )?;
-        Ok(DeliveriesQueued { queued })
+        Ok(DeliveriesQueued { queued, has_more })
     })
 }
 
 /// Forgets what is older than the events API and the delivery log keep (30 days), and finished outbox
-/// rows past it. Runs with the retention sweep.
-pub fn forget_old(conn: &mut DbConn) -> Result<usize, ApiError> {
+/// rows past it, `batch` rows per transaction. Runs with the retention sweep.
+pub fn forget_old(conn: &mut DbConn, batch: i64) -> Result<usize, ApiError> {
     let before = crate::db::now() - Duration::days(ATTEMPTS_KEPT_DAYS);
-    let attempts = store::forget_attempts_before(conn, before)?;
-    let events = crate::events::store::forget_before(conn, before)?;
-    let outbox = crate::outbox::store::forget_finished(conn, before)?;
-    Ok(attempts + events + outbox)
+    let mut forgotten = 0;
+    loop {
+        let round = store::forget_attempts_before(conn, before, batch)?
+            + crate::events::store::forget_before(conn, before, batch)?
+            + crate::outbox::store::forget_finished(conn, before, batch)?;
+        forgotten += round;
+        if round == 0 {
+            return Ok(forgotten);
+        }
+    }
 }

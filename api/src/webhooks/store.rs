@@ -34,6 +34,21 @@ pub fn find_endpoint(
     scoped(company, id.as_str()).select(EndpointRow::as_select()).first(conn).optional()
 }
 
+/// The endpoint, locked until the transaction ends (PostgreSQL; SQLite's write transaction already holds
+/// the one writer), so that a read-modify-write of it cannot lose a concurrent one (a rotation, Vigil
+/// disabling it).
+pub fn lock_endpoint(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    id: &WebhookEndpointId,
+) -> QueryResult<Option<EndpointRow>> {
+    let query = scoped(company, id.as_str());
+    match conn {
+        DbConn::Pg(pg) => query.select(EndpointRow::as_select()).for_update().first(pg).optional(),
+        DbConn::Sqlite(sqlite) => query.select(EndpointRow::as_select()).first(sqlite).optional(),
+    }
+}
+
 pub fn endpoint_created_at(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
     scoped(company, id).select(webhook_endpoints::created_at).first(conn).optional()
 }
@@ -162,35 +177,67 @@ pub struct UndeliveredEvent {
     pub event_type: String,
 }
 
-/// The events since `since` (and since the endpoint was made) that the endpoint has not received: at
-/// least one attempt there and none that succeeded, or none at all, and no delivery of it still queued.
-/// Oldest first, at most `limit`.
+/// The events since `since` (and since the endpoint was made) of the `types` it wants (empty: all) that it
+/// has not received: no attempt there succeeded. Oldest first, at most `limit`. (Whether one is still
+/// queued is [`pending_deliveries`]'s to say.)
 pub fn undelivered_events(
     conn: &mut DbConn,
     company: &CompanyId,
     endpoint: &EndpointRow,
+    types: &[&str],
     since: NaiveDateTime,
     limit: i64,
-) -> QueryResult<Vec<UndeliveredEvent>> {
-    diesel::sql_query(
-        "SELECT e.id AS id, e.event_type AS event_type FROM events e \
-         WHERE e.company_id = $1 AND e.created_at >= $2 AND e.created_at >= $3 AND e.event_type <> 'ping' \
-         AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.endpoint_id = $4 AND a.event_id = e.id \
-             AND a.succeeded) \
-         AND NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.company_id = $1 AND m.topic = $5 \
-             AND m.dedup_key LIKE e.id || ':' || $4 || '%' AND m.done_at IS NULL AND m.failed_at IS NULL) \
-         ORDER BY e.created_at, e.id LIMIT $6",
-    )
-    .bind::<Text, _>(company.as_str())
-    .bind::<Timestamp, _>(since)
-    .bind::<Timestamp, _>(endpoint.created_at)
-    .bind::<Text, _>(&endpoint.id)
-    .bind::<Text, _>(crate::events::service::DELIVERY_TOPIC)
-    .bind::<diesel::sql_types::BigInt, _>(limit)
-    .load(conn)
+) -> QueryResult<Vec<String>> {
+    // Each placeholder once and in order: SQLite numbers `$n` by first appearance.
+    let type_filter = match types.len() {
+        0 => String::new(),
+        n => format!(" AND e.event_type IN ({})", (0..n).map(|i| format!("${}", i + 6)).collect::<Vec<_>>().join(", ")),
+    };
+    let sql = format!(
+        "SELECT e.id AS id FROM events e \
+         WHERE e.company_id = $1 AND e.created_at >= $2 AND e.created_at >= $3 AND e.event_type <> $4 \
+         AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.endpoint_id = $5 AND a.event_id = e.id \
+             AND a.succeeded){type_filter} \
+         ORDER BY e.created_at, e.id LIMIT {limit}"
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<<DbConn as diesel::Connection>::Backend>()
+        .bind::<Text, _>(company.as_str())
+        .bind::<Timestamp, _>(since)
+        .bind::<Timestamp, _>(endpoint.created_at)
+        .bind::<Text, _>(crate::events::model::EventType::Ping.as_str())
+        .bind::<Text, _>(&endpoint.id);
+    for kind in types {
+        query = query.bind::<Text, _>(*kind);
+    }
+    let rows: Vec<EventIdRow> = query.load(conn)?;
+    Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
-/// Forgets delivery attempts older than `before`, across companies (the delivery log keeps 30 days).
-pub fn forget_attempts_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(webhook_attempts::table.filter(webhook_attempts::attempted_at.lt(before))).execute(conn)
+#[derive(QueryableByName)]
+struct EventIdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// The dedup keys of the company's deliveries still to be sent (`{event}:{endpoint}…`).
+pub fn pending_deliveries(conn: &mut DbConn, company: &CompanyId) -> QueryResult<Vec<String>> {
+    use crate::db::schema::outbox_messages::dsl as m;
+    m::outbox_messages
+        .filter(m::company_id.eq(company.as_str()))
+        .filter(m::topic.eq(crate::events::model::DELIVERY_TOPIC))
+        .filter(m::done_at.is_null())
+        .filter(m::failed_at.is_null())
+        .select(m::dedup_key)
+        .load(conn)
+}
+
+/// Forgets up to `limit` delivery attempts older than `before`, across companies (the log keeps 30 days).
+pub fn forget_attempts_before(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let oldest = webhook_attempts::table
+        .filter(webhook_attempts::attempted_at.lt(before))
+        .select(webhook_attempts::id)
+        .limit(limit)
+        .load::<String>(conn)?;
+    diesel::delete(webhook_attempts::table.filter(webhook_attempts::id.eq_any(&oldest))).execute(conn)
 }

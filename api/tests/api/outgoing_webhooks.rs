@@ -24,6 +24,13 @@ backend_tests!(
     a_message_can_be_sent_again_and_what_failed_recovered,
     the_events_api_lists_what_the_webhooks_send_newest_first_in_slices,
     read_keys_may_look_and_only_admins_and_read_write_keys_change_endpoints,
+    the_documented_verifiers_accept_a_real_delivery_and_refuse_a_tampered_one,
+    a_slow_endpoint_holds_up_no_other_companys_deliveries,
+    an_answer_with_a_nul_byte_is_logged_and_not_sent_again,
+    events_attempts_and_finished_deliveries_are_forgotten_after_30_days,
+    an_invoice_paid_however_it_became_paid_is_one_event,
+    a_subscription_event_is_sent_only_when_what_it_shows_changed,
+    someone_who_joins_an_open_condition_is_no_news,
 );
 
 /// Deliveries allowed to loopback over http, looked for every 100 ms, retried every second.
@@ -142,6 +149,24 @@ async fn an_endpoint_gets_only_the_event_types_it_wants(backend: Backend) {
         "an endpoint of every type gets the employee too"
     );
     assert!(got.iter().all(|d| d["type"] == "agent.enrolled"), "the agents endpoint gets nothing else: {got:#?}");
+    let employee_event = of_type(&everything.deliveries(), "employee.created")[0]["webhook_id"].clone();
+    let listed: Value = app.get("/api/v1/webhook-endpoints", &owner.access_token).await.json().await.expect("json");
+    let agents_id = listed["data"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .find(|e| e["event_types"] == json!(["agent.enrolled"]))
+        .and_then(|e| e["id"].as_str())
+        .expect("the agents endpoint")
+        .to_owned();
+    let response = app
+        .post(
+            &format!("/api/v1/webhook-endpoints/{agents_id}/messages/{}/retry", employee_event.as_str().expect("id")),
+            &owner.access_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(problem(response, StatusCode::CONFLICT).await["code"], "event_not_subscribed");
 }
 
 /// A real database failure in the middle of a change that has already emitted its event: the alert the
@@ -312,6 +337,15 @@ async fn a_410_or_five_days_of_failures_disable_the_endpoint_and_alert_the_owner
     let enabled: Value = response.json().await.expect("json");
     assert_eq!(enabled["enabled"], true);
     assert!(enabled["disabled_reason"].is_null() && enabled["failing_since"].is_null(), "{enabled}");
+    let open: Value = app
+        .get("/api/v1/alerts?type=WEBHOOK_ENDPOINT_DISABLED&resolved=false", &owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let open = open["data"].as_array().expect("alerts");
+    assert_eq!(open.len(), 1, "enabling it resolves its alert, so a later disable alerts again: {open:#?}");
+    assert_eq!(open[0]["related_data"]["endpoint_id"], gone.as_str());
 }
 
 async fn wait_until_disabled(app: &TestApp, owner: &Session, id: &str) -> Value {
@@ -621,4 +655,195 @@ async fn on_postgres_two_instances_send_each_message_once() {
     let accepted = accepted_once_each(&receiver);
     assert!(accepted.values().all(|n| *n == 1), "each message once across the two instances: {accepted:?}");
     assert_eq!(receiver.deliveries().len(), accepted.len(), "and no message was even attempted twice");
+}
+
+/// Runs one of the verifiers of docs/INTEGRATING.md on a delivery; returns whether it accepted it, and what it
+/// printed.
+fn run_verifier(program: &std::path::Path, script: &str, secret: &str, delivery: &Value, body: &str) -> (bool, String) {
+    use std::io::Write;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut child = std::process::Command::new(program)
+        .arg(root.join("docs/examples").join(script))
+        .env("VIGIL_WEBHOOK_SECRET", secret)
+        .env("WEBHOOK_ID", delivery["webhook_id"].as_str().expect("id"))
+        .env("WEBHOOK_TIMESTAMP", delivery["webhook_timestamp"].as_str().expect("timestamp"))
+        .env("WEBHOOK_SIGNATURE", delivery["signatures"].as_str().expect("signature"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("run {}: {error}", program.display()));
+    child.stdin.take().expect("stdin").write_all(body.as_bytes()).expect("write the body");
+    let output = child.wait_with_output().expect("wait");
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+async fn the_documented_verifiers_accept_a_real_delivery_and_refuse_a_tampered_one(backend: Backend) {
+    let app = spawn(backend).await;
+    let owner = app.signup("Docs Inc").await;
+    let port = free_port();
+    let (_, secret) = create_endpoint(&app, &owner, &format!("http://127.0.0.1:{port}/"), json!([])).await;
+    let receiver = Receiver::start(port, &[&secret]);
+    app.add_employee(&owner, "doc@docs.test").await;
+    let delivery = receiver.wait_for(WAIT, "a delivery", |d| !d.is_empty()).await.remove(0);
+    let body = delivery["body"].as_str().expect("body").to_owned();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var("VIGIL_TOOLS_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join("tools/.venv/bin/python"));
+    for (program, script) in [(python, "verify_webhook.py"), (std::path::PathBuf::from("node"), "verify_webhook.mjs")] {
+        assert_eq!(
+            run_verifier(&program, script, &secret, &delivery, &body),
+            (true, "employee.created".to_owned()),
+            "{script} accepts the delivery"
+        );
+        let tampered = body.replace("doc@docs.test", "eve@docs.test");
+        assert!(!run_verifier(&program, script, &secret, &delivery, &tampered).0, "{script} refuses a changed body");
+        let other = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        assert!(!run_verifier(&program, script, other, &delivery, &body).0, "{script} refuses another secret");
+    }
+}
+
+async fn a_slow_endpoint_holds_up_no_other_companys_deliveries(backend: Backend) {
+    let app = spawn(backend).await;
+    let (slow_owner, _, slow) = company_with_receiver(&app).await;
+    let (fast_owner, _, fast) = company_with_receiver(&app).await;
+    slow.answer(json!({"delay_secs": 4})).await;
+    app.add_employee(&slow_owner, "slow@slow.test").await;
+    // Let the slow delivery be claimed and in flight.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    app.add_employee(&fast_owner, "fast@fast.test").await;
+    fast.wait_for(WAIT, "the fast company's event", |d| !of_type(d, "employee.created").is_empty()).await;
+    assert!(slow.deliveries().is_empty(), "the fast one arrived while the slow one was still being answered");
+    slow.wait_for(WAIT, "the slow one in the end", |d| !d.is_empty()).await;
+}
+
+async fn an_answer_with_a_nul_byte_is_logged_and_not_sent_again(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, id, receiver) = company_with_receiver(&app).await;
+    receiver.answer(json!({"body": "ok\u{0}done"})).await;
+    app.add_employee(&owner, "nul@nul.test").await;
+    receiver.wait_for(WAIT, "the delivery", |d| !d.is_empty()).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let logged = loop {
+        if let Some(first) = attempts(&app, &owner, &id).await.first().cloned() {
+            break first;
+        }
+        assert!(std::time::Instant::now() < deadline, "no attempt was logged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(logged["succeeded"], true, "{logged}");
+    assert_eq!(logged["response_body"], "ok\u{FFFD}done");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.deliveries().len(), 1, "a success is not sent again");
+}
+
+async fn events_attempts_and_finished_deliveries_are_forgotten_after_30_days(backend: Backend) {
+    let app = spawn(backend).await;
+    let (owner, id, receiver) = company_with_receiver(&app).await;
+    app.add_employee(&owner, "old@forget.test").await;
+    receiver.wait_for(WAIT, "the delivery", |d| !d.is_empty()).await;
+    wait_for_done(&app, 1).await;
+    app.add_employee(&owner, "new@forget.test").await;
+    receiver.wait_for(WAIT, "the second", |d| d.len() == 2).await;
+    wait_for_done(&app, 2).await;
+    // The first change happened 31 days ago.
+    let old = "'2000-01-01 00:00:00'";
+    let first: Value = app
+        .get("/api/v1/events?type=employee.created&limit=100", &owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let first_id = first["data"][1]["id"].as_str().expect("the older event").to_owned();
+    app.execute_sql(&format!("UPDATE events SET created_at = {old} WHERE id = '{first_id}'")).await;
+    app.execute_sql(&format!("UPDATE webhook_attempts SET attempted_at = {old} WHERE event_id = '{first_id}'")).await;
+    app.execute_sql(&format!("UPDATE outbox_messages SET done_at = {old} WHERE dedup_key LIKE '{first_id}%'")).await;
+    let blobs = vigil::storage::blobs::BlobStore::open(&app.config.object_store_url).expect("store");
+    let report =
+        vigil::sweeps::retention::sweep(&app.pool, &blobs, app.config.retention_hold_days).await.expect("sweep");
+    assert_eq!(report.integration_records, 3, "{report:?}");
+    let count = |table: &str| format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM {table}");
+    assert_eq!(app.execute_sql_text(&count("outbox_messages")).await, "1", "the newer delivery is kept");
+    let kept = attempts(&app, &owner, &id).await;
+    assert_eq!(kept.len(), 1, "{kept:#?}");
+    assert_ne!(kept[0]["event_id"], first_id.as_str());
+    let listed: Value =
+        app.get("/api/v1/events?type=employee.created", &owner.access_token).await.json().await.expect("json");
+    assert_eq!(listed["data"].as_array().expect("events").len(), 1, "{listed}");
+}
+
+/// Waits until `n` deliveries are done.
+async fn wait_for_done(app: &TestApp, n: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    let sql = "SELECT CAST(COUNT(*) AS TEXT) AS value FROM outbox_messages WHERE done_at IS NOT NULL";
+    while app.execute_sql_text(sql).await != n.to_string() {
+        assert!(std::time::Instant::now() < deadline, "{n} deliveries were not done");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn events_of(app: &TestApp, owner: &Session, kind: &str) -> Vec<Value> {
+    let page: Value = app
+        .get(&format!("/api/v1/events?type={kind}&limit=100"), &owner.access_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    page["data"].as_array().unwrap_or_else(|| panic!("events: {page}")).clone()
+}
+
+async fn an_invoice_paid_however_it_became_paid_is_one_event(backend: Backend) {
+    use crate::webhooks::{customer_company, delivered, event, invoice, unique};
+    let app = crate::webhooks::spawn(backend).await;
+    let (owner, customer) = customer_company(&app).await;
+    let (sub, id) = (unique("sub"), unique("in"));
+    let paid = invoice(&id, &customer, &sub, "paid", 2900);
+    let now = chrono::Utc::now().timestamp();
+    // Stripe's `invoice.updated` of the payment can come first; `invoice.paid` and then
+    // `invoice.payment_succeeded` say the same again.
+    for (offset, kind) in [(0, "invoice.updated"), (1, "invoice.paid"), (2, "invoice.payment_succeeded")] {
+        delivered(&app, &event(&unique("evt"), kind, now + offset, paid.clone())).await;
+    }
+    let sent = events_of(&app, &owner, "invoice.paid").await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["data"]["invoice"]["status"], "PAID");
+    assert_eq!(sent[0]["data"]["invoice"]["amount_paid"], 2900);
+}
+
+async fn a_subscription_event_is_sent_only_when_what_it_shows_changed(backend: Backend) {
+    use crate::stripe_fake::PRICE_PRO;
+    use crate::webhooks::{customer_company, delivered, event, subscription, unique};
+    let app = crate::webhooks::spawn(backend).await;
+    let (owner, customer) = customer_company(&app).await;
+    let sub = unique("sub");
+    let now = chrono::Utc::now().timestamp();
+    let live = subscription(&sub, &customer, PRICE_PRO, "active", false);
+    delivered(&app, &event(&unique("evt"), "customer.subscription.created", now, live.clone())).await;
+    delivered(&app, &event(&unique("evt"), "customer.subscription.updated", now + 1, live)).await;
+    assert_eq!(events_of(&app, &owner, "subscription.updated").await.len(), 1, "the same state again is no news");
+    let ending = subscription(&sub, &customer, PRICE_PRO, "active", true);
+    delivered(&app, &event(&unique("evt"), "customer.subscription.updated", now + 2, ending)).await;
+    let sent = events_of(&app, &owner, "subscription.updated").await;
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert_eq!(sent[0]["data"]["subscription"]["auto_renew"], false, "newest first, as the billing page shows it");
+    assert_eq!(sent[0]["data"]["subscription"]["tier"], "PRO");
+}
+
+async fn someone_who_joins_an_open_condition_is_no_news(backend: Backend) {
+    let app = spawn(backend).await;
+    let owner = app.signup("Joiners Inc").await;
+    for n in 0..4 {
+        app.add_employee(&owner, &format!("e{n}@join.test")).await;
+    }
+    assert_eq!(events_of(&app, &owner, "usage.high").await.len(), 1);
+    let admin = app.add_user(&owner, "ADMIN").await;
+    app.add_employee(&owner, "e4@join.test").await;
+    let alerts: Value =
+        app.get("/api/v1/alerts?type=USAGE_HIGH", &admin.access_token).await.json().await.expect("json");
+    assert_eq!(alerts["data"].as_array().expect("alerts").len(), 1, "the new admin sees the open condition: {alerts}");
+    assert_eq!(events_of(&app, &owner, "usage.high").await.len(), 1, "but it is not sent again");
+    let created = events_of(&app, &owner, "alert.created").await;
+    let usage: Vec<&Value> = created.iter().filter(|e| e["data"]["alert"]["type"] == "USAGE_HIGH").collect();
+    assert_eq!(usage.len(), 1, "{created:#?}");
 }

@@ -71,6 +71,13 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
     let changed =
         app.request(Method::PUT, "/api/v1/policy", Some(&owner.access_token), Some(policy["settings"].clone())).await;
     assert_eq!(changed.status(), StatusCode::OK);
+    let hook = app
+        .post("/api/v1/webhook-endpoints", &owner.access_token, json!({"url": "https://hooks.company-a.example/in"}))
+        .await;
+    assert_eq!(hook.status(), StatusCode::CREATED);
+    let hook: Value = hook.json().await.expect("json");
+    let events: Value = app.get("/api/v1/events", &owner.access_token).await.json().await.expect("json");
+    let message_id = events["data"][0]["id"].as_str().expect("an event of company A").to_owned();
     let alerts: Value = app.get("/api/v1/alerts", &owner.access_token).await.json().await.expect("json");
     let alert_id = alerts["data"][0]["id"].as_str().expect("a POLICY_CHANGED alert").to_owned();
     let ids = HashMap::from([
@@ -83,6 +90,8 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         ("agent_id", agent.id.clone()),
         ("screenshot_id", screenshot_id.clone()),
         ("event_id", "evt_company_a".to_owned()),
+        ("endpoint_id", hook["id"].as_str().expect("endpoint id").to_owned()),
+        ("message_id", message_id.clone()),
     ]);
     let secrets = vec![
         owner.company_id.clone(),
@@ -102,6 +111,9 @@ async fn seed_company_a(app: &TestApp) -> CompanyA {
         "evt_company_a".to_owned(),
         alert_id,
         screenshot_id,
+        hook["secret"].as_str().expect("secret").to_owned(),
+        "hooks.company-a.example".to_owned(),
+        message_id,
     ];
     CompanyA { owner, ids, secrets }
 }

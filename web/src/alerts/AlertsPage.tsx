@@ -17,6 +17,7 @@ import {
 import { IconChecks } from "@tabler/icons-react";
 import { notifications } from "@mantine/notifications";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link } from "react-router";
 import { api, call } from "../api/client";
 import type { Alert, AlertType, Severity } from "../api/types";
 import { ListPagination } from "../components/ListPagination";
@@ -25,7 +26,7 @@ import { ProblemAlert } from "../components/ProblemAlert";
 import { QueryState } from "../components/QueryState";
 import { formatDateTime, fromNow, humanize } from "../lib/format";
 import { AlertBadges } from "./AlertBadges";
-import { ALERT_TYPES, SEVERITY_COLOR } from "./presentation";
+import { ALERT_TYPES, SEVERITY_COLOR, alertAction } from "./presentation";
 import { alertKeys } from "./queries";
 
 const PER_PAGE = 20;
@@ -140,6 +141,7 @@ export function AlertsPage() {
     },
   });
   const open: Alert | undefined = alerts.data?.data.find((alert) => alert.id === openId);
+  const action = open ? alertAction(open) : null;
 
   const openAlert = (alert: Alert) => {
     setOpenId(alert.id);
@@ -345,6 +347,11 @@ export function AlertsPage() {
             </Text>
             <RelatedData data={open.related_data} />
             <Group justify="flex-end">
+              {action && (
+                <Button component={Link} to={action.to} variant="light" onClick={() => setOpenId(null)}>
+                  {action.label}
+                </Button>
+              )}
               {!open.resolved && (
                 <Button
                   color="teal"

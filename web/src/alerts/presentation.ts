@@ -1,4 +1,4 @@
-import type { AlertType, Severity } from "../api/types";
+import type { Alert, AlertType, Severity } from "../api/types";
 
 export const SEVERITY_COLOR: Record<Severity, string> = {
   critical: "red",
@@ -54,3 +54,18 @@ export const ALERT_TYPES: Record<AlertType, { label: string; color: string; mean
     meaning: "Vigil stopped sending events to an endpoint that answered 410 Gone or failed for 5 days.",
   },
 };
+
+/** Where the user deals with an alert, for the types whose cure is on another page; null for the others. */
+export function alertAction(
+  alert: Pick<Alert, "type" | "related_data">,
+): { to: string; label: string } | null {
+  if (alert.type === "WEBHOOK_ENDPOINT_DISABLED") {
+    const data = alert.related_data;
+    const endpointId =
+      typeof data === "object" && data !== null && "endpoint_id" in data ? data.endpoint_id : undefined;
+    return typeof endpointId === "string"
+      ? { to: `/webhooks/${encodeURIComponent(endpointId)}`, label: "Open the endpoint" }
+      : { to: "/webhooks", label: "Open webhooks" };
+  }
+  return null;
+}

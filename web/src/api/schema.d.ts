@@ -651,7 +651,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  "/api/v1/webhook-endpoints/{endpoint_id}/messages/{event_id}/retry": {
+  "/api/v1/webhook-endpoints/{endpoint_id}/messages/{message_id}/retry": {
     parameters: {
       query?: never;
       header?: never;
@@ -660,7 +660,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Sends one event to the endpoint again, with the same `webhook-id`. */
+    /** Sends one event (the message `message_id`: its `webhook-id`) to the endpoint again. */
     post: operations["retry_webhook_message"];
     delete?: never;
     options?: never;
@@ -1696,6 +1696,8 @@ export interface components {
     DeliveriesQueued: {
       /** Format: int64 */
       queued: number;
+      /** @description A recovery queues at most 1,000 at once: true when more are left, for another call. */
+      has_more: boolean;
     };
     /** @description An employee as the API shows it. */
     Employee: {
@@ -5009,7 +5011,7 @@ export interface operations {
       header?: never;
       path: {
         endpoint_id: components["schemas"]["WebhookEndpointId"];
-        event_id: components["schemas"]["EventId"];
+        message_id: components["schemas"]["EventId"];
       };
       cookie?: never;
     };
@@ -5028,7 +5030,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
-      /** @description The endpoint is disabled (`webhook_endpoint_disabled`) */
+      /** @description The endpoint is disabled (`webhook_endpoint_disabled`), or does not subscribe to the event's type (`event_not_subscribed`) */
       409: {
         headers: {
           [name: string]: unknown;
@@ -5044,9 +5046,12 @@ export interface operations {
   };
   recover_webhook_endpoint: {
     parameters: {
-      query: {
-        /** @description Send again every event whose delivery to this endpoint failed since this time (RFC 3339). */
-        since: string;
+      query?: {
+        /**
+         * @description Send again every event since this time (RFC 3339) that the endpoint did not receive; default: the
+         *     last 24 hours.
+         */
+        since?: string;
       };
       header?: never;
       path: {

@@ -33,6 +33,7 @@ import {
   IconShieldCheck,
   IconUsers,
   IconUsersGroup,
+  IconWebhook,
 } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { Link, Outlet, useLocation, useNavigate } from "react-router";
@@ -78,6 +79,7 @@ const SECTIONS: { title: string; items: Item[] }[] = [
     items: [
       { to: "/users", label: "Users & roles", icon: IconUsers, adminOnly: true },
       { to: "/api-keys", label: "API keys", icon: IconKey, adminOnly: true },
+      { to: "/webhooks", label: "Webhooks", icon: IconWebhook, adminOnly: true },
       { to: "/audit-log", label: "Audit log", icon: IconListDetails, adminOnly: true },
     ],
   },
