@@ -257,12 +257,14 @@ fn cors(config: &Config) -> Cors {
             header::CONTENT_TYPE,
             header::ACCEPT,
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static(crate::http::idempotency::IDEMPOTENCY_KEY),
         ])
         .expose_headers([
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("ratelimit"),
             header::HeaderName::from_static("ratelimit-policy"),
+            header::HeaderName::from_static(crate::http::idempotency::REPLAYED),
         ])
         .supports_credentials()
         .max_age(3600);
@@ -347,6 +349,8 @@ fn serve(
         // Innermost, so the 500 it makes of a handler's panic still passes CORS, the security headers and
         // the access log.
         app.wrap(from_fn(crate::http::catch_panic::catch_panic))
+            // Outside the panic guard, so that the 500 of a panic lets the key go for a retry.
+            .wrap(from_fn(crate::http::idempotency::idempotency))
             // The limit sits inside CORS so that a browser can read its 429.
             .wrap(from_fn(crate::http::rate_limit::rate_limit))
             // Outside CORS, so that its refusals become problem+json like every other error.

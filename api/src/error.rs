@@ -46,6 +46,9 @@ pub enum ApiError {
     Refused { code: &'static str, detail: String },
     #[error("{detail}")]
     FeatureNotInPlan { detail: String, errors: FieldErrors },
+    /// A well-formed request that cannot be processed as it stands, with a code of its own (422).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("no route matches this path")]
@@ -211,6 +214,7 @@ impl ApiError {
             Self::PlanLimitReached(_) => "plan_limit_reached",
             Self::StorageLimitReached(_) => "storage_limit_reached",
             Self::Refused { code, .. } => code,
+            Self::Unprocessable { code, .. } => code,
             Self::FeatureNotInPlan { .. } => "feature_not_in_plan",
             Self::NotFound(_) => "not_found",
             Self::RouteNotFound => "route_not_found",
@@ -271,6 +275,7 @@ impl ApiError {
             Self::Conflict { detail, .. }
             | Self::FeatureNotInPlan { detail, .. }
             | Self::Refused { detail, .. }
+            | Self::Unprocessable { detail, .. }
             | Self::PaymentRequired { detail, .. }
             | Self::CredentialRejected { detail, .. } => detail.clone(),
             Self::PlanLimitReached(limit) | Self::StorageLimitReached(limit) => limit.detail.clone(),
@@ -319,7 +324,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) | Self::BadRequest(_) | Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) | Self::InvalidCredentials | Self::CredentialRejected { .. } => {
                 StatusCode::UNAUTHORIZED
             }

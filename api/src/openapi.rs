@@ -82,7 +82,7 @@ struct ProblemResponse {
     detail: &'static str,
 }
 
-const PROBLEMS: [ProblemResponse; 10] = [
+const PROBLEMS: [ProblemResponse; 12] = [
     ProblemResponse {
         name: "Unauthenticated",
         status: 401,
@@ -131,6 +131,20 @@ const PROBLEMS: [ProblemResponse; 10] = [
         description: "The body failed validation; `errors` names each field",
         code: "validation_failed",
         detail: "The request body failed validation.",
+    },
+    ProblemResponse {
+        name: "IdempotencyKeyInUse",
+        status: 409,
+        description: "A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`)",
+        code: "idempotency_key_in_use",
+        detail: "A request with this Idempotency-Key is still running; retry after it ends.",
+    },
+    ProblemResponse {
+        name: "IdempotencyKeyReused",
+        status: 422,
+        description: "The `Idempotency-Key` was used with another request (`idempotency_key_reused`)",
+        code: "idempotency_key_reused",
+        detail: "This Idempotency-Key was used with another request; use a new key for a new request.",
     },
     ProblemResponse {
         name: "RateLimited",
@@ -286,7 +300,37 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
             }
             add_responses(operation, &wanted);
         }
+        if path.starts_with("/api/v1/") {
+            for operation in [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
+                add_idempotency_key(operation);
+            }
+        }
     }
+}
+
+/// The `Idempotency-Key` header every write takes (see `crate::http::idempotency`), and what it can answer.
+fn add_idempotency_key(operation: &mut Operation) {
+    operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours \
+                 and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes \
+                 nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first \
+                 still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and \
+                 on multipart uploads.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(crate::http::idempotency::MAX_KEY_LEN)),
+            ))
+            .build(),
+    ));
+    add_responses(operation, &["MalformedRequest", "IdempotencyKeyInUse", "IdempotencyKeyReused"]);
 }
 
 fn add_responses(operation: &mut Operation, names: &[&str]) {

@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { launchBrowser } from "./support/browser.mjs";
-import { ARTIFACTS, startStack } from "./support/stack.mjs";
+import { ARTIFACTS, freePort, startStack, startWebhookReceiver } from "./support/stack.mjs";
 import { deliver, event, invoice, payAtCheckout, stripeCall } from "./support/stripe.mjs";
 
 const OWNER = {
@@ -276,6 +276,39 @@ describe("Vigil in the browser", { concurrency: false }, () => {
       await screenshot("employee-activity");
     },
   );
+
+  step("creates a webhook endpoint, sees its secret once, and watches a test event arrive", async () => {
+    const receiverPort = await freePort();
+    const url = `http://127.0.0.1:${receiverPort}/hooks/vigil`;
+    await page.goto(`${stack.base}/webhooks`);
+    await page.getByRole("button", { name: "Add endpoint" }).first().click();
+    const dialog = page.getByRole("dialog", { name: "Add a webhook endpoint" });
+    await dialog.getByLabel("URL").fill(url);
+    await dialog.getByLabel("Description").fill("Payroll sync");
+    await dialog.getByRole("button", { name: "Create endpoint" }).click();
+    const secret = (await page.getByTestId("secret").innerText()).trim();
+    assert.match(secret, /^whsec_/);
+    await screenshot("webhook-secret");
+    // The receiver verifies every delivery with PyPI's standardwebhooks, using the secret the page showed.
+    const receiver = await startWebhookReceiver(receiverPort, secret);
+    try {
+      await page.getByRole("button", { name: "Done" }).click();
+      await page.getByTestId("webhook-endpoint-url").waitFor();
+      assert.equal(await page.getByTestId("webhook-endpoint-url").innerText(), url);
+      await page.locator("#webhook-send-test").click();
+      const row = page.locator('[data-testid="webhook-attempt-row"][data-status-code="200"]');
+      await row.first().waitFor({ state: "visible", timeout: 30_000 });
+      assert.equal(await row.first().getAttribute("data-succeeded"), "true");
+      await screenshot("webhook-attempt");
+      const deliveries = receiver.deliveries();
+      const ping = deliveries.find((delivery) => delivery.type === "ping");
+      assert.ok(ping, `the receiver got the ping: ${JSON.stringify(deliveries)}`);
+      assert.equal(ping.verified, true, "and its signature verified");
+      assert.equal(ping.webhook_id, await row.first().getAttribute("data-event-id"));
+    } finally {
+      await receiver.stop();
+    }
+  });
 
   step("opens every page, filled and without errors, and saves a screenshot of each", async () => {
     const employees = await page.evaluate(async () => {

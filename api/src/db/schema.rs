@@ -398,6 +398,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status_code -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        locked_until -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(webhook_endpoints -> companies (company_id));
 diesel::joinable!(webhook_attempts -> webhook_endpoints (endpoint_id));
 
@@ -426,4 +439,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     events,
     webhook_attempts,
+    idempotency_keys,
 );

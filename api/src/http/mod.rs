@@ -7,6 +7,7 @@ pub mod catch_panic;
 pub mod cursor;
 pub mod extract;
 pub mod headers;
+pub mod idempotency;
 pub mod metrics;
 pub mod observe;
 pub mod pagination;

@@ -25,7 +25,8 @@ pub struct RetentionReport {
     pub screenshots: usize,
     pub bytes: i64,
     pub blobs_deleted: usize,
-    /// Events, delivery attempts and finished outbox rows past the 30 days they are kept.
+    /// Events, delivery attempts and finished outbox rows past the 30 days they are kept, and idempotency
+    /// keys past their 24 hours.
     pub integration_records: usize,
 }
 
@@ -41,7 +42,10 @@ pub async fn sweep(pool: &DbPool, blobs: &BlobStore, hold_days: i64) -> Result<R
     })
     .await?;
     report.blobs_deleted = delete_queued_blobs(pool, blobs).await?;
-    report.integration_records = db::run(pool, |conn| crate::webhooks::service::forget_old(conn, BATCH)).await?;
+    report.integration_records = db::run(pool, |conn| {
+        Ok(crate::webhooks::service::forget_old(conn, BATCH)? + crate::http::idempotency::forget_expired(conn, BATCH)?)
+    })
+    .await?;
     Ok(report)
 }
 

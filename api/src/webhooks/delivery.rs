@@ -89,7 +89,7 @@ impl Deliverer {
         if !endpoint.enabled {
             return Outcome::GiveUp("the endpoint is disabled".to_owned());
         }
-        if !meant_for(&endpoint, &event) {
+        if !endpoint.is_meant(&event) {
             return Outcome::GiveUp("the endpoint no longer subscribes to this event".to_owned());
         }
         let answer = self.send(&endpoint, &event.id, event.payload.into_bytes()).await;
@@ -161,17 +161,6 @@ impl Deliverer {
             error,
             retry_after,
         }
-    }
-}
-
-/// Whether `event` is for `endpoint`: a type it subscribes to now, or a ping made for it.
-pub fn meant_for(endpoint: &EndpointRow, event: &crate::events::model::EventRow) -> bool {
-    use crate::events::model::EventType;
-    match EventType::parse(&event.event_type) {
-        Some(EventType::Ping) => serde_json::from_str::<serde_json::Value>(&event.payload)
-            .is_ok_and(|envelope| envelope["data"]["endpoint_id"] == endpoint.id.as_str()),
-        Some(kind) => endpoint.wants(kind),
-        None => false,
     }
 }
 
@@ -292,7 +281,7 @@ fn disable(conn: &mut DbConn, company: &CompanyId, endpoint: &EndpointRow, reaso
             ),
             employee: None,
             data: serde_json::json!({"endpoint_id": endpoint.id, "url": shown, "reason": reason}),
-            dedup_key: super::service::disabled_condition(&endpoint.id),
+            dedup_key: super::model::disabled_condition(&endpoint.id),
         },
     )?;
     Ok(())

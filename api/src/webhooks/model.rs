@@ -57,10 +57,25 @@ impl EndpointRow {
         kind == EventType::Ping || crate::events::service::wants(&self.event_types, kind)
     }
 
+    /// Whether `event` is for this endpoint: a type it subscribes to now, or a ping made for it.
+    pub fn is_meant(&self, event: &crate::events::model::EventRow) -> bool {
+        match EventType::parse(&event.event_type) {
+            Some(EventType::Ping) => serde_json::from_str::<serde_json::Value>(&event.payload)
+                .is_ok_and(|envelope| envelope["data"]["endpoint_id"] == self.id.as_str()),
+            Some(kind) => self.wants(kind),
+            None => false,
+        }
+    }
+
     pub fn wanted_types(&self) -> Vec<EventType> {
         let names: Vec<String> = serde_json::from_str(&self.event_types).unwrap_or_default();
         names.iter().filter_map(|name| EventType::parse(name)).collect()
     }
+}
+
+/// The condition of the alert that says Vigil disabled the endpoint.
+pub fn disabled_condition(endpoint: &str) -> String {
+    format!("webhook_endpoint_disabled:{endpoint}")
 }
 
 /// An endpoint as shown: never its secret.

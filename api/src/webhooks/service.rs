@@ -154,7 +154,7 @@ pub fn update(
                 // A fresh start: the failures that disabled it are behind it, and so is its alert.
                 row.disabled_reason = None;
                 row.failing_since = None;
-                crate::alerts::service::resolve(conn, company, &disabled_condition(&row.id))?;
+                crate::alerts::service::resolve(conn, company, &super::model::disabled_condition(&row.id))?;
             }
             row.enabled = enabled;
         }
@@ -174,7 +174,7 @@ pub fn delete(
     write_transaction(conn, |conn| {
         let row = lock(conn, company, id)?;
         store::delete_endpoint(conn, company, id)?;
-        crate::alerts::service::resolve(conn, company, &disabled_condition(&row.id))?;
+        crate::alerts::service::resolve(conn, company, &super::model::disabled_condition(&row.id))?;
         audit(conn, actor, "webhook_endpoint.deleted", &row)
     })
 }
@@ -224,11 +224,6 @@ pub fn send_test(
     })
 }
 
-/// The condition of the alert that says Vigil disabled the endpoint.
-pub fn disabled_condition(endpoint: &str) -> String {
-    format!("webhook_endpoint_disabled:{endpoint}")
-}
-
 fn disabled() -> ApiError {
     ApiError::Conflict {
         code: "webhook_endpoint_disabled",
@@ -263,7 +258,7 @@ pub fn retry_message(
             return Err(disabled());
         }
         let found = crate::events::store::find(conn, company, event.as_str())?.ok_or(ApiError::NotFound("event"))?;
-        if !super::delivery::meant_for(&row, &found) {
+        if !row.is_meant(&found) {
             return Err(ApiError::Conflict {
                 code: "event_not_subscribed",
                 detail: "The endpoint does not subscribe to this event's type.".to_owned(),

@@ -21,6 +21,7 @@ mod downgrades;
 mod employees;
 mod faults;
 mod foundation;
+mod idempotency;
 mod migrations;
 mod one_subscription;
 mod openapi;

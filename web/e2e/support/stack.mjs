@@ -1,7 +1,7 @@
 // The real product for the e2e run: localstripe behind the Stripe double, and the API binary on a fresh
 // SQLite database serving the built SPA from web/dist.
 import { spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -14,7 +14,7 @@ export const WEB = resolve(here, "../..");
 export const ROOT = resolve(WEB, "..");
 export const ARTIFACTS = join(WEB, "e2e", "artifacts");
 
-function freePort() {
+export function freePort() {
   return new Promise((done, fail) => {
     const server = net.createServer();
     server.once("error", fail);
@@ -111,6 +111,10 @@ export async function startStack() {
     STRIPE_PRICE_PRO: PRICE_PRO,
     STRIPE_PRICE_ENTERPRISE: PRICE_ENTERPRISE,
     STRIPE_API_BASE: double.base,
+    // The webhook receiver of the browser test listens on loopback over http.
+    WEBHOOKS_ALLOW_HTTP: "1",
+    WEBHOOKS_ALLOW_PRIVATE: "1",
+    OUTBOX_POLL_MS: "200",
     SIGNUPS_PER_ADDRESS_PER_HOUR: "1000",
     WORKERS: "2",
     RUST_LOG: "info",
@@ -126,6 +130,47 @@ export async function startStack() {
       await double.close();
       await stop(localstripe);
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A webhook receiver (tools/webhook_receiver.py) on `port` that verifies deliveries signed with `secret`
+ * using PyPI's standardwebhooks, and logs what it got. */
+export async function startWebhookReceiver(port, secret) {
+  const python = process.env.VIGIL_TOOLS_PYTHON ?? join(ROOT, "tools/.venv/bin/python");
+  const folder = mkdtempSync(join(tmpdir(), "vigil-e2e-hooks-"));
+  const log = join(folder, "deliveries.jsonl");
+  const receiver = start("webhook-receiver", python, [
+    join(ROOT, "tools/webhook_receiver.py"),
+    "--port",
+    String(port),
+    "--secret",
+    secret,
+    "--log",
+    log,
+  ]);
+  await waitFor(
+    "the webhook receiver",
+    () =>
+      new Promise((done) => {
+        const socket = net.connect(port, "127.0.0.1", () => {
+          socket.end();
+          done(true);
+        });
+        socket.on("error", () => done(false));
+      }),
+  );
+  return {
+    deliveries() {
+      if (!existsSync(log)) return [];
+      return readFileSync(log, "utf8")
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line));
+    },
+    async stop() {
+      await stop(receiver);
+      rmSync(folder, { recursive: true, force: true });
     },
   };
 }

@@ -2972,6 +2972,49 @@ export interface components {
         "application/problem+json": components["schemas"]["Problem"];
       };
     };
+    /** @description A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`) */
+    IdempotencyKeyInUse: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        /**
+         * @example {
+         *       "code": "idempotency_key_in_use",
+         *       "detail": "A request with this Idempotency-Key is still running; retry after it ends.",
+         *       "request_id": "0b9c3f1e-5d1c-4f7e-9f3a-7f5d8e2c1a00",
+         *       "status": 409,
+         *       "title": "Conflict",
+         *       "type": "https://docs.vigil.dev/problems/idempotency_key_in_use"
+         *     }
+         */
+        "application/problem+json": components["schemas"]["Problem"];
+      };
+    };
+    /** @description The `Idempotency-Key` was used with another request (`idempotency_key_reused`) */
+    IdempotencyKeyReused: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        /**
+         * @example {
+         *       "code": "idempotency_key_reused",
+         *       "detail": "This Idempotency-Key was used with another request; use a new key for a new request.",
+         *       "errors": {
+         *         "email": [
+         *           "must be a valid email address"
+         *         ]
+         *       },
+         *       "request_id": "0b9c3f1e-5d1c-4f7e-9f3a-7f5d8e2c1a00",
+         *       "status": 422,
+         *       "title": "Unprocessable Entity",
+         *       "type": "https://docs.vigil.dev/problems/idempotency_key_reused"
+         *     }
+         */
+        "application/problem+json": components["schemas"]["Problem"];
+      };
+    };
     /** @description An unexpected error; it is logged with the request id */
     InternalError: {
       headers: {
@@ -3277,7 +3320,10 @@ export interface operations {
   signup: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3325,7 +3371,10 @@ export interface operations {
   login: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3354,6 +3403,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3373,7 +3423,10 @@ export interface operations {
   refresh_session: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3403,6 +3456,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3414,7 +3468,10 @@ export interface operations {
   logout: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3433,6 +3490,7 @@ export interface operations {
         content?: never;
       };
       400: components["responses"]["MalformedRequest"];
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3469,7 +3527,10 @@ export interface operations {
   change_password: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3491,6 +3552,7 @@ export interface operations {
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3548,7 +3610,10 @@ export interface operations {
   create_user: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3622,7 +3687,10 @@ export interface operations {
   delete_user: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the user */
         user_id: string;
@@ -3651,6 +3719,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -3666,6 +3735,8 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
       };
       path: {
         /** @description The id of the user */
@@ -3761,7 +3832,10 @@ export interface operations {
   create_api_key: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3783,6 +3857,7 @@ export interface operations {
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3794,7 +3869,10 @@ export interface operations {
   revoke_api_key: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the api key */
         api_key_id: string;
@@ -3814,6 +3892,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -3943,7 +4023,10 @@ export interface operations {
   change_plan: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4088,7 +4171,10 @@ export interface operations {
   create_checkout_session: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4147,7 +4233,10 @@ export interface operations {
   create_portal_session: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4162,8 +4251,11 @@ export interface operations {
           "application/json": components["schemas"]["RedirectUrl"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
@@ -4253,7 +4345,10 @@ export interface operations {
   cancel_subscription: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4268,6 +4363,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       /** @description No paid subscription (`no_subscription`) */
@@ -4279,6 +4375,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
@@ -4304,7 +4401,10 @@ export interface operations {
   resume_subscription: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4319,6 +4419,7 @@ export interface operations {
           "application/json": components["schemas"]["Subscription"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       /** @description No paid subscription (`no_subscription`) */
@@ -4330,6 +4431,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
@@ -4389,6 +4491,8 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
       };
       path?: never;
       cookie?: never;
@@ -4459,7 +4563,10 @@ export interface operations {
   set_tax_id: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4481,6 +4588,7 @@ export interface operations {
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -4509,7 +4617,10 @@ export interface operations {
   remove_tax_id: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4522,8 +4633,11 @@ export interface operations {
         };
         content?: never;
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       /** @description Stripe refused the request (`stripe_error`) */
@@ -4552,6 +4666,8 @@ export interface operations {
       header: {
         /** @description `t=…,v1=…`: HMAC-SHA256 of `{t}.{body}` with the endpoint secret */
         "Stripe-Signature": string;
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
       };
       path?: never;
       cookie?: never;
@@ -4581,6 +4697,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -4637,7 +4754,10 @@ export interface operations {
   replay_stripe_event: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description Stripe's event id (`evt_…`) */
         event_id: string;
@@ -4684,6 +4804,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -4737,7 +4858,10 @@ export interface operations {
   create_webhook_endpoint: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4817,7 +4941,10 @@ export interface operations {
   delete_webhook_endpoint: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the endpoint */
         endpoint_id: string;
@@ -4837,6 +4964,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -4845,7 +4974,10 @@ export interface operations {
   update_webhook_endpoint: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the endpoint */
         endpoint_id: string;
@@ -4871,6 +5003,7 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       /** @description A URL that is not https, holds credentials, or points inside (`validation_failed`) */
@@ -4890,7 +5023,10 @@ export interface operations {
   rotate_webhook_endpoint_secret: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the endpoint */
         endpoint_id: string;
@@ -4912,6 +5048,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -4920,7 +5058,10 @@ export interface operations {
   test_webhook_endpoint: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the endpoint */
         endpoint_id: string;
@@ -4951,6 +5092,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5008,7 +5150,10 @@ export interface operations {
   retry_webhook_message: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         endpoint_id: components["schemas"]["WebhookEndpointId"];
         message_id: components["schemas"]["EventId"];
@@ -5039,6 +5184,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5053,7 +5199,10 @@ export interface operations {
          */
         since?: string;
       };
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the endpoint */
         endpoint_id: string;
@@ -5217,7 +5366,10 @@ export interface operations {
   mark_all_alerts_read: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5232,8 +5384,11 @@ export interface operations {
           "application/json": components["schemas"]["MarkedRead"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5242,7 +5397,10 @@ export interface operations {
   create_stream_ticket: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5257,8 +5415,11 @@ export interface operations {
           "application/json": components["schemas"]["StreamTicket"];
         };
       };
+      400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5312,7 +5473,10 @@ export interface operations {
   mark_alert_read: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the alert */
         alert_id: string;
@@ -5334,6 +5498,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5342,7 +5508,10 @@ export interface operations {
   resolve_alert: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the alert */
         alert_id: string;
@@ -5364,6 +5533,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5415,7 +5586,10 @@ export interface operations {
   create_employee: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5497,7 +5671,10 @@ export interface operations {
   delete_employee: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the employee */
         employee_id: string;
@@ -5517,6 +5694,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5532,6 +5711,8 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
       };
       path: {
         /** @description The id of the employee */
@@ -5589,7 +5770,10 @@ export interface operations {
   deactivate_employee: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the employee */
         employee_id: string;
@@ -5611,6 +5795,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5619,7 +5805,10 @@ export interface operations {
   reactivate_employee: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the employee */
         employee_id: string;
@@ -5649,6 +5838,8 @@ export interface operations {
         };
       };
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5727,7 +5918,10 @@ export interface operations {
   revoke_agent: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the agent */
         agent_id: string;
@@ -5749,6 +5943,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5795,7 +5991,10 @@ export interface operations {
   create_enrollment_token: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5817,6 +6016,7 @@ export interface operations {
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -5828,7 +6028,10 @@ export interface operations {
   revoke_enrollment_token: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the enrollment token */
         enrollment_token_id: string;
@@ -5848,6 +6051,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -5856,7 +6061,10 @@ export interface operations {
   enroll_agent: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5894,6 +6102,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -5905,7 +6114,10 @@ export interface operations {
   agent_heartbeat: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5928,6 +6140,7 @@ export interface operations {
       400: components["responses"]["MalformedRequest"];
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -5939,7 +6152,10 @@ export interface operations {
   upload_activity: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5969,6 +6185,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -6022,7 +6239,10 @@ export interface operations {
   upload_screenshot: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -6061,6 +6281,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      409: components["responses"]["IdempotencyKeyInUse"];
       /** @description The image is larger than SCREENSHOT_MAX_BYTES (`payload_too_large`) */
       413: {
         headers: {
@@ -6173,7 +6394,10 @@ export interface operations {
   delete_screenshot: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         /** @description The id of the screenshot */
         screenshot_id: string;
@@ -6193,6 +6417,8 @@ export interface operations {
       401: components["responses"]["Unauthenticated"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];
+      409: components["responses"]["IdempotencyKeyInUse"];
+      422: components["responses"]["IdempotencyKeyReused"];
       429: components["responses"]["RateLimited"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["ServiceUnavailable"];
@@ -6289,6 +6515,8 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        "Idempotency-Key"?: string;
       };
       path?: never;
       cookie?: never;
@@ -6321,6 +6549,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      409: components["responses"]["IdempotencyKeyInUse"];
       /** @description The policy changed since the `If-Match` version was read (`precondition_failed`); nothing changed */
       412: {
         headers: {
