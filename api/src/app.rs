@@ -296,7 +296,9 @@ fn serve(
     let authenticators = web::Data::new(crate::http::principal::Authenticators {
         api_key: crate::api_keys::service::authenticate,
         user: crate::accounts::service::authenticate_user,
+        agent: crate::agents::service::live_agent,
     });
+    let sealer = web::Data::new(crate::crypto::Sealer::new(config.jwt_secret.expose(), "idempotency-answers"));
     let web_app = crate::web_app::WebApp::find(&config.web_dir).map(web::Data::new);
     match &web_app {
         Some(_) => log::info!("serving the web app from {}", config.web_dir.display()),
@@ -332,6 +334,7 @@ fn serve(
             .app_data(signer.clone())
             .app_data(quotes.clone())
             .app_data(webhook_config.clone())
+            .app_data(sealer.clone())
             .app_data(authenticators.clone())
             .app_data(known_routes.clone())
             .app_data(config.clone())

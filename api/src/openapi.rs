@@ -301,7 +301,13 @@ fn add_error_responses(doc: &mut OpenApiDoc) {
             add_responses(operation, &wanted);
         }
         if path.starts_with("/api/v1/") {
-            for operation in [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
+            let writes = [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            // Without credentials there is no one the key could belong to (sign-up, sign-in, enrolment).
+            let authenticated = |operation: &&mut Operation| {
+                operation.security.as_ref().is_some_and(|requirements| !requirements.is_empty())
+                    && !path.starts_with("/api/v1/auth/")
+            };
+            for operation in writes.into_iter().flatten().filter(authenticated) {
                 add_idempotency_key(operation);
             }
         }
@@ -319,8 +325,9 @@ fn add_idempotency_key(operation: &mut Operation) {
                 "Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours \
                  and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes \
                  nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first \
-                 still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and \
-                 on multipart uploads.",
+                 still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their \
+                 role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, \
+                 413, 415 or 429). Ignored on multipart uploads.",
             ))
             .schema(Some(
                 ObjectBuilder::new()

@@ -279,6 +279,12 @@ pub struct AgentIdentity {
     pub employee: Option<crate::ids::EmployeeId>,
 }
 
+/// The live agent a secret belongs to, without the suspension check (what `Idempotency-Key` scopes by).
+pub fn live_agent(conn: &mut DbConn, secret: &str) -> Option<(CompanyId, AgentId)> {
+    let (agent, company, ..) = store::find_live_by_secret(conn, &sha256_hex(secret)).ok()??;
+    Some((CompanyId::from_db(company), AgentId::from_db(agent)))
+}
+
 /// Resolves an agent secret for the upload endpoints; a revoked or unknown secret is 401, a suspended agent
 /// 403 `plan_limit_reached`.
 pub fn authenticate(conn: &mut DbConn, secret: &str) -> Result<AgentIdentity, ApiError> {

@@ -403,9 +403,9 @@ diesel::table! {
         scope -> Text,
         idempotency_key -> Text,
         fingerprint -> Text,
+        claim_token -> Text,
         status_code -> Nullable<Integer>,
-        content_type -> Nullable<Text>,
-        response_body -> Nullable<Text>,
+        response -> Nullable<Text>,
         locked_until -> Timestamp,
         created_at -> Timestamp,
     }

@@ -66,8 +66,25 @@ pub fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> QueryResult<Vec<Claimed>> {
+    claim_fairly(conn, instance, topics, limit, None, now, lease_until)
+}
+
+/// [`claim`], with at most `per_company` rows of one company in flight at once (across instances): one
+/// company's backlog (a slow endpoint, a recovery of a thousand events) then cannot fill every slot while
+/// other companies' work waits.
+pub fn claim_fairly(
+    conn: &mut DbConn,
+    instance: &str,
+    topics: &[&str],
+    limit: i64,
+    per_company: Option<i64>,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> QueryResult<Vec<Claimed>> {
     use outbox_messages::dsl as m;
     write_transaction(conn, |conn| {
+        // More candidates than wanted, so that rows of other companies are among them.
+        let candidates = if per_company.is_some() { limit.saturating_mul(4) } else { limit };
         let due = m::outbox_messages
             .filter(m::done_at.is_null())
             .filter(m::failed_at.is_null())
@@ -75,11 +92,35 @@ pub fn claim(
             .filter(m::claimed_until.is_null().or(m::claimed_until.lt(now)))
             .filter(m::topic.eq_any(topics))
             .order((m::available_at, m::id))
-            .limit(limit)
-            .select(m::id);
-        let ids: Vec<String> = match conn {
+            .limit(candidates)
+            .select((m::id, m::company_id));
+        let due: Vec<(String, String)> = match conn {
             DbConn::Pg(pg) => due.for_update().skip_locked().load(pg)?,
             DbConn::Sqlite(sqlite) => due.load(sqlite)?,
+        };
+        let ids: Vec<String> = match per_company {
+            None => due.into_iter().map(|(id, _)| id).collect(),
+            Some(cap) => {
+                let mut in_flight: std::collections::HashMap<String, i64> = m::outbox_messages
+                    .filter(m::done_at.is_null())
+                    .filter(m::failed_at.is_null())
+                    .filter(m::claimed_until.ge(now))
+                    .filter(m::topic.eq_any(topics))
+                    .group_by(m::company_id)
+                    .select((m::company_id, diesel::dsl::count_star()))
+                    .load::<(String, i64)>(conn)?
+                    .into_iter()
+                    .collect();
+                due.into_iter()
+                    .filter(|(_, company)| {
+                        let running = in_flight.entry(company.clone()).or_insert(0);
+                        *running += 1;
+                        *running <= cap
+                    })
+                    .map(|(id, _)| id)
+                    .take(usize::try_from(limit).unwrap_or(0))
+                    .collect()
+            }
         };
         if ids.is_empty() {
             return Ok(Vec::new());

@@ -39,6 +39,8 @@ pub struct Worker {
     pub lease: Duration,
     /// Rows claimed at once, and the most `run_forever` runs at once.
     pub batch: i64,
+    /// The most rows of one company in flight at once, across instances.
+    pub per_company: i64,
 }
 
 impl Worker {
@@ -48,7 +50,15 @@ impl Worker {
             handlers: HashMap::new(),
             lease,
             batch,
+            // A quarter of the slots, at least one: a company's backlog leaves the rest to the others.
+            per_company: (batch / 4).max(1),
         }
+    }
+
+    /// At most `n` rows of one company in flight at once (default: a quarter of the batch).
+    pub fn per_company(mut self, n: i64) -> Self {
+        self.per_company = n.max(1);
+        self
     }
 
     pub fn handle(
@@ -74,11 +84,11 @@ impl Worker {
         if topics.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let instance = self.instance.clone();
+        let (instance, per_company) = (self.instance.clone(), self.per_company);
         let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(5));
         db::run(pool, move |conn| {
             let now = crate::db::now();
-            Ok(store::claim(conn, &instance, &topics, limit, now, now + lease)?)
+            Ok(store::claim_fairly(conn, &instance, &topics, limit, Some(per_company), now, now + lease)?)
         })
         .await
     }

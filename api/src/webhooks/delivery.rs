@@ -266,10 +266,9 @@ fn disable(conn: &mut DbConn, company: &CompanyId, endpoint: &EndpointRow, reaso
     if !store::disable(conn, company, &endpoint.id, reason)? {
         return Ok(());
     }
-    // The alert reaches the company's other endpoints too (as `alert.created`): no query or credentials.
-    let shown = url::Url::parse(&endpoint.url)
-        .map(|url| format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path()))
-        .unwrap_or_default();
+    // The alert reaches the company's other endpoints too (as `alert.created`): only the origin, since
+    // chat webhooks carry their token in the path.
+    let shown = url::Url::parse(&endpoint.url).map(|url| url.origin().ascii_serialization()).unwrap_or_default();
     crate::alerts::service::raise(
         conn,
         company,

@@ -306,16 +306,8 @@ pub fn recover(
         let wanted: Vec<&str> = row.wanted_types().iter().map(|kind| kind.as_str()).collect();
         let found = store::undelivered_events(conn, company, &row, &wanted, since, MAX_RECOVERED + 1)?;
         let has_more = found.len() > MAX_RECOVERED as usize;
-        // A delivery still queued is not lost: sending it again would only send it twice.
-        let pending: std::collections::HashSet<String> = store::pending_deliveries(conn, company)?
-            .into_iter()
-            .filter_map(|key| {
-                let (event, rest) = key.split_once(':')?;
-                rest.starts_with(&row.id).then(|| event.to_owned())
-            })
-            .collect();
         let mut queued = 0;
-        for event in found.into_iter().take(MAX_RECOVERED as usize).filter(|event| !pending.contains(event)) {
+        for event in found.into_iter().take(MAX_RECOVERED as usize) {
             again(conn, company, id, &EventId::from_db(event))?;
             queued += 1;
         }

@@ -178,8 +178,8 @@ pub struct UndeliveredEvent {
 }
 
 /// The events since `since` (and since the endpoint was made) of the `types` it wants (empty: all) that it
-/// has not received: no attempt there succeeded. Oldest first, at most `limit`. (Whether one is still
-/// queued is [`pending_deliveries`]'s to say.)
+/// has not received: no attempt there succeeded, and no delivery of it there is still queued (sending it
+/// again would only send it twice). Oldest first, at most `limit`.
 pub fn undelivered_events(
     conn: &mut DbConn,
     company: &CompanyId,
@@ -188,16 +188,19 @@ pub fn undelivered_events(
     since: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<String>> {
-    // Each placeholder once and in order: SQLite numbers `$n` by first appearance.
+    // SQLite numbers `$n` by first appearance: they first appear in order here, and a later `$5` is the same.
     let type_filter = match types.len() {
         0 => String::new(),
-        n => format!(" AND e.event_type IN ({})", (0..n).map(|i| format!("${}", i + 6)).collect::<Vec<_>>().join(", ")),
+        n => format!(" AND e.event_type IN ({})", (0..n).map(|i| format!("${}", i + 8)).collect::<Vec<_>>().join(", ")),
     };
     let sql = format!(
         "SELECT e.id AS id FROM events e \
          WHERE e.company_id = $1 AND e.created_at >= $2 AND e.created_at >= $3 AND e.event_type <> $4 \
          AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.endpoint_id = $5 AND a.event_id = e.id \
-             AND a.succeeded){type_filter} \
+             AND a.succeeded) \
+         AND NOT EXISTS (SELECT 1 FROM outbox_messages m WHERE m.company_id = $6 AND m.topic = $7 \
+             AND m.done_at IS NULL AND m.failed_at IS NULL \
+             AND substr(m.dedup_key, 1, length(e.id) + 1 + length($5)) = e.id || ':' || $5){type_filter} \
          ORDER BY e.created_at, e.id LIMIT {limit}"
     );
     let mut query = diesel::sql_query(sql)
@@ -206,7 +209,9 @@ pub fn undelivered_events(
         .bind::<Timestamp, _>(since)
         .bind::<Timestamp, _>(endpoint.created_at)
         .bind::<Text, _>(crate::events::model::EventType::Ping.as_str())
-        .bind::<Text, _>(&endpoint.id);
+        .bind::<Text, _>(&endpoint.id)
+        .bind::<Text, _>(company.as_str())
+        .bind::<Text, _>(crate::events::model::DELIVERY_TOPIC);
     for kind in types {
         query = query.bind::<Text, _>(*kind);
     }
@@ -218,18 +223,6 @@ pub fn undelivered_events(
 struct EventIdRow {
     #[diesel(sql_type = Text)]
     id: String,
-}
-
-/// The dedup keys of the company's deliveries still to be sent (`{event}:{endpoint}…`).
-pub fn pending_deliveries(conn: &mut DbConn, company: &CompanyId) -> QueryResult<Vec<String>> {
-    use crate::db::schema::outbox_messages::dsl as m;
-    m::outbox_messages
-        .filter(m::company_id.eq(company.as_str()))
-        .filter(m::topic.eq(crate::events::model::DELIVERY_TOPIC))
-        .filter(m::done_at.is_null())
-        .filter(m::failed_at.is_null())
-        .select(m::dedup_key)
-        .load(conn)
 }
 
 /// Forgets up to `limit` delivery attempts older than `before`, across companies (the log keeps 30 days).

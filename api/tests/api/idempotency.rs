@@ -9,7 +9,7 @@ use crate::helpers::{Backend, Session, TestApp, backend_tests, problem};
 
 backend_tests!(
     a_retry_with_the_same_key_gets_the_first_answer_and_changes_nothing,
-    the_same_key_for_another_request_is_refused_and_keys_belong_to_the_company,
+    the_same_key_for_another_request_is_refused_and_keys_belong_to_their_caller,
     a_failure_is_not_kept_and_its_retry_runs_while_a_refusal_is_kept,
     a_key_still_in_use_is_409_until_its_claim_lapses_and_a_day_old_key_is_new_again,
     two_instances_that_get_the_same_request_at_once_run_it_once,
@@ -68,7 +68,7 @@ async fn a_retry_with_the_same_key_gets_the_first_answer_and_changes_nothing(bac
     assert!(replayed(&deleted_again));
 }
 
-async fn the_same_key_for_another_request_is_refused_and_keys_belong_to_the_company(backend: Backend) {
+async fn the_same_key_for_another_request_is_refused_and_keys_belong_to_their_caller(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let owner = app.signup("Keys Inc").await;
     let (_, api_key) = app.api_key(&owner, "read_write").await;
@@ -88,11 +88,66 @@ async fn the_same_key_for_another_request_is_refused_and_keys_belong_to_the_comp
     )
     .await;
     assert_eq!(problem(elsewhere, StatusCode::UNPROCESSABLE_ENTITY).await["code"], "idempotency_key_reused");
-    // The company's API key shares the company's keys.
+    // Another caller of the same company does not get the owner's answers: an API key's own request runs.
     let by_key = send(&app, &api_key, Method::POST, "/api/v1/employees", "shared", Some(body.clone())).await;
-    assert_eq!(by_key.status(), StatusCode::CREATED);
-    assert!(replayed(&by_key));
+    assert!(!replayed(&by_key));
+    assert_eq!(problem(by_key, StatusCode::CONFLICT).await["code"], "employee_email_taken");
     assert_eq!(employees(&app, &owner).await, 1);
+
+    // Least of all one with a lesser role: the answer that created an API key holds its secret.
+    let created = send(
+        &app,
+        &owner.access_token,
+        Method::POST,
+        "/api/v1/api-keys",
+        "new-key",
+        Some(json!({"name": "ci", "scope": "read"})),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let secret = created.json::<Value>().await.expect("json")["key"].as_str().expect("key").to_owned();
+    let viewer = app.add_user(&owner, "VIEWER").await;
+    let tried = send(
+        &app,
+        &viewer.access_token,
+        Method::POST,
+        "/api/v1/api-keys",
+        "new-key",
+        Some(json!({"name": "ci", "scope": "read"})),
+    )
+    .await;
+    assert!(!replayed(&tried));
+    let tried = problem(tried, StatusCode::FORBIDDEN).await;
+    assert!(!tried.to_string().contains(&secret), "{tried}");
+    let stored =
+        app.execute_sql_text("SELECT response AS value FROM idempotency_keys WHERE idempotency_key = 'new-key'").await;
+    assert!(!stored.contains(&secret) && !stored.contains("vigil_sk_"), "the kept answer is sealed: {stored}");
+    // Nor the owner once disabled.
+    let admin = app.add_user(&owner, "ADMIN").await;
+    let made = send(
+        &app,
+        &admin.access_token,
+        Method::POST,
+        "/api/v1/employees",
+        "admin-key",
+        Some(json!({"email": "b@keys.test", "name": "B"})),
+    )
+    .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let disabled =
+        app.patch(&format!("/api/v1/users/{}", admin.user_id), &owner.access_token, json!({"active": false})).await;
+    assert_eq!(disabled.status(), StatusCode::OK, "disable the admin");
+    let replay = send(
+        &app,
+        &admin.access_token,
+        Method::POST,
+        "/api/v1/employees",
+        "admin-key",
+        Some(json!({"email": "b@keys.test", "name": "B"})),
+    )
+    .await;
+    assert!(!replayed(&replay));
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
 
     // Another company's key of the same name is its own.
     let stranger = app.signup("Strangers Inc").await;
@@ -150,7 +205,8 @@ async fn a_key_still_in_use_is_409_until_its_claim_lapses_and_a_day_old_key_is_n
     let fingerprint = {
         use sha2::{Digest, Sha256};
         let mut hash = Sha256::new();
-        hash.update(b"POST\n/api/v1/employees?\n");
+        // Then the body's type and the two preconditions (none), each on a line.
+        hash.update(b"POST\n/api/v1/employees?\napplication/json\n\n\n");
         hash.update(serde_json::to_vec(&body).expect("json"));
         hex::encode(hash.finalize())
     };
@@ -158,9 +214,9 @@ async fn a_key_still_in_use_is_409_until_its_claim_lapses_and_a_day_old_key_is_n
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(60)).naive_utc().format("'%Y-%m-%d %H:%M:%S'");
     let now = chrono::Utc::now().naive_utc().format("'%Y-%m-%d %H:%M:%S'");
     app.execute_sql(&format!(
-        "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, locked_until, created_at) \
-         VALUES ('company:{}', 'busy', '{fingerprint}', {soon}, {now})",
-        owner.company_id
+        "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, claim_token, locked_until, created_at) \
+         VALUES ('company:{}:user:{}:OWNER', 'busy', '{fingerprint}', 'theirs', {soon}, {now})",
+        owner.company_id, owner.user_id
     ))
     .await;
     let busy = send(&app, &owner.access_token, Method::POST, "/api/v1/employees", "busy", Some(body.clone())).await;

@@ -21,6 +21,7 @@ backend_tests!(
     a_claim_skips_a_row_another_transaction_holds_instead_of_waiting_for_it,
     a_lapsed_lease_hands_the_row_on_and_the_late_outcome_no_longer_counts,
     the_worker_runs_each_row_through_its_handler_and_retries_or_gives_up_as_told,
+    one_companys_backlog_leaves_room_for_the_others,
 );
 
 fn message(company: &CompanyId, topic: &'static str, key: &str) -> NewMessage {
@@ -206,7 +207,10 @@ async fn the_worker_runs_each_row_through_its_handler_and_retries_or_gives_up_as
     })
     .await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let worker = Worker::new(std::time::Duration::from_secs(60), 10).handle("test.handled", handler(calls.clone()));
+    // All four rows are one company's: no cap on a company here (that is the next test's).
+    let worker = Worker::new(std::time::Duration::from_secs(60), 10)
+        .per_company(10)
+        .handle("test.handled", handler(calls.clone()));
 
     let ran = worker.run_once(&app.pool).await.expect("runs");
     let again = worker.run_once(&app.pool).await.expect("runs");
@@ -279,4 +283,41 @@ async fn a_claim_skips_a_row_another_transaction_holds_instead_of_waiting_for_it
     let mut keys: Vec<&str> = claimed.iter().map(|row| row.dedup_key.as_str()).collect();
     keys.sort();
     assert_eq!(keys, ["free-1", "free-2"], "the held row is skipped, not waited for");
+}
+
+/// A company with a backlog gets at most its share of a claim; another company's row is claimed beside it.
+async fn one_companys_backlog_leaves_room_for_the_others(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("OUTBOX_POLL_MS", "0")]).await;
+    let (busy, quiet) = (company(&app).await, company(&app).await);
+    let mut rows: Vec<NewMessage> = (0..6).map(|n| message(&busy, "test.handled", &format!("busy-{n}"))).collect();
+    rows.push(message(&quiet, "test.handled", "quiet"));
+    run(&app, move |conn| {
+        for row in &rows {
+            store::enqueue(conn, row)?;
+        }
+        Ok(())
+    })
+    .await;
+    let now = db::now();
+    let claimed = run(&app, move |conn| {
+        Ok(store::claim_fairly(
+            conn,
+            "fair",
+            &["test.topic", "test.handled"],
+            4,
+            Some(2),
+            now,
+            now + Duration::minutes(1),
+        )?)
+    })
+    .await;
+    let companies: Vec<&str> = claimed.iter().map(|row| row.company_id.as_str()).collect();
+    assert_eq!(companies.iter().filter(|c| **c == busy.as_str()).count(), 2, "the busy company's share: {companies:?}");
+    assert_eq!(companies.iter().filter(|c| **c == quiet.as_str()).count(), 1, "and the quiet one's row too");
+    // While those two run, the busy company gets no more.
+    let again = run(&app, move |conn| {
+        Ok(store::claim_fairly(conn, "fair", &["test.handled"], 4, Some(2), now, now + Duration::minutes(1))?)
+    })
+    .await;
+    assert!(again.is_empty(), "{again:?}");
 }

@@ -3320,10 +3320,7 @@ export interface operations {
   signup: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
-        "Idempotency-Key"?: string;
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -3371,10 +3368,7 @@ export interface operations {
   login: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
-        "Idempotency-Key"?: string;
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -3403,7 +3397,6 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3423,10 +3416,7 @@ export interface operations {
   refresh_session: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
-        "Idempotency-Key"?: string;
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -3456,7 +3446,6 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3468,10 +3457,7 @@ export interface operations {
   logout: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
-        "Idempotency-Key"?: string;
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -3490,7 +3476,6 @@ export interface operations {
         content?: never;
       };
       400: components["responses"]["MalformedRequest"];
-      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -3528,7 +3513,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -3611,7 +3596,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -3688,7 +3673,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -3735,7 +3720,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -3833,7 +3818,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -3870,7 +3855,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -4024,7 +4009,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4172,7 +4157,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4234,7 +4219,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4346,7 +4331,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4402,7 +4387,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4491,7 +4476,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4564,7 +4549,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4618,7 +4603,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4666,8 +4651,6 @@ export interface operations {
       header: {
         /** @description `t=…,v1=…`: HMAC-SHA256 of `{t}.{body}` with the endpoint secret */
         "Stripe-Signature": string;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
-        "Idempotency-Key"?: string;
       };
       path?: never;
       cookie?: never;
@@ -4697,7 +4680,6 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -4755,7 +4737,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -4859,7 +4841,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4942,7 +4924,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -4975,7 +4957,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5024,7 +5006,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5059,7 +5041,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5151,7 +5133,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5200,7 +5182,7 @@ export interface operations {
         since?: string;
       };
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5367,7 +5349,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -5398,7 +5380,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -5474,7 +5456,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5509,7 +5491,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5587,7 +5569,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -5672,7 +5654,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5711,7 +5693,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5771,7 +5753,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5806,7 +5788,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5919,7 +5901,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5992,7 +5974,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6029,7 +6011,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -6061,10 +6043,7 @@ export interface operations {
   enroll_agent: {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
-        "Idempotency-Key"?: string;
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -6102,7 +6081,6 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      409: components["responses"]["IdempotencyKeyInUse"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
       422: components["responses"]["ValidationFailed"];
@@ -6115,7 +6093,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6153,7 +6131,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6240,7 +6218,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6395,7 +6373,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -6515,7 +6493,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. A 5xx is not kept. Ignored without credentials and on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
