@@ -113,6 +113,9 @@ pub struct Application {
     pool: DbPool,
     blobs: crate::storage::blobs::BlobStore,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// The outbox worker, which finishes what it is sending once shutdown starts.
+    worker: Option<tokio::task::JoinHandle<()>>,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -138,9 +141,15 @@ impl Application {
                 tokio::spawn(crate::billing::customer_sync::run_forever(pool, gateway, config.alert_sweep_interval));
             }
         }
-        if !config.webhooks.outbox_poll.is_zero() {
-            tokio::spawn(outbox_worker(&config)?.run_forever(pool.clone(), config.webhooks.outbox_poll));
-        }
+        let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
+        let worker = match config.webhooks.outbox_poll.is_zero() {
+            true => None,
+            false => Some(tokio::spawn(outbox_worker(&config)?.run_forever(
+                pool.clone(),
+                config.webhooks.outbox_poll,
+                shutting_down.clone(),
+            ))),
+        };
         let blobs = crate::storage::blobs::BlobStore::open(&config.object_store_url)?;
         if !config.retention_sweep_interval.is_zero() {
             let interval = config.retention_sweep_interval;
@@ -154,9 +163,9 @@ impl Application {
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {} (BIND)", config.bind))?;
         let port = listener.local_addr()?.port();
-        let (shutdown, shutting_down) = tokio::sync::watch::channel(false);
+        let shutdown_timeout = config.shutdown_timeout;
         let server = serve(listener, pool.clone(), metrics, blobs.clone(), stripe, config, shutting_down)?;
-        Ok(Self { server, port, pool, blobs, shutdown })
+        Ok(Self { server, port, pool, blobs, shutdown, worker, shutdown_timeout })
     }
 
     /// The port the server listens on (useful when bound to port 0).
@@ -202,6 +211,13 @@ impl Application {
         });
         let outcome = self.server.await;
         signals.abort();
+        // Deliveries in flight end and are recorded, rather than being cut off and sent again after their
+        // lease by another instance.
+        if let Some(worker) = self.worker
+            && tokio::time::timeout(self.shutdown_timeout, worker).await.is_err()
+        {
+            log::warn!("the outbox worker did not finish within SHUTDOWN_TIMEOUT_SECS; its rows are retried");
+        }
         outcome
     }
 }

@@ -120,22 +120,24 @@ impl Worker {
         self.handlers.keys().copied().collect()
     }
 
-    /// Runs rows for ever, up to `batch` at once: a slot that frees is filled by the next claim, so one slow
-    /// row (an endpoint that answers only at its timeout) holds up its own slot and no other. Claims again
-    /// at once while there is work, every `poll` when there is none, and after a back-off when the
-    /// database fails.
-    pub async fn run_forever(self, pool: DbPool, poll: Duration) {
+    /// Runs rows until `shutdown` turns true (or its sender goes), up to `batch` at once: a slot that frees
+    /// is filled by the next claim, so one slow row (an endpoint that answers only at its timeout) holds up
+    /// its own slot and no other. Claims again at once while there is work, every `poll` when there is none,
+    /// and after a back-off when the database fails. On shutdown it claims nothing more and returns once the
+    /// rows in flight have ended.
+    pub async fn run_forever(self, pool: DbPool, poll: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let worker = Arc::new(self);
-        let slots = Arc::new(tokio::sync::Semaphore::new(usize::try_from(worker.batch).unwrap_or(1).max(1)));
-        loop {
+        let slots_total = u32::try_from(worker.batch).unwrap_or(1).max(1);
+        let slots = Arc::new(tokio::sync::Semaphore::new(slots_total as usize));
+        while !*shutdown.borrow() {
             // Wait for one free slot, then claim as many rows as there are free slots.
-            match slots.clone().acquire_owned().await {
-                Ok(permit) => drop(permit),
-                Err(_) => return,
+            tokio::select! {
+                permit = slots.clone().acquire_owned() => drop(permit),
+                _ = shutdown.changed() => break,
             }
             let free = i64::try_from(slots.available_permits()).unwrap_or(1);
-            match worker.claim(&pool, free).await {
-                Ok(rows) if rows.is_empty() => tokio::time::sleep(poll).await,
+            let pause = match worker.claim(&pool, free).await {
+                Ok(rows) if rows.is_empty() => Some(poll),
                 Ok(rows) => {
                     for row in rows {
                         let Ok(permit) = slots.clone().acquire_owned().await else { return };
@@ -145,13 +147,22 @@ impl Worker {
                             drop(permit);
                         });
                     }
+                    None
                 }
                 Err(error) => {
                     log::warn!("outbox worker: {error}");
-                    tokio::time::sleep(poll * 4).await;
+                    Some(poll * 4)
+                }
+            };
+            if let Some(pause) = pause {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => break,
                 }
             }
         }
+        // Every slot free again: whatever was in flight has ended and been recorded.
+        drop(slots.acquire_many(slots_total).await);
     }
 }
 

@@ -295,3 +295,96 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// SIGTERM while an outgoing webhook is being answered: the server waits for the delivery, records it, and
+/// exits; started again, it does not send it a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_webhook_delivery_in_flight_end_and_records_it() {
+    use crate::receiver::{Receiver, free_port};
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let start = || {
+        let server = vigil()
+            .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("v.db").display()))
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("JWT_SECRET", "x".repeat(40))
+            .env("SHUTDOWN_TIMEOUT_SECS", "20")
+            .env("WEBHOOKS_ALLOW_HTTP", "1")
+            .env("WEBHOOKS_ALLOW_PRIVATE", "1")
+            .env("OUTBOX_POLL_MS", "100")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vigil serve");
+        KillOnDrop(Some(server))
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let ready = || async {
+        for _ in 0..100 {
+            if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server did not start");
+    };
+    let mut server = start();
+    ready().await;
+    let session: Value = client
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"company_name": "Hooked Co", "name": "Ann", "email": "ann@hooked.test", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("signup")
+        .json()
+        .await
+        .expect("json");
+    let token = session["access_token"].as_str().expect("token").to_owned();
+    let receiver_port = free_port();
+    let endpoint: Value = client
+        .post(format!("{base}/api/v1/webhook-endpoints"))
+        .bearer_auth(&token)
+        .json(&json!({"url": format!("http://127.0.0.1:{receiver_port}/"), "event_types": ["employee.created"]}))
+        .send()
+        .await
+        .expect("endpoint")
+        .json()
+        .await
+        .expect("json");
+    let receiver = Receiver::start(receiver_port, &[endpoint["secret"].as_str().expect("secret")]);
+    receiver.answer(json!({"delay_secs": 2})).await;
+    let created = client
+        .post(format!("{base}/api/v1/employees"))
+        .bearer_auth(&token)
+        .json(&json!({"email": "e@hooked.test", "name": "E"}))
+        .send()
+        .await
+        .expect("employee");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
+    let mut child = server.0.take().expect("the server");
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("exit status");
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(receiver.accepted().len(), 1, "the delivery in flight was answered before the exit");
+
+    let _again = start();
+    ready().await;
+    let attempts: Value = client
+        .get(format!("{base}/api/v1/webhook-endpoints/{}/attempts", endpoint["id"].as_str().expect("id")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("attempts")
+        .json()
+        .await
+        .expect("json");
+    let attempts = attempts["data"].as_array().expect("attempts").clone();
+    assert_eq!(attempts.len(), 1, "and recorded: {attempts:#?}");
+    assert_eq!(attempts[0]["succeeded"], true);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.deliveries().len(), 1, "so it is not sent again");
+}
