@@ -200,21 +200,27 @@ impl Application {
     pub async fn run_until_signalled(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let shutdown = self.shutdown;
+        let (signalled, signalled_at) = tokio::sync::oneshot::channel();
         let signals = tokio::spawn(async move {
             if let Err(error) = termination_signal().await {
                 log::error!("cannot listen for termination signals: {error}");
+                // Held, not dropped: a dropped sender would read as a shutdown to the streams and the worker.
+                let _shutdown = shutdown;
+                std::future::pending::<()>().await;
                 return;
             }
             log::info!("shutting down: no new connections; ending alert streams, finishing requests in flight");
+            let _ = signalled.send(tokio::time::Instant::now());
             shutdown.send_replace(true);
             handle.stop(true).await;
         });
         let outcome = self.server.await;
         signals.abort();
         // Deliveries in flight end and are recorded, rather than being cut off and sent again after their
-        // lease by another instance.
+        // lease by another instance; within the one SHUTDOWN_TIMEOUT_SECS counted from the signal.
+        let deadline = signalled_at.await.unwrap_or_else(|_| tokio::time::Instant::now()) + self.shutdown_timeout;
         if let Some(worker) = self.worker
-            && tokio::time::timeout(self.shutdown_timeout, worker).await.is_err()
+            && tokio::time::timeout_at(deadline, worker).await.is_err()
         {
             log::warn!("the outbox worker did not finish within SHUTDOWN_TIMEOUT_SECS; its rows are retried");
         }

@@ -327,7 +327,8 @@ fn add_idempotency_key(operation: &mut Operation) {
                  nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first \
                  still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their \
                  role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, \
-                 413, 415 or 429). Ignored on multipart uploads.",
+                 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 \
+                 `idempotency_answer_unavailable`. Ignored on multipart uploads.",
             ))
             .schema(Some(
                 ObjectBuilder::new()

@@ -280,9 +280,9 @@ pub struct AgentIdentity {
 }
 
 /// The live agent a secret belongs to, without the suspension check (what `Idempotency-Key` scopes by).
-pub fn live_agent(conn: &mut DbConn, secret: &str) -> Option<(CompanyId, AgentId)> {
-    let (agent, company, ..) = store::find_live_by_secret(conn, &sha256_hex(secret)).ok()??;
-    Some((CompanyId::from_db(company), AgentId::from_db(agent)))
+pub fn live_agent(conn: &mut DbConn, secret: &str) -> Result<Option<(CompanyId, AgentId)>, ApiError> {
+    Ok(store::find_live_by_secret(conn, &sha256_hex(secret))?
+        .map(|(agent, company, ..)| (CompanyId::from_db(company), AgentId::from_db(agent))))
 }
 
 /// Resolves an agent secret for the upload endpoints; a revoked or unknown secret is 401, a suspended agent

@@ -108,7 +108,8 @@ pub async fn idempotency(
     let write = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
     let key = req.headers().get(IDEMPOTENCY_KEY).cloned();
     // Sign-up, sign-in and sessions take no key: their answers set cookies and carry fresh credentials.
-    let path = req.path();
+    // The path as the router decodes it (`/%61pi/v1/…` routes to `/api/v1/…`).
+    let path = req.match_info().as_str();
     let covered = path.starts_with("/api/v1/") && !path.starts_with("/api/v1/auth/");
     let (Some(key), true, true) = (key, write, covered) else {
         return Ok(passed(next.call(req).await?));
@@ -128,9 +129,11 @@ pub async fn idempotency(
     else {
         return Ok(passed(next.call(req).await?));
     };
-    let Some(scope) = scope_of(&req, &pool).await else {
+    let scope = match scope_of(&req, &pool).await {
+        Ok(Some(scope)) => scope,
         // No credential that holds: the route refuses the request itself.
-        return Ok(passed(next.call(req).await?));
+        Ok(None) => return Ok(passed(next.call(req).await?)),
+        Err(error) => return Ok(refuse(req, &error)),
     };
     let body = match req.extract::<web::Bytes>().await {
         Ok(body) => body,
@@ -138,6 +141,8 @@ pub async fn idempotency(
     };
     let fingerprint = fingerprint(&req, &body);
     req.set_payload(actix_web::dev::Payload::from(body));
+    // The extractor decoded a compressed body; the route must not decode it again.
+    req.headers_mut().remove(header::CONTENT_ENCODING);
 
     let claimed = {
         let (scope, key, fingerprint) = (scope.clone(), key.clone(), fingerprint.clone());
@@ -166,14 +171,24 @@ pub async fn idempotency(
                 Some(answer) => Ok(req.into_response(replay(answer)).map_into_right_body()),
                 // Sealed under a server secret since changed: the answer is lost, and running the request
                 // again could do it twice.
-                None => Ok(refuse(req, &in_use())),
+                None => Ok(refuse(
+                    req,
+                    &ApiError::Unprocessable {
+                        code: "idempotency_answer_unavailable",
+                        detail: "The first answer to this Idempotency-Key can no longer be read; check the \
+                                 outcome with a read, and use a new key for a new request."
+                            .to_owned(),
+                    },
+                )),
             }
         }
         Ok(Claim::Mine(token)) => {
             let claimed = Claimed { scope, key, token };
             // In a task of its own: if the client goes away (or the server stops waiting for it), the
-            // request still runs to its end and its answer is kept or its key let go.
-            let task = actix_web::rt::spawn(async move {
+            // request still runs to its end and its answer is kept or its key let go. The request id goes
+            // along, for the logs and the problem bodies.
+            let request_id = crate::request_id::current().unwrap_or_default();
+            let task = actix_web::rt::spawn(crate::request_id::scope(request_id, async move {
                 let response = next.call(req).await;
                 match response {
                     Ok(response) => keep(&pool, &sealer, claimed, response).await,
@@ -182,7 +197,7 @@ pub async fn idempotency(
                         Err(error)
                     }
                 }
-            });
+            }));
             task.await.map_err(|_| {
                 actix_web::error::ErrorInternalServerError("the request with an Idempotency-Key did not end")
             })?
@@ -216,30 +231,41 @@ fn checked_key(value: &HeaderValue) -> Result<String, ApiError> {
 }
 
 /// Whose key it is: the caller as it stands now, checked against the database as the route will check it
-/// (a user with their current role, an API key with its scope, a live agent). `None` without a credential
-/// that holds.
-async fn scope_of(req: &ServiceRequest, pool: &DbPool) -> Option<String> {
-    let token = bearer_token(req.request())?;
-    let authenticators = *req.app_data::<web::Data<Authenticators>>()?.get_ref();
-    let claims =
-        if token.starts_with(crate::auth::API_KEY_PREFIX) || token.starts_with(crate::auth::AGENT_SECRET_PREFIX) {
-            None
-        } else {
-            let config = req.app_data::<web::Data<Config>>()?;
-            Some(crate::auth::tokens::verify_access_token(&config.jwt_secret, &token)?)
-        };
+/// (a user with their current role, an API key with its scope, a live agent). `Ok(None)` without a
+/// credential that holds; an error when the database cannot say, since going on without the key could run
+/// a retry twice.
+async fn scope_of(req: &ServiceRequest, pool: &DbPool) -> Result<Option<String>, ApiError> {
+    let Some(token) = bearer_token(req.request()) else { return Ok(None) };
+    let Some(authenticators) = req.app_data::<web::Data<Authenticators>>().map(|data| *data.get_ref()) else {
+        return Ok(None);
+    };
+    let is_agent = token.starts_with(crate::auth::AGENT_SECRET_PREFIX);
+    let claims = if is_agent || token.starts_with(crate::auth::API_KEY_PREFIX) {
+        None
+    } else {
+        let Some(config) = req.app_data::<web::Data<Config>>() else { return Ok(None) };
+        match crate::auth::tokens::verify_access_token(&config.jwt_secret, &token) {
+            Some(claims) => Some(claims),
+            None => return Ok(None),
+        }
+    };
     db::run(pool, move |conn| {
+        // A refused credential is no one's: the route answers it. Anything else is the database failing.
+        let known = |outcome: Result<_, ApiError>| match outcome {
+            Ok(caller) => Ok(Some(caller)),
+            Err(ApiError::DatabaseUnavailable(error)) => Err(ApiError::DatabaseUnavailable(error)),
+            Err(ApiError::Internal(error)) => Err(ApiError::Internal(error)),
+            Err(_) => Ok(None),
+        };
         Ok(match &claims {
-            Some(claims) => (authenticators.user)(conn, claims).ok().map(scope_name),
-            None if token.starts_with(crate::auth::AGENT_SECRET_PREFIX) => {
-                (authenticators.agent)(conn, &token).map(|(company, agent)| format!("company:{company}:agent:{agent}"))
+            Some(claims) => known((authenticators.user)(conn, claims))?.map(scope_name),
+            None if is_agent => {
+                (authenticators.agent)(conn, &token)?.map(|(company, agent)| format!("company:{company}:agent:{agent}"))
             }
-            None => (authenticators.api_key)(conn, &token).ok().map(scope_name),
+            None => known((authenticators.api_key)(conn, &token))?.map(scope_name),
         })
     })
     .await
-    .ok()
-    .flatten()
 }
 
 fn scope_name((company, actor): (crate::ids::CompanyId, Actor)) -> String {
@@ -384,11 +410,11 @@ async fn keep(
             let code = i32::from(status);
             let record = claimed.clone();
             // Once more on failure: without it the change stands but its retry would run again.
-            let mut kept = Err(ApiError::NotReady(String::new()));
+            let mut kept: Result<usize, ApiError> = Err(ApiError::NotReady(String::new()));
             for _ in 0..2 {
                 let (record, sealed) = (record.clone(), sealed.clone());
                 kept = db::run(pool, move |conn| {
-                    diesel::sql_query(
+                    Ok(diesel::sql_query(
                         "UPDATE idempotency_keys SET status_code = $1, response = $2 \
                          WHERE scope = $3 AND idempotency_key = $4 AND claim_token = $5",
                     )
@@ -397,13 +423,15 @@ async fn keep(
                     .bind::<Text, _>(record.scope)
                     .bind::<Text, _>(record.key)
                     .bind::<Text, _>(record.token)
-                    .execute(conn)?;
-                    Ok(())
+                    .execute(conn)?)
                 })
                 .await;
-                if kept.is_ok() {
-                    break;
+                match &kept {
+                    Ok(0) => log::warn!("an idempotency claim was taken over before its answer was kept"),
+                    Ok(_) => {}
+                    Err(_) => continue,
                 }
+                break;
             }
             if let Err(error) = kept {
                 log::warn!("could not keep the answer to an idempotent request: {error}");

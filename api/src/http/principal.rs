@@ -30,9 +30,12 @@ pub struct Authenticators {
     pub api_key: fn(&mut DbConn, &str) -> Authenticated,
     /// A user, from the claims of an access token whose signature was checked.
     pub user: fn(&mut DbConn, &AccessClaims) -> Authenticated,
-    /// A live (not revoked) agent's company and id, from its secret.
-    pub agent: fn(&mut DbConn, &str) -> Option<(CompanyId, crate::ids::AgentId)>,
+    /// A live (not revoked) agent's company and id, from its secret (`None`: no such agent).
+    pub agent: fn(&mut DbConn, &str) -> Result<Option<LiveAgent>, ApiError>,
 }
+
+/// A live agent: its company and id.
+pub type LiveAgent = (CompanyId, crate::ids::AgentId);
 
 /// Who a credential turned out to be: its company and actor, or why it was refused.
 pub type Authenticated = Result<(CompanyId, Actor), ApiError>;

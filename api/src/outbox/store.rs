@@ -69,6 +69,9 @@ pub fn claim(
     claim_fairly(conn, instance, topics, limit, None, now, lease_until)
 }
 
+/// The advisory lock that serialises fair claims on PostgreSQL (an arbitrary constant of Vigil's).
+const FAIR_CLAIM_LOCK: i64 = 0x7669_6769_6c00_0001;
+
 /// [`claim`], with at most `per_company` rows of one company in flight at once (across instances): one
 /// company's backlog (a slow endpoint, a recovery of a thousand events) then cannot fill every slot while
 /// other companies' work waits.
@@ -83,25 +86,18 @@ pub fn claim_fairly(
 ) -> QueryResult<Vec<Claimed>> {
     use outbox_messages::dsl as m;
     write_transaction(conn, |conn| {
-        // More candidates than wanted, so that rows of other companies are among them.
-        let candidates = if per_company.is_some() { limit.saturating_mul(4) } else { limit };
-        let due = m::outbox_messages
-            .filter(m::done_at.is_null())
-            .filter(m::failed_at.is_null())
-            .filter(m::available_at.le(now))
-            .filter(m::claimed_until.is_null().or(m::claimed_until.lt(now)))
-            .filter(m::topic.eq_any(topics))
-            .order((m::available_at, m::id))
-            .limit(candidates)
-            .select((m::id, m::company_id));
-        let due: Vec<(String, String)> = match conn {
-            DbConn::Pg(pg) => due.for_update().skip_locked().load(pg)?,
-            DbConn::Sqlite(sqlite) => due.load(sqlite)?,
-        };
-        let ids: Vec<String> = match per_company {
-            None => due.into_iter().map(|(id, _)| id).collect(),
-            Some(cap) => {
-                let mut in_flight: std::collections::HashMap<String, i64> = m::outbox_messages
+        // What each company has in flight, and so which are at their share. On PostgreSQL the claims of all
+        // instances are serialised for this (briefly: a claim is two short statements), or each would count
+        // only what the others had committed; SQLite's one writer serialises them already.
+        let in_flight: std::collections::HashMap<String, i64> = match per_company {
+            None => std::collections::HashMap::new(),
+            Some(_) => {
+                if let DbConn::Pg(_) = conn {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                        .bind::<diesel::sql_types::BigInt, _>(FAIR_CLAIM_LOCK)
+                        .execute(conn)?;
+                }
+                m::outbox_messages
                     .filter(m::done_at.is_null())
                     .filter(m::failed_at.is_null())
                     .filter(m::claimed_until.ge(now))
@@ -110,18 +106,39 @@ pub fn claim_fairly(
                     .select((m::company_id, diesel::dsl::count_star()))
                     .load::<(String, i64)>(conn)?
                     .into_iter()
-                    .collect();
-                due.into_iter()
-                    .filter(|(_, company)| {
-                        let running = in_flight.entry(company.clone()).or_insert(0);
-                        *running += 1;
-                        *running <= cap
-                    })
-                    .map(|(id, _)| id)
-                    .take(usize::try_from(limit).unwrap_or(0))
                     .collect()
             }
         };
+        let cap = per_company.unwrap_or(i64::MAX);
+        let saturated: Vec<&String> =
+            in_flight.iter().filter(|(_, running)| **running >= cap).map(|(company, _)| company).collect();
+        // More candidates than wanted, so that rows of other companies are among them.
+        let candidates = if per_company.is_some() { limit.saturating_mul(4) } else { limit };
+        let due = m::outbox_messages
+            .filter(m::done_at.is_null())
+            .filter(m::failed_at.is_null())
+            .filter(m::available_at.le(now))
+            .filter(m::claimed_until.is_null().or(m::claimed_until.lt(now)))
+            .filter(m::topic.eq_any(topics))
+            .filter(m::company_id.ne_all(saturated))
+            .order((m::available_at, m::id))
+            .limit(candidates)
+            .select((m::id, m::company_id));
+        let due: Vec<(String, String)> = match conn {
+            DbConn::Pg(pg) => due.for_update().skip_locked().load(pg)?,
+            DbConn::Sqlite(sqlite) => due.load(sqlite)?,
+        };
+        let mut running = in_flight.clone();
+        let ids: Vec<String> = due
+            .into_iter()
+            .filter(|(_, company)| {
+                let running = running.entry(company.clone()).or_insert(0);
+                *running += 1;
+                *running <= cap
+            })
+            .map(|(id, _)| id)
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -285,11 +285,12 @@ async fn a_claim_skips_a_row_another_transaction_holds_instead_of_waiting_for_it
     assert_eq!(keys, ["free-1", "free-2"], "the held row is skipped, not waited for");
 }
 
-/// A company with a backlog gets at most its share of a claim; another company's row is claimed beside it.
+/// A company with a backlog gets at most its share of what is in flight; another company's row is claimed
+/// beside it, even when the backlog fills every candidate the first claim looked at.
 async fn one_companys_backlog_leaves_room_for_the_others(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("OUTBOX_POLL_MS", "0")]).await;
     let (busy, quiet) = (company(&app).await, company(&app).await);
-    let mut rows: Vec<NewMessage> = (0..6).map(|n| message(&busy, "test.handled", &format!("busy-{n}"))).collect();
+    let mut rows: Vec<NewMessage> = (0..20).map(|n| message(&busy, "test.handled", &format!("busy-{n}"))).collect();
     rows.push(message(&quiet, "test.handled", "quiet"));
     run(&app, move |conn| {
         for row in &rows {
@@ -299,25 +300,24 @@ async fn one_companys_backlog_leaves_room_for_the_others(backend: Backend) {
     })
     .await;
     let now = db::now();
-    let claimed = run(&app, move |conn| {
-        Ok(store::claim_fairly(
-            conn,
-            "fair",
-            &["test.topic", "test.handled"],
-            4,
-            Some(2),
-            now,
-            now + Duration::minutes(1),
-        )?)
-    })
-    .await;
-    let companies: Vec<&str> = claimed.iter().map(|row| row.company_id.as_str()).collect();
-    assert_eq!(companies.iter().filter(|c| **c == busy.as_str()).count(), 2, "the busy company's share: {companies:?}");
-    assert_eq!(companies.iter().filter(|c| **c == quiet.as_str()).count(), 1, "and the quiet one's row too");
-    // While those two run, the busy company gets no more.
-    let again = run(&app, move |conn| {
-        Ok(store::claim_fairly(conn, "fair", &["test.handled"], 4, Some(2), now, now + Duration::minutes(1))?)
-    })
-    .await;
-    assert!(again.is_empty(), "{again:?}");
+    let claim = || {
+        run(&app, move |conn| {
+            Ok(store::claim_fairly(conn, "fair", &["test.handled"], 4, Some(2), now, now + Duration::minutes(1))?)
+        })
+    };
+    let first = claim().await;
+    let of =
+        |rows: &[Claimed], company: &CompanyId| rows.iter().filter(|row| row.company_id == company.as_str()).count();
+    assert_eq!(
+        (of(&first, &busy), of(&first, &quiet)),
+        (2, 0),
+        "the busy company's share; the quiet row was past the candidates"
+    );
+    let second = claim().await;
+    assert_eq!(
+        (of(&second, &busy), of(&second, &quiet)),
+        (0, 1),
+        "while the busy company is at its share, the others come first"
+    );
+    assert!(claim().await.is_empty(), "nothing more: the busy company is still at its share");
 }

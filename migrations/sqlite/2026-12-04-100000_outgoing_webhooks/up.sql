@@ -51,3 +51,6 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, attempted_at, id);
 CREATE INDEX webhook_attempts_event ON webhook_attempts (endpoint_id, event_id);
 CREATE INDEX webhook_attempts_attempted ON webhook_attempts (attempted_at);
+
+-- What a fair claim counts: the rows of each company under a live lease.
+CREATE INDEX outbox_messages_leased ON outbox_messages (claimed_until) WHERE done_at IS NULL AND failed_at IS NULL AND claimed_until IS NOT NULL;

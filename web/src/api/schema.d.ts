@@ -3513,7 +3513,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -3596,7 +3596,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -3673,7 +3673,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -3720,7 +3720,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -3818,7 +3818,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -3855,7 +3855,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -4009,7 +4009,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4157,7 +4157,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4219,7 +4219,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4331,7 +4331,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4387,7 +4387,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4476,7 +4476,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4549,7 +4549,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4603,7 +4603,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4737,7 +4737,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -4841,7 +4841,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -4924,7 +4924,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -4957,7 +4957,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5006,7 +5006,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5041,7 +5041,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5133,7 +5133,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5182,7 +5182,7 @@ export interface operations {
         since?: string;
       };
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5349,7 +5349,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -5380,7 +5380,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -5456,7 +5456,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5491,7 +5491,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5569,7 +5569,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -5654,7 +5654,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5693,7 +5693,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5753,7 +5753,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5788,7 +5788,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5901,7 +5901,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -5974,7 +5974,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6011,7 +6011,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -6093,7 +6093,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6131,7 +6131,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6218,7 +6218,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
@@ -6373,7 +6373,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path: {
@@ -6493,7 +6493,7 @@ export interface operations {
          *     `precondition_failed` and nothing changes.
          */
         "If-Match"?: string | null;
-        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). Ignored on multipart uploads. */
+        /** @description Makes a retry safe: the first answer to this key (per company, or per agent) is kept for 24 hours and given again, with `Idempotent-Replayed: true`, to a retry of the same request, which changes nothing. Another request under the key is 422 `idempotency_key_reused`; a retry while the first still runs is 409 `idempotency_key_in_use`. The key belongs to the caller (a user with their role, an API key, an agent); only answers of a handler that ran are kept (not a 5xx, 401, 403, 413, 415 or 429). A kept answer that can no longer be read (the server secret changed) is 422 `idempotency_answer_unavailable`. Ignored on multipart uploads. */
         "Idempotency-Key"?: string;
       };
       path?: never;
