@@ -363,7 +363,26 @@ async fn sigterm_lets_a_webhook_delivery_in_flight_end_and_records_it() {
         .await
         .expect("employee");
     assert_eq!(created.status(), StatusCode::CREATED);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Signal only once the delivery is claimed and in flight (the receiver answers after 2 s).
+    let database = dir.path().join("v.db").display().to_string();
+    let claimed = move || {
+        use diesel::{Connection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = diesel::SqliteConnection::establish(&database).expect("the server's database");
+        diesel::sql_query("SELECT COUNT(*) AS n FROM outbox_messages WHERE claimed_by IS NOT NULL")
+            .get_result::<Count>(&mut conn)
+            .map(|count| count.n)
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while tokio::task::spawn_blocking(claimed.clone()).await.expect("join") == 0 {
+        assert!(std::time::Instant::now() < deadline, "the delivery was never claimed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill");
     let mut child = server.0.take().expect("the server");

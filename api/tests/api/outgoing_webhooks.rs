@@ -708,7 +708,8 @@ async fn a_slow_endpoint_holds_up_no_other_companys_deliveries(backend: Backend)
     let app = spawn(backend).await;
     let (slow_owner, _, slow) = company_with_receiver(&app).await;
     let (fast_owner, _, fast) = company_with_receiver(&app).await;
-    slow.answer(json!({"delay_secs": 4})).await;
+    // Long enough that even a loaded machine delivers the fast company's event before this one is answered.
+    slow.answer(json!({"delay_secs": 8})).await;
     app.add_employee(&slow_owner, "slow@slow.test").await;
     // Let the slow delivery be claimed and in flight.
     tokio::time::sleep(Duration::from_millis(600)).await;
