@@ -199,7 +199,9 @@ pub async fn idempotency(
                 }
             }));
             task.await.map_err(|_| {
-                actix_web::error::ErrorInternalServerError("the request with an Idempotency-Key did not end")
+                actix_web::Error::from(ApiError::Internal(anyhow::anyhow!(
+                    "the request with an Idempotency-Key did not end"
+                )))
             })?
         }
     }
@@ -392,7 +394,9 @@ async fn keep(
     let (request, response) = response.into_parts();
     let (head, body) = response.into_parts();
     let bytes = actix_web::body::to_bytes(body).await.map_err(|_| {
-        actix_web::error::ErrorInternalServerError("the answer to a request with an Idempotency-Key failed")
+        actix_web::Error::from(ApiError::Internal(anyhow::anyhow!(
+            "the answer to a request with an Idempotency-Key failed"
+        )))
     });
     let bytes = match bytes {
         Ok(bytes) => bytes,

@@ -85,6 +85,20 @@ pub fn claim_fairly(
     lease_until: NaiveDateTime,
 ) -> QueryResult<Vec<Claimed>> {
     use outbox_messages::dsl as m;
+    // An idle poll is one indexed read: no write transaction (on SQLite, the one writer's lock) and no
+    // advisory lock unless there is something to claim.
+    let anything_due = diesel::select(diesel::dsl::exists(
+        m::outbox_messages
+            .filter(m::done_at.is_null())
+            .filter(m::failed_at.is_null())
+            .filter(m::available_at.le(now))
+            .filter(m::claimed_until.is_null().or(m::claimed_until.lt(now)))
+            .filter(m::topic.eq_any(topics)),
+    ))
+    .get_result::<bool>(conn)?;
+    if !anything_due {
+        return Ok(Vec::new());
+    }
     write_transaction(conn, |conn| {
         // What each company has in flight, and so which are at their share. On PostgreSQL the claims of all
         // instances are serialised for this (briefly: a claim is two short statements), or each would count

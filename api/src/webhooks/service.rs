@@ -20,7 +20,7 @@ use crate::ids::{CompanyId, EventId, WebhookEndpointId};
 /// How long the secret before a rotation still signs deliveries.
 const ROTATION_OVERLAP_HOURS: i64 = 24;
 /// Endpoints a company may have.
-const MAX_ENDPOINTS: usize = 20;
+const MAX_ENDPOINTS: i64 = 20;
 /// Events one recovery sends again at most; `has_more` says to call again.
 const MAX_RECOVERED: i64 = 1_000;
 /// The longest endpoint URL, as stored.
@@ -87,8 +87,7 @@ pub fn create(
     };
     write_transaction(conn, |conn| {
         crate::db::lock_company(conn, company)?;
-        let anchor = (crate::http::cursor::Anchor::Start, None);
-        if store::list_endpoints(conn, company, anchor, MAX_ENDPOINTS as i64)?.len() >= MAX_ENDPOINTS {
+        if store::count_endpoints(conn, company)? >= MAX_ENDPOINTS {
             return Err(ApiError::Conflict {
                 code: "too_many_webhook_endpoints",
                 detail: format!("A company can have {MAX_ENDPOINTS} webhook endpoints; delete one first."),

@@ -49,6 +49,10 @@ pub fn lock_endpoint(
     }
 }
 
+pub fn count_endpoints(conn: &mut DbConn, company: &CompanyId) -> QueryResult<i64> {
+    webhook_endpoints::table.filter(webhook_endpoints::company_id.eq(company.as_str())).count().get_result(conn)
+}
+
 pub fn endpoint_created_at(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
     scoped(company, id).select(webhook_endpoints::created_at).first(conn).optional()
 }

@@ -129,6 +129,13 @@ fn base_settings(database_url: &str, data_dir: &str) -> HashMap<String, String> 
     ])
 }
 
+/// The Python of the test tools (tools/.venv, which `make tools` installs), or `VIGIL_TOOLS_PYTHON`.
+pub fn tools_python() -> std::path::PathBuf {
+    std::env::var("VIGIL_TOOLS_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tools/.venv/bin/python"))
+}
+
 /// The JWT secret of test servers, so tests can forge tokens on purpose.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 

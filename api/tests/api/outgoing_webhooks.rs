@@ -530,10 +530,19 @@ async fn a_message_can_be_sent_again_and_what_failed_recovered(backend: Backend)
 
 /// Waits until `n` deliveries have been given up (their last attempt is recorded, and so is its end).
 async fn wait_for_given_up(app: &TestApp, n: usize) {
+    wait_for_deliveries(app, "failed_at IS NOT NULL", n, "given up").await;
+}
+
+/// Waits until `n` deliveries are done.
+async fn wait_for_done(app: &TestApp, n: usize) {
+    wait_for_deliveries(app, "done_at IS NOT NULL", n, "done").await;
+}
+
+async fn wait_for_deliveries(app: &TestApp, condition: &str, n: usize, what: &str) {
     let deadline = std::time::Instant::now() + WAIT;
-    let sql = "SELECT CAST(COUNT(*) AS TEXT) AS value FROM outbox_messages WHERE failed_at IS NOT NULL";
-    while app.execute_sql_text(sql).await != n.to_string() {
-        assert!(std::time::Instant::now() < deadline, "{n} deliveries were not given up");
+    let sql = format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM outbox_messages WHERE {condition}");
+    while app.execute_sql_text(&sql).await != n.to_string() {
+        assert!(std::time::Instant::now() < deadline, "{n} deliveries were not {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -687,11 +696,10 @@ async fn the_documented_verifiers_accept_a_real_delivery_and_refuse_a_tampered_o
     app.add_employee(&owner, "doc@docs.test").await;
     let delivery = receiver.wait_for(WAIT, "a delivery", |d| !d.is_empty()).await.remove(0);
     let body = delivery["body"].as_str().expect("body").to_owned();
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = std::env::var("VIGIL_TOOLS_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| root.join("tools/.venv/bin/python"));
-    for (program, script) in [(python, "verify_webhook.py"), (std::path::PathBuf::from("node"), "verify_webhook.mjs")] {
+    for (program, script) in [
+        (crate::helpers::tools_python(), "verify_webhook.py"),
+        (std::path::PathBuf::from("node"), "verify_webhook.mjs"),
+    ] {
         assert_eq!(
             run_verifier(&program, script, &secret, &delivery, &body),
             (true, "employee.created".to_owned()),
@@ -772,16 +780,6 @@ async fn events_attempts_and_finished_deliveries_are_forgotten_after_30_days(bac
     let listed: Value =
         app.get("/api/v1/events?type=employee.created", &owner.access_token).await.json().await.expect("json");
     assert_eq!(listed["data"].as_array().expect("events").len(), 1, "{listed}");
-}
-
-/// Waits until `n` deliveries are done.
-async fn wait_for_done(app: &TestApp, n: usize) {
-    let deadline = std::time::Instant::now() + WAIT;
-    let sql = "SELECT CAST(COUNT(*) AS TEXT) AS value FROM outbox_messages WHERE done_at IS NOT NULL";
-    while app.execute_sql_text(sql).await != n.to_string() {
-        assert!(std::time::Instant::now() < deadline, "{n} deliveries were not done");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn events_of(app: &TestApp, owner: &Session, kind: &str) -> Vec<Value> {

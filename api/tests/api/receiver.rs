@@ -34,10 +34,7 @@ impl Receiver {
     /// Starts the process again (after a kill), on the same port and log.
     pub fn restart(&mut self) {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let python = std::env::var("VIGIL_TOOLS_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("tools/.venv/bin/python"));
-        let mut command = Command::new(&python);
+        let mut command = Command::new(crate::helpers::tools_python());
         command.arg(root.join("tools/webhook_receiver.py")).args(["--port", &self.port.to_string()]);
         command.arg("--log").arg(&self.log);
         for secret in &self.secrets {

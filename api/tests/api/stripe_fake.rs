@@ -32,8 +32,7 @@ fn repository_root() -> PathBuf {
 
 fn start() -> Localstripe {
     let root = repository_root();
-    let python =
-        std::env::var("VIGIL_TOOLS_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root.join("tools/.venv/bin/python"));
+    let python = crate::helpers::tools_python();
     assert!(
         python.exists(),
         "{} is missing: run `make tools` (make test does) to install localstripe",
