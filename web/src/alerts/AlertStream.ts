@@ -7,6 +7,12 @@ export interface AlertStreamOptions {
   getTicket: () => Promise<string>;
   onAlert: (alert: Alert) => void;
   onStatus: (status: StreamStatus) => void;
+  /**
+   * The stream is (re)connected. A new stream (no `last_event_id`, or one the server does not know) starts
+   * after the newest alert, so whatever was raised between the lists being read and the stream subscribing
+   * is never sent: refetch the lists here.
+   */
+  onOpen?: () => void;
   /** For tests. */
   createEventSource?: (url: string) => EventSource;
   baseUrl?: string;
@@ -62,6 +68,7 @@ export class AlertStream {
     source.onopen = () => {
       this.backoff = 1000;
       this.options.onStatus("live");
+      this.options.onOpen?.();
     };
     source.addEventListener("alert", (event) => {
       const message = event as MessageEvent<string>;

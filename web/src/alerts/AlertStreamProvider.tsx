@@ -4,7 +4,7 @@ import { notifications } from "@mantine/notifications";
 import { api, call } from "../api/client";
 import { AlertStream, type StreamStatus } from "./AlertStream";
 import { AlertStreamContext } from "./AlertStreamContext";
-import { alertKeys } from "./queries";
+import { refreshAfterAlert } from "./queries";
 import { severityColor } from "./presentation";
 
 /** Keeps the alert stream open while signed in; each alert refreshes the lists and the unread badge. */
@@ -16,11 +16,10 @@ export function AlertStreamProvider({ children }: { children: ReactNode }) {
     const stream = new AlertStream({
       getTicket: async () => (await call(api.POST("/api/v1/alerts/stream-tickets"))).ticket,
       onStatus: setStatus,
+      // What was raised before the stream subscribed is not sent on it: read the lists again.
+      onOpen: () => refreshAfterAlert(queryClient),
       onAlert: (alert) => {
-        void queryClient.invalidateQueries({ queryKey: alertKeys.all });
-        // Alerts follow changes elsewhere (a failed payment, an agent gone offline): show those too.
-        void queryClient.invalidateQueries({ queryKey: ["billing"] });
-        void queryClient.invalidateQueries({ queryKey: ["agents"] });
+        refreshAfterAlert(queryClient);
         notifications.show({
           title: alert.title,
           message: alert.message,
