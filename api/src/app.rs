@@ -280,6 +280,8 @@ fn cors(config: &Config) -> Cors {
             header::ACCEPT,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static(crate::http::idempotency::IDEMPOTENCY_KEY),
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
         ])
         .expose_headers([
             header::RETRY_AFTER,
@@ -287,6 +289,8 @@ fn cors(config: &Config) -> Cors {
             header::HeaderName::from_static("ratelimit"),
             header::HeaderName::from_static("ratelimit-policy"),
             header::HeaderName::from_static(crate::http::idempotency::REPLAYED),
+            header::ETAG,
+            header::LINK,
         ])
         .supports_credentials()
         .max_age(3600);
@@ -374,6 +378,8 @@ fn serve(
         // Innermost, so the 500 it makes of a handler's panic still passes CORS, the security headers and
         // the access log.
         app.wrap(from_fn(crate::http::catch_panic::catch_panic))
+            // Inside the limit, which gives back what a 304 cost.
+            .wrap(from_fn(crate::http::conditional::conditional_get))
             // Outside the panic guard, so that the 500 of a panic lets the key go for a retry.
             .wrap(from_fn(crate::http::idempotency::idempotency))
             // The limit sits inside CORS so that a browser can read its 429.

@@ -1,5 +1,6 @@
 -- GET /api/v1/alerts?unread=true as the API issues it: the caller's user row (http::principal re-reads it on
--- every request), then alerts::store::list: the total, then the first page of 20.
+-- every request), then alerts::store::list: the total, then the first page of 20. Since the running totals
+-- (issue 18) the total is one row of alert_counts, no longer a COUNT(*) over the recipient's unread alerts.
 SELECT "users"."id", "users"."company_id", "users"."email", "users"."name", "users"."password_hash", "users"."role", "users"."disabled_at", "users"."last_login_at", "users"."created_at", "users"."updated_at" FROM "users" WHERE (("users"."company_id" = :company) AND ("users"."id" = :user)) LIMIT 1;
-SELECT COUNT(*) FROM "alerts" WHERE ((("alerts"."company_id" = :company) AND ("alerts"."recipient_user_id" = :user)) AND ("alerts"."read_at" IS NULL));
+SELECT "alert_counts"."alert_count", "alert_counts"."unread_count" FROM "alert_counts" WHERE (("alert_counts"."company_id" = :company) AND ("alert_counts"."recipient_user_id" = :user)) LIMIT 1;
 SELECT "alerts"."id", "alerts"."company_id", "alerts"."recipient_user_id", "alerts"."alert_type", "alerts"."severity", "alerts"."title", "alerts"."message", "alerts"."related_employee_id", "alerts"."related_data", "alerts"."dedup_key", "alerts"."read_at", "alerts"."resolved_at", "alerts"."created_at" FROM "alerts" WHERE ((("alerts"."company_id" = :company) AND ("alerts"."recipient_user_id" = :user)) AND ("alerts"."read_at" IS NULL)) ORDER BY "alerts"."created_at" DESC, "alerts"."id" DESC LIMIT 20 OFFSET 0;

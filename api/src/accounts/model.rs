@@ -62,6 +62,12 @@ pub struct User {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl crate::http::pagination::Listed for User {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 impl From<UserRow> for User {
     fn from(row: UserRow) -> Self {
         Self {

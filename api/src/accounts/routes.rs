@@ -13,7 +13,7 @@ use crate::config::{Config, Environment};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::{OptionalJson, ValidatedJson};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{CursorQuery, ListRequest, Page, PageQuery};
 use crate::http::precondition::{IfMatch, IfMatchParam, Tagged};
 use crate::http::principal::{AdminUser, Auth, RequestOrigin, SignedInUser};
 use crate::ids::UserId;
@@ -202,19 +202,20 @@ pub async fn change_password(
 #[utoipa::path(
     tag = "users",
     operation_id = "list_users",
-    params(PageQuery),
+    params(PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of users", body = Page<User>)),
+    responses((status = 200, description = "One page of users", body = Page<User>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/users")]
 pub async fn list_users(
     auth: Auth<AdminUser>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<User>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<User>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(web::Json(db::run(&pool, move |conn| service::list_users(conn, &company, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list_users(conn, &company, &page)).await?)
 }
 
 /// Adds a user to the company. Without a password, a temporary one is generated and returned once.

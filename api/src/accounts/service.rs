@@ -22,7 +22,7 @@ use crate::auth::tokens::{self, AccessClaims};
 use crate::config::Secret;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::{ListRequest, Page};
 use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::{CompanyId, UserId};
 
@@ -370,9 +370,10 @@ pub fn me(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<Me, A
     Ok(Me { user: user.into(), company: Company::from(company) })
 }
 
-pub fn list_users(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> Result<Page<User>, ApiError> {
-    let (rows, total) = store::list_users(conn, company, page)?;
-    Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
+pub fn list_users(conn: &mut DbConn, company: &CompanyId, list: &ListRequest) -> Result<Page<User>, ApiError> {
+    let slice = list.slice(|id| Ok(store::user_created_at(conn, company, id)?))?;
+    let (rows, total) = store::list_users(conn, company, &slice)?;
+    Ok(list.page(rows.into_iter().map(Into::into).collect(), total))
 }
 
 pub fn get_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<Tagged<User>, ApiError> {

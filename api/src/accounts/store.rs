@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::model::{CompanyRow, Role, UserChanges, UserRow};
 use crate::db::DbConn;
 use crate::db::schema::{companies, refresh_tokens, users};
-use crate::http::pagination::PageRequest;
+use crate::http::pagination::Slice;
 use crate::ids::{CompanyId, UserId};
 
 pub fn insert_company(conn: &mut DbConn, row: &CompanyRow) -> QueryResult<()> {
@@ -37,15 +37,24 @@ pub fn find_user(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Query
         .first(conn)
 }
 
-pub fn list_users(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryResult<(Vec<UserRow>, i64)> {
-    let scoped = || users::table.filter(users::company_id.eq(company.as_str()));
-    let total = scoped().count().get_result(conn)?;
-    let rows = scoped()
-        .order((users::created_at.asc(), users::id.asc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(UserRow::as_select())
-        .load(conn)?;
+/// When a user of the company was created: where a cursor naming them stands in the list.
+pub fn user_created_at(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    users::table
+        .filter(users::company_id.eq(company.as_str()))
+        .filter(users::id.eq(id))
+        .select(users::created_at)
+        .first(conn)
+        .optional()
+}
+
+/// The company's users: numbered pages oldest first, cursor slices newest first.
+pub fn list_users(conn: &mut DbConn, company: &CompanyId, slice: &Slice) -> QueryResult<(Vec<UserRow>, Option<i64>)> {
+    let scoped = || users::table.filter(users::company_id.eq(company.as_str())).into_boxed();
+    let total = if slice.is_numbered() { Some(scoped().count().get_result(conn)?) } else { None };
+    let rows = crate::load_slice!(conn, scoped, slice,
+        order: (users::created_at.asc(), users::id.asc()),
+        keyset: (users::created_at, users::id),
+        select: UserRow::as_select())?;
     Ok((rows, total))
 }
 

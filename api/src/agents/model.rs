@@ -62,6 +62,12 @@ pub struct Agent {
     pub suspended: bool,
 }
 
+impl crate::http::pagination::Listed for Agent {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 impl Agent {
     /// The agent with its status as of `online_since` (agents seen since then are ONLINE); live agents
     /// enrolled at or after `suspended_from` (`(enrolled at, id)`) are suspended.
@@ -129,6 +135,12 @@ pub struct EnrollmentToken {
     pub created_at: chrono::DateTime<chrono::Utc>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl crate::http::pagination::Listed for EnrollmentToken {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
 }
 
 impl From<EnrollmentTokenRow> for EnrollmentToken {

@@ -10,7 +10,7 @@ use super::service;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::{OptionalJson, ValidatedJson};
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{CursorQuery, ListRequest, Page, PageQuery};
 use crate::http::principal::{Admin, AgentSecret, Auth, Member, RequestOrigin};
 use crate::ids::{AgentId, EnrollmentTokenId};
 
@@ -18,20 +18,21 @@ use crate::ids::{AgentId, EnrollmentTokenId};
 #[utoipa::path(
     tag = "agents",
     operation_id = "list_agents",
-    params(AgentFilter, PageQuery),
+    params(AgentFilter, PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of agents", body = Page<Agent>)),
+    responses((status = 200, description = "One page of agents", body = Page<Agent>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/agents")]
 pub async fn list_agents(
     auth: Auth<Member>,
     filter: web::Query<AgentFilter>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<Agent>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<Agent>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
-    Ok(web::Json(db::run(&pool, move |conn| service::list_agents(conn, &company, &filter, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list_agents(conn, &company, &filter, &page)).await?)
 }
 
 /// One agent.
@@ -75,19 +76,20 @@ pub async fn revoke_agent(
 #[utoipa::path(
     tag = "agents",
     operation_id = "list_enrollment_tokens",
-    params(PageQuery),
+    params(PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of enrollment tokens", body = Page<EnrollmentToken>)),
+    responses((status = 200, description = "One page of enrollment tokens", body = Page<EnrollmentToken>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/enrollment-tokens")]
 pub async fn list_enrollment_tokens(
     auth: Auth<Admin>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<EnrollmentToken>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<EnrollmentToken>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(web::Json(db::run(&pool, move |conn| service::list_tokens(conn, &company, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list_tokens(conn, &company, &page)).await?)
 }
 
 /// Creates an enrollment token for agent installers. The token is shown only in this response.

@@ -13,7 +13,7 @@ use crate::audit::model::{ActorType, AuditActor, AuditEvent};
 use crate::crypto::{random_token, sha256_hex};
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::{ListRequest, Page};
 use crate::ids::normalize_email;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
 use crate::plans::LimitKind;
@@ -46,16 +46,13 @@ pub fn list_agents(
     conn: &mut DbConn,
     company: &CompanyId,
     filter: &AgentFilter,
-    page: PageRequest,
+    list: &ListRequest,
 ) -> Result<Page<Agent>, ApiError> {
+    let slice = list.slice(|id| Ok(store::enrolled_at_of(conn, company, id)?))?;
     let since = online_since(conn, company, now())?;
     let suspended_from = first_suspended(conn, company)?;
-    let (rows, total) = store::list_agents(conn, company, filter, since, page)?;
-    Ok(Page::new(
-        rows.into_iter().map(|row| Agent::from_row(row, since, suspended_from.as_ref())).collect(),
-        page,
-        total,
-    ))
+    let (rows, total) = store::list_agents(conn, company, filter, since, &slice)?;
+    Ok(list.page(rows.into_iter().map(|row| Agent::from_row(row, since, suspended_from.as_ref())).collect(), total))
 }
 
 pub fn get_agent(conn: &mut DbConn, company: &CompanyId, id: &AgentId) -> Result<Agent, ApiError> {
@@ -129,10 +126,11 @@ pub fn create_token(
 pub fn list_tokens(
     conn: &mut DbConn,
     company: &CompanyId,
-    page: PageRequest,
+    list: &ListRequest,
 ) -> Result<Page<EnrollmentToken>, ApiError> {
-    let (rows, total) = store::list_tokens(conn, company, page)?;
-    Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
+    let slice = list.slice(|id| Ok(store::token_created_at_of(conn, company, id)?))?;
+    let (rows, total) = store::list_tokens(conn, company, &slice)?;
+    Ok(list.page(rows.into_iter().map(Into::into).collect(), total))
 }
 
 pub fn revoke_token(

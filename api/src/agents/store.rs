@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::model::{AgentFilter, AgentRow, AgentStatus, EnrollmentTokenRow};
 use crate::db::DbConn;
 use crate::db::schema::{agents, enrollment_tokens, subscriptions, tiers};
-use crate::http::pagination::PageRequest;
+use crate::http::pagination::Slice;
 use crate::ids::{AgentId, CompanyId, EnrollmentTokenId, UserId};
 use crate::plans::TierCode;
 
@@ -84,8 +84,8 @@ pub fn list_agents(
     company: &CompanyId,
     filter: &AgentFilter,
     online_since: NaiveDateTime,
-    page: PageRequest,
-) -> QueryResult<(Vec<AgentRow>, i64)> {
+    slice: &Slice,
+) -> QueryResult<(Vec<AgentRow>, Option<i64>)> {
     let query = || {
         let mut query = agents::table.filter(agents::company_id.eq(company.as_str())).into_boxed();
         query = match filter.status {
@@ -103,14 +103,22 @@ pub fn list_agents(
         }
         query
     };
-    let total = query().count().get_result(conn)?;
-    let rows = query()
-        .order((agents::hostname.asc(), agents::id.asc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(AgentRow::as_select())
-        .load(conn)?;
+    let total = if slice.is_numbered() { Some(query().count().get_result(conn)?) } else { None };
+    let rows = crate::load_slice!(conn, query, slice,
+        order: (agents::hostname.asc(), agents::id.asc()),
+        keyset: (agents::enrolled_at, agents::id),
+        select: AgentRow::as_select())?;
     Ok((rows, total))
+}
+
+/// When an agent of the company enrolled: where a cursor naming it stands in the list.
+pub fn enrolled_at_of(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    agents::table
+        .filter(agents::company_id.eq(company.as_str()))
+        .filter(agents::id.eq(id))
+        .select(agents::enrolled_at)
+        .first(conn)
+        .optional()
 }
 
 /// What decides whether a live agent may record, in one statement: the subscription's status and grace
@@ -215,17 +223,25 @@ pub fn consume_token(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryRe
 pub fn list_tokens(
     conn: &mut DbConn,
     company: &CompanyId,
-    page: PageRequest,
-) -> QueryResult<(Vec<EnrollmentTokenRow>, i64)> {
-    let scoped = || enrollment_tokens::table.filter(enrollment_tokens::company_id.eq(company.as_str()));
-    let total = scoped().count().get_result(conn)?;
-    let rows = scoped()
-        .order((enrollment_tokens::created_at.desc(), enrollment_tokens::id.desc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(EnrollmentTokenRow::as_select())
-        .load(conn)?;
+    slice: &Slice,
+) -> QueryResult<(Vec<EnrollmentTokenRow>, Option<i64>)> {
+    let scoped = || enrollment_tokens::table.filter(enrollment_tokens::company_id.eq(company.as_str())).into_boxed();
+    let total = if slice.is_numbered() { Some(scoped().count().get_result(conn)?) } else { None };
+    let rows = crate::load_slice!(conn, scoped, slice,
+        order: (enrollment_tokens::created_at.desc(), enrollment_tokens::id.desc()),
+        keyset: (enrollment_tokens::created_at, enrollment_tokens::id),
+        select: EnrollmentTokenRow::as_select())?;
     Ok((rows, total))
+}
+
+/// When an enrollment token of the company was made: where a cursor naming it stands in the list.
+pub fn token_created_at_of(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    enrollment_tokens::table
+        .filter(enrollment_tokens::company_id.eq(company.as_str()))
+        .filter(enrollment_tokens::id.eq(id))
+        .select(enrollment_tokens::created_at)
+        .first(conn)
+        .optional()
 }
 
 pub fn find_token(

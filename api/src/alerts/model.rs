@@ -204,6 +204,12 @@ pub struct Alert {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl crate::http::pagination::Listed for Alert {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 impl From<AlertRow> for Alert {
     fn from(row: AlertRow) -> Self {
         let kind = AlertType::parse(&row.alert_type).unwrap_or(AlertType::PolicyChanged);

@@ -10,7 +10,7 @@ use super::{service, stream};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{CursorQuery, ListRequest, Page, PageQuery};
 use crate::http::principal::{Auth, SignedInUser};
 use crate::ids::AlertId;
 
@@ -18,20 +18,21 @@ use crate::ids::AlertId;
 #[utoipa::path(
     tag = "alerts",
     operation_id = "list_alerts",
-    params(AlertFilter, PageQuery),
+    params(AlertFilter, PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of alerts", body = Page<Alert>)),
+    responses((status = 200, description = "One page of alerts", body = Page<Alert>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/alerts")]
 pub async fn list_alerts(
     auth: Auth<SignedInUser>,
     filter: web::Query<AlertFilter>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<Alert>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<Alert>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let ((user, _), company, filter) = (auth.acting_user()?, auth.company_id().clone(), filter.into_inner());
-    Ok(web::Json(db::run(&pool, move |conn| service::list(conn, &company, &user, &filter, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list(conn, &company, &user, &filter, &page)).await?)
 }
 
 /// How many of the user's alerts are unread, for the badge.

@@ -9,7 +9,7 @@ use crate::db::{DbConn, notify};
 use crate::error::ApiError;
 use crate::events::model::EventType;
 use crate::events::service as events;
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::{ListRequest, Page};
 use crate::ids::{AlertId, CompanyId, UserId};
 
 /// Lifetime of a stream ticket.
@@ -150,10 +150,11 @@ pub fn list(
     company: &CompanyId,
     user: &UserId,
     filter: &AlertFilter,
-    page: PageRequest,
+    list: &ListRequest,
 ) -> Result<Page<Alert>, ApiError> {
-    let (rows, total) = store::list(conn, company, user, filter, page)?;
-    Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
+    let slice = list.slice(|id| Ok(store::created_at_of(conn, company, user, id)?))?;
+    let (rows, total) = store::list(conn, company, user, filter, &slice)?;
+    Ok(list.page(rows.into_iter().map(Into::into).collect(), total))
 }
 
 pub fn unread_count(conn: &mut DbConn, company: &CompanyId, user: &UserId) -> Result<UnreadCount, ApiError> {

@@ -8,8 +8,8 @@ use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
 use super::model::{AlertFilter, AlertKey, AlertRow, AlertType};
 use crate::auth::Role;
 use crate::db::DbConn;
-use crate::db::schema::{alerts, stream_tickets, users};
-use crate::http::pagination::PageRequest;
+use crate::db::schema::{alert_counts, alerts, stream_tickets, users};
+use crate::http::pagination::Slice;
 use crate::ids::{AlertId, CompanyId, UserId};
 
 /// The active users of the company with one of `roles`.
@@ -18,6 +18,8 @@ pub fn recipients(conn: &mut DbConn, company: &CompanyId, roles: &[Role]) -> Que
         .filter(users::company_id.eq(company.as_str()))
         .filter(users::disabled_at.is_null())
         .filter(users::role.eq_any(roles.iter().map(|role| role.as_str())))
+        // One order for every fan-out, so two at once lock the recipients' running counts in the same order.
+        .order(users::id.asc())
         .select(users::id)
         .load(conn)
 }
@@ -108,8 +110,8 @@ pub fn list(
     company: &CompanyId,
     recipient: &UserId,
     filter: &AlertFilter,
-    page: PageRequest,
-) -> QueryResult<(Vec<AlertRow>, i64)> {
+    slice: &Slice,
+) -> QueryResult<(Vec<AlertRow>, Option<i64>)> {
     let query = || {
         let mut query = alerts::table
             .filter(alerts::company_id.eq(company.as_str()))
@@ -131,23 +133,56 @@ pub fn list(
         }
         query
     };
-    let total = query().count().get_result(conn)?;
-    let rows = query()
-        .order((alerts::created_at.desc(), alerts::id.desc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(AlertRow::as_select())
-        .load(conn)?;
+    // The web app's two lists, all alerts and the unread ones, read their totals from the running counts;
+    // a narrower filter counts its rows.
+    let total = match slice {
+        Slice::Keyset { .. } => None,
+        Slice::Numbered(_) => {
+            let narrowed = filter.kind.is_some() || filter.severity.is_some() || filter.resolved.is_some();
+            Some(match (narrowed, filter.unread == Some(true)) {
+                (false, false) => counts(conn, company, recipient)?.0,
+                (false, true) => counts(conn, company, recipient)?.1,
+                (true, _) => query().count().get_result(conn)?,
+            })
+        }
+    };
+    let rows = crate::load_slice!(conn, query, slice,
+        order: (alerts::created_at.desc(), alerts::id.desc()),
+        keyset: (alerts::created_at, alerts::id),
+        select: AlertRow::as_select())?;
     Ok((rows, total))
 }
 
-pub fn unread_count(conn: &mut DbConn, company: &CompanyId, recipient: &UserId) -> QueryResult<i64> {
+/// When an alert of the recipient was raised: where a cursor naming it stands in the list.
+pub fn created_at_of(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    recipient: &UserId,
+    id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
     alerts::table
         .filter(alerts::company_id.eq(company.as_str()))
         .filter(alerts::recipient_user_id.eq(recipient.as_str()))
-        .filter(alerts::read_at.is_null())
-        .count()
-        .get_result(conn)
+        .filter(alerts::id.eq(id))
+        .select(alerts::created_at)
+        .first(conn)
+        .optional()
+}
+
+/// The recipient's running counts: all alerts, and the unread ones (table `alert_counts`, kept by
+/// triggers on every write of an alert).
+pub fn counts(conn: &mut DbConn, company: &CompanyId, recipient: &UserId) -> QueryResult<(i64, i64)> {
+    Ok(alert_counts::table
+        .filter(alert_counts::company_id.eq(company.as_str()))
+        .filter(alert_counts::recipient_user_id.eq(recipient.as_str()))
+        .select((alert_counts::alert_count, alert_counts::unread_count))
+        .first(conn)
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+pub fn unread_count(conn: &mut DbConn, company: &CompanyId, recipient: &UserId) -> QueryResult<i64> {
+    Ok(counts(conn, company, recipient)?.1)
 }
 
 /// Marks read (one alert, or all of the recipient's unread ones); returns how many changed.

@@ -49,6 +49,12 @@ pub struct ApiKey {
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl crate::http::pagination::Listed for ApiKey {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 /// A creator as the list query reads it: id, name, email.
 pub type CreatorColumns = (String, String, String);
 

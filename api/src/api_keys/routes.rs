@@ -7,7 +7,7 @@ use super::service;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::ValidatedJson;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{CursorQuery, ListRequest, Page, PageQuery};
 use crate::http::principal::{AdminUser, Auth};
 use crate::ids::ApiKeyId;
 
@@ -15,19 +15,20 @@ use crate::ids::ApiKeyId;
 #[utoipa::path(
     tag = "api-keys",
     operation_id = "list_api_keys",
-    params(PageQuery),
+    params(PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of API keys", body = Page<ApiKey>)),
+    responses((status = 200, description = "One page of API keys", body = Page<ApiKey>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/api-keys")]
 pub async fn list_api_keys(
     auth: Auth<AdminUser>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<ApiKey>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<ApiKey>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(web::Json(db::run(&pool, move |conn| service::list(conn, &company, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list(conn, &company, &page)).await?)
 }
 
 /// Creates an API key. The response is the only time the key itself is shown.

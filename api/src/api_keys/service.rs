@@ -9,7 +9,7 @@ use crate::auth::Actor;
 use crate::auth::Role;
 use crate::db::{DbConn, write_transaction};
 use crate::error::ApiError;
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::{ListRequest, Page};
 use crate::ids::{ApiKeyId, CompanyId, UserId};
 
 /// Random characters after the prefix: 40 alphanumerics, about 238 bits.
@@ -65,9 +65,10 @@ pub fn create(
 }
 
 /// One page of the company's keys, newest first, revoked ones included, each with its creator.
-pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> Result<Page<ApiKey>, ApiError> {
-    let (rows, total) = store::list(conn, company, page)?;
-    Ok(Page::new(rows.into_iter().map(|(row, creator)| ApiKey::new(row, creator)).collect(), page, total))
+pub fn list(conn: &mut DbConn, company: &CompanyId, list: &ListRequest) -> Result<Page<ApiKey>, ApiError> {
+    let slice = list.slice(|id| Ok(store::created_at_of(conn, company, id)?))?;
+    let (rows, total) = store::list(conn, company, &slice)?;
+    Ok(list.page(rows.into_iter().map(|(row, creator)| ApiKey::new(row, creator)).collect(), total))
 }
 
 /// What happened to a key's creator.

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::model::{ApiKeyRow, CreatorColumns};
 use crate::db::DbConn;
 use crate::db::schema::{api_keys, users};
-use crate::http::pagination::PageRequest;
+use crate::http::pagination::Slice;
 use crate::ids::{ApiKeyId, CompanyId, UserId};
 
 pub fn insert(conn: &mut DbConn, row: &ApiKeyRow) -> QueryResult<()> {
@@ -18,20 +18,31 @@ pub fn insert(conn: &mut DbConn, row: &ApiKeyRow) -> QueryResult<()> {
 pub type KeyWithCreator = (ApiKeyRow, Option<CreatorColumns>);
 
 /// One page of the company's keys, each with its creator while that user exists.
-pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryResult<(Vec<KeyWithCreator>, i64)> {
+pub fn list(conn: &mut DbConn, company: &CompanyId, slice: &Slice) -> QueryResult<(Vec<KeyWithCreator>, Option<i64>)> {
     let scoped = || api_keys::table.filter(api_keys::company_id.eq(company.as_str()));
-    let total = scoped().count().get_result(conn)?;
-    let rows =
+    let total = if slice.is_numbered() { Some(scoped().count().get_result(conn)?) } else { None };
+    let with_creator = || {
         scoped()
             .left_join(users::table.on(
                 users::id.nullable().eq(api_keys::created_by_user_id).and(users::company_id.eq(api_keys::company_id)),
             ))
-            .order((api_keys::created_at.desc(), api_keys::id.desc()))
-            .limit(page.limit())
-            .offset(page.offset())
-            .select((ApiKeyRow::as_select(), (users::id, users::name, users::email).nullable()))
-            .load(conn)?;
+            .into_boxed()
+    };
+    let rows = crate::load_slice!(conn, with_creator, slice,
+        order: (api_keys::created_at.desc(), api_keys::id.desc()),
+        keyset: (api_keys::created_at, api_keys::id),
+        select: (ApiKeyRow::as_select(), (users::id, users::name, users::email).nullable()))?;
     Ok((rows, total))
+}
+
+/// When a key of the company was created: where a cursor naming it stands in the list.
+pub fn created_at_of(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    api_keys::table
+        .filter(api_keys::company_id.eq(company.as_str()))
+        .filter(api_keys::id.eq(id))
+        .select(api_keys::created_at)
+        .first(conn)
+        .optional()
 }
 
 /// An active user of the company: id, role, name, email. Read under the company lock when a key is

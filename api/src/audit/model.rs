@@ -69,6 +69,12 @@ pub struct AuditLogEntry {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl crate::http::pagination::Listed for AuditLogEntry {
+    fn list_id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl From<AuditRow> for AuditLogEntry {
     fn from(row: AuditRow) -> Self {
         Self {

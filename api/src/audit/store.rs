@@ -6,7 +6,7 @@ use super::model::{AuditActor, AuditEvent, AuditFilter, AuditLogEntry, AuditRow}
 use crate::db::DbConn;
 use crate::db::schema::audit_logs;
 use crate::error::ApiError;
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::{ListRequest, Page};
 use crate::ids::CompanyId;
 
 /// Appends one entry. Call it inside the transaction of the change it records, so both or neither land.
@@ -33,7 +33,7 @@ pub fn list(
     conn: &mut DbConn,
     company: &CompanyId,
     filter: &AuditFilter,
-    page: PageRequest,
+    list: &ListRequest,
 ) -> Result<Page<AuditLogEntry>, ApiError> {
     let query = || {
         let mut query = audit_logs::table.filter(audit_logs::company_id.eq(company.as_str())).into_boxed();
@@ -54,12 +54,18 @@ pub fn list(
         }
         query
     };
-    let total: i64 = query().count().get_result(conn)?;
-    let rows: Vec<AuditRow> = query()
-        .order((audit_logs::created_at.desc(), audit_logs::id.desc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(AuditRow::as_select())
-        .load(conn)?;
-    Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
+    let slice = list.slice(|id| {
+        Ok(audit_logs::table
+            .filter(audit_logs::company_id.eq(company.as_str()))
+            .filter(audit_logs::id.eq(id))
+            .select(audit_logs::created_at)
+            .first(conn)
+            .optional()?)
+    })?;
+    let total: Option<i64> = if slice.is_numbered() { Some(query().count().get_result(conn)?) } else { None };
+    let rows: Vec<AuditRow> = crate::load_slice!(conn, query, &slice,
+        order: (audit_logs::created_at.desc(), audit_logs::id.desc()),
+        keyset: (audit_logs::created_at, audit_logs::id),
+        select: AuditRow::as_select())?;
+    Ok(list.page(rows.into_iter().map(Into::into).collect(), total))
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::tiers;
+use crate::http::pagination::Page;
 
 pub use crate::plans::{BYTES_PER_GB, LimitKind, Tier, TierCode, TierFeatures};
 
@@ -283,6 +284,12 @@ pub struct Invoice {
     pub invoice_pdf: Option<String>,
 }
 
+impl crate::http::pagination::Listed for Invoice {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 impl From<InvoiceRow> for Invoice {
     fn from(row: InvoiceRow) -> Self {
         Self {
@@ -312,16 +319,34 @@ pub struct InvoiceSummary {
     /// What is still owed on OPEN and UNCOLLECTIBLE invoices.
     pub outstanding: i64,
     pub currency: String,
+    /// The same sums for each status the filter covers, with how many invoices have it.
+    pub by_status: Vec<InvoiceStatusTotal>,
+}
+
+/// The invoices of one status.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvoiceStatusTotal {
+    pub status: InvoiceStatus,
+    pub count: i64,
+    pub amount_due: i64,
+    pub amount_paid: i64,
 }
 
 /// `GET /api/v1/billing/invoices`: a page plus the summary over the whole filter.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoicePage {
-    pub data: Vec<Invoice>,
-    pub page: u32,
-    pub per_page: u32,
-    pub total: i64,
+    #[serde(flatten)]
+    pub page: Page<Invoice>,
     pub summary: InvoiceSummary,
+}
+
+impl actix_web::Responder for InvoicePage {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, req: &actix_web::HttpRequest) -> actix_web::HttpResponse {
+        let links = self.page.links(req);
+        crate::http::pagination::respond_with_links(&self, links)
+    }
 }
 
 /// Filter of the invoice list.

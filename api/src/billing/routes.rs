@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::{ValidatedJson, ValidatedQuery};
-use crate::http::pagination::PageQuery;
+use crate::http::pagination::{CursorQuery, ListRequest, PageQuery};
 use crate::http::precondition::{IfMatch, IfMatchParam, Tagged};
 use crate::http::principal::{AdminReader, AdminUser, Auth};
 use crate::ids::InvoiceId;
@@ -71,20 +71,21 @@ pub async fn get_subscription(
 #[utoipa::path(
     tag = "billing",
     operation_id = "list_invoices",
-    params(InvoiceFilter, PageQuery),
+    params(InvoiceFilter, PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of invoices and the summary", body = InvoicePage)),
+    responses((status = 200, description = "One page of invoices and the summary", body = InvoicePage, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/billing/invoices")]
 pub async fn list_invoices(
     auth: Auth<AdminReader>,
     filter: web::Query<InvoiceFilter>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<InvoicePage>, ApiError> {
-    let page = page.into_inner().resolve_with_default(INVOICES_PER_PAGE)?;
+) -> Result<InvoicePage, ApiError> {
+    let page = ListRequest::choose_with_default(page.into_inner(), cursor.into_inner(), INVOICES_PER_PAGE)?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
-    Ok(web::Json(db::run(&pool, move |conn| service::list_invoices(conn, &company, &filter, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list_invoices(conn, &company, &filter, &page)).await?)
 }
 
 /// One invoice with its hosted page and PDF links.

@@ -4,13 +4,14 @@
 use chrono::NaiveDateTime;
 
 use super::model::{
-    BillingDashboard, BillingSettings, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceSummary, OverLimit,
-    ScheduledChange, Subscription, SubscriptionRow, SubscriptionStatus, TaxId, Tier, TierCode,
+    BillingDashboard, BillingSettings, GracePeriod, Invoice, InvoiceFilter, InvoicePage, InvoiceStatus,
+    InvoiceStatusTotal, InvoiceSummary, OverLimit, ScheduledChange, Subscription, SubscriptionRow, SubscriptionStatus,
+    TaxId, Tier, TierCode,
 };
 use super::store;
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::http::pagination::PageRequest;
+use crate::http::pagination::ListRequest;
 use crate::http::precondition::{ETag, Tagged};
 use crate::ids::{CompanyId, InvoiceId};
 
@@ -135,7 +136,8 @@ pub fn dashboard(
 pub fn settings(conn: &mut DbConn, company: &CompanyId) -> Result<Tagged<BillingSettings>, ApiError> {
     let (billing_email, version) = store::find_billing_email(conn, company)?;
     let auto_renewal = store::find_subscription(conn, company)?.auto_renew;
-    let etag = ETag::from_parts(&[&format!("v{version}"), if auto_renewal { "renews" } else { "ends" }]);
+    let etag =
+        ETag::of_company(company.as_str(), &[&format!("v{version}"), if auto_renewal { "renews" } else { "ends" }]);
     Ok(Tagged::new(BillingSettings { auto_renewal, billing_email }, etag))
 }
 
@@ -143,17 +145,34 @@ pub fn list_invoices(
     conn: &mut DbConn,
     company: &CompanyId,
     filter: &InvoiceFilter,
-    page: PageRequest,
+    list: &ListRequest,
 ) -> Result<InvoicePage, ApiError> {
-    let (rows, total, (due, paid, outstanding)) = store::list_invoices(conn, company, filter, page)?;
-    let currency = rows.first().map(|row| row.currency.clone()).unwrap_or_else(|| "usd".to_owned());
-    Ok(InvoicePage {
-        data: rows.into_iter().map(Into::into).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-        summary: InvoiceSummary { total: due, paid, outstanding, currency },
-    })
+    let slice = list.slice(|id| Ok(store::invoice_issued_at(conn, company, id)?))?;
+    let rows = store::list_invoices(conn, company, filter, &slice)?;
+    let by_status: Vec<InvoiceStatusTotal> = store::invoice_totals(conn, company, filter.status)?
+        .into_iter()
+        .map(|(status, count, amount_due, amount_paid)| InvoiceStatusTotal {
+            status: InvoiceStatus::parse(&status),
+            count,
+            amount_due,
+            amount_paid,
+        })
+        .collect();
+    let owed = |total: &InvoiceStatusTotal| matches!(total.status, InvoiceStatus::Open | InvoiceStatus::Uncollectible);
+    let summary = InvoiceSummary {
+        total: by_status.iter().map(|total| total.amount_due).sum(),
+        paid: by_status.iter().map(|total| total.amount_paid).sum(),
+        outstanding: by_status
+            .iter()
+            .filter(|total| owed(total))
+            .map(|total| total.amount_due - total.amount_paid)
+            .sum(),
+        currency: rows.first().map(|row| row.currency.clone()).unwrap_or_else(|| "usd".to_owned()),
+        by_status,
+    };
+    let count = summary.by_status.iter().map(|total| total.count).sum();
+    let page = list.page(rows.into_iter().map(Into::into).collect(), Some(count));
+    Ok(InvoicePage { page, summary })
 }
 
 pub fn get_invoice(conn: &mut DbConn, company: &CompanyId, id: &InvoiceId) -> Result<Invoice, ApiError> {

@@ -10,8 +10,10 @@ use super::model::{
     TierCode, TierRow,
 };
 use crate::db::DbConn;
-use crate::db::schema::{agents, checkout_sessions, companies, employees, invoices, subscriptions, tiers};
-use crate::http::pagination::PageRequest;
+use crate::db::schema::{
+    agents, checkout_sessions, companies, employees, invoice_totals, invoices, subscriptions, tiers,
+};
+use crate::http::pagination::Slice;
 use crate::ids::{CompanyId, InvoiceId};
 
 /// Every company starts on FREE, with an ACTIVE subscription row that the billing flow later upgrades.
@@ -213,15 +215,48 @@ pub fn recent_invoices(conn: &mut DbConn, company: &CompanyId, limit: i64) -> Qu
         .load(conn)
 }
 
-/// Sums of the invoices matching the filter: (total due, total paid, outstanding).
-pub type InvoiceTotals = (i64, i64, i64);
+/// The running totals of the company's invoices per status (table `invoice_totals`, kept by triggers on
+/// every write of an invoice): (status, count, amount due, amount paid), only the statuses it has.
+pub fn invoice_totals(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    status: Option<InvoiceStatus>,
+) -> QueryResult<Vec<(String, i64, i64, i64)>> {
+    let mut query = invoice_totals::table
+        .filter(invoice_totals::company_id.eq(company.as_str()))
+        .filter(invoice_totals::invoice_count.gt(0))
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(invoice_totals::status.eq(status.as_str()));
+    }
+    query
+        .order(invoice_totals::status.asc())
+        .select((
+            invoice_totals::status,
+            invoice_totals::invoice_count,
+            invoice_totals::amount_due,
+            invoice_totals::amount_paid,
+        ))
+        .load(conn)
+}
 
+/// When an invoice of the company was issued: where a cursor naming it stands in the list.
+pub fn invoice_issued_at(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    invoices::table
+        .filter(invoices::company_id.eq(company.as_str()))
+        .filter(invoices::id.eq(id))
+        .select(invoices::issued_at)
+        .first(conn)
+        .optional()
+}
+
+/// The company's invoices matching the filter, newest first.
 pub fn list_invoices(
     conn: &mut DbConn,
     company: &CompanyId,
     filter: &InvoiceFilter,
-    page: PageRequest,
-) -> QueryResult<(Vec<InvoiceRow>, i64, InvoiceTotals)> {
+    slice: &Slice,
+) -> QueryResult<Vec<InvoiceRow>> {
     let query = || {
         let mut query = invoices::table.filter(invoices::company_id.eq(company.as_str())).into_boxed();
         if let Some(status) = filter.status {
@@ -229,26 +264,10 @@ pub fn list_invoices(
         }
         query
     };
-    // SUM over BIGINT is NUMERIC on PostgreSQL and INTEGER on SQLite; the cast gives both one type.
-    let (total, due, paid, outstanding): (i64, i64, i64, i64) = query()
-        .select((
-            diesel::dsl::count_star(),
-            sql::<BigInt>("CAST(COALESCE(SUM(amount_due), 0) AS BIGINT)"),
-            sql::<BigInt>("CAST(COALESCE(SUM(amount_paid), 0) AS BIGINT)"),
-            sql::<BigInt>(&format!(
-                "CAST(COALESCE(SUM(CASE WHEN status IN ('{}', '{}') THEN amount_due - amount_paid ELSE 0 END), 0) AS BIGINT)",
-                InvoiceStatus::Open.as_str(),
-                InvoiceStatus::Uncollectible.as_str()
-            )),
-        ))
-        .first(conn)?;
-    let rows = query()
-        .order((invoices::issued_at.desc(), invoices::id.desc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(InvoiceRow::as_select())
-        .load(conn)?;
-    Ok((rows, total, (due, paid, outstanding)))
+    crate::load_slice!(conn, query, slice,
+        order: (invoices::issued_at.desc(), invoices::id.desc()),
+        keyset: (invoices::issued_at, invoices::id),
+        select: InvoiceRow::as_select())
 }
 
 /// A company as the resync command sees it: its id, Stripe customer and billing email.

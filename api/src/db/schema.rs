@@ -414,6 +414,27 @@ diesel::table! {
 diesel::joinable!(webhook_endpoints -> companies (company_id));
 diesel::joinable!(webhook_attempts -> webhook_endpoints (endpoint_id));
 
+diesel::table! {
+    /// The payment history's running totals per company and invoice status, kept by triggers.
+    invoice_totals (company_id, status) {
+        company_id -> Text,
+        status -> Text,
+        invoice_count -> BigInt,
+        amount_due -> BigInt,
+        amount_paid -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Each recipient's alert counts, kept by triggers.
+    alert_counts (company_id, recipient_user_id) {
+        company_id -> Text,
+        recipient_user_id -> Text,
+        alert_count -> BigInt,
+        unread_count -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
     users,
@@ -440,4 +461,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     webhook_attempts,
     idempotency_keys,
+    invoice_totals,
+    alert_counts,
 );

@@ -288,8 +288,9 @@ fn remaining_alerts(conn: &mut DbConn, company: &CompanyId, owner: &crate::ids::
             },
         )?;
     }
-    let page = crate::http::pagination::PageRequest { page: 1, per_page: 100 };
-    let alerts = service::list(conn, company, owner, &Default::default(), page)?;
+    let page =
+        crate::http::pagination::ListRequest::Numbered(crate::http::pagination::PageRequest { page: 1, per_page: 100 });
+    let alerts = service::list(conn, company, owner, &Default::default(), &page)?;
     if let Some(oldest) = alerts.data.last() {
         service::mark_read(conn, company, owner, &oldest.id)?;
     }

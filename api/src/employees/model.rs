@@ -76,6 +76,12 @@ pub struct Employee {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl crate::http::pagination::Listed for Employee {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 impl From<EmployeeRow> for Employee {
     fn from(row: EmployeeRow) -> Self {
         Self {

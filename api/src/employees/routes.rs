@@ -7,7 +7,7 @@ use super::service;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::ValidatedJson;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{CursorQuery, ListRequest, Page, PageQuery};
 use crate::http::precondition::{IfMatch, IfMatchParam, Tagged};
 use crate::http::principal::{Auth, Manager, Member};
 use crate::ids::EmployeeId;
@@ -16,21 +16,22 @@ use crate::ids::EmployeeId;
 #[utoipa::path(
     tag = "employees",
     operation_id = "list_employees",
-    params(EmployeeFilter, PageQuery),
+    params(EmployeeFilter, PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of employees", body = Page<Employee>)),
+    responses((status = 200, description = "One page of employees", body = Page<Employee>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/employees")]
 pub async fn list_employees(
     auth: Auth<Member>,
     filter: web::Query<EmployeeFilter>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<Employee>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<Employee>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
     validator::Validate::validate(&filter)?;
-    Ok(web::Json(db::run(&pool, move |conn| service::list(conn, &company, &filter, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list(conn, &company, &filter, &page)).await?)
 }
 
 /// Adds an employee, within the plan's limit on active employees.

@@ -12,7 +12,7 @@ use crate::audit::model::{AuditActor, AuditEvent};
 use crate::db::{DbConn, lock_company, write_transaction};
 use crate::error::ApiError;
 use crate::events::model::EventType;
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::{ListRequest, Page};
 use crate::http::precondition::{IfMatch, Tagged};
 use crate::ids::normalize_email;
 use crate::ids::{CompanyId, EmployeeId};
@@ -47,10 +47,11 @@ pub fn list(
     conn: &mut DbConn,
     company: &CompanyId,
     filter: &EmployeeFilter,
-    page: PageRequest,
+    list: &ListRequest,
 ) -> Result<Page<Employee>, ApiError> {
-    let (rows, total) = store::list(conn, company, filter, page)?;
-    Ok(Page::new(rows.into_iter().map(Into::into).collect(), page, total))
+    let slice = list.slice(|id| Ok(store::created_at_of(conn, company, id)?))?;
+    let (rows, total) = store::list(conn, company, filter, &slice)?;
+    Ok(list.page(rows.into_iter().map(Into::into).collect(), total))
 }
 
 pub fn get(conn: &mut DbConn, company: &CompanyId, id: &EmployeeId) -> Result<Tagged<Employee>, ApiError> {

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::model::{EmployeeChanges, EmployeeFilter, EmployeeRow};
 use crate::db::schema::employees;
 use crate::db::{DbConn, contains_pattern, lower};
-use crate::http::pagination::PageRequest;
+use crate::http::pagination::Slice;
 use crate::ids::{CompanyId, EmployeeId};
 
 pub fn insert(conn: &mut DbConn, row: &EmployeeRow) -> QueryResult<()> {
@@ -35,8 +35,8 @@ pub fn list(
     conn: &mut DbConn,
     company: &CompanyId,
     filter: &EmployeeFilter,
-    page: PageRequest,
-) -> QueryResult<(Vec<EmployeeRow>, i64)> {
+    slice: &Slice,
+) -> QueryResult<(Vec<EmployeeRow>, Option<i64>)> {
     let query = || {
         let mut query = employees::table.filter(employees::company_id.eq(company.as_str())).into_boxed();
         if let Some(status) = filter.status {
@@ -56,14 +56,22 @@ pub fn list(
         }
         query
     };
-    let total = query().count().get_result(conn)?;
-    let rows = query()
-        .order((employees::name.asc(), employees::id.asc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(EmployeeRow::as_select())
-        .load(conn)?;
+    let total = if slice.is_numbered() { Some(query().count().get_result(conn)?) } else { None };
+    let rows = crate::load_slice!(conn, query, slice,
+        order: (employees::name.asc(), employees::id.asc()),
+        keyset: (employees::created_at, employees::id),
+        select: EmployeeRow::as_select())?;
     Ok((rows, total))
+}
+
+/// When an employee of the company was added: where a cursor naming them stands in the list.
+pub fn created_at_of(conn: &mut DbConn, company: &CompanyId, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    employees::table
+        .filter(employees::company_id.eq(company.as_str()))
+        .filter(employees::id.eq(id))
+        .select(employees::created_at)
+        .first(conn)
+        .optional()
 }
 
 /// Applies `changes` (and only those columns), increments the version and returns the row as written.

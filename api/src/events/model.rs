@@ -115,6 +115,12 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+impl crate::http::pagination::Listed for Event {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 /// `GET /api/v1/events` filters.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

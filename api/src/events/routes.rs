@@ -6,7 +6,7 @@ use super::model::{Event, EventFilter};
 use super::service;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
-use crate::http::cursor::{CursorPage, CursorQuery};
+use crate::http::pagination::{CursorQuery, Page};
 use crate::http::principal::{AdminReader, Auth};
 use crate::ids::EventId;
 
@@ -17,7 +17,7 @@ use crate::ids::EventId;
     params(EventFilter, CursorQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A slice of the events", body = CursorPage<Event>),
+        (status = 200, description = "A slice of the events", body = Page<Event>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters"))),
         (status = 422, description = "A malformed or unknown cursor, or a limit out of range", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -27,8 +27,8 @@ pub async fn list_events(
     filter: web::Query<EventFilter>,
     cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<CursorPage<Event>>, ApiError> {
+) -> Result<Page<Event>, ApiError> {
     let cursor = cursor.into_inner().resolve(|id| EventId::parse(id).map(String::from))?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
-    Ok(web::Json(db::run(&pool, move |conn| service::list(conn, &company, &filter, &cursor)).await?))
+    Ok(db::run(&pool, move |conn| service::list(conn, &company, &filter, &cursor)).await?)
 }

@@ -6,7 +6,7 @@ use super::model::{DELIVERY_TOPIC, ENVELOPE_VERSION, Event, EventFilter, EventRo
 use super::store;
 use crate::db::DbConn;
 use crate::error::ApiError;
-use crate::http::cursor::{CursorPage, CursorRequest};
+use crate::http::pagination::{CursorRequest, Page};
 use crate::ids::{CompanyId, EventId, WebhookEndpointId};
 use crate::outbox::store::{NewMessage, enqueue};
 
@@ -109,7 +109,7 @@ pub fn list(
     company: &CompanyId,
     filter: &EventFilter,
     cursor: &CursorRequest,
-) -> Result<CursorPage<Event>, ApiError> {
+) -> Result<Page<Event>, ApiError> {
     let anchor = cursor.anchor(|id| Ok(store::created_at_of(conn, company, id)?))?;
     let since = crate::db::now() - Duration::days(RETENTION_DAYS);
     let rows = store::list(conn, company, filter.event_type, since, anchor, cursor.fetch())?;

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::model::{EventRow, EventType};
 use crate::db::DbConn;
 use crate::db::schema::{events, webhook_endpoints};
-use crate::http::cursor::Anchor;
+use crate::http::pagination::Anchor;
 use crate::ids::CompanyId;
 
 pub fn insert(conn: &mut DbConn, row: &EventRow) -> QueryResult<()> {

@@ -4,7 +4,7 @@
 
 pub mod bounds;
 pub mod catch_panic;
-pub mod cursor;
+pub mod conditional;
 pub mod extract;
 pub mod headers;
 pub mod idempotency;

@@ -31,6 +31,19 @@ impl ETag {
         Self(parts.join("-"))
     }
 
+    /// The tag of a company's one resource at a URL every company shares (`/policy`): versions alone would
+    /// be equal across companies, and a browser's copy of one company's answer would then be "not
+    /// modified" for another company signed in after it.
+    pub fn of_company(company: &str, parts: &[&str]) -> Self {
+        let mut tag = crate::crypto::sha256_hex(company);
+        tag.truncate(12);
+        for part in parts {
+            tag.push('-');
+            tag.push_str(part);
+        }
+        Self(tag)
+    }
+
     fn entity_tag(&self) -> EntityTag {
         EntityTag::new_strong(self.0.clone())
     }

@@ -25,6 +25,12 @@
 //! one entry per worker (the check and the insert are not one step). `vigil_rate_limit_clients` shows the
 //! size, and a warning (at most once a minute) says the table is full.
 //!
+//! A `304 Not Modified` (see `conditional`) costs nothing: the request is charged as it arrives, like any
+//! other (an empty budget refuses it, and a tag that does not match stays charged), and what it cost is
+//! given back once the answer is a 304. The server still did the read, so the refunds have a budget of
+//! their own, [`REVALIDATIONS_PER_REQUEST`] times the limit: polling an unchanged resource is free, but
+//! revalidating without end is not a way around the limit; `If-None-Match: *` is never refunded.
+//!
 //! Every limited response carries the `RateLimit-Policy` and `RateLimit` fields of
 //! draft-ietf-httpapi-ratelimit-headers-12 (November 2026; the syntax is unchanged since -08):
 //! `RateLimit-Policy: "default";q=600;w=60` (the quota per window of seconds) and
@@ -66,6 +72,8 @@ const CREDENTIAL_TTL: Duration = Duration::from_secs(15 * 60);
 const POLICY: &str = "default";
 /// The window the quota is stated over, in seconds.
 const WINDOW_SECS: u64 = 60;
+/// How many refunded 304s a client may have per request of its budget.
+pub const REVALIDATIONS_PER_REQUEST: u32 = 10;
 
 /// Whether requests to `path` are never limited: the paths above, and the web app's own files (static,
 /// cached by the browser, and a dozen of them on a first load).
@@ -135,6 +143,8 @@ pub struct RateLimit {
     max_clients: usize,
     limiter: Limiter,
     budgets: Budgets,
+    /// The budget of refunds of 304s.
+    revalidations: governor::DefaultKeyedRateLimiter<String>,
     /// Whether the table-full warning was logged since the last prune.
     warned_full: AtomicBool,
     /// Verified credentials by hash: since when, and the budget they are counted on.
@@ -143,8 +153,10 @@ pub struct RateLimit {
 }
 
 /// The outcome of charging one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Charge {
+    /// The budget charged (the client's own, or the shared overflow one).
+    budget: String,
     allowed: bool,
     /// Requests left in the budget.
     remaining: u32,
@@ -167,7 +179,11 @@ impl RateLimit {
         let limiter =
             RateLimiter::<String, Budgets, DefaultClock>::new(quota, budgets.clone(), DefaultClock::default())
                 .with_middleware::<StateInformationMiddleware>();
+        let revalidations = RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(
+            per_minute.saturating_mul(REVALIDATIONS_PER_REQUEST),
+        )?));
         Some(Self {
+            revalidations,
             quota,
             per_minute,
             max_clients,
@@ -203,15 +219,45 @@ impl RateLimit {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity().min(self.per_minute);
                 let reset = f64::from(self.per_minute - remaining) * replenish;
-                Charge { allowed: true, remaining, reset_secs: reset.ceil() as u64, retry_after_secs: 0 }
+                Charge {
+                    budget: client.clone(),
+                    allowed: true,
+                    remaining,
+                    reset_secs: reset.ceil() as u64,
+                    retry_after_secs: 0,
+                }
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 let retry_after_secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
                 let reset = wait.as_secs_f64() + f64::from(self.per_minute.saturating_sub(1)) * replenish;
-                Charge { allowed: false, remaining: 0, reset_secs: reset.ceil() as u64, retry_after_secs }
+                Charge {
+                    budget: client.clone(),
+                    allowed: false,
+                    remaining: 0,
+                    reset_secs: reset.ceil() as u64,
+                    retry_after_secs,
+                }
             }
         }
+    }
+
+    /// Gives back what a 304 cost, while the client's budget of refunds lasts.
+    fn refund_revalidation(&self, charge: &mut Charge) {
+        if self.revalidations.check_key(&charge.budget).is_ok() {
+            self.refund(charge);
+        }
+    }
+
+    /// Gives back what an allowed request cost, as if it had not been made.
+    fn refund(&self, charge: &mut Charge) {
+        let interval = Nanos::from(self.quota.replenish_interval());
+        let _ = self.budgets.measure_and_replace(&charge.budget, |arrival| {
+            Ok::<_, ()>(((), arrival.unwrap_or_default().saturating_sub(interval)))
+        });
+        charge.remaining = (charge.remaining + 1).min(self.per_minute);
+        let replenish = self.quota.replenish_interval().as_secs_f64();
+        charge.reset_secs = (f64::from(self.per_minute - charge.remaining) * replenish).ceil() as u64;
     }
 
     /// Whether a credential (by hash) was verified recently.
@@ -246,6 +292,8 @@ impl RateLimit {
     pub fn forget_idle_clients(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+        self.revalidations.retain_recent();
+        self.revalidations.shrink_to_fit();
         if self.len() < self.max_clients {
             self.warned_full.store(false, Ordering::Relaxed);
         }
@@ -256,7 +304,7 @@ impl RateLimit {
     }
 
     /// Adds the RateLimit fields (and `Retry-After` on a refusal) to a response.
-    fn describe(&self, charge: Charge, headers: &mut HeaderMap) {
+    fn describe(&self, charge: &Charge, headers: &mut HeaderMap) {
         let policy = format!("\"{POLICY}\";q={};w={WINDOW_SECS}", self.per_minute);
         let state = format!("\"{POLICY}\";r={};t={}", charge.remaining, charge.reset_secs);
         for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
@@ -331,11 +379,16 @@ pub async fn rate_limit(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let (client, credential) = client_key(&req, &limit);
-    let charge = limit.charge(&client);
+    let mut charge = limit.charge(&client);
+    // `*` matches whatever exists: a 304 to it proves nothing was cached, so it is not refunded.
+    let names_tags = req
+        .headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)
+        .is_some_and(|value| value.as_bytes().trim_ascii() != b"*");
     if !charge.allowed {
         let refused = ApiError::TooManyRequests { retry_after_secs: charge.retry_after_secs };
         let mut response = req.into_response(refused.error_response());
-        limit.describe(charge, response.headers_mut());
+        limit.describe(&charge, response.headers_mut());
         return Ok(response.map_into_right_body());
     }
     let mut response = next.call(req).await?;
@@ -352,7 +405,10 @@ pub async fn rate_limit(
             (None, _) => {}
         }
     }
-    limit.describe(charge, response.headers_mut());
+    if names_tags && response.status() == actix_web::http::StatusCode::NOT_MODIFIED {
+        limit.refund_revalidation(&mut charge);
+    }
+    limit.describe(&charge, response.headers_mut());
     Ok(response.map_into_left_body())
 }
 
@@ -420,6 +476,37 @@ mod tests {
         assert_eq!(refused.remaining, 0);
         assert!((1..=10).contains(&refused.retry_after_secs), "{refused:?}");
         assert!(refused.reset_secs >= 50, "{refused:?}");
+    }
+
+    #[test]
+    fn a_refund_gives_back_exactly_one_request() {
+        let limit = RateLimit::with_capacity(3, 10, gauge()).expect("a limit");
+        let client = "addr:192.0.2.2".to_owned();
+        for _ in 0..50 {
+            let mut charge = limit.charge(&client);
+            assert!(charge.allowed, "refunded requests never use the budget up");
+            limit.refund(&mut charge);
+            assert_eq!(charge.remaining, 3);
+        }
+        let kept: Vec<bool> = (0..4).map(|_| limit.charge(&client).allowed).collect();
+        assert_eq!(kept, [true, true, true, false], "requests that are not refunded are charged");
+    }
+
+    #[test]
+    fn refunds_of_revalidations_have_a_budget_of_their_own() {
+        let limit = RateLimit::with_capacity(3, 10, gauge()).expect("a limit");
+        let client = "addr:192.0.2.3".to_owned();
+        let mut allowed = 0;
+        for _ in 0..100 {
+            let mut charge = limit.charge(&client);
+            if !charge.allowed {
+                break;
+            }
+            allowed += 1;
+            limit.refund_revalidation(&mut charge);
+        }
+        let most = 3 + 3 * REVALIDATIONS_PER_REQUEST;
+        assert_eq!(allowed, most, "the budget plus its refunds, and no more");
     }
 
     #[test]

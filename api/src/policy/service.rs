@@ -10,13 +10,17 @@ use crate::http::precondition::{ETag, IfMatch, Tagged};
 use crate::ids::CompanyId;
 
 /// The tag of a policy: its version, which every change increments.
-fn tagged(policy: Policy) -> Tagged<Policy> {
-    let etag = ETag::from_version(policy.version);
+fn tagged(company: &CompanyId, policy: Policy) -> Tagged<Policy> {
+    let etag = tag(company, policy.version);
     Tagged::new(policy, etag)
 }
 
+fn tag(company: &CompanyId, version: i64) -> ETag {
+    ETag::of_company(company.as_str(), &[&format!("v{version}")])
+}
+
 pub fn get(conn: &mut DbConn, company: &CompanyId) -> Result<Tagged<Policy>, ApiError> {
-    Ok(tagged(store::find(conn, company)?))
+    Ok(tagged(company, store::find(conn, company)?))
 }
 
 /// A policy setting that needs a tier feature: its field name, whether it is on, whether a tier has it.
@@ -56,9 +60,9 @@ pub fn update(
     write_transaction(conn, |conn| {
         lock_company(conn, company)?;
         let current = store::find(conn, company)?;
-        if_match.check(&ETag::from_version(current.version))?;
+        if_match.check(&tag(company, current.version))?;
         if current.settings == *settings {
-            return Ok(tagged(current));
+            return Ok(tagged(company, current));
         }
         let tier = crate::billing::service::effective_tier(conn, company)?;
         let missing = features_missing(conn, settings, &tier.name, &tier.features)?;
@@ -90,6 +94,6 @@ pub fn update(
                 dedup_key: format!("policy_changed:{}", updated.version),
             },
         )?;
-        Ok(tagged(updated))
+        Ok(tagged(company, updated))
     })
 }

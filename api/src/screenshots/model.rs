@@ -92,6 +92,12 @@ pub struct Screenshot {
     pub url_expires_at: DateTime<Utc>,
 }
 
+impl crate::http::pagination::Listed for Screenshot {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 /// Which screenshots to list.
 #[derive(Debug, Default, Deserialize, IntoParams, validator::Validate)]
 #[into_params(parameter_in = Query)]

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::http::extract::ValidatedQuery;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{CursorQuery, ListRequest, Page, PageQuery};
 use crate::http::principal::{AgentSecret, Auth, Manager, Supervisor};
 use crate::ids::{EmployeeId, ScreenshotId};
 use crate::storage::blobs::BlobStore;
@@ -64,9 +64,9 @@ pub async fn upload_screenshot(
 #[utoipa::path(
     tag = "employees",
     operation_id = "list_employee_screenshots",
-    params(ScreenshotFilter, PageQuery),
+    params(ScreenshotFilter, PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of screenshots", body = Page<Screenshot>)),
+    responses((status = 200, description = "One page of screenshots", body = Page<Screenshot>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/employees/{employee_id}/screenshots")]
 pub async fn list_employee_screenshots(
@@ -74,12 +74,13 @@ pub async fn list_employee_screenshots(
     employee_id: web::Path<EmployeeId>,
     filter: ValidatedQuery<ScreenshotFilter>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
     signer: web::Data<LinkSigner>,
-) -> Result<web::Json<Page<Screenshot>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<Screenshot>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let (company, employee, filter) = (auth.company_id().clone(), employee_id.into_inner(), filter.into_inner());
-    Ok(web::Json(db::run(&pool, move |conn| service::list(conn, &signer, &company, &employee, &filter, page)).await?))
+    Ok(db::run(&pool, move |conn| service::list(conn, &signer, &company, &employee, &filter, &page)).await?)
 }
 
 /// One screenshot with a fresh link to its image.

@@ -9,7 +9,7 @@ use super::store;
 use crate::agents::service::AgentIdentity;
 use crate::db::{self, DbConn, DbPool, write_transaction};
 use crate::error::ApiError;
-use crate::http::pagination::{Page, PageRequest};
+use crate::http::pagination::{ListRequest, Page};
 use crate::ids::{CompanyId, EmployeeId, ScreenshotId};
 use crate::storage::blobs::BlobStore;
 use crate::storage::links::{LINK_LIFETIME_SECS, LinkSigner, SignedQuery};
@@ -231,16 +231,17 @@ pub fn list(
     company: &CompanyId,
     employee: &EmployeeId,
     filter: &ScreenshotFilter,
-    page: PageRequest,
+    list: &ListRequest,
 ) -> Result<Page<Screenshot>, ApiError> {
     crate::employees::service::get(conn, company, employee)?;
+    let slice = list.slice(|id| Ok(store::taken_at_of(conn, company, employee, id)?))?;
     let window = filter.date.map(|date| {
         let from = date.date().and_hms_opt(0, 0, 0).unwrap_or_default();
         (from, from + Duration::days(1))
     });
-    let (rows, total) = store::list_for_employee(conn, company, employee, window, page)?;
+    let (rows, total) = store::list_for_employee(conn, company, employee, window, &slice)?;
     let now = Utc::now();
-    Ok(Page::new(rows.into_iter().map(|row| view(row, signer, now)).collect(), page, total))
+    Ok(list.page(rows.into_iter().map(|row| view(row, signer, now)).collect(), total))
 }
 
 pub fn get(

@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use super::model::ScreenshotRow;
 use crate::db::DbConn;
 use crate::db::schema::{blob_deletions, screenshots};
-use crate::http::pagination::PageRequest;
+use crate::http::pagination::Slice;
 use crate::ids::{AgentId, CompanyId, EmployeeId, ScreenshotId};
 
 /// Stores the row unless the agent sent this screenshot before; true when it was stored now.
@@ -62,8 +62,8 @@ pub fn list_for_employee(
     company: &CompanyId,
     employee: &EmployeeId,
     window: Option<(NaiveDateTime, NaiveDateTime)>,
-    page: PageRequest,
-) -> QueryResult<(Vec<ScreenshotRow>, i64)> {
+    slice: &Slice,
+) -> QueryResult<(Vec<ScreenshotRow>, Option<i64>)> {
     let query = || {
         let mut query = screenshots::table
             .filter(screenshots::company_id.eq(company.as_str()))
@@ -74,14 +74,28 @@ pub fn list_for_employee(
         }
         query
     };
-    let total = query().count().get_result(conn)?;
-    let rows = query()
-        .order((screenshots::taken_at.desc(), screenshots::id.desc()))
-        .offset(page.offset())
-        .limit(page.limit())
-        .select(ScreenshotRow::as_select())
-        .load(conn)?;
+    let total = if slice.is_numbered() { Some(query().count().get_result(conn)?) } else { None };
+    let rows = crate::load_slice!(conn, query, slice,
+        order: (screenshots::taken_at.desc(), screenshots::id.desc()),
+        keyset: (screenshots::taken_at, screenshots::id),
+        select: ScreenshotRow::as_select())?;
     Ok((rows, total))
+}
+
+/// When a screenshot of the employee was taken: where a cursor naming it stands in the list.
+pub fn taken_at_of(
+    conn: &mut DbConn,
+    company: &CompanyId,
+    employee: &EmployeeId,
+    id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    screenshots::table
+        .filter(screenshots::company_id.eq(company.as_str()))
+        .filter(screenshots::employee_id.eq(employee.as_str()))
+        .filter(screenshots::id.eq(id))
+        .select(screenshots::taken_at)
+        .first(conn)
+        .optional()
 }
 
 /// Deletes up to `batch` screenshots taken before `cutoff`, queues their blobs for deletion, and returns

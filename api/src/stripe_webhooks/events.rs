@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use crate::db::DbConn;
 use crate::db::schema::stripe_events;
-use crate::http::pagination::{Page, PageRequest};
+use crate::error::ApiError;
+use crate::http::pagination::{ListRequest, Listed, Page};
 use crate::ids::CompanyId;
 
 /// A Stripe event as delivered: the fields Vigil reads, and the raw payload.
@@ -215,6 +216,12 @@ pub struct StripeEvent {
 type EventColumns =
     (String, String, Option<String>, i64, NaiveDateTime, Option<NaiveDateTime>, String, Option<String>, i32);
 
+impl Listed for StripeEvent {
+    fn list_id(&self) -> &str {
+        &self.event_id
+    }
+}
+
 const EVENT_COLUMNS: (
     stripe_events::event_id,
     stripe_events::event_type,
@@ -256,16 +263,17 @@ impl From<EventColumns> for StripeEvent {
 }
 
 /// The company's events, newest first.
-pub fn list(conn: &mut DbConn, company: &CompanyId, page: PageRequest) -> QueryResult<Page<StripeEvent>> {
-    let scoped = || stripe_events::table.filter(stripe_events::company_id.eq(company.as_str()));
-    let total = scoped().count().get_result(conn)?;
-    let rows: Vec<EventColumns> = scoped()
-        .order((stripe_events::received_at.desc(), stripe_events::id.desc()))
-        .limit(page.limit())
-        .offset(page.offset())
-        .select(EVENT_COLUMNS)
-        .load(conn)?;
-    Ok(Page::new(rows.into_iter().map(StripeEvent::from).collect(), page, total))
+pub fn list(conn: &mut DbConn, company: &CompanyId, list: &ListRequest) -> Result<Page<StripeEvent>, ApiError> {
+    let scoped = || stripe_events::table.filter(stripe_events::company_id.eq(company.as_str())).into_boxed();
+    let slice = list.slice(|id| {
+        Ok(scoped().filter(stripe_events::event_id.eq(id)).select(stripe_events::received_at).first(conn).optional()?)
+    })?;
+    let total: Option<i64> = if slice.is_numbered() { Some(scoped().count().get_result(conn)?) } else { None };
+    let rows: Vec<EventColumns> = crate::load_slice!(conn, scoped, &slice,
+        order: (stripe_events::received_at.desc(), stripe_events::event_id.desc()),
+        keyset: (stripe_events::received_at, stripe_events::event_id),
+        select: EVENT_COLUMNS)?;
+    Ok(list.page(rows.into_iter().map(StripeEvent::from).collect(), total))
 }
 
 /// One of the company's events.

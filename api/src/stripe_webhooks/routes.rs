@@ -9,7 +9,7 @@ use super::events::{self, IncomingEvent, StripeEvent};
 use super::service::{self as webhook, Receipt};
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::{CursorQuery, ListRequest, Page, PageQuery};
 use crate::http::principal::{Admin, AdminReader, Auth};
 use crate::stripe::{StripeSetup, signature};
 
@@ -96,19 +96,20 @@ pub async fn receive_stripe_webhook_legacy(
 #[utoipa::path(
     tag = "stripe",
     operation_id = "list_stripe_events",
-    params(PageQuery),
+    params(PageQuery, CursorQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page of events, newest first", body = Page<StripeEvent>)),
+    responses((status = 200, description = "One page of events, newest first", body = Page<StripeEvent>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters")))),
 )]
 #[get("/stripe/events")]
 pub async fn list_stripe_events(
     auth: Auth<AdminReader>,
     page: web::Query<PageQuery>,
+    cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<Page<StripeEvent>>, ApiError> {
-    let page = page.into_inner().resolve()?;
+) -> Result<Page<StripeEvent>, ApiError> {
+    let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(web::Json(db::run(&pool, move |conn| Ok(events::list(conn, &company, page)?)).await?))
+    Ok(db::run(&pool, move |conn| events::list(conn, &company, &page)).await?)
 }
 
 /// Processes a failed event again, once its cause is fixed (a Stripe outage, a bug fixed by a deploy). Only

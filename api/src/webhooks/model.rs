@@ -101,6 +101,12 @@ pub struct WebhookEndpoint {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl crate::http::pagination::Listed for WebhookEndpoint {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
 impl From<EndpointRow> for WebhookEndpoint {
     fn from(row: EndpointRow) -> Self {
         let now = crate::db::now();
@@ -208,6 +214,12 @@ pub struct WebhookAttempt {
     pub response_body: Option<String>,
     /// Why the attempt failed, when it did without an answer, or what its answer meant.
     pub error: Option<String>,
+}
+
+impl crate::http::pagination::Listed for WebhookAttempt {
+    fn list_id(&self) -> &str {
+        self.id.as_str()
+    }
 }
 
 impl From<AttemptRow> for WebhookAttempt {

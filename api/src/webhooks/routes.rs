@@ -11,8 +11,8 @@ use super::service;
 use crate::config::WebhookConfig;
 use crate::db::{self, DbPool};
 use crate::error::ApiError;
-use crate::http::cursor::{CursorPage, CursorQuery};
 use crate::http::extract::ValidatedJson;
+use crate::http::pagination::{CursorQuery, Page};
 use crate::http::principal::{Admin, AdminReader, Auth};
 use crate::ids::{EventId, WebhookEndpointId};
 
@@ -27,7 +27,7 @@ fn uuid_cursor(id: &str) -> Option<String> {
     params(CursorQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A slice of the endpoints", body = CursorPage<WebhookEndpoint>),
+        (status = 200, description = "A slice of the endpoints", body = Page<WebhookEndpoint>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters"))),
         (status = 422, description = "A malformed or unknown cursor (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -36,10 +36,10 @@ pub async fn list_webhook_endpoints(
     auth: Auth<AdminReader>,
     cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<CursorPage<WebhookEndpoint>>, ApiError> {
+) -> Result<Page<WebhookEndpoint>, ApiError> {
     let cursor = cursor.into_inner().resolve(uuid_cursor)?;
     let company = auth.company_id().clone();
-    Ok(web::Json(db::run(&pool, move |conn| service::list(conn, &company, &cursor)).await?))
+    Ok(db::run(&pool, move |conn| service::list(conn, &company, &cursor)).await?)
 }
 
 /// Creates an endpoint. The response is the only time its signing secret is shown.
@@ -188,7 +188,7 @@ pub async fn test_webhook_endpoint(
     params(CursorQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A slice of the attempts", body = CursorPage<WebhookAttempt>),
+        (status = 200, description = "A slice of the attempts", body = Page<WebhookAttempt>, headers(("Link" = String, description = "The `next` and `prev` pages, as RFC 8288 links that keep the filters"))),
         (status = 422, description = "A malformed or unknown cursor (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -198,10 +198,10 @@ pub async fn list_webhook_attempts(
     endpoint_id: web::Path<WebhookEndpointId>,
     cursor: web::Query<CursorQuery>,
     pool: web::Data<DbPool>,
-) -> Result<web::Json<CursorPage<WebhookAttempt>>, ApiError> {
+) -> Result<Page<WebhookAttempt>, ApiError> {
     let cursor = cursor.into_inner().resolve(uuid_cursor)?;
     let (company, id) = (auth.company_id().clone(), endpoint_id.into_inner());
-    Ok(web::Json(db::run(&pool, move |conn| service::list_attempts(conn, &company, &id, &cursor)).await?))
+    Ok(db::run(&pool, move |conn| service::list_attempts(conn, &company, &id, &cursor)).await?)
 }
 
 /// Sends one event (the message `message_id`: its `webhook-id`) to the endpoint again.

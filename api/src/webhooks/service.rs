@@ -14,7 +14,7 @@ use crate::config::WebhookConfig;
 use crate::db::{DbConn, write_transaction};
 use crate::error::ApiError;
 use crate::events::model::EventType;
-use crate::http::cursor::{CursorPage, CursorRequest};
+use crate::http::pagination::{CursorRequest, Page};
 use crate::ids::{CompanyId, EventId, WebhookEndpointId};
 
 /// How long the secret before a rotation still signs deliveries.
@@ -111,11 +111,7 @@ fn audit(conn: &mut DbConn, actor: &AuditActor, action: &str, row: &EndpointRow)
     Ok(())
 }
 
-pub fn list(
-    conn: &mut DbConn,
-    company: &CompanyId,
-    cursor: &CursorRequest,
-) -> Result<CursorPage<WebhookEndpoint>, ApiError> {
+pub fn list(conn: &mut DbConn, company: &CompanyId, cursor: &CursorRequest) -> Result<Page<WebhookEndpoint>, ApiError> {
     let anchor = cursor.anchor(|id| Ok(store::endpoint_created_at(conn, company, id)?))?;
     let rows = store::list_endpoints(conn, company, anchor, cursor.fetch())?;
     Ok(cursor.page(rows.into_iter().map(Into::into).collect()))
@@ -235,7 +231,7 @@ pub fn list_attempts(
     company: &CompanyId,
     id: &WebhookEndpointId,
     cursor: &CursorRequest,
-) -> Result<CursorPage<WebhookAttempt>, ApiError> {
+) -> Result<Page<WebhookAttempt>, ApiError> {
     find(conn, company, id)?;
     let anchor = cursor.anchor(|attempt| Ok(store::attempt_at(conn, company, id.as_str(), attempt)?))?;
     let since = crate::db::now() - Duration::days(ATTEMPTS_KEPT_DAYS);

@@ -7,7 +7,7 @@ use diesel::sql_types::{Text, Timestamp};
 use super::model::{AttemptRow, EndpointRow};
 use crate::db::DbConn;
 use crate::db::schema::{webhook_attempts, webhook_endpoints};
-use crate::http::cursor::Anchor;
+use crate::http::pagination::Anchor;
 use crate::ids::{CompanyId, WebhookEndpointId};
 
 pub fn insert_endpoint(conn: &mut DbConn, row: &EndpointRow) -> QueryResult<()> {

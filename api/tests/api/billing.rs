@@ -673,8 +673,18 @@ async fn invoices_filter_by_status_with_totals_over_the_filter(backend: Backend)
         app.get("/api/v1/billing/invoices?per_page=2&page=3", &owner.access_token).await.json().await.expect("json");
 
     assert_eq!((all["total"].as_i64(), all["per_page"].as_i64()), (Some(5), Some(10)), "10 a page by default");
-    assert_eq!(all["summary"], json!({"total": 21500, "paid": 5800, "outstanding": 12800, "currency": "usd"}));
-    assert_eq!(paid["summary"], json!({"total": 5800, "paid": 5800, "outstanding": 0, "currency": "usd"}));
+    let by_status = |status: &str, count: i64, due: i64, paid: i64| json!({"status": status, "count": count, "amount_due": due, "amount_paid": paid});
+    assert_eq!(
+        all["summary"],
+        json!({"total": 21500, "paid": 5800, "outstanding": 12800, "currency": "usd", "by_status": [
+            by_status("OPEN", 1, 2900, 0), by_status("PAID", 2, 5800, 5800),
+            by_status("UNCOLLECTIBLE", 1, 9900, 0), by_status("VOID", 1, 2900, 0)]})
+    );
+    assert_eq!(
+        paid["summary"],
+        json!({"total": 5800, "paid": 5800, "outstanding": 0, "currency": "usd",
+            "by_status": [by_status("PAID", 2, 5800, 5800)]})
+    );
     assert_eq!(paid["data"].as_array().map(Vec::len), Some(2));
     assert_eq!((paged["data"].as_array().map(Vec::len), paged["total"].as_i64()), (Some(1), Some(5)));
 }

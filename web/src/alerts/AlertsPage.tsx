@@ -320,7 +320,7 @@ export function AlertsPage() {
               <ListPagination
                 page={page}
                 perPage={PER_PAGE}
-                total={data.total}
+                total={data.total ?? 0}
                 onChange={setPage}
                 noun="alerts"
               />

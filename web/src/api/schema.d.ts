@@ -1599,75 +1599,6 @@ export interface components {
        */
       secret: string;
     };
-    /** @description One slice of a list, newest first. */
-    CursorPage_Event: {
-      data: {
-        /** @description Unique; also the `webhook-id` of every delivery of this event, the receiver's idempotency key. */
-        id: components["schemas"]["EventId"];
-        type: components["schemas"]["EventType"];
-        /** @description The envelope's version. */
-        api_version: string;
-        /** Format: date-time */
-        created_at: string;
-        /** @description The event's object, as of the change. */
-        data: Record<string, never>;
-      }[];
-      /** @description Whether the list goes on past this slice, in the direction it was asked for. */
-      has_more: boolean;
-    };
-    /** @description One slice of a list, newest first. */
-    CursorPage_WebhookAttempt: {
-      data: {
-        id: string;
-        /** @description The event sent: its `webhook-id`. */
-        event_id: components["schemas"]["EventId"];
-        /** Format: date-time */
-        attempted_at: string;
-        /**
-         * Format: int32
-         * @description The HTTP status; `null` when no answer came (refused, timed out, a disallowed address).
-         */
-        status_code?: number | null;
-        /** Format: int32 */
-        latency_ms: number;
-        succeeded: boolean;
-        /** @description The first KiB of the answer. */
-        response_body?: string | null;
-        /** @description Why the attempt failed, when it did without an answer, or what its answer meant. */
-        error?: string | null;
-      }[];
-      /** @description Whether the list goes on past this slice, in the direction it was asked for. */
-      has_more: boolean;
-    };
-    /** @description One slice of a list, newest first. */
-    CursorPage_WebhookEndpoint: {
-      data: {
-        id: components["schemas"]["WebhookEndpointId"];
-        url: string;
-        description: string;
-        /** @description The event types sent to it; empty: every type. */
-        event_types: components["schemas"]["EventType"][];
-        enabled: boolean;
-        /** @description Why Vigil disabled it (it answered 410 Gone, or failed everything for 5 days); `null` otherwise. */
-        disabled_reason?: string | null;
-        /**
-         * Format: date-time
-         * @description Since when every delivery has failed; `null` while they succeed.
-         */
-        failing_since?: string | null;
-        /**
-         * Format: date-time
-         * @description Until when deliveries also carry the signature of the secret before the last rotation.
-         */
-        previous_secret_expires_at?: string | null;
-        /** Format: date-time */
-        created_at: string;
-        /** Format: date-time */
-        updated_at: string;
-      }[];
-      /** @description Whether the list goes on past this slice, in the direction it was asked for. */
-      has_more: boolean;
-    };
     /** @description An employee's day: the timeline and its totals. */
     DayActivity: {
       employee_id: components["schemas"]["EmployeeId"];
@@ -1927,14 +1858,7 @@ export interface components {
      */
     InvoiceId: string;
     /** @description `GET /api/v1/billing/invoices`: a page plus the summary over the whole filter. */
-    InvoicePage: {
-      data: components["schemas"]["Invoice"][];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
-      /** Format: int64 */
-      total: number;
+    InvoicePage: components["schemas"]["Page_Invoice"] & {
       summary: components["schemas"]["InvoiceSummary"];
     };
     /**
@@ -1942,6 +1866,16 @@ export interface components {
      * @enum {string}
      */
     InvoiceStatus: "DRAFT" | "OPEN" | "PAID" | "VOID" | "UNCOLLECTIBLE";
+    /** @description The invoices of one status. */
+    InvoiceStatusTotal: {
+      status: components["schemas"]["InvoiceStatus"];
+      /** Format: int64 */
+      count: number;
+      /** Format: int64 */
+      amount_due: number;
+      /** Format: int64 */
+      amount_paid: number;
+    };
     /** @description Totals over the invoices matching a filter, in minor units. */
     InvoiceSummary: {
       /**
@@ -1960,6 +1894,8 @@ export interface components {
        */
       outstanding: number;
       currency: string;
+      /** @description The same sums for each status the filter covers, with how many invoices have it. */
+      by_status: components["schemas"]["InvoiceStatusTotal"][];
     };
     /**
      * @description A limit of a tier that usage can reach. `of` gives the limit in the unit usage is counted in (bytes for
@@ -2033,7 +1969,7 @@ export interface components {
        */
       suspended_agents: number;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_Agent: {
       data: {
         id: components["schemas"]["AgentId"];
@@ -2054,17 +1990,29 @@ export interface components {
          */
         suspended: boolean;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_Alert: {
       data: {
         id: components["schemas"]["AlertId"];
@@ -2084,17 +2032,29 @@ export interface components {
         /** Format: date-time */
         created_at: string;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_ApiKey: {
       data: {
         id: components["schemas"]["ApiKeyId"];
@@ -2116,17 +2076,29 @@ export interface components {
         /** Format: date-time */
         revoked_at?: string | null;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_AuditLogEntry: {
       data: {
         id: string;
@@ -2142,17 +2114,29 @@ export interface components {
         /** Format: date-time */
         created_at: string;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_Employee: {
       data: {
         id: components["schemas"]["EmployeeId"];
@@ -2166,17 +2150,29 @@ export interface components {
         /** Format: date-time */
         updated_at: string;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_EnrollmentToken: {
       data: {
         id: components["schemas"]["EnrollmentTokenId"];
@@ -2193,17 +2189,109 @@ export interface components {
         /** Format: date-time */
         revoked_at?: string | null;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
+    Page_Event: {
+      data: {
+        /** @description Unique; also the `webhook-id` of every delivery of this event, the receiver's idempotency key. */
+        id: components["schemas"]["EventId"];
+        type: components["schemas"]["EventType"];
+        /** @description The envelope's version. */
+        api_version: string;
+        /** Format: date-time */
+        created_at: string;
+        /** @description The event's object, as of the change. */
+        data: Record<string, never>;
+      }[];
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
+      /**
+       * Format: int64
+       * @description Numbered pages only: how many items the whole list holds.
+       */
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
+    };
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
+    Page_Invoice: {
+      data: {
+        id: components["schemas"]["InvoiceId"];
+        stripe_invoice_id: string;
+        number?: string | null;
+        status: components["schemas"]["InvoiceStatus"];
+        /** Format: int64 */
+        amount_due: number;
+        /** Format: int64 */
+        amount_paid: number;
+        currency: string;
+        /** Format: date-time */
+        issued_at: string;
+        /** Format: date-time */
+        due_at?: string | null;
+        /** Format: date-time */
+        paid_at?: string | null;
+        /** @description Stripe's page for the invoice (pay or view). */
+        hosted_invoice_url?: string | null;
+        /** @description The PDF. */
+        invoice_pdf?: string | null;
+      }[];
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
+      /**
+       * Format: int64
+       * @description Numbered pages only: how many items the whole list holds.
+       */
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
+    };
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_Screenshot: {
       data: {
         id: components["schemas"]["ScreenshotId"];
@@ -2219,17 +2307,29 @@ export interface components {
         /** Format: date-time */
         url_expires_at: string;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_StripeEvent: {
       data: {
         event_id: string;
@@ -2249,17 +2349,29 @@ export interface components {
         /** Format: int32 */
         attempts: number;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
-    /** @description One page of a list. */
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
     Page_User: {
       data: {
         id: components["schemas"]["UserId"];
@@ -2273,15 +2385,118 @@ export interface components {
         /** Format: date-time */
         created_at: string;
       }[];
-      /** Format: int32 */
-      page: number;
-      /** Format: int32 */
-      per_page: number;
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
       /**
        * Format: int64
-       * @description How many items the whole list holds.
+       * @description Numbered pages only: how many items the whole list holds.
        */
-      total: number;
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
+    };
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
+    Page_WebhookAttempt: {
+      data: {
+        id: string;
+        /** @description The event sent: its `webhook-id`. */
+        event_id: components["schemas"]["EventId"];
+        /** Format: date-time */
+        attempted_at: string;
+        /**
+         * Format: int32
+         * @description The HTTP status; `null` when no answer came (refused, timed out, a disallowed address).
+         */
+        status_code?: number | null;
+        /** Format: int32 */
+        latency_ms: number;
+        succeeded: boolean;
+        /** @description The first KiB of the answer. */
+        response_body?: string | null;
+        /** @description Why the attempt failed, when it did without an answer, or what its answer meant. */
+        error?: string | null;
+      }[];
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
+      /**
+       * Format: int64
+       * @description Numbered pages only: how many items the whole list holds.
+       */
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
+    };
+    /** @description One page of a list: a numbered page or a cursor slice, newest first for cursors. */
+    Page_WebhookEndpoint: {
+      data: {
+        id: components["schemas"]["WebhookEndpointId"];
+        url: string;
+        description: string;
+        /** @description The event types sent to it; empty: every type. */
+        event_types: components["schemas"]["EventType"][];
+        enabled: boolean;
+        /** @description Why Vigil disabled it (it answered 410 Gone, or failed everything for 5 days); `null` otherwise. */
+        disabled_reason?: string | null;
+        /**
+         * Format: date-time
+         * @description Since when every delivery has failed; `null` while they succeed.
+         */
+        failing_since?: string | null;
+        /**
+         * Format: date-time
+         * @description Until when deliveries also carry the signature of the secret before the last rotation.
+         */
+        previous_secret_expires_at?: string | null;
+        /** Format: date-time */
+        created_at: string;
+        /** Format: date-time */
+        updated_at: string;
+      }[];
+      /** @description Whether the list goes on past this page, in the direction it was asked for. */
+      has_more: boolean;
+      /**
+       * Format: int32
+       * @description Numbered pages only: the 1-based page number.
+       */
+      page?: number | null;
+      /**
+       * Format: int32
+       * @description Numbered pages only: items per page.
+       */
+      per_page?: number | null;
+      /**
+       * Format: int64
+       * @description Numbered pages only: how many items the whole list holds.
+       */
+      total?: number | null;
+      /** @description Cursor slices only: pass as `starting_after` for the older items, when there are any. */
+      next_cursor?: string | null;
+      /** @description Cursor slices only: pass as `ending_before` for the newer items, when there may be any. */
+      prev_cursor?: string | null;
     };
     /** @description A user as keys name them: a key's creator in lists; the creator and whoever caused it in a revocation. */
     Person: {
@@ -3558,7 +3773,7 @@ export interface operations {
     parameters: {
       query?: {
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -3567,6 +3782,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -3577,6 +3801,8 @@ export interface operations {
       /** @description One page of users */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3780,7 +4006,7 @@ export interface operations {
     parameters: {
       query?: {
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -3789,6 +4015,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -3799,6 +4034,8 @@ export interface operations {
       /** @description One page of API keys */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3898,7 +4135,7 @@ export interface operations {
         /** @description Entries before this time (RFC 3339). */
         to?: string;
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -3907,6 +4144,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -3917,6 +4163,8 @@ export interface operations {
       /** @description One page of audit entries */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4089,7 +4337,7 @@ export interface operations {
       query?: {
         status?: components["schemas"]["InvoiceStatus"];
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -4098,6 +4346,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -4108,6 +4365,8 @@ export interface operations {
       /** @description One page of invoices and the summary */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4699,7 +4958,7 @@ export interface operations {
     parameters: {
       query?: {
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -4708,6 +4967,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -4718,6 +4986,8 @@ export interface operations {
       /** @description One page of events, newest first */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -4814,10 +5084,12 @@ export interface operations {
       /** @description A slice of the endpoints */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
-          "application/json": components["schemas"]["CursorPage_WebhookEndpoint"];
+          "application/json": components["schemas"]["Page_WebhookEndpoint"];
         };
       };
       400: components["responses"]["MalformedRequest"];
@@ -5105,10 +5377,12 @@ export interface operations {
       /** @description A slice of the attempts */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
-          "application/json": components["schemas"]["CursorPage_WebhookAttempt"];
+          "application/json": components["schemas"]["Page_WebhookAttempt"];
         };
       };
       400: components["responses"]["MalformedRequest"];
@@ -5253,10 +5527,12 @@ export interface operations {
       /** @description A slice of the events */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
-          "application/json": components["schemas"]["CursorPage_Event"];
+          "application/json": components["schemas"]["Page_Event"];
         };
       };
       400: components["responses"]["MalformedRequest"];
@@ -5286,7 +5562,7 @@ export interface operations {
         /** @description Only resolved (`true`) or unresolved (`false`) alerts. */
         resolved?: boolean;
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -5295,6 +5571,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -5305,6 +5590,8 @@ export interface operations {
       /** @description One page of alerts */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -5531,7 +5818,7 @@ export interface operations {
         /** @description Part of the name or email, case-insensitive. */
         q?: string;
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -5540,6 +5827,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -5550,6 +5846,8 @@ export interface operations {
       /** @description One page of employees */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -5833,7 +6131,7 @@ export interface operations {
         status?: components["schemas"]["AgentStatus"];
         employee_id?: components["schemas"]["EmployeeId"];
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -5842,6 +6140,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -5852,6 +6159,8 @@ export interface operations {
       /** @description One page of agents */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -5936,7 +6245,7 @@ export interface operations {
     parameters: {
       query?: {
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -5945,6 +6254,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path?: never;
@@ -5955,6 +6273,8 @@ export interface operations {
       /** @description One page of enrollment tokens */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {
@@ -6301,7 +6621,7 @@ export interface operations {
          */
         date?: string;
         /**
-         * @description 1-based page number (default 1).
+         * @description 1-based page number (default 1). Not with `limit` and a cursor.
          * @example 1
          */
         page?: number;
@@ -6310,6 +6630,15 @@ export interface operations {
          * @example 20
          */
         per_page?: number;
+        /**
+         * @description Items to return (default 20, at most 100).
+         * @example 20
+         */
+        limit?: number;
+        /** @description The id of an item: the items after it in the list's order (older ones). */
+        starting_after?: string;
+        /** @description The id of an item: the items before it in the list's order (newer ones). */
+        ending_before?: string;
       };
       header?: never;
       path: {
@@ -6323,6 +6652,8 @@ export interface operations {
       /** @description One page of screenshots */
       200: {
         headers: {
+          /** @description The `next` and `prev` pages, as RFC 8288 links that keep the filters */
+          Link?: string;
           [name: string]: unknown;
         };
         content: {

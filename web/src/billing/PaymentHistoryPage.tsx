@@ -81,7 +81,7 @@ export function PaymentHistoryPage() {
                 <ListPagination
                   page={page}
                   perPage={PER_PAGE}
-                  total={data.total}
+                  total={data.total ?? 0}
                   onChange={setPage}
                   noun="invoices"
                 />

@@ -112,7 +112,7 @@ export function StripeEventsPage() {
             <ListPagination
               page={page}
               perPage={PER_PAGE}
-              total={data.total}
+              total={data.total ?? 0}
               onChange={setPage}
               noun="events"
             />

@@ -300,7 +300,7 @@ export function AgentsPage() {
               <ListPagination
                 page={page}
                 perPage={PER_PAGE}
-                total={data.total}
+                total={data.total ?? 0}
                 onChange={setPage}
                 noun="agents"
               />

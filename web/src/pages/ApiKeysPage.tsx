@@ -167,7 +167,7 @@ export function ApiKeysPage() {
             <ListPagination
               page={page}
               perPage={PER_PAGE}
-              total={data.total}
+              total={data.total ?? 0}
               onChange={setPage}
               noun="keys"
             />

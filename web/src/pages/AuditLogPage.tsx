@@ -158,7 +158,7 @@ export function AuditLogPage() {
             <ListPagination
               page={page}
               perPage={PER_PAGE}
-              total={data.total}
+              total={data.total ?? 0}
               onChange={setPage}
               noun="entries"
             />

@@ -282,7 +282,7 @@ export function ScreenshotsCard({ employeeId }: { employeeId: string }) {
             <ListPagination
               page={page}
               perPage={SHOTS_PER_PAGE}
-              total={data.total}
+              total={data.total ?? 0}
               onChange={setPage}
               noun="screenshots"
             />

@@ -352,7 +352,7 @@ export function EmployeesPage() {
               <ListPagination
                 page={page}
                 perPage={PER_PAGE}
-                total={data.total}
+                total={data.total ?? 0}
                 onChange={setPage}
                 noun="employees"
               />

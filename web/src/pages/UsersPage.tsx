@@ -238,7 +238,7 @@ export function UsersPage() {
             <ListPagination
               page={page}
               perPage={PER_PAGE}
-              total={data.total}
+              total={data.total ?? 0}
               onChange={setPage}
               noun="users"
             />

@@ -1,0 +1,16 @@
+DROP INDEX enrollment_tokens_company_created_idx;
+DROP INDEX api_keys_company_created_idx;
+DROP INDEX employees_company_created_idx;
+DROP INDEX users_company_created_idx;
+CREATE INDEX invoices_company_issued_idx ON invoices (company_id, issued_at);
+CREATE INDEX invoices_company_status_idx ON invoices (company_id, status, issued_at);
+DROP INDEX invoices_company_status_issued_id_idx;
+DROP INDEX invoices_company_issued_id_idx;
+DROP TRIGGER alerts_counts_update ON alerts;
+DROP TRIGGER alerts_counts_insert_delete ON alerts;
+DROP FUNCTION alert_counts_follow();
+DROP TABLE alert_counts;
+DROP TRIGGER invoices_totals_update ON invoices;
+DROP TRIGGER invoices_totals_insert_delete ON invoices;
+DROP FUNCTION invoice_totals_follow();
+DROP TABLE invoice_totals;
