@@ -215,7 +215,7 @@ pub async fn list_users(
 ) -> Result<Page<User>, ApiError> {
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(db::run(&pool, move |conn| service::list_users(conn, &company, &page)).await?)
+    db::run(&pool, move |conn| service::list_users(conn, &company, &page)).await
 }
 
 /// Adds a user to the company. Without a password, a temporary one is generated and returned once.

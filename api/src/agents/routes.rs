@@ -32,7 +32,7 @@ pub async fn list_agents(
 ) -> Result<Page<Agent>, ApiError> {
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
-    Ok(db::run(&pool, move |conn| service::list_agents(conn, &company, &filter, &page)).await?)
+    db::run(&pool, move |conn| service::list_agents(conn, &company, &filter, &page)).await
 }
 
 /// One agent.
@@ -89,7 +89,7 @@ pub async fn list_enrollment_tokens(
 ) -> Result<Page<EnrollmentToken>, ApiError> {
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(db::run(&pool, move |conn| service::list_tokens(conn, &company, &page)).await?)
+    db::run(&pool, move |conn| service::list_tokens(conn, &company, &page)).await
 }
 
 /// Creates an enrollment token for agent installers. The token is shown only in this response.

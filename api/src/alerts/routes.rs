@@ -32,7 +32,7 @@ pub async fn list_alerts(
 ) -> Result<Page<Alert>, ApiError> {
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let ((user, _), company, filter) = (auth.acting_user()?, auth.company_id().clone(), filter.into_inner());
-    Ok(db::run(&pool, move |conn| service::list(conn, &company, &user, &filter, &page)).await?)
+    db::run(&pool, move |conn| service::list(conn, &company, &user, &filter, &page)).await
 }
 
 /// How many of the user's alerts are unread, for the badge.

@@ -28,7 +28,7 @@ pub async fn list_api_keys(
 ) -> Result<Page<ApiKey>, ApiError> {
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(db::run(&pool, move |conn| service::list(conn, &company, &page)).await?)
+    db::run(&pool, move |conn| service::list(conn, &company, &page)).await
 }
 
 /// Creates an API key. The response is the only time the key itself is shown.

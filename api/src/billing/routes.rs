@@ -85,7 +85,7 @@ pub async fn list_invoices(
 ) -> Result<InvoicePage, ApiError> {
     let page = ListRequest::choose_with_default(page.into_inner(), cursor.into_inner(), INVOICES_PER_PAGE)?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
-    Ok(db::run(&pool, move |conn| service::list_invoices(conn, &company, &filter, &page)).await?)
+    db::run(&pool, move |conn| service::list_invoices(conn, &company, &filter, &page)).await
 }
 
 /// One invoice with its hosted page and PDF links.

@@ -31,7 +31,7 @@ pub async fn list_employees(
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
     validator::Validate::validate(&filter)?;
-    Ok(db::run(&pool, move |conn| service::list(conn, &company, &filter, &page)).await?)
+    db::run(&pool, move |conn| service::list(conn, &company, &filter, &page)).await
 }
 
 /// Adds an employee, within the plan's limit on active employees.

@@ -30,5 +30,5 @@ pub async fn list_events(
 ) -> Result<Page<Event>, ApiError> {
     let cursor = cursor.into_inner().resolve(|id| EventId::parse(id).map(String::from))?;
     let (company, filter) = (auth.company_id().clone(), filter.into_inner());
-    Ok(db::run(&pool, move |conn| service::list(conn, &company, &filter, &cursor)).await?)
+    db::run(&pool, move |conn| service::list(conn, &company, &filter, &cursor)).await
 }

@@ -80,7 +80,7 @@ pub async fn list_employee_screenshots(
 ) -> Result<Page<Screenshot>, ApiError> {
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let (company, employee, filter) = (auth.company_id().clone(), employee_id.into_inner(), filter.into_inner());
-    Ok(db::run(&pool, move |conn| service::list(conn, &signer, &company, &employee, &filter, &page)).await?)
+    db::run(&pool, move |conn| service::list(conn, &signer, &company, &employee, &filter, &page)).await
 }
 
 /// One screenshot with a fresh link to its image.

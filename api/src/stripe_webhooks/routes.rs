@@ -109,7 +109,7 @@ pub async fn list_stripe_events(
 ) -> Result<Page<StripeEvent>, ApiError> {
     let page = ListRequest::choose(page.into_inner(), cursor.into_inner())?;
     let company = auth.company_id().clone();
-    Ok(db::run(&pool, move |conn| events::list(conn, &company, &page)).await?)
+    db::run(&pool, move |conn| events::list(conn, &company, &page)).await
 }
 
 /// Processes a failed event again, once its cause is fixed (a Stripe outage, a bug fixed by a deploy). Only

@@ -39,7 +39,7 @@ pub async fn list_webhook_endpoints(
 ) -> Result<Page<WebhookEndpoint>, ApiError> {
     let cursor = cursor.into_inner().resolve(uuid_cursor)?;
     let company = auth.company_id().clone();
-    Ok(db::run(&pool, move |conn| service::list(conn, &company, &cursor)).await?)
+    db::run(&pool, move |conn| service::list(conn, &company, &cursor)).await
 }
 
 /// Creates an endpoint. The response is the only time its signing secret is shown.
@@ -201,7 +201,7 @@ pub async fn list_webhook_attempts(
 ) -> Result<Page<WebhookAttempt>, ApiError> {
     let cursor = cursor.into_inner().resolve(uuid_cursor)?;
     let (company, id) = (auth.company_id().clone(), endpoint_id.into_inner());
-    Ok(db::run(&pool, move |conn| service::list_attempts(conn, &company, &id, &cursor)).await?)
+    db::run(&pool, move |conn| service::list_attempts(conn, &company, &id, &cursor)).await
 }
 
 /// Sends one event (the message `message_id`: its `webhook-id`) to the endpoint again.
