@@ -11,6 +11,7 @@ backend_tests!(
     every_single_resource_read_is_tagged_and_if_none_match_answers_304,
     a_change_gives_a_new_tag_and_the_old_one_gets_the_resource,
     a_304_costs_no_rate_limit_and_a_tag_that_does_not_match_is_charged,
+    the_tag_of_a_url_every_company_shares_is_never_another_companys,
 );
 
 async fn conditional(app: &TestApp, session: &Session, path: &str, tag: &str) -> reqwest::Response {
@@ -117,4 +118,34 @@ async fn a_304_costs_no_rate_limit_and_a_tag_that_does_not_match_is_charged(back
     assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS, "and is charged as one");
     let response = conditional(&app, &owner, "/api/v1/me", &tag).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "an empty budget refuses even a conditional read");
+
+    // `*` matches whatever exists, so its 304 proves nothing was cached: it is charged.
+    let other = app.signup("Starry Co").await;
+    let statuses: Vec<StatusCode> = {
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(conditional(&app, &other, "/api/v1/me", "*").await.status());
+        }
+        statuses
+    };
+    assert_eq!(statuses[..5], [StatusCode::NOT_MODIFIED; 5]);
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "If-None-Match: * is not refunded");
+}
+
+/// `/policy` and `/billing/settings` are one URL for every company, and new companies start at the same
+/// version: a browser's copy of one company's answer must not be "not modified" for another's session.
+async fn the_tag_of_a_url_every_company_shares_is_never_another_companys(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.signup("First Co").await;
+    let second = app.signup("Second Co").await;
+    for path in ["/api/v1/policy", "/api/v1/billing/settings"] {
+        let theirs = tag_of(&app, &first, path).await;
+        assert_ne!(tag_of(&app, &second, path).await, theirs, "{path}: each company's own tag");
+        let response = conditional(&app, &second, path, &theirs).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}: another company's copy is not current");
+        assert_eq!(
+            response.headers().get("cache-control").map(|v| v.to_str().expect("ascii")),
+            Some("private, no-cache")
+        );
+    }
 }
